@@ -1,0 +1,146 @@
+/**
+ * THE option table. One entry per option drives CLI flags (`--processes 4`, `-p 4`), ini keys
+ * (`processes = 4` in `[uwsgi]`), TOML keys, the `--help` text and the README's option reference.
+ *
+ * Scopes say where an option may appear:
+ *   - `emperor`: the emperor's own command line (`kaiser --emperor DIR --emperor-stats ADDR`)
+ *   - `server`:  kaiser's app server, standalone (`kaiser --http :9090 ...`) or as an app-server vassal file
+ *   - `command`: a command vassal file (`exec = ...`)
+ *   - `vassal`:  any vassal file, whatever its kind (handled by the emperor: logs, limits, on-demand)
+ * Names are uWSGI's wherever uWSGI has the option, so a uWSGI command line or `.ini` works unchanged.
+ */
+
+/** How a value is read from text (CLI, ini) or checked (TOML). */
+export type OptionType =
+  | 'string'
+  | 'path'
+  | 'address' // host:port, :port, /unix/path or @abstract
+  | 'int'
+  | 'number'
+  | 'bool' // a flag: `--master`, `master = true`, ini `master` alone
+  | 'seconds'
+  | 'signal'
+  | 'argv' // a string (run through /bin/sh -c) or an array of strings
+  | 'env'; // a TOML table, or repeated `KEY=VALUE` strings
+
+export type OptionScope = 'emperor' | 'server' | 'command' | 'vassal';
+
+export interface OptionSpec {
+  readonly name: string;
+  readonly aliases?: readonly string[];
+  readonly type: OptionType;
+  /** Repeatable: values accumulate into a list (uWSGI list options such as `socket`, `env`, `touch-reload`). */
+  readonly multi?: boolean;
+  readonly default?: string | number | boolean;
+  readonly scopes: readonly OptionScope[];
+  readonly help: string;
+  /** Placeholder shown in `--help`, e.g. ADDR. */
+  readonly arg?: string;
+}
+
+export const OPTIONS = [
+  // ── emperor ───────────────────────────────────────────────────────────────────────────────
+  {name: 'emperor', type: 'path', multi: true, scopes: ['emperor'], arg: 'DIR', help: 'watch this directory of vassal files (.toml, .ini)'},
+  {name: 'emperor-stats', aliases: ['emperor-stats-server'], type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'serve emperor stats JSON (uWSGI keys) on this address'},
+  {name: 'reload-mercy', type: 'seconds', default: 30, scopes: ['emperor', 'server'], arg: 'S', help: 'overall time allowed for a graceful stop before SIGKILL'},
+  {name: 'emperor-freq', type: 'seconds', default: 60, scopes: ['emperor'], arg: 'S', help: 'safety-net rescan period (changes are seen at once through inotify)'},
+  {name: 'emperor-accounting-freq', type: 'seconds', default: 2, scopes: ['emperor'], arg: 'S', help: 'how often CPU and memory of every vassal are sampled (0 = off)'},
+  {name: 'emperor-spawn-concurrency', type: 'int', default: 32, scopes: ['emperor'], arg: 'N', help: 'at most this many vassals starting at once'},
+  {name: 'emperor-curse-tolerance', type: 'seconds', default: 10, scopes: ['emperor'], arg: 'S', help: 'default stop-timeout of app-server vassals'},
+  {name: 'log-format', type: 'string', default: 'human', scopes: ['emperor', 'server'], arg: 'human|json', help: 'log line format'},
+  {name: 'python', type: 'path', scopes: ['emperor', 'server'], arg: 'PATH', help: 'python interpreter for WSGI apps (default: /usr/bin/python3, else python3 on PATH)'},
+  {name: 'help', aliases: ['h'], type: 'bool', scopes: ['emperor'], help: 'print this help and exit'},
+  {name: 'version', type: 'bool', scopes: ['emperor'], help: 'print the version and exit'},
+
+  // ── any vassal ────────────────────────────────────────────────────────────────────────────
+  {name: 'logto', type: 'path', scopes: ['vassal', 'server'], arg: 'FILE', help: 'append this vassal’s output to FILE (still prefixed in the emperor log)'},
+  {name: 'stop-signal', type: 'signal', default: 'SIGTERM', scopes: ['command'], arg: 'SIG', help: 'signal asking the program to stop'},
+  {name: 'stop-timeout', type: 'seconds', default: 10, scopes: ['vassal'], arg: 'S', help: 'grace after the stop request, then SIGKILL of the whole process tree'},
+  {name: 'start-timeout', type: 'seconds', default: 60, scopes: ['vassal'], arg: 'S', help: 'a vassal not ready after this long is killed and retried with backoff'},
+
+  // ── command vassal ────────────────────────────────────────────────────────────────────────
+  {name: 'exec', type: 'argv', scopes: ['command'], arg: 'CMD', help: 'program to run: a string (run by /bin/sh -c) or an argv array'},
+  {name: 'cwd', type: 'path', scopes: ['command'], arg: 'DIR', help: 'working directory (default: the vassal directory)'},
+  {name: 'ready', type: 'string', scopes: ['command'], arg: 'URL', help: 'readiness: tcp://HOST:PORT, http://HOST:PORT/path (2xx/3xx) or notify (prints READY=1); default: running for 1 s'},
+
+  // ── app server: sockets ───────────────────────────────────────────────────────────────────
+  {name: 'http', type: 'address', multi: true, scopes: ['server'], arg: 'ADDR', help: 'serve HTTP on ADDR (the master owns the socket; workers answer)'},
+  {name: 'http-socket', type: 'address', multi: true, scopes: ['server'], arg: 'ADDR', help: 'workers speak HTTP on the shared socket ADDR'},
+  {name: 'socket', aliases: ['s', 'uwsgi-socket'], type: 'address', multi: true, scopes: ['server'], arg: 'ADDR', help: 'uwsgi binary protocol socket (nginx uwsgi_pass)'},
+  {name: 'chmod-socket', type: 'string', scopes: ['server'], arg: 'MODE', help: 'mode of UNIX sockets (default 666 when given without value)'},
+  {name: 'listen', aliases: ['l'], type: 'int', default: 100, scopes: ['server'], arg: 'N', help: 'listen backlog'},
+  {name: 'buffer-size', aliases: ['b'], type: 'int', default: 4096, scopes: ['server'], arg: 'N', help: 'largest request head (HTTP headers or uwsgi vars) in bytes; larger gets 431/closed'},
+  {name: 'vacuum', type: 'bool', scopes: ['server'], help: 'remove UNIX sockets and the pidfile on exit'},
+
+  // ── app server: the app ───────────────────────────────────────────────────────────────────
+  {name: 'wsgi-file', aliases: ['file'], type: 'path', scopes: ['server'], arg: 'FILE', help: 'load a WSGI script and use its callable'},
+  {name: 'module', aliases: ['wsgi', 'w'], type: 'string', scopes: ['server'], arg: 'MOD[:CALLABLE]', help: 'import a WSGI module'},
+  {name: 'callable', type: 'string', default: 'application', scopes: ['server'], arg: 'NAME', help: 'name of the WSGI callable'},
+  {name: 'node-app', type: 'path', scopes: ['server'], arg: 'FILE', help: 'a Node module whose default export is (req, res) => … or { fetch(request) }'},
+  {name: 'chdir', type: 'path', scopes: ['server'], arg: 'DIR', help: 'chdir before loading the app'},
+  {name: 'pythonpath', aliases: ['python-path', 'pp'], type: 'path', multi: true, scopes: ['server'], arg: 'DIR', help: 'add a directory to sys.path'},
+  {name: 'virtualenv', aliases: ['venv', 'home', 'pyhome', 'H'], type: 'path', scopes: ['server'], arg: 'DIR', help: 'run the app with this virtualenv’s python'},
+  {name: 'env', type: 'env', multi: true, scopes: ['server', 'command'], arg: 'KEY=VALUE', help: 'set an environment variable (TOML: a table)'},
+  {name: 'need-app', type: 'bool', default: true, scopes: ['server'], help: 'exit 22 if the app cannot be loaded (always on in kaiser)'},
+  {name: 'plugin', aliases: ['plugins'], type: 'string', multi: true, scopes: ['server'], arg: 'LIST', help: 'accepted for uWSGI compatibility (python3, http…): everything is built in'},
+
+  // ── app server: processes ─────────────────────────────────────────────────────────────────
+  {name: 'master', aliases: ['M'], type: 'bool', scopes: ['server'], help: 'supervise workers (kaiser always runs a master)'},
+  {name: 'processes', aliases: ['workers', 'p'], type: 'int', default: 1, scopes: ['server'], arg: 'N', help: 'number of worker processes'},
+  {name: 'threads', type: 'int', default: 1, scopes: ['server'], arg: 'N', help: 'threads (request cores) per worker'},
+  {name: 'enable-threads', aliases: ['T'], type: 'bool', scopes: ['server'], help: 'accepted: Python threads are always enabled'},
+  {name: 'lazy-apps', aliases: ['lazy'], type: 'bool', scopes: ['server'], help: 'accepted: kaiser always loads the app in each worker (what reloads need)'},
+  {name: 'harakiri', aliases: ['t'], type: 'seconds', default: 0, scopes: ['server'], arg: 'S', help: 'kill a worker stuck on one request this long, log it, respawn'},
+  {name: 'max-requests', aliases: ['R'], type: 'int', default: 0, scopes: ['server'], arg: 'N', help: 'recycle a worker gracefully after N requests'},
+  {name: 'reload-on-rss', type: 'int', default: 0, scopes: ['server'], arg: 'MB', help: 'recycle a worker gracefully once its RSS reaches MB'},
+  {name: 'worker-reload-mercy', type: 'seconds', default: 60, scopes: ['server'], arg: 'S', help: 'time a retiring worker gets to finish in-flight requests'},
+  {name: 'reload-mode', type: 'string', default: 'all', scopes: ['server'], arg: 'all|chain', help: 'graceful reload: start all new workers then retire the old (all), or one at a time (chain)'},
+  {name: 'touch-reload', type: 'path', multi: true, scopes: ['server'], arg: 'FILE', help: 'graceful reload when FILE is touched'},
+  {name: 'touch-chain-reload', type: 'path', multi: true, scopes: ['server'], arg: 'FILE', help: 'chain reload when FILE is touched'},
+  {name: 'master-fifo', type: 'path', multi: true, scopes: ['server'], arg: 'FILE', help: 'command FIFO: r reload, c chain reload, q graceful stop, Q brutal stop'},
+  {name: 'pidfile', aliases: ['safe-pidfile'], type: 'path', scopes: ['server'], arg: 'FILE', help: 'write the master pid to FILE'},
+  {name: 'die-on-term', type: 'bool', scopes: ['server'], help: 'accepted: SIGTERM always stops kaiser gracefully'},
+  {name: 'heartbeat', type: 'seconds', default: 0, scopes: ['server'], arg: 'S', help: 'send a heartbeat to the emperor every S seconds'},
+  {name: 'socket-timeout', type: 'seconds', default: 4, scopes: ['server'], arg: 'S', help: 'idle timeout for reading a request from a client'},
+  {name: 'disable-logging', aliases: ['L'], type: 'bool', scopes: ['server'], help: 'do not log requests'},
+
+  // ── app server: stats ─────────────────────────────────────────────────────────────────────
+  {name: 'stats', aliases: ['stats-server'], type: 'address', scopes: ['server'], arg: 'ADDR', help: 'serve the uWSGI stats JSON on ADDR (uwsgitop reads it)'},
+  {name: 'stats-http', type: 'bool', scopes: ['server'], help: 'serve stats with HTTP headers'},
+  {name: 'stats-minified', aliases: ['stats-min'], type: 'bool', scopes: ['server'], help: 'compact stats JSON'},
+  {name: 'memory-report', aliases: ['m'], type: 'bool', scopes: ['server'], help: 'fill rss/vsz of workers in stats'},
+] as const satisfies readonly OptionSpec[];
+
+export type OptionName = (typeof OPTIONS)[number]['name'];
+
+const BY_NAME = new Map<string, OptionSpec>();
+for (const spec of OPTIONS as readonly OptionSpec[]) {
+  BY_NAME.set(spec.name, spec);
+  for (const alias of spec.aliases ?? []) BY_NAME.set(alias, spec);
+}
+
+/** The option called `name` (or having it as an alias), or undefined. */
+export function findOption(name: string): OptionSpec | undefined {
+  return BY_NAME.get(name);
+}
+
+/** Every name and alias, for did-you-mean suggestions. */
+export function allOptionNames(): string[] {
+  return [...BY_NAME.keys()];
+}
+
+/**
+ * uWSGI options kaiser knows but does not implement. Naming one is a clear error
+ * (KAISER_CONFIG_UNSUPPORTED), never silently ignored.
+ */
+export const UWSGI_UNSUPPORTED: readonly string[] = [
+  'cheaper', 'cheaper-algo', 'cheaper-initial', 'cheaper-step', 'cheaper-overload', 'idle', 'die-on-idle', 'cheap',
+  'evil-reload-on-rss', 'limit-as', 'post-buffering', 'static-map', 'static-map2', 'offload-threads', 'vhost', 'mount',
+  'manage-script-name', 'py-autoreload', 'spooler', 'mule', 'mules', 'cron', 'attach-daemon', 'smart-attach-daemon',
+  'route', 'route-run', 'emperor-tyrant', 'emperor-broodlord', 'zerg', 'zerg-server', 'cache2', 'cache', 'logger',
+  'req-logger', 'log-maxsize', 'logto2', 'daemonize', 'uid', 'gid', 'touch-workers-reload', 'touch-logreopen',
+  'touch-exec', 'touch-signal', 'max-worker-lifetime', 'max-requests-delta', 'min-worker-lifetime', 'harakiri-verbose',
+  'harakiri-graceful-timeout', 'single-interpreter', 'protocol', 'http-processes', 'http-timeout', 'http-keepalive',
+  'https', 'ssl', 'shared-socket', 'procname', 'procname-prefix', 'auto-procname', 'reuse-port', 'so-keepalive',
+  'vassals-include', 'vassals-inherit', 'vassal-set', 'emperor-on-demand-directory', 'emperor-on-demand-extension',
+];
