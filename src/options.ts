@@ -66,7 +66,7 @@ export const OPTIONS = [
   // ── app server: sockets ───────────────────────────────────────────────────────────────────
   {name: 'http', type: 'address', multi: true, scopes: ['server'], arg: 'ADDR', help: 'serve HTTP on ADDR (the master owns the socket; workers answer)'},
   {name: 'http-socket', type: 'address', multi: true, scopes: ['server'], arg: 'ADDR', help: 'workers speak HTTP on the shared socket ADDR'},
-  {name: 'socket', aliases: ['s', 'uwsgi-socket'], type: 'address', multi: true, scopes: ['server'], arg: 'ADDR', help: 'uwsgi binary protocol socket (nginx uwsgi_pass)'},
+  {name: 'socket', aliases: ['s', 'uwsgi-socket'], type: 'address', multi: true, scopes: ['server', 'command'], arg: 'ADDR', help: 'uwsgi binary protocol socket (nginx uwsgi_pass); in a command vassal: tcp://HOST:PORT or unix:/path, reserved for socket activation'},
   {name: 'chmod-socket', type: 'string', scopes: ['server'], arg: 'MODE', help: 'mode of UNIX sockets (default 666 when given without value)'},
   {name: 'listen', aliases: ['l'], type: 'int', default: 100, scopes: ['server'], arg: 'N', help: 'listen backlog'},
   {name: 'buffer-size', aliases: ['b'], type: 'int', default: 4096, scopes: ['server'], arg: 'N', help: 'largest request head (HTTP headers or uwsgi vars) in bytes; larger gets 431/closed'},

@@ -1,0 +1,99 @@
+/**
+ * Checks config entries against the option table and folds them into typed values: each key is an option (by
+ * name or alias), a uWSGI option kaiser does not implement (KAISER_CONFIG_UNSUPPORTED), a placeholder of the same
+ * file, or unknown (KAISER_CONFIG_UNKNOWN_KEY with a suggestion). Options outside the allowed scopes are
+ * KAISER_CONFIG_WRONG_SCOPE; values that do not fit their type are KAISER_CONFIG_BAD_VALUE. Entries are applied in
+ * order, so later ones override (single values) or append (lists).
+ */
+import {findOption, UWSGI_UNSUPPORTED, type OptionScope, type OptionSpec} from '../options.js';
+import type {ConfigEntry} from './config-entry.js';
+import {configError, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
+import {didYouMean} from './did-you-mean.js';
+import {coerceValue, mergeValues, type OptionValue, type OptionValues} from './values.js';
+
+/** What may appear where the entries come from. */
+export interface CollectRules {
+  /** Scopes whose options are allowed here. */
+  readonly scopes: readonly OptionScope[];
+  /** Where the entries are, for KAISER_CONFIG_WRONG_SCOPE: `a command vassal`, `the emperor command line`. */
+  readonly context: string;
+  /** Unknown keys that are placeholders of the file (referenced as `%(name)`), hence not errors. */
+  readonly placeholders?: ReadonlySet<string>;
+}
+
+/** Values by canonical name, with where each option was last set (for later diagnostics). */
+export interface CollectedOptions {
+  readonly values: OptionValues;
+  readonly origins: ReadonlyMap<string, DiagnosticLocation>;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Human words for each scope, as KAISER_CONFIG_WRONG_SCOPE prints them. */
+export const SCOPE_WORDS: Readonly<Record<OptionScope, string>> = {
+  emperor: 'the emperor',
+  server: 'app servers (app-server vassals and kaiser --http …)',
+  command: 'command vassals (exec = …)',
+  vassal: 'vassal files',
+};
+
+const UNSUPPORTED = new Set(UWSGI_UNSUPPORTED);
+
+/** Folds `entries` into values under `rules`; every problem becomes a diagnostic and the entry is skipped. */
+export function collectOptions(entries: readonly ConfigEntry[], rules: CollectRules): CollectedOptions {
+  const values = new Map<string, OptionValue>();
+  const origins = new Map<string, DiagnosticLocation>();
+  const diagnostics: Diagnostic[] = [];
+  for (const entry of entries) {
+    const where = locate(entry);
+    const spec = findOption(entry.key);
+    if (spec === undefined) {
+      const problem = classifyUnknown(entry, where, rules);
+      if (problem !== undefined) diagnostics.push(problem);
+      continue;
+    }
+    if (!spec.scopes.some((scope) => rules.scopes.includes(scope))) {
+      diagnostics.push(wrongScope(where, spec, rules.context));
+      continue;
+    }
+    const coerced = coerceValue(spec, entry.value);
+    if (!coerced.ok) {
+      diagnostics.push(configError(where, 'KAISER_CONFIG_BAD_VALUE', {key: where.key ?? entry.key, reason: coerced.error}));
+      continue;
+    }
+    values.set(spec.name, mergeValues(spec, values.get(spec.name), coerced.value));
+    origins.set(spec.name, where);
+  }
+  return {values, origins, diagnostics};
+}
+
+/** The diagnostic for an option of the wrong scope, e.g. `processes` in a command vassal. */
+export function wrongScope(where: DiagnosticLocation, spec: OptionSpec, context: string): Diagnostic {
+  const scopes = spec.scopes.map((scope) => SCOPE_WORDS[scope]).join(' and ');
+  return configError(where, 'KAISER_CONFIG_WRONG_SCOPE', {key: where.key ?? spec.name, context, scopes});
+}
+
+/** Whether `key` names a uWSGI option kaiser knows but does not implement. */
+export function isUnsupportedUwsgiOption(key: string): boolean {
+  return UNSUPPORTED.has(key);
+}
+
+/** The diagnostic for a uWSGI option kaiser does not implement. */
+export function unsupported(where: DiagnosticLocation, key: string): Diagnostic {
+  return configError(where, 'KAISER_CONFIG_UNSUPPORTED', {key, hint: ' (remove it, or run this app under uWSGI)'});
+}
+
+function classifyUnknown(entry: ConfigEntry, where: DiagnosticLocation, rules: CollectRules): Diagnostic | undefined {
+  if (isUnsupportedUwsgiOption(entry.key)) return unsupported(where, entry.key);
+  // uWSGI: an unknown key doubles as a placeholder; only the ones the file actually uses are allowed.
+  if (rules.placeholders?.has(entry.key) === true) return undefined;
+  return configError(where, 'KAISER_CONFIG_UNKNOWN_KEY', {key: entry.key, suggestion: didYouMean(entry.key)});
+}
+
+function locate(entry: ConfigEntry): DiagnosticLocation {
+  return {
+    file: entry.file,
+    key: entry.label ?? entry.key,
+    ...(entry.line === undefined ? {} : {line: entry.line}),
+    ...(entry.section === undefined ? {} : {section: entry.section}),
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * The app server's configuration as the Python master receives it (`KAISER_CONFIG`, runtime-protocol.md §1): every
+ * `server` option under its canonical name, defaults filled (`null` when none), lists as arrays, `env` as an
+ * object. Also owns the checks every app server needs whatever its source (vassal file or command line): exactly
+ * one app, at least one socket; and the choice of Python interpreter. Used by `vassal-spec.ts` and `argv.ts`.
+ */
+import {join, resolve} from 'node:path';
+import {OPTIONS, type OptionSpec} from '../options.js';
+import {configError, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
+import {defaultValue, type OptionValue, type OptionValues} from './values.js';
+
+/** A value in `KAISER_CONFIG`. */
+export type ServerConfigValue = string | number | boolean | null | readonly string[] | Readonly<Record<string, string>>;
+
+/** The `KAISER_CONFIG` object: canonical option names, plus `_`-prefixed extras (`_name`, `_node`, …). */
+export interface ServerConfig {
+  /** The vassal name for logs, e.g. `app.ini`. */
+  readonly _name: string;
+  readonly [option: string]: ServerConfigValue;
+}
+
+/** Options naming the app; an app server needs exactly one. */
+export const APP_OPTIONS = ['wsgi-file', 'module', 'node-app'] as const;
+
+/** Options binding a socket; an app server needs at least one. */
+export const SOCKET_OPTIONS = ['http', 'http-socket', 'socket'] as const;
+
+/** What the normalized object carries besides options. */
+export interface ServerConfigContext {
+  /** `_name`: the vassal file's base name, or `kaiser` on the command line. */
+  readonly name: string;
+  /** Further `_`-prefixed keys (`_node`, `_node_worker`). */
+  readonly extras?: Readonly<Record<`_${string}`, string>>;
+}
+
+const SERVER_OPTIONS: readonly OptionSpec[] = (OPTIONS as readonly OptionSpec[]).filter((spec) => spec.scopes.includes('server'));
+
+/** `values` as the complete `KAISER_CONFIG` object. Pure; `values` are assumed checked (`checkServerOptions`). */
+export function normalizeServerOptions(values: OptionValues, ctx: ServerConfigContext): ServerConfig {
+  const config: Record<string, ServerConfigValue> = {};
+  for (const spec of SERVER_OPTIONS) config[spec.name] = values.get(spec.name) ?? defaultValue(spec) ?? null;
+  return {...config, ...ctx.extras, _name: ctx.name};
+}
+
+/**
+ * Problems that make `values` unusable as an app server: no app (KAISER_CONFIG_NO_APP), two apps
+ * (KAISER_CONFIG_CONFLICT), no socket (KAISER_CONFIG_NO_SOCKET). `origins` locates keys; `where` is the fallback.
+ */
+export function checkServerOptions(
+  values: OptionValues,
+  where: DiagnosticLocation,
+  origins: ReadonlyMap<string, DiagnosticLocation> = new Map(),
+): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  const apps = APP_OPTIONS.filter((name) => values.has(name));
+  const [first, second] = apps;
+  if (first === undefined) {
+    problems.push(configError(where, 'KAISER_CONFIG_NO_APP', {reason: 'set wsgi-file, module or node-app'}));
+  } else if (second !== undefined) {
+    problems.push(configError(origins.get(second) ?? where, 'KAISER_CONFIG_CONFLICT', {key: second, other: first, reason: 'an app server runs one app'}));
+  }
+  if (!SOCKET_OPTIONS.some((name) => isNonEmpty(values.get(name)))) {
+    problems.push(configError(where, 'KAISER_CONFIG_NO_SOCKET', {}));
+  }
+  return problems;
+}
+
+/** How to find an interpreter: the filesystem question is the caller's (injectable for tests). */
+export interface PythonChoice {
+  /** Directory relative `virtualenv` paths are resolved against. */
+  readonly baseDir: string;
+  /** `python` given outside this config (the emperor's `--python`). */
+  readonly fallback?: string;
+  readonly fileExists: (path: string) => boolean;
+}
+
+/** The system interpreter tried when nothing else is configured. */
+export const SYSTEM_PYTHON = '/usr/bin/python3';
+
+/**
+ * The Python interpreter for an app server: `<virtualenv>/bin/python3`, else the `python` option, else the
+ * emperor's `--python`, else `/usr/bin/python3` if it exists, else `python3` from PATH.
+ */
+export function choosePython(values: OptionValues, choice: PythonChoice): string {
+  const venv = values.get('virtualenv');
+  if (typeof venv === 'string') return join(resolve(choice.baseDir, venv), 'bin', 'python3');
+  const python = values.get('python');
+  if (typeof python === 'string') return python.includes('/') ? resolve(choice.baseDir, python) : python;
+  if (choice.fallback !== undefined) return choice.fallback;
+  return choice.fileExists(SYSTEM_PYTHON) ? SYSTEM_PYTHON : 'python3';
+}
+
+function isNonEmpty(value: OptionValue | undefined): boolean {
+  return Array.isArray(value) ? value.length > 0 : value !== undefined;
+}

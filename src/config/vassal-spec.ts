@@ -1,0 +1,276 @@
+/**
+ * A vassal file → what the emperor runs. Owns deciding the vassal's kind from its keys (`exec` → a command vassal
+ * that runs any program; an app or socket key → an app-server vassal run by kaiser's Python master), the rules
+ * that differ by kind (scopes, conflicts, defaults), and the `VassalSpec` types the emperor consumes. Parsing and
+ * expansion are `config-file.ts`'s, option checks `collect-options.ts`'s. Takes the file's text: the caller reads.
+ */
+import {existsSync} from 'node:fs';
+import {basename, dirname, resolve} from 'node:path';
+import {findOption, OPTIONS, type OptionScope, type OptionSpec} from '../options.js';
+import {err, ok, type Result} from '../result.js';
+import {collectOptions, type CollectedOptions} from './collect-options.js';
+import {parseConfigFile, type ConfigFile} from './config-file.js';
+import type {ConfigEntry} from './config-entry.js';
+import {configError, hasErrors, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
+import {currentHostFacts, type HostFacts} from './magic-vars.js';
+import {APP_OPTIONS, checkServerOptions, choosePython, normalizeServerOptions, SOCKET_OPTIONS, type ServerConfig} from './server-config.js';
+import type {OptionValues} from './values.js';
+
+export {formatDiagnostic, type Diagnostic} from './diagnostic.js';
+
+/** When a command vassal counts as ready. */
+export type ReadyProbe =
+  | {kind: 'tcp'; host: string; port: number}
+  | {kind: 'http'; url: string}
+  | {kind: 'notify'}
+  | {kind: 'running'; forMs: number};
+
+/** What every vassal has, whatever its kind. */
+export interface VassalCommon {
+  /** The file's base name, e.g. `app.ini`: the vassal's name in logs and stats. */
+  name: string;
+  /** Absolute path of the vassal file. */
+  file: string;
+  /** Absolute vassal directory. */
+  dir: string;
+  /** Absolute path the vassal's output is appended to. */
+  logto?: string;
+  stopTimeoutMs: number;
+  startTimeoutMs: number;
+}
+
+/** A vassal that runs any program (`exec = …`). */
+export interface CommandVassalSpec extends VassalCommon {
+  kind: 'command';
+  /** `['/bin/sh', '-c', cmd]` for a string `exec`. */
+  argv: string[];
+  /** Absolute working directory; default the vassal directory. */
+  cwd: string;
+  /** Variables added to the emperor's environment. */
+  env: Record<string, string>;
+  ready: ReadyProbe;
+  stopSignal: NodeJS.Signals;
+  /** `tcp://HOST:PORT` / `unix:/path` sockets (parsed and checked only, for socket activation later). */
+  sockets: string[];
+}
+
+/** A vassal run by kaiser's app server (a WSGI or Node app). */
+export interface AppServerVassalSpec extends VassalCommon {
+  kind: 'app-server';
+  /** Interpreter for the master: `<virtualenv>/bin/python3`, else `python`, else `/usr/bin/python3`, else `python3`. */
+  python: string;
+  /** The `KAISER_CONFIG` object (runtime-protocol.md §1), `_name` included. */
+  serverConfig: ServerConfig;
+}
+
+/** Everything the emperor needs to run one vassal. */
+export type VassalSpec = CommandVassalSpec | AppServerVassalSpec;
+
+/** What loading needs beyond the text; every field has a sensible default so the emperor can pass little. */
+export interface VassalSpecContext {
+  /** Absolute vassal directory (`%v`, relative paths); default: the file's directory. */
+  readonly vassalDir?: string;
+  /** Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Default: read from the OS. */
+  readonly host?: HostFacts;
+  /** Wall clock (ms since the epoch) for `%t`; default `Date.now()`. */
+  readonly nowMs?: number;
+  /** Inode of the file for `%i`, if the caller stat'ed it. */
+  readonly inode?: number;
+  /** The emperor's `--python`. */
+  readonly python?: string;
+  /** Default stop-timeout of app-server vassals (the emperor's `emperor-curse-tolerance`); default 10 s. */
+  readonly curseToleranceMs?: number;
+  /** Default `fs.existsSync`; used to look for /usr/bin/python3. */
+  readonly fileExists?: (path: string) => boolean;
+}
+
+/** Command vassal defaults (the brief of kaiser's command vassals; uWSGI has no such thing). */
+export const COMMAND_DEFAULTS = {readyForMs: 1_000, stopSignal: 'SIGTERM', stopTimeoutMs: 10_000, startTimeoutMs: 60_000} as const;
+
+const OPTION_SPECS = OPTIONS as readonly OptionSpec[];
+const SCOPES_OF: Readonly<Record<VassalSpec['kind'] | 'unknown', readonly OptionScope[]>> = {
+  command: ['command', 'vassal'],
+  'app-server': ['server', 'vassal'],
+  unknown: ['command', 'server', 'vassal'],
+};
+
+/**
+ * Loads the vassal `file` (as the emperor names it; diagnostics show it so) from its `text`. Errors come back as
+ * diagnostics; warnings alone do not fail the load.
+ */
+export function loadVassalSpec(file: string, text: string | Buffer, ctx: VassalSpecContext = {}): Result<VassalSpec, Diagnostic[]> {
+  const path = resolve(ctx.vassalDir ?? process.cwd(), file);
+  const dir = ctx.vassalDir === undefined ? dirname(path) : resolve(ctx.vassalDir);
+  const parsed = parseConfigFile(file, text, {
+    cwd: dir,
+    env: ctx.env ?? process.env,
+    host: ctx.host ?? currentHostFacts('kaiser'),
+    nowMs: ctx.nowMs ?? Date.now(),
+    vassalsDir: dir,
+    ...(ctx.inode === undefined ? {} : {inode: ctx.inode}),
+  });
+  if (!parsed.ok) return parsed;
+  const common = {name: basename(path), file: path, dir};
+  const kind = kindOf(parsed.value.entries);
+  switch (kind) {
+    case 'command':
+      return loadCommandVassal(file, parsed.value, common);
+    case 'app-server':
+      return loadAppServerVassal(file, parsed.value, common, ctx);
+    case 'unknown': {
+      const collected = collect(parsed.value, 'unknown');
+      return err([
+        ...collected.diagnostics,
+        configError({file}, 'KAISER_CONFIG_NO_APP', {reason: 'set exec for a command vassal, or wsgi-file, module or node-app for an app-server vassal'}),
+      ]);
+    }
+    default:
+      throw new Error(`Internal error: unknown vassal kind ${String(kind satisfies never)}`);
+  }
+}
+
+/** `exec` makes a command vassal; otherwise any app-server option makes an app-server vassal. */
+function kindOf(entries: readonly ConfigEntry[]): VassalSpec['kind'] | 'unknown' {
+  const options = entries.map((entry) => findOption(entry.key)).filter((spec) => spec !== undefined);
+  if (options.some((spec) => spec.name === 'exec')) return 'command';
+  // `socket` is also a command option, but without exec it can only mean an app server.
+  const serverOnly = options.some((spec) => spec.scopes.includes('server') && !spec.scopes.includes('vassal') && !isShared(spec));
+  return serverOnly || options.some((spec) => (SOCKET_OPTIONS as readonly string[]).includes(spec.name)) ? 'app-server' : 'unknown';
+}
+
+// Options of both kinds (env, socket) say nothing about the kind by themselves.
+function isShared(spec: OptionSpec): boolean {
+  return spec.scopes.includes('command') && spec.scopes.includes('server');
+}
+
+function collect(file: ConfigFile, kind: VassalSpec['kind'] | 'unknown', entries: readonly ConfigEntry[] = file.entries): CollectedOptions {
+  const context = kind === 'command' ? 'a command vassal (this file has exec)' : kind === 'app-server' ? 'an app-server vassal' : 'a vassal file';
+  return collectOptions(entries, {scopes: SCOPES_OF[kind], context, placeholders: file.placeholders});
+}
+
+function loadCommandVassal(file: string, config: ConfigFile, common: Pick<VassalCommon, 'name' | 'file' | 'dir'>): Result<CommandVassalSpec, Diagnostic[]> {
+  // exec next to wsgi-file is two answers to "what runs here": say so, rather than "wrong scope".
+  const conflicts: Diagnostic[] = [];
+  const rest = config.entries.filter((entry) => {
+    const name = findOption(entry.key)?.name;
+    if (name === undefined || !(APP_OPTIONS as readonly string[]).includes(name)) return true;
+    conflicts.push(configError(locate(entry), 'KAISER_CONFIG_CONFLICT', {
+      key: entry.key, other: 'exec', reason: 'exec runs its own program (a command vassal); wsgi-file, module and node-app are for app-server vassals',
+    }));
+    return false;
+  });
+  const {values, origins, diagnostics} = collect(config, 'command', rest);
+  const problems = [...conflicts, ...diagnostics];
+  const where = (key: string): DiagnosticLocation => origins.get(key) ?? {file, key};
+
+  const readyText = values.get('ready');
+  const ready = typeof readyText === 'string' ? parseReadyProbe(readyText) : ok<ReadyProbe>({kind: 'running', forMs: COMMAND_DEFAULTS.readyForMs});
+  if (!ready.ok) problems.push(configError(where('ready'), 'KAISER_CONFIG_BAD_VALUE', {key: 'ready', reason: ready.error}));
+  const sockets = stringList(values, 'socket');
+  for (const socket of sockets) {
+    const checked = checkCommandSocket(socket);
+    if (!checked.ok) problems.push(configError(where('socket'), 'KAISER_CONFIG_BAD_VALUE', {key: 'socket', reason: checked.error}));
+  }
+  if (hasErrors(problems) || !ready.ok) return err(problems);
+
+  const logto = values.get('logto');
+  const cwd = values.get('cwd');
+  return ok({
+    kind: 'command',
+    ...common,
+    ...(typeof logto === 'string' ? {logto: resolve(common.dir, logto)} : {}),
+    stopTimeoutMs: secondsToMs(values, 'stop-timeout', COMMAND_DEFAULTS.stopTimeoutMs),
+    startTimeoutMs: secondsToMs(values, 'start-timeout', COMMAND_DEFAULTS.startTimeoutMs),
+    argv: [...(values.get('exec') as readonly string[])],
+    cwd: typeof cwd === 'string' ? resolve(common.dir, cwd) : common.dir,
+    env: {...((values.get('env') as Readonly<Record<string, string>> | undefined) ?? {})},
+    ready: ready.value,
+    stopSignal: (values.get('stop-signal') as NodeJS.Signals | undefined) ?? COMMAND_DEFAULTS.stopSignal,
+    sockets,
+  });
+}
+
+function loadAppServerVassal(
+  file: string,
+  config: ConfigFile,
+  common: Pick<VassalCommon, 'name' | 'file' | 'dir'>,
+  ctx: VassalSpecContext,
+): Result<AppServerVassalSpec, Diagnostic[]> {
+  const {values, origins, diagnostics} = collect(config, 'app-server');
+  const problems = [...diagnostics, ...checkServerOptions(values, {file}, origins)];
+  if (hasErrors(problems)) return err(problems);
+  const logto = values.get('logto');
+  return ok({
+    kind: 'app-server',
+    ...common,
+    ...(typeof logto === 'string' ? {logto: resolve(common.dir, logto)} : {}),
+    stopTimeoutMs: secondsToMs(values, 'stop-timeout', ctx.curseToleranceMs ?? defaultSecondsMs('emperor-curse-tolerance')),
+    startTimeoutMs: secondsToMs(values, 'start-timeout', defaultSecondsMs('start-timeout')),
+    python: choosePython(values, {
+      baseDir: common.dir,
+      fileExists: ctx.fileExists ?? existsSync,
+      ...(ctx.python === undefined ? {} : {fallback: ctx.python}),
+    }),
+    serverConfig: normalizeServerOptions(values, {name: common.name}),
+  });
+}
+
+/**
+ * A `ready` value: `tcp://HOST:PORT`, `http(s)://…`, `notify`, `running` (1 s) or `running:SECONDS`.
+ */
+export function parseReadyProbe(text: string): Result<ReadyProbe, string> {
+  const value = text.trim();
+  if (value === 'notify') return ok({kind: 'notify'});
+  const running = /^running(?::(\d+(?:\.\d+)?))?$/.exec(value);
+  if (running !== null) return ok({kind: 'running', forMs: running[1] === undefined ? COMMAND_DEFAULTS.readyForMs : Number(running[1]) * 1000});
+  const tcp = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/\s]*):(\d+)\/?$/.exec(value);
+  if (tcp !== null) {
+    const port = Number(tcp[2]);
+    if (port < 1 || port > 65535) return err(`bad port ${port} in ${JSON.stringify(value)}`);
+    const host = (tcp[1] ?? '').replace(/^\[|\]$/g, '');
+    return ok({kind: 'tcp', host: host === '' ? '127.0.0.1' : host, port});
+  }
+  if (/^https?:\/\//.test(value)) {
+    try {
+      return ok({kind: 'http', url: new URL(value).href});
+    } catch {
+      return err(`not a valid URL: ${JSON.stringify(value)}`);
+    }
+  }
+  return err(`expected tcp://HOST:PORT, http://HOST:PORT/path, notify or running, got ${JSON.stringify(value)}`);
+}
+
+/** A command vassal's socket: `tcp://HOST:PORT` or `unix:/path`. */
+export function checkCommandSocket(text: string): Result<string, string> {
+  if (/^unix:.+$/.test(text)) return ok(text);
+  const tcp = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/\s]*):(\d+)$/.exec(text);
+  if (tcp !== null && Number(tcp[2]) <= 65535) return ok(text);
+  return err(`a command vassal's socket is tcp://HOST:PORT or unix:/path, got ${JSON.stringify(text)}`);
+}
+
+function locate(entry: ConfigEntry): DiagnosticLocation {
+  return {
+    file: entry.file,
+    key: entry.key,
+    ...(entry.line === undefined ? {} : {line: entry.line}),
+    ...(entry.section === undefined ? {} : {section: entry.section}),
+  };
+}
+
+function stringList(values: OptionValues, name: string): string[] {
+  const value = values.get(name);
+  return Array.isArray(value) ? [...(value as readonly string[])] : [];
+}
+
+function secondsToMs(values: OptionValues, name: string, fallbackMs: number): number {
+  const value = values.get(name);
+  return typeof value === 'number' ? Math.round(value * 1000) : fallbackMs;
+}
+
+function defaultSecondsMs(name: string): number {
+  const spec = OPTION_SPECS.find((s) => s.name === name);
+  if (typeof spec?.default !== 'number') throw new Error(`Internal error: option ${name} has no default in seconds`);
+  return spec.default * 1000;
+}

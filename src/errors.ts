@@ -1,0 +1,56 @@
+/**
+ * The error catalogue: every error kaiser reports to an operator, by code. A code names one situation for good:
+ * add codes freely, never rename or reuse one. Each code has a section in `docs/errors.md` (a test keeps them in
+ * step). Templates use `{placeholders}`; `formatError` fills them, and the compiler checks that every placeholder of
+ * the chosen code is given.
+ */
+
+/** Every error kaiser reports to an operator. Add freely; never rename or reuse a code. */
+export const ERRORS = {
+  // ── usage ─────────────────────────────────────────────────────────────────────────────────
+  KAISER_USAGE: '{reason}',
+
+  // ── configuration (vassal files, --ini/--toml, command line values) ──────────────────────
+  KAISER_CONFIG_UNKNOWN_KEY: 'unknown option "{key}"{suggestion}',
+  KAISER_CONFIG_UNSUPPORTED: 'uWSGI option "{key}" is not supported by kaiser{hint}',
+  KAISER_CONFIG_BAD_VALUE: 'bad value for "{key}": {reason}',
+  KAISER_CONFIG_PARSE: 'cannot parse {format}: {reason}',
+  KAISER_CONFIG_UNREADABLE: 'cannot read {file}: {cause}',
+  KAISER_CONFIG_TOO_LARGE: 'config file is {sizeBytes} bytes, larger than the {limitBytes}-byte limit',
+  KAISER_CONFIG_FORMAT: 'unsupported config file type "{extension}" (use .ini or .toml)',
+  KAISER_CONFIG_NO_APP: 'nothing to run: {reason}',
+  KAISER_CONFIG_CONFLICT: '"{key}" cannot be combined with "{other}": {reason}',
+  KAISER_CONFIG_WRONG_SCOPE: 'option "{key}" does not apply to {context}: it is for {scopes}',
+  KAISER_CONFIG_NO_SOCKET: 'an app-server vassal needs a socket: set http, http-socket or socket',
+  KAISER_CONFIG_NO_SECTION: 'no [{section}] section in this ini file',
+} as const;
+
+/** A code of the catalogue, e.g. `KAISER_CONFIG_UNKNOWN_KEY`. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The `{placeholder}` names of a template string, as a union of string literals. */
+type PlaceholdersOf<S extends string> = S extends `${string}{${infer Name}}${infer Rest}`
+  ? Name | PlaceholdersOf<Rest>
+  : never;
+
+/** The fields `formatError(code, …)` needs: exactly the placeholders of that code's template. */
+export type ErrorFields<C extends ErrorCode> = Readonly<Record<PlaceholdersOf<(typeof ERRORS)[C]>, string | number>>;
+
+/** Whether `code` is a code of the catalogue (for codes that arrive as data, e.g. over a pipe). */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERRORS, code);
+}
+
+/**
+ * The message of `code` with its placeholders filled from `fields`:
+ * `formatError('KAISER_CONFIG_BAD_VALUE', {key: 'processes', reason: 'expected an integer'})`.
+ */
+export function formatError<C extends ErrorCode>(code: C, fields: ErrorFields<C>): string {
+  const values = fields as Readonly<Record<string, string | number>>;
+  return ERRORS[code].replace(/\{(\w+)\}/g, (_match, name: string) => {
+    const value = values[name];
+    // The type of `fields` makes this unreachable from typed code; a cast somewhere is a kaiser bug.
+    if (value === undefined) throw new Error(`Internal error: ${code} needs the field ${name}`);
+    return String(value);
+  });
+}
