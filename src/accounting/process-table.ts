@@ -1,0 +1,82 @@
+/**
+ * Per-vassal CPU and memory, summed over each vassal's whole process tree, in one pass over /proc per tick.
+ *
+ * Every vassal leads its own session (the emperor spawns it detached), and its workers and helpers inherit that
+ * session, so one read of /proc/PID/stat per process gives ppid, session, CPU ticks and RSS for every process on the
+ * machine, grouped by session id: no process spawn and no per-vassal scan, which keeps accounting cheap with a
+ * thousand vassals (pidusage would cost one read per pid per call and cannot see the tree). Where /proc is missing
+ * (not Linux) it falls back to pidusage on each vassal's leader process only.
+ */
+import {execFileSync} from 'node:child_process';
+import {readdirSync, readFileSync} from 'node:fs';
+import pidusage from 'pidusage';
+
+/** Usage of one vassal's tree at one instant. */
+export interface TreeUsage {
+  /** CPU time used so far by the live processes of the tree, in seconds. */
+  cpuSeconds: number;
+  rssBytes: number;
+  processes: number;
+}
+
+function sysconf(name: string, fallback: number): number {
+  try {
+    const value = Number(execFileSync('getconf', [name], {encoding: 'utf8'}).trim());
+    return Number.isFinite(value) && value > 0 ? value : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+const HAS_PROC = (() => {
+  try {
+    readFileSync('/proc/self/stat');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const CLOCK_TICKS = HAS_PROC ? sysconf('CLK_TCK', 100) : 100;
+const PAGE_BYTES = HAS_PROC ? sysconf('PAGESIZE', 4096) : 4096;
+
+/** Reads /proc once and returns usage per session id, for the sessions asked for. */
+export async function sampleSessions(sessions: ReadonlySet<number>): Promise<Map<number, TreeUsage>> {
+  const usage = new Map<number, TreeUsage>();
+  if (sessions.size === 0) return usage;
+  if (!HAS_PROC) return sampleWithPidusage(sessions);
+  for (const entry of readdirSync('/proc')) {
+    const first = entry.charCodeAt(0);
+    if (first < 48 || first > 57) continue;
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue; // exited between readdir and read
+    }
+    // Fields after the command name (which may contain spaces and parentheses).
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const session = Number(fields[3]);
+    if (!sessions.has(session)) continue;
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const rssPages = Number(fields[21]);
+    const total = usage.get(session) ?? {cpuSeconds: 0, rssBytes: 0, processes: 0};
+    total.cpuSeconds += ticks / CLOCK_TICKS;
+    total.rssBytes += rssPages * PAGE_BYTES;
+    total.processes += 1;
+    usage.set(session, total);
+  }
+  return usage;
+}
+
+async function sampleWithPidusage(sessions: ReadonlySet<number>): Promise<Map<number, TreeUsage>> {
+  const usage = new Map<number, TreeUsage>();
+  for (const pid of sessions) {
+    try {
+      const stat = await pidusage(pid);
+      usage.set(pid, {cpuSeconds: stat.ctime / 1000, rssBytes: stat.memory, processes: 1});
+    } catch {
+      // gone
+    }
+  }
+  return usage;
+}

@@ -1,0 +1,324 @@
+/**
+ * The emperor: turns the monitor's "file present / file absent" into vassal lifecycles, bounds concurrent spawns,
+ * samples accounting, and answers stats. It reads vassal files (≤ 1 MiB), decides by content hash and mtime whether
+ * anything changed (so `touch` reloads, a rewrite with identical content and mtime does not), and keeps a running
+ * vassal on its last good config when its file breaks.
+ *
+ * Shutdown order: stop watching → stop every vassal gracefully in parallel (each with its stop-timeout, all within
+ * reload-mercy) → SIGKILL what is left → close the stats server → close the reaper.
+ */
+import {createHash} from 'node:crypto';
+import {createWriteStream, type WriteStream} from 'node:fs';
+import {readFile, stat} from 'node:fs/promises';
+import {fileURLToPath} from 'node:url';
+import type {Server} from 'node:net';
+import {loadVassalSpec, type VassalSpec} from '../config/vassal-spec.js';
+import {formatDiagnostic} from '../config/diagnostic.js';
+import type {Logger} from '../log/logger.js';
+import {Accountant} from '../accounting/accountant.js';
+import {spawnChild, type ChildSpec} from './child.js';
+import {DirectoryMonitor} from './monitor.js';
+import {Reaper} from './reaper.js';
+import {startStatsServer} from './stats-server.js';
+import {renderEmperorStats} from './stats.js';
+import {Vassal, type VassalSnapshot} from './vassal.js';
+import {SpawnSlots} from './spawn-slots.js';
+
+const MAX_FILE_BYTES = 1024 * 1024;
+const SETTLE_MS = 15;
+/** A file that fails to parse right after a write may be half-written: look again before calling it invalid. */
+const HALF_WRITTEN_RECHECK_MS = 200;
+const HALF_WRITTEN_WINDOW_MS = 2_000;
+
+export interface EmperorOptions {
+  dir: string;
+  statsAddress: string | undefined;
+  reloadMercyMs: number;
+  rescanMs: number;
+  accountingMs: number;
+  spawnConcurrency: number;
+  log: Logger;
+  version: string;
+}
+
+interface VassalRecord {
+  vassal: Vassal;
+  hash: string;
+  mtimeMs: number;
+  present: boolean;
+  logStream: WriteStream | undefined;
+  logPath: string | undefined;
+  recheck: NodeJS.Timeout | undefined;
+  /** The last error logged for this file, so a broken file is reported once per change. */
+  lastReported: string | undefined;
+}
+
+const MASTER_PY = fileURLToPath(new URL('../server/python/master.py', import.meta.url));
+const NODE_WORKER = fileURLToPath(new URL('../workers/node/worker.js', import.meta.url));
+
+/** The emperor of one directory. */
+export class Emperor {
+  readonly #options: EmperorOptions;
+  readonly #log: Logger;
+  readonly #records = new Map<string, VassalRecord>();
+  readonly #reaper = new Reaper();
+  readonly #accountant = new Accountant();
+  readonly #slots: SpawnSlots;
+  readonly #monitor: DirectoryMonitor;
+  #statsServer: Server | undefined;
+  #accountingTimer: NodeJS.Timeout | undefined;
+  #stopping = false;
+  readonly startedAt = Date.now();
+
+  constructor(options: EmperorOptions) {
+    this.#options = options;
+    this.#log = options.log.child({component: 'emperor'});
+    this.#slots = new SpawnSlots(options.spawnConcurrency);
+    this.#monitor = new DirectoryMonitor(
+      {dir: options.dir, settleMs: SETTLE_MS, rescanMs: options.rescanMs, log: this.#log},
+      {onPresent: (name, path) => void this.#onPresent(name, path), onAbsent: (name) => this.#onAbsent(name)},
+    );
+  }
+
+  /** Starts the reaper, the stats server, the first scan and the watch. */
+  async start(): Promise<void> {
+    this.#reaper.start();
+    this.#log.info('starting', {uwsgi: '*** starting kaiser Emperor ***', dir: this.#options.dir, pid: process.pid});
+    if (this.#options.statsAddress) {
+      const {server, address} = await startStatsServer(this.#options.statsAddress, () => this.statsJson());
+      this.#statsServer = server;
+      this.#log.info('stats server', {uwsgi: `*** Emperor stats server enabled on ${address} ***`, address});
+    }
+    await this.#monitor.start();
+    if (this.#options.accountingMs > 0) {
+      const tick = () => void this.#accountant.sample(this.#leaderPids());
+      this.#accountingTimer = setInterval(tick, this.#options.accountingMs);
+      this.#accountingTimer.unref();
+      tick();
+    }
+  }
+
+  /** SIGHUP: reload every vassal. */
+  reloadAll(): void {
+    this.#log.info('reloading all vassals', {uwsgi: '[emperor] reloading all vassals (SIGHUP)'});
+    for (const record of this.#records.values()) record.vassal.reload();
+  }
+
+  /** SIGUSR1: one status line per vassal. */
+  logStatus(): void {
+    for (const snap of this.snapshots()) {
+      this.#log.info('vassal status', {
+        uwsgi: `vassal instance ${snap.name} (last spawned ${Math.floor(snap.lastSpawn / 1000)}) state ${snap.state} pid ${snap.pid} loyal ${snap.loyal ? 1 : 0} restarts ${snap.restarts}`,
+      });
+    }
+  }
+
+  /** Snapshots of every vassal, with accounting. */
+  snapshots(): (VassalSnapshot & {cpuPercent: number; rssBytes: number; cpuSeconds: number; lastMod: number})[] {
+    return [...this.#records.values()].map(({vassal, mtimeMs}) => {
+      const snap = vassal.snapshot();
+      const usage = snap.pid > 0 ? this.#accountant.usageOf(snap.pid) : undefined;
+      return {
+        ...snap,
+        cpuPercent: usage?.cpuPercent ?? 0,
+        cpuSeconds: usage?.cpuSeconds ?? 0,
+        rssBytes: usage?.rssBytes ?? 0,
+        lastMod: mtimeMs,
+      };
+    });
+  }
+
+  /** The emperor stats document. */
+  statsJson(): string {
+    return renderEmperorStats({version: this.#options.version, dir: this.#options.dir, vassals: this.snapshots()});
+  }
+
+  /** Forces a sample now (tests and `kaiser ls`). */
+  sampleAccounting(): Promise<void> {
+    return this.#accountant.sample(this.#leaderPids());
+  }
+
+  /** Ragnarok: stop every vassal gracefully within reload-mercy, then SIGKILL the rest. */
+  async shutdown(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#log.info('shutdown', {uwsgi: '[emperor] *** RAGNAROK EVOKED ***'});
+    await this.#monitor.close();
+    if (this.#accountingTimer) clearInterval(this.#accountingTimer);
+    const all = Promise.all([...this.#records.values()].map((r) => r.vassal.remove('shutdown')));
+    let mercyTimer: NodeJS.Timeout | undefined;
+    const mercy = new Promise<'mercy'>((resolve) => {
+      mercyTimer = setTimeout(() => resolve('mercy'), this.#options.reloadMercyMs);
+    });
+    const outcome = await Promise.race([all.then(() => 'done' as const), mercy]);
+    clearTimeout(mercyTimer);
+    if (outcome === 'mercy') {
+      for (const {vassal} of this.#records.values()) {
+        const s = vassal.state;
+        if ('child' in s) {
+          this.#log.warn('no mercy', {uwsgi: `[emperor] NO MERCY for vassal ${vassal.name} !!!`});
+          s.child.killGroup('SIGKILL');
+        }
+      }
+      await all;
+    }
+    for (const record of this.#records.values()) record.logStream?.end();
+    await new Promise<void>((resolve) => (this.#statsServer ? this.#statsServer.close(() => resolve()) : resolve()));
+    await this.#reaper.close();
+    this.#log.info('buried', {uwsgi: 'The Emperor is buried.'});
+  }
+
+  // ── monitor events ──────────────────────────────────────────────────────────────────────────
+
+  async #onPresent(name: string, path: string): Promise<void> {
+    if (this.#stopping) return;
+    let text: Buffer;
+    let mtimeMs: number;
+    let error: string | undefined;
+    try {
+      const st = await stat(path);
+      mtimeMs = st.mtimeMs;
+      if (st.size > MAX_FILE_BYTES) {
+        error = `${path}: error KAISER_CONFIG_TOO_LARGE file is ${st.size} bytes (limit ${MAX_FILE_BYTES})`;
+        text = Buffer.alloc(0);
+      } else {
+        text = await readFile(path);
+      }
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return; // gone again: the unlink event follows
+      error = `${path}: error KAISER_CONFIG_UNREADABLE cannot read file (${code ?? String(cause)})`;
+      text = Buffer.alloc(0);
+      mtimeMs = Date.now();
+    }
+    const hash = error ?? createHash('sha1').update(text).digest('hex');
+    let record = this.#records.get(name);
+    if (record && record.present && record.hash === hash && record.mtimeMs === mtimeMs) return;
+    if (!record) {
+      record = {
+        vassal: this.#newVassal(name),
+        hash,
+        mtimeMs,
+        present: true,
+        logStream: undefined,
+        logPath: undefined,
+        recheck: undefined,
+        lastReported: undefined,
+      };
+      this.#records.set(name, record);
+    }
+    record.hash = hash;
+    record.mtimeMs = mtimeMs;
+    record.present = true;
+    if (record.recheck) clearTimeout(record.recheck);
+    record.recheck = undefined;
+
+    let spec: VassalSpec | undefined;
+    if (error === undefined) {
+      const loaded = loadVassalSpec(path, text, {vassalDir: this.#options.dir});
+      if (loaded.ok) spec = loaded.value;
+      else error = loaded.error.map(formatDiagnostic).join('\n');
+    }
+    if (spec === undefined) {
+      const message = error ?? 'invalid vassal file';
+      if (Date.now() - mtimeMs < HALF_WRITTEN_WINDOW_MS) {
+        // Perhaps still being written: look again shortly; report only once the file is stable.
+        record.hash = 'recheck';
+        record.recheck = setTimeout(() => void this.#onPresent(name, path), HALF_WRITTEN_RECHECK_MS);
+        return;
+      }
+      if (record.lastReported !== message) {
+        record.lastReported = message;
+        this.#log.error('invalid vassal file', {uwsgi: `[emperor] invalid vassal ${name}:\n${message}`, vassal: name, error: message});
+      }
+      record.vassal.onConfigInvalid(message);
+      return;
+    }
+    record.lastReported = undefined;
+    this.#openLog(record, spec);
+    record.vassal.onConfigChanged(spec);
+  }
+
+  #onAbsent(name: string): void {
+    const record = this.#records.get(name);
+    if (!record || !record.present) return;
+    record.present = false;
+    if (record.recheck) clearTimeout(record.recheck);
+    void record.vassal.remove('removed').then(() => {
+      if (!record.present && this.#records.get(name) === record) {
+        this.#records.delete(name);
+        record.logStream?.end();
+      }
+    });
+  }
+
+  // ── vassal plumbing ─────────────────────────────────────────────────────────────────────────
+
+  #newVassal(name: string): Vassal {
+    return new Vassal(name, {
+      spawn: spawnChild,
+      now: () => Date.now(),
+      setTimer: (ms, fn) => {
+        const timer = setTimeout(fn, ms);
+        return () => clearTimeout(timer);
+      },
+      log: this.#options.log,
+      groups: this.#reaper,
+      childSpecFor: (spec) => this.#childSpecFor(spec),
+      requestSlot: (grant) => this.#slots.request(grant),
+      releaseSlot: () => this.#slots.release(),
+      onTransition: () => undefined,
+      onOutput: (vassal, line) => this.#onOutput(vassal.name, line),
+    });
+  }
+
+  #childSpecFor(spec: VassalSpec): ChildSpec {
+    const base: Record<string, string> = {};
+    for (const [key, value] of Object.entries(process.env)) if (value !== undefined) base[key] = value;
+    delete base['NOTIFY_SOCKET'];
+    delete base['UWSGI_EMPEROR_FD'];
+    base['KAISER_VASSAL'] = spec.name;
+    switch (spec.kind) {
+      case 'command': {
+        const [file, ...args] = spec.argv;
+        if (file === undefined) throw new Error(`Internal error: empty argv for ${spec.name}`);
+        return {file, args, cwd: spec.cwd, env: {...base, ...spec.env}, emperorPipe: false};
+      }
+      case 'app-server': {
+        const config = {...spec.serverConfig, _name: spec.name, _node: process.execPath, _node_worker: NODE_WORKER};
+        return {file: spec.python, args: [MASTER_PY], cwd: spec.dir, env: {...base, KAISER_CONFIG: JSON.stringify(config)}, emperorPipe: true};
+      }
+      default: {
+        const never: never = spec;
+        throw new Error(`Internal error: unknown vassal kind ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  #openLog(record: VassalRecord, spec: VassalSpec): void {
+    if (record.logPath === spec.logto) return;
+    record.logStream?.end();
+    record.logPath = spec.logto;
+    record.logStream = undefined;
+    if (spec.logto) {
+      const stream = createWriteStream(spec.logto, {flags: 'a'});
+      stream.on('error', (cause) => this.#log.error('cannot write vassal log', {vassal: spec.name, logto: spec.logto, error: String(cause)}));
+      record.logStream = stream;
+    }
+  }
+
+  #onOutput(name: string, line: string): void {
+    this.#log.info(line, {vassal: name, line});
+    const stream = this.#records.get(name)?.logStream;
+    if (stream) stream.write(`${line}\n`);
+  }
+
+  #leaderPids(): number[] {
+    const pids: number[] = [];
+    for (const {vassal} of this.#records.values()) {
+      const s = vassal.state;
+      if ('child' in s && s.child.pid > 0) pids.push(s.child.pid);
+    }
+    return pids;
+  }
+}

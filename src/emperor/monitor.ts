@@ -1,0 +1,127 @@
+/**
+ * Turns the vassal directory into `changed(name)` / `removed(name)` calls. chokidar (inotify) reports events at
+ * once; each path then settles for a few milliseconds (bursts from editors and `mv` storms coalesce into one call,
+ * and an unlink followed by a re-create becomes a change). A periodic rescan (`emperor-freq`) is the safety net for
+ * missed events (inotify overflow, network filesystems). The monitor never throws: a bad directory is a logged retry.
+ *
+ * Only `.toml` and `.ini` files count; dotfiles, `*~`, `*.swp`, `*.tmp` and other names are ignored.
+ */
+import {watch, type FSWatcher} from 'chokidar';
+import {readdir, stat} from 'node:fs/promises';
+import {basename, join} from 'node:path';
+import type {Logger} from '../log/logger.js';
+
+/** True for names the emperor treats as vassal files. */
+export function isVassalFileName(name: string): boolean {
+  if (name.startsWith('.') || name.endsWith('~')) return false;
+  return name.endsWith('.toml') || name.endsWith('.ini');
+}
+
+export interface MonitorListener {
+  /** The file exists (new, changed, touched or re-created): decide what to do after reading it. */
+  onPresent(name: string, path: string): void;
+  /** The file is gone. */
+  onAbsent(name: string): void;
+}
+
+export interface MonitorOptions {
+  dir: string;
+  settleMs: number;
+  rescanMs: number;
+  log: Logger;
+}
+
+/** Watches one directory. */
+export class DirectoryMonitor {
+  readonly #options: MonitorOptions;
+  readonly #listener: MonitorListener;
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #known = new Set<string>();
+  #watcher: FSWatcher | undefined;
+  #rescanTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: MonitorOptions, listener: MonitorListener) {
+    this.#options = options;
+    this.#listener = listener;
+  }
+
+  /** Scans once (reporting every vassal file present) and starts watching. Resolves after the first scan. */
+  async start(): Promise<void> {
+    const watcher = watch(this.#options.dir, {
+      depth: 0,
+      ignoreInitial: true,
+      atomic: false,
+      alwaysStat: false,
+      ignored: (path: string) => path !== this.#options.dir && !isVassalFileName(basename(path)),
+    });
+    watcher.on('add', (path) => this.#settle(path));
+    watcher.on('change', (path) => this.#settle(path));
+    watcher.on('unlink', (path) => this.#settle(path));
+    watcher.on('error', (error) => this.#options.log.warn('watcher error; relying on rescans', {error: String(error)}));
+    this.#watcher = watcher;
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    await this.rescan();
+    if (this.#options.rescanMs > 0) {
+      this.#rescanTimer = setInterval(() => void this.rescan(), this.#options.rescanMs);
+      this.#rescanTimer.unref();
+    }
+  }
+
+  /** One pass over the directory: reports every file present, and the absence of known ones that vanished. */
+  async rescan(): Promise<void> {
+    let names: string[];
+    try {
+      names = (await readdir(this.#options.dir)).filter(isVassalFileName);
+    } catch (error) {
+      this.#options.log.warn('cannot read vassals (retrying at the next rescan)', {dir: this.#options.dir, error: String(error)});
+      return;
+    }
+    const present = new Set(names);
+    for (const name of names) {
+      this.#known.add(name);
+      this.#listener.onPresent(name, join(this.#options.dir, name));
+    }
+    for (const name of [...this.#known]) {
+      if (!present.has(name)) {
+        this.#known.delete(name);
+        this.#listener.onAbsent(name);
+      }
+    }
+  }
+
+  /** Stops watching. */
+  async close(): Promise<void> {
+    if (this.#rescanTimer) clearInterval(this.#rescanTimer);
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    await this.#watcher?.close();
+  }
+
+  #settle(path: string): void {
+    const name = basename(path);
+    if (!isVassalFileName(name)) return;
+    const pending = this.#timers.get(name);
+    if (pending) clearTimeout(pending);
+    this.#timers.set(
+      name,
+      setTimeout(() => {
+        this.#timers.delete(name);
+        void this.#report(name);
+      }, this.#options.settleMs),
+    );
+  }
+
+  async #report(name: string): Promise<void> {
+    const path = join(this.#options.dir, name);
+    const exists = await stat(path).then(
+      (st) => st.isFile(),
+      () => false,
+    );
+    if (exists) {
+      this.#known.add(name);
+      this.#listener.onPresent(name, path);
+    } else if (this.#known.delete(name)) {
+      this.#listener.onAbsent(name);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The emperor stats document: uWSGI's keys in uWSGI's order (so exporters and uwsgitop read it), then kaiser's own
+ * per-vassal fields (state, kind, cpu, rss, restarts, last error, last exit, next retry). Times are unix seconds.
+ */
+import type {VassalSnapshot} from './vassal.js';
+
+export interface StatsInput {
+  version: string;
+  dir: string;
+  vassals: readonly (VassalSnapshot & {cpuPercent: number; rssBytes: number; cpuSeconds: number; lastMod: number})[];
+}
+
+const seconds = (ms: number) => (ms > 0 ? Math.floor(ms / 1000) : 0);
+
+/** Renders the stats JSON (tab-indented, like uWSGI's). */
+export function renderEmperorStats(input: StatsInput): string {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  const doc = {
+    version: input.version,
+    pid: process.pid,
+    uid,
+    gid,
+    cwd: process.cwd(),
+    emperor: [input.dir],
+    emperor_tyrant: 0,
+    throttle_level: 0,
+    vassals: input.vassals.map((v) => ({
+      id: v.name,
+      pid: v.pid,
+      born: seconds(v.born),
+      last_mod: seconds(v.lastMod),
+      last_heartbeat: seconds(v.lastHeartbeat),
+      loyal: v.loyal ? 1 : 0,
+      ready: v.readyAt > 0 && v.pid > 0 ? 1 : 0,
+      accepting: v.accepting ? 1 : 0,
+      last_loyal: seconds(v.lastLoyal),
+      last_ready: seconds(v.readyAt),
+      last_accepting: seconds(v.readyAt),
+      first_run: seconds(v.born),
+      last_run: seconds(v.lastSpawn),
+      cursed: 0,
+      zerg: 0,
+      on_demand: '',
+      uid,
+      gid,
+      monitor: input.dir,
+      respawns: v.restarts,
+      state: v.state,
+      kind: v.kind,
+      cpu: Math.round(v.cpuPercent * 10) / 10,
+      cpu_seconds: Math.round(v.cpuSeconds * 100) / 100,
+      rss: v.rssBytes,
+      restarts: v.restarts,
+      last_error: v.lastError ?? '',
+      last_exit: v.lastExit ? {code: v.lastExit.code, signal: v.lastExit.signal, at: seconds(v.lastExit.at)} : null,
+      next_retry: seconds(v.nextRetryAt),
+    })),
+    blacklist: [],
+  };
+  return JSON.stringify(doc, null, '\t');
+}

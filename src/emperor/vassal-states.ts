@@ -1,0 +1,57 @@
+/**
+ * The states of one vassal and the data valid in each. Pure types: no imports but types.
+ *
+ *   (new) ──START──► waiting ──SLOT──► starting ──READY──► ready ──CONFIG_CHANGED / RELOAD──► reloading
+ *                      ▲                 │    │             │  ▲                                  │ │
+ *                      │            EXIT │    │ DEADLINE    │  └──────────── RELOADED ────────────┘ │ RELOAD_FAILED
+ *                      │ RETRY           ▼    ▼             │                                       ▼
+ *                    backoff ◄──────── (failure)       EXIT │ (crash: respawn at once,        reload-failed
+ *                                                           ▼  then with backoff)            (old app serves)
+ *   any state with a child ──REMOVED / SHUTDOWN / RESTART──► stopping ──EXIT──► stopped | waiting (restart)
+ *   waiting | backoff | invalid ──REMOVED / SHUTDOWN──► stopped
+ *   waiting | backoff ──CONFIG_INVALID──► invalid ──CONFIG_CHANGED (valid)──► waiting
+ *   operator STOP (control socket) ──► stopping ──EXIT──► held (stays down until START or a file change)
+ */
+import type {Child, ExitStatus} from './child.js';
+
+/** Why a vassal is being stopped, which decides where `stopping` leads. */
+export type StopReason = 'removed' | 'shutdown' | 'restart' | 'deadline' | 'held';
+
+export type VassalState =
+  | {id: 'waiting'}
+  | {id: 'starting'; child: Child; spawnedAt: number; cancelProbe: () => void}
+  | {id: 'ready'; child: Child; readyAt: number}
+  | {id: 'reloading'; child: Child; requestedAt: number; readyAt: number}
+  | {id: 'reload-failed'; child: Child; readyAt: number; error: string}
+  | {id: 'stopping'; child: Child; reason: StopReason; cancelKill: () => void}
+  | {id: 'backoff'; retryAt: number; cancelRetry: () => void}
+  | {id: 'invalid'; error: string}
+  | {id: 'held'}
+  | {id: 'stopped'};
+
+export type VassalStateId = VassalState['id'];
+
+/** Events, as they appear in logs. */
+export type VassalEventName =
+  | 'START'
+  | 'SLOT'
+  | 'READY'
+  | 'EXIT'
+  | 'DEADLINE'
+  | 'RETRY'
+  | 'CONFIG_CHANGED'
+  | 'CONFIG_INVALID'
+  | 'RELOAD'
+  | 'RELOADED'
+  | 'RELOAD_FAILED'
+  | 'REMOVED'
+  | 'SHUTDOWN'
+  | 'STOP';
+
+/** States in which a process runs. */
+export const HAS_CHILD = ['starting', 'ready', 'reloading', 'reload-failed', 'stopping'] as const;
+
+/** A terminal record of the last exit, for stats and logs. */
+export interface LastExit extends ExitStatus {
+  at: number;
+}

@@ -1,0 +1,543 @@
+/**
+ * Owns one vassal: its process, its state (vassal-states.ts has the diagram), and the choice to respawn, reload,
+ * back off or give up. `#changeState` is the only writer of the state and logs every transition.
+ *
+ * Crash policy: a vassal that dies before it is ready is retried with exponential backoff (1 s doubling to 60 s);
+ * one that dies after being ready is respawned at once the first time, then with backoff if it keeps dying within
+ * 60 s of becoming ready. 60 s of health resets the count. Exit code 26 (uWSGI's exile) is never respawned.
+ */
+import type {Logger} from '../log/logger.js';
+import type {VassalSpec} from '../config/vassal-spec.js';
+import {EXIT} from '../exit-codes.js';
+import {FROM_VASSAL, TO_VASSAL, encodeConfigPacket, type VassalMessage} from '../protocol/emperor-pipe.js';
+import {unexpectedState, unknownState} from '../util/unreachable.js';
+import type {Child, ChildSpec, ExitStatus} from './child.js';
+import {startReadyProbe} from './ready-probe.js';
+import type {LastExit, StopReason, VassalEventName, VassalState, VassalStateId} from './vassal-states.js';
+
+const BACKOFF_FIRST_MS = 1_000;
+const BACKOFF_MAX_MS = 60_000;
+const HEALTHY_RESET_MS = 60_000;
+
+/** Everything a vassal does to the world, injectable for tests. */
+export interface VassalDeps {
+  spawn(spec: ChildSpec): Child;
+  now(): number;
+  setTimer(ms: number, fn: () => void): () => void;
+  log: Logger;
+  /** Process-group bookkeeping for the no-orphan guarantee. */
+  groups: {add(pgid: number): void; remove(pgid: number): void};
+  /** Builds what to run for a spec (command line, env, pipe). */
+  childSpecFor(spec: VassalSpec): ChildSpec;
+  /** Asks the emperor for a spawn slot; `grant` is called when one is free. Returns a cancel function. */
+  requestSlot(grant: () => void): () => void;
+  releaseSlot(): void;
+  /** Notified on every transition. */
+  onTransition(vassal: Vassal, from: VassalStateId, event: VassalEventName): void;
+  /** Receives every output line of the vassal. */
+  onOutput(vassal: Vassal, line: string, stream: 'stdout' | 'stderr'): void;
+}
+
+/** A snapshot for stats, logs and the control socket. */
+export interface VassalSnapshot {
+  name: string;
+  kind: VassalSpec['kind'] | 'unknown';
+  state: VassalStateId;
+  pid: number;
+  born: number;
+  lastSpawn: number;
+  readyAt: number;
+  restarts: number;
+  failures: number;
+  loyal: boolean;
+  lastLoyal: number;
+  accepting: boolean;
+  lastHeartbeat: number;
+  nextRetryAt: number;
+  lastExit: LastExit | undefined;
+  lastError: string | undefined;
+  file: string;
+}
+
+/** One vassal. */
+export class Vassal {
+  readonly name: string;
+  #state: VassalState = {id: 'waiting'};
+  #spec: VassalSpec | undefined;
+  readonly #deps: VassalDeps;
+  readonly #log: Logger;
+  #cancelSlot: (() => void) | undefined;
+  #holdsSlot = false;
+  #failures = 0;
+  #restarts = 0;
+  #born = 0;
+  #lastSpawn = 0;
+  #loyal = false;
+  #lastLoyal = 0;
+  #lastHeartbeat = 0;
+  #lastExit: LastExit | undefined;
+  #lastError: string | undefined;
+  #stopWaiters: (() => void)[] = [];
+
+  constructor(name: string, deps: VassalDeps) {
+    this.name = name;
+    this.#deps = deps;
+    this.#log = deps.log.child({vassal: name});
+  }
+
+  get state(): VassalState {
+    return this.#state;
+  }
+
+  get spec(): VassalSpec | undefined {
+    return this.#spec;
+  }
+
+  /** A fresh plain snapshot. */
+  snapshot(): VassalSnapshot {
+    const s = this.#state;
+    const child = 'child' in s ? s.child : undefined;
+    return {
+      name: this.name,
+      kind: this.#spec?.kind ?? 'unknown',
+      state: s.id,
+      pid: child?.pid ?? -1,
+      born: this.#born,
+      lastSpawn: this.#lastSpawn,
+      readyAt: 'readyAt' in s ? s.readyAt : 0,
+      restarts: this.#restarts,
+      failures: this.#failures,
+      loyal: this.#loyal,
+      lastLoyal: this.#lastLoyal,
+      accepting: s.id === 'ready' || s.id === 'reload-failed',
+      lastHeartbeat: this.#lastHeartbeat,
+      nextRetryAt: s.id === 'backoff' ? s.retryAt : 0,
+      lastExit: this.#lastExit,
+      lastError: s.id === 'invalid' ? s.error : this.#lastError,
+      file: this.#spec?.file ?? '',
+    };
+  }
+
+  /** The file appeared (or became valid): start it. */
+  onConfigChanged(spec: VassalSpec): void {
+    const previous = this.#spec;
+    this.#spec = spec;
+    const s = this.#state;
+    switch (s.id) {
+      case 'waiting':
+        if (this.#cancelSlot === undefined && !this.#holdsSlot) return this.#queue('START');
+        return;
+      case 'backoff':
+        s.cancelRetry();
+        this.#failures = 0;
+        return this.#queue('CONFIG_CHANGED');
+      case 'invalid':
+      case 'held':
+      case 'stopped':
+        this.#failures = 0;
+        return this.#queue('CONFIG_CHANGED');
+      case 'starting':
+        return this.#stop('restart', 'CONFIG_CHANGED');
+      case 'ready':
+      case 'reload-failed':
+      case 'reloading':
+        if (previous?.kind === 'app-server' && spec.kind === 'app-server') return this.#reloadInPlace('CONFIG_CHANGED');
+        return this.#stop('restart', 'CONFIG_CHANGED');
+      case 'stopping':
+        if (s.reason === 'removed' || s.reason === 'held') {
+          this.#changeState({...s, reason: 'restart'}, 'CONFIG_CHANGED');
+        }
+        return;
+      default:
+        throw unknownState(s);
+    }
+  }
+
+  /** The file is broken. A running vassal keeps its last good config; anything else shows the error. */
+  onConfigInvalid(error: string): void {
+    const s = this.#state;
+    this.#lastError = error;
+    switch (s.id) {
+      case 'waiting':
+        this.#cancelSlot?.();
+        this.#cancelSlot = undefined;
+        return this.#changeState({id: 'invalid', error}, 'CONFIG_INVALID');
+      case 'backoff':
+        s.cancelRetry();
+        return this.#changeState({id: 'invalid', error}, 'CONFIG_INVALID');
+      case 'invalid':
+      case 'held':
+      case 'stopped':
+        if (s.id !== 'stopped') return this.#changeState({id: 'invalid', error}, 'CONFIG_INVALID');
+        return this.#changeState({id: 'invalid', error}, 'CONFIG_INVALID');
+      case 'starting':
+      case 'ready':
+      case 'reloading':
+      case 'reload-failed':
+      case 'stopping':
+        this.#log.warn('vassal file is invalid; keeping the running instance on its last good config', {error});
+        return;
+      default:
+        throw unknownState(s);
+    }
+  }
+
+  /** SIGHUP to the emperor or `kaiser reload NAME`: reload with the current config. */
+  reload(): void {
+    const s = this.#state;
+    switch (s.id) {
+      case 'ready':
+      case 'reload-failed':
+      case 'reloading':
+        if (this.#spec?.kind === 'app-server') return this.#reloadInPlace('RELOAD');
+        return this.#stop('restart', 'RELOAD');
+      case 'starting':
+        return this.#stop('restart', 'RELOAD');
+      case 'backoff':
+        s.cancelRetry();
+        return this.#queue('RELOAD');
+      case 'held':
+        return;
+      case 'waiting':
+      case 'stopping':
+      case 'invalid':
+      case 'stopped':
+        return;
+      default:
+        throw unknownState(s);
+    }
+  }
+
+  /** The file is gone (or the emperor shuts down): stop for good. Resolves once stopped. */
+  remove(reason: 'removed' | 'shutdown'): Promise<void> {
+    const event: VassalEventName = reason === 'removed' ? 'REMOVED' : 'SHUTDOWN';
+    const s = this.#state;
+    switch (s.id) {
+      case 'waiting':
+        this.#cancelSlot?.();
+        this.#cancelSlot = undefined;
+        this.#changeState({id: 'stopped'}, event);
+        break;
+      case 'backoff':
+        s.cancelRetry();
+        this.#changeState({id: 'stopped'}, event);
+        break;
+      case 'invalid':
+      case 'held':
+        this.#changeState({id: 'stopped'}, event);
+        break;
+      case 'stopped':
+        break;
+      case 'starting':
+      case 'ready':
+      case 'reloading':
+      case 'reload-failed':
+        this.#stop(reason, event);
+        break;
+      case 'stopping':
+        if (s.reason !== reason) this.#changeState({...s, reason}, event);
+        break;
+      default:
+        throw unknownState(s);
+    }
+    return this.#whenStopped();
+  }
+
+  /** Operator stop: down until `start()` or a file change. */
+  hold(): Promise<void> {
+    const s = this.#state;
+    switch (s.id) {
+      case 'waiting':
+        this.#cancelSlot?.();
+        this.#cancelSlot = undefined;
+        this.#changeState({id: 'held'}, 'STOP');
+        break;
+      case 'backoff':
+        s.cancelRetry();
+        this.#changeState({id: 'held'}, 'STOP');
+        break;
+      case 'starting':
+      case 'ready':
+      case 'reloading':
+      case 'reload-failed':
+        this.#stop('held', 'STOP');
+        break;
+      case 'stopping':
+      case 'invalid':
+      case 'held':
+      case 'stopped':
+        break;
+      default:
+        throw unknownState(s);
+    }
+    return this.#whenStopped();
+  }
+
+  /** Operator start of a held (or backing-off) vassal. */
+  start(): void {
+    const s = this.#state;
+    if (s.id === 'held' && this.#spec) {
+      this.#failures = 0;
+      this.#queue('START');
+    } else if (s.id === 'backoff') {
+      s.cancelRetry();
+      this.#queue('START');
+    }
+  }
+
+  // ── transitions ─────────────────────────────────────────────────────────────────────────────
+
+  #changeState(next: VassalState, event: VassalEventName): void {
+    const from = this.#state.id;
+    this.#state = next;
+    this.#log.debug('vassal state', {from, to: next.id, event});
+    if (next.id === 'stopped' || next.id === 'held' || next.id === 'invalid') {
+      const waiters = this.#stopWaiters;
+      this.#stopWaiters = [];
+      waiters.forEach((w) => w());
+    }
+    this.#deps.onTransition(this, from, event);
+  }
+
+  #whenStopped(): Promise<void> {
+    const id = this.#state.id;
+    if (id === 'stopped' || id === 'held' || id === 'invalid') return Promise.resolve();
+    return new Promise((resolve) => this.#stopWaiters.push(resolve));
+  }
+
+  #queue(event: VassalEventName): void {
+    this.#changeState({id: 'waiting'}, event);
+    this.#cancelSlot = this.#deps.requestSlot(() => {
+      this.#cancelSlot = undefined;
+      this.#holdsSlot = true;
+      this.#spawn();
+    });
+  }
+
+  #releaseSlot(): void {
+    if (!this.#holdsSlot) return;
+    this.#holdsSlot = false;
+    this.#deps.releaseSlot();
+  }
+
+  #spawn(): void {
+    const spec = this.#spec;
+    if (!spec) throw new Error(`Internal error: spawning ${this.name} without a spec`);
+    const child = this.#deps.spawn(this.#deps.childSpecFor(spec));
+    const now = this.#deps.now();
+    this.#lastSpawn = now;
+    if (this.#born === 0) this.#born = now;
+    this.#deps.groups.add(child.pid);
+    child.onLine((line, stream) => {
+      if (spec.kind === 'command' && line.trim() === 'READY=1') this.#onReady(child);
+      this.#deps.onOutput(this, line, stream);
+    });
+    child.onMessage((message) => this.#onMessage(child, message));
+    void child.exited.then((exit) => this.#onExit(child, exit));
+    const cancelProbe = spec.kind === 'command' ? startReadyProbe(spec.ready, () => this.#onReady(child)) : () => undefined;
+    const cancelDeadline = this.#deps.setTimer(spec.startTimeoutMs, () => {
+      const s = this.#state;
+      if (s.id === 'starting' && s.child === child) {
+        this.#lastError = `not ready within ${spec.startTimeoutMs / 1000} s`;
+        this.#stop('deadline', 'DEADLINE');
+      }
+    });
+    this.#changeState(
+      {
+        id: 'starting',
+        child,
+        spawnedAt: now,
+        cancelProbe: () => {
+          cancelProbe();
+          cancelDeadline();
+        },
+      },
+      'SLOT',
+    );
+    this.#log.info('vassal spawned', {uwsgi: `[emperor] vassal ${this.name} has been spawned (pid: ${child.pid})`, pid: child.pid});
+  }
+
+  #onReady(child: Child): void {
+    const s = this.#state;
+    if (s.id !== 'starting' || s.child !== child) return;
+    s.cancelProbe();
+    this.#releaseSlot();
+    this.#lastError = undefined;
+    this.#changeState({id: 'ready', child, readyAt: this.#deps.now()}, 'READY');
+    this.#log.info('vassal ready', {uwsgi: `[emperor] vassal ${this.name} is ready to accept requests`});
+  }
+
+  #onMessage(child: Child, message: VassalMessage): void {
+    if (message.kind === 'event') {
+      const s = this.#state;
+      const event = message.event;
+      if (event.event === 'reload-failed' && s.id === 'reloading' && s.child === child) {
+        const error = typeof event['error'] === 'string' ? event['error'] : 'reload failed';
+        this.#lastError = error;
+        this.#changeState({id: 'reload-failed', child, readyAt: s.readyAt, error}, 'RELOAD_FAILED');
+        this.#log.error('vassal reload failed; the previous workers keep serving', {error});
+      } else if (event.event === 'app-load-failed') {
+        const error = typeof event['error'] === 'string' ? event['error'] : 'app failed to load';
+        this.#lastError = error;
+      }
+      return;
+    }
+    switch (message.byte) {
+      case FROM_VASSAL.ACCEPTING: {
+        const s = this.#state;
+        if (s.id === 'starting' && s.child === child) this.#onReady(child);
+        else if (s.id === 'reloading' && s.child === child) {
+          this.#lastError = undefined;
+          this.#changeState({id: 'ready', child, readyAt: s.readyAt}, 'RELOADED');
+          this.#log.info('vassal reloaded', {uwsgi: `[emperor] vassal ${this.name} is ready to accept requests`});
+        }
+        return;
+      }
+      case FROM_VASSAL.LOYAL:
+        if (!this.#loyal) this.#log.info('vassal loyal', {uwsgi: `[emperor] vassal ${this.name} is now loyal`});
+        this.#loyal = true;
+        this.#lastLoyal = this.#deps.now();
+        return;
+      case FROM_VASSAL.HEARTBEAT:
+        this.#lastHeartbeat = this.#deps.now();
+        return;
+      case FROM_VASSAL.CONFIG_REQUEST:
+        // The master was asked to reload (SIGHUP, touch-reload, FIFO): hand it the current config.
+        if (this.#spec?.kind === 'app-server') {
+          child.send(encodeConfigPacket(this.#spec.serverConfig));
+          child.send(Buffer.from([TO_VASSAL.RELOAD]));
+          const s = this.#state;
+          if (s.id === 'ready' || s.id === 'reload-failed') {
+            this.#changeState({id: 'reloading', child, requestedAt: this.#deps.now(), readyAt: s.readyAt}, 'RELOAD');
+          }
+        }
+        return;
+      case FROM_VASSAL.VOLUNTARY_STOP:
+        void this.remove('removed');
+        return;
+      default:
+        // SPAWNED (1) and unknown bytes: nothing to do (the peer may be a newer uWSGI).
+        return;
+    }
+  }
+
+  #reloadInPlace(event: VassalEventName): void {
+    const s = this.#state;
+    if (s.id !== 'ready' && s.id !== 'reload-failed' && s.id !== 'reloading') throw unexpectedState(s, event);
+    const spec = this.#spec;
+    if (spec?.kind !== 'app-server') throw unexpectedState(s, event);
+    s.child.send(encodeConfigPacket(spec.serverConfig));
+    s.child.send(Buffer.from([TO_VASSAL.RELOAD]));
+    this.#log.info('vassal reload', {uwsgi: `[emperor] reload the uwsgi instance ${this.name}`});
+    this.#changeState({id: 'reloading', child: s.child, requestedAt: this.#deps.now(), readyAt: s.readyAt}, event);
+  }
+
+  #stop(reason: StopReason, event: VassalEventName): void {
+    const s = this.#state;
+    if (s.id !== 'starting' && s.id !== 'ready' && s.id !== 'reloading' && s.id !== 'reload-failed') {
+      throw unexpectedState(s, event);
+    }
+    if (s.id === 'starting') {
+      s.cancelProbe();
+      this.#releaseSlot();
+    }
+    const child = s.child;
+    const spec = this.#spec;
+    const graceMs = spec?.stopTimeoutMs ?? 10_000;
+    if (spec?.kind === 'app-server') {
+      if (!child.send(Buffer.from([TO_VASSAL.GRACEFUL_STOP]))) child.killGroup('SIGTERM');
+    } else {
+      child.killGroup(spec?.kind === 'command' ? spec.stopSignal : 'SIGTERM');
+    }
+    if (reason !== 'restart') {
+      this.#log.info('vassal stop', {uwsgi: `[emperor] stop the uwsgi instance ${this.name}`});
+    }
+    const cancelKill = this.#deps.setTimer(graceMs, () => {
+      this.#log.warn('vassal did not stop in time; killing its process group', {
+        uwsgi: `[emperor] NO MERCY for vassal ${this.name} !!!`,
+        graceMs,
+      });
+      child.killGroup('SIGKILL');
+    });
+    this.#changeState({id: 'stopping', child, reason, cancelKill}, event);
+  }
+
+  #onExit(child: Child, exit: ExitStatus): void {
+    // Whatever the leader leaves behind in its group goes with it: no orphans.
+    child.killGroup('SIGKILL');
+    this.#deps.groups.remove(child.pid);
+    const now = this.#deps.now();
+    this.#lastExit = {...exit, at: now};
+    const s = this.#state;
+    if (!('child' in s) || s.child !== child) return;
+    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+    switch (s.id) {
+      case 'stopping': {
+        s.cancelKill();
+        switch (s.reason) {
+          case 'removed':
+          case 'shutdown':
+            this.#changeState({id: 'stopped'}, 'EXIT');
+            this.#log.info('vassal removed', {uwsgi: `[emperor] removed uwsgi instance ${this.name}`});
+            return;
+          case 'held':
+            this.#changeState({id: 'held'}, 'EXIT');
+            return;
+          case 'restart':
+            return this.#queue('EXIT');
+          case 'deadline':
+            this.#failures += 1;
+            return this.#backoff(this.#failures);
+          default:
+            throw unknownState(s.reason);
+        }
+      }
+      case 'starting': {
+        s.cancelProbe();
+        this.#releaseSlot();
+        this.#failures += 1;
+        this.#restarts += 1;
+        if (this.#lastError === undefined) this.#lastError = `exited before ready (${how})`;
+        this.#log.warn('vassal died before it was ready', {
+          uwsgi: `[emperor] vassal ${this.name} (pid: ${child.pid}) died before it was ready (${how})`,
+        });
+        if (exit.code === EXIT.EXILED) return this.#changeState({id: 'stopped'}, 'EXIT');
+        return this.#backoff(this.#failures);
+      }
+      case 'ready':
+      case 'reloading':
+      case 'reload-failed': {
+        this.#restarts += 1;
+        this.#lastError = `died (${how})`;
+        this.#log.warn('vassal died', {uwsgi: `[emperor] curse the uwsgi instance ${this.name} (pid: ${child.pid}): ${how}`});
+        if (exit.code === EXIT.EXILED) return this.#changeState({id: 'stopped'}, 'EXIT');
+        if (now - s.readyAt >= HEALTHY_RESET_MS) this.#failures = 0;
+        this.#failures += 1;
+        if (this.#failures === 1) return this.#queue('EXIT');
+        return this.#backoff(this.#failures - 1);
+      }
+      case 'waiting':
+      case 'backoff':
+      case 'invalid':
+      case 'held':
+      case 'stopped':
+        throw unexpectedState(s, 'EXIT');
+      default:
+        throw unknownState(s);
+    }
+  }
+
+  #backoff(failures: number): void {
+    const delayMs = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.max(0, failures - 1));
+    const retryAt = this.#deps.now() + delayMs;
+    const cancelRetry = this.#deps.setTimer(delayMs, () => {
+      if (this.#state.id === 'backoff') this.#queue('RETRY');
+    });
+    this.#changeState({id: 'backoff', retryAt, cancelRetry}, 'EXIT');
+    this.#log.warn('vassal backing off', {
+      uwsgi: `[emperor] vassal ${this.name} failed ${failures} time(s); respawning in ${delayMs / 1000} s`,
+      failures,
+      delayMs,
+    });
+  }
+}

@@ -1,0 +1,239 @@
+/** The vassal state machine, edge by edge, with a fake world: no processes, time moves only when told. */
+import {describe, expect, it} from '@jest/globals';
+import winston from 'winston';
+import type {VassalSpec} from '../../src/config/vassal-spec.js';
+import type {Child, ChildSpec, ExitStatus} from '../../src/emperor/child.js';
+import {Vassal} from '../../src/emperor/vassal.js';
+import type {VassalMessage} from '../../src/protocol/emperor-pipe.js';
+
+class FakeChild implements Child {
+  static nextPid = 1000;
+  readonly pid = FakeChild.nextPid++;
+  readonly signals: NodeJS.Signals[] = [];
+  readonly sent: Buffer[] = [];
+  #exit!: (status: ExitStatus) => void;
+  readonly exited = new Promise<ExitStatus>((resolve) => (this.#exit = resolve));
+  #lines: ((line: string, stream: 'stdout' | 'stderr') => void)[] = [];
+  #messages: ((m: VassalMessage) => void)[] = [];
+  onLine(l: (line: string, stream: 'stdout' | 'stderr') => void): void {
+    this.#lines.push(l);
+  }
+  onMessage(l: (m: VassalMessage) => void): void {
+    this.#messages.push(l);
+  }
+  send(bytes: Buffer): boolean {
+    this.sent.push(bytes);
+    return true;
+  }
+  killGroup(signal: NodeJS.Signals): void {
+    this.signals.push(signal);
+  }
+  print(line: string): void {
+    this.#lines.forEach((l) => l(line, 'stdout'));
+  }
+  event(event: {event: string; error?: string}): void {
+    this.#messages.forEach((l) => l({kind: 'event', event}));
+  }
+  byte(byte: number): void {
+    this.#messages.forEach((l) => l({kind: 'byte', byte}));
+  }
+  exit(status: ExitStatus): Promise<void> {
+    this.#exit(status);
+    return flush();
+  }
+}
+
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+class FakeWorld {
+  time = 0;
+  readonly children: FakeChild[] = [];
+  #timers: {at: number; fn: () => void; live: boolean}[] = [];
+  slotsInUse = 0;
+
+  deps() {
+    return {
+      spawn: (_spec: ChildSpec) => {
+        const child = new FakeChild();
+        this.children.push(child);
+        return child;
+      },
+      now: () => this.time,
+      setTimer: (ms: number, fn: () => void) => {
+        const timer = {at: this.time + ms, fn, live: true};
+        this.#timers.push(timer);
+        return () => void (timer.live = false);
+      },
+      log: winston.createLogger({silent: true}),
+      groups: {add: () => undefined, remove: () => undefined},
+      childSpecFor: (): ChildSpec => ({file: 'x', args: [], cwd: '/', env: {}, emperorPipe: false}),
+      requestSlot: (grant: () => void) => {
+        this.slotsInUse += 1;
+        grant();
+        return () => undefined;
+      },
+      releaseSlot: () => void (this.slotsInUse -= 1),
+      onTransition: () => undefined,
+      onOutput: () => undefined,
+    };
+  }
+
+  advance(ms: number): void {
+    const until = this.time + ms;
+    for (;;) {
+      const due = this.#timers.filter((t) => t.live && t.at <= until).sort((a, b) => a.at - b.at)[0];
+      if (!due) break;
+      this.time = due.at;
+      due.live = false;
+      due.fn();
+    }
+    this.time = until;
+  }
+
+  get last(): FakeChild {
+    return this.children[this.children.length - 1]!;
+  }
+}
+
+function commandSpec(): VassalSpec {
+  return {
+    kind: 'command',
+    name: 'web.toml',
+    file: '/v/web.toml',
+    dir: '/v',
+    argv: ['/bin/true'],
+    cwd: '/v',
+    env: {},
+    ready: {kind: 'notify'},
+    stopSignal: 'SIGTERM',
+    stopTimeoutMs: 10_000,
+    startTimeoutMs: 60_000,
+    sockets: [],
+  } as unknown as VassalSpec;
+}
+
+function appSpec(): VassalSpec {
+  return {kind: 'app-server', name: 'app.ini', file: '/v/app.ini', dir: '/v', python: 'python3', serverConfig: {processes: 1}, stopTimeoutMs: 10_000, startTimeoutMs: 60_000} as unknown as VassalSpec;
+}
+
+describe('Vassal', () => {
+  it('spawns when configured and becomes ready on READY=1', () => {
+    const world = new FakeWorld();
+    const v = new Vassal('web.toml', world.deps());
+    v.onConfigChanged(commandSpec());
+    expect(v.state.id).toBe('starting');
+    world.last.print('READY=1');
+    expect(v.state.id).toBe('ready');
+    expect(world.slotsInUse).toBe(0);
+  });
+
+  it('backs off 1 s, 2 s, 4 s for a vassal that dies before it is ready, not sooner', async () => {
+    const world = new FakeWorld();
+    const v = new Vassal('web.toml', world.deps());
+    v.onConfigChanged(commandSpec());
+    await world.last.exit({code: 1, signal: null});
+    expect(v.state.id).toBe('backoff');
+    world.advance(999);
+    expect(world.children).toHaveLength(1);
+    world.advance(1);
+    expect(world.children).toHaveLength(2);
+    await world.last.exit({code: 1, signal: null});
+    world.advance(1999);
+    expect(world.children).toHaveLength(2);
+    world.advance(1);
+    expect(world.children).toHaveLength(3);
+    await world.last.exit({code: 1, signal: null});
+    world.advance(3999);
+    expect(world.children).toHaveLength(3);
+    world.advance(1);
+    expect(world.children).toHaveLength(4);
+  });
+
+  it('respawns a ready vassal at once when it crashes, and backs off if it keeps crashing', async () => {
+    const world = new FakeWorld();
+    const v = new Vassal('web.toml', world.deps());
+    v.onConfigChanged(commandSpec());
+    world.last.print('READY=1');
+    await world.last.exit({code: null, signal: 'SIGKILL'});
+    expect(v.state.id).toBe('starting');
+    expect(world.children).toHaveLength(2);
+    world.last.print('READY=1');
+    await world.last.exit({code: null, signal: 'SIGKILL'});
+    expect(v.state.id).toBe('backoff');
+  });
+
+  it('never respawns a vassal that exits 26 (exiled)', async () => {
+    const world = new FakeWorld();
+    const v = new Vassal('web.toml', world.deps());
+    v.onConfigChanged(commandSpec());
+    world.last.print('READY=1');
+    await world.last.exit({code: 26, signal: null});
+    expect(v.state.id).toBe('stopped');
+  });
+
+  it('asks the program to stop, then SIGKILLs the group after stop-timeout', async () => {
+    const world = new FakeWorld();
+    const v = new Vassal('web.toml', world.deps());
+    v.onConfigChanged(commandSpec());
+    world.last.print('READY=1');
+    const stopped = v.remove('removed');
+    expect(world.last.signals).toEqual(['SIGTERM']);
+    world.advance(9_999);
+    expect(world.last.signals).toEqual(['SIGTERM']);
+    world.advance(1);
+    expect(world.last.signals).toEqual(['SIGTERM', 'SIGKILL']);
+    await world.last.exit({code: null, signal: 'SIGKILL'});
+    await stopped;
+    expect(v.state.id).toBe('stopped');
+  });
+
+  it('keeps a running vassal on its last good config when the file breaks', () => {
+    const world = new FakeWorld();
+    const v = new Vassal('web.toml', world.deps());
+    v.onConfigChanged(commandSpec());
+    world.last.print('READY=1');
+    v.onConfigInvalid('broken');
+    expect(v.state.id).toBe('ready');
+  });
+
+  it('starts a backing-off vassal at once when its file is fixed', async () => {
+    const world = new FakeWorld();
+    const v = new Vassal('web.toml', world.deps());
+    v.onConfigChanged(commandSpec());
+    await world.last.exit({code: 1, signal: null});
+    expect(v.state.id).toBe('backoff');
+    v.onConfigChanged(commandSpec());
+    expect(v.state.id).toBe('starting');
+    expect(world.children).toHaveLength(2);
+  });
+
+  it('reloads an app-server vassal in place: config packet, reload byte, ready again on ACCEPTING', () => {
+    const world = new FakeWorld();
+    const v = new Vassal('app.ini', world.deps());
+    v.onConfigChanged(appSpec());
+    world.last.byte(5);
+    expect(v.state.id).toBe('ready');
+    v.onConfigChanged(appSpec());
+    expect(v.state.id).toBe('reloading');
+    expect(world.children).toHaveLength(1);
+    expect(world.last.sent.map((b) => b[0])).toEqual([115, 1]);
+    world.last.byte(5);
+    expect(v.state.id).toBe('ready');
+  });
+
+  it('stays serving and reports reload-failed when the new app does not load', () => {
+    const world = new FakeWorld();
+    const v = new Vassal('app.ini', world.deps());
+    v.onConfigChanged(appSpec());
+    world.last.byte(5);
+    v.reload();
+    expect(v.state.id).toBe('reloading');
+    world.last.event({event: 'reload-failed', error: 'SyntaxError in app.py'});
+    expect(v.state.id).toBe('reload-failed');
+    expect(v.snapshot().lastError).toContain('SyntaxError');
+    expect(world.last.signals).toEqual([]);
+    v.reload();
+    world.last.byte(5);
+    expect(v.state.id).toBe('ready');
+  });
+});
