@@ -83,7 +83,7 @@ export class WorkerProcess {
       this.notify();
     });
     status.on('error', () => undefined);
-    (child.stdio[5] as Duplex).on('error', () => undefined);
+    this.lifeEnd().on('error', () => undefined);
     this.exited = new Promise((res) => {
       child.on('exit', (code, signal) => {
         this.exitInfo = {code, signal};
@@ -142,7 +142,12 @@ export class WorkerProcess {
 
   /** Closes the master's end of the life pipe (as if the master died). */
   closeLifePipe(): void {
-    (this.child.stdio[5] as Duplex).destroy();
+    this.lifeEnd().destroy();
+  }
+
+  /** Our end of the life pipe (fd 5 of the child). */
+  private lifeEnd(): Duplex {
+    return (this.child.stdio as unknown as Duplex[])[5]!;
   }
 
   /** Reads and decodes this worker's scoreboard slot. */

@@ -11,6 +11,12 @@ afterEach(async () => {
   await killAll();
 });
 
+function deferred<T>(): {promise: Promise<T>; resolve: (v: T) => void} {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return {promise, resolve};
+}
+
 async function ready(app: string, config?: Record<string, unknown>): Promise<WorkerProcess> {
   const worker = await startWorker({app, config});
   await worker.waitStatus('accepting');
@@ -144,6 +150,19 @@ describe('node worker: exceptions', () => {
   });
 });
 
+describe('node worker: exceptions outside requests', () => {
+  test('an exception thrown from a timer is logged and counted; the worker keeps serving', async () => {
+    const worker = await ready('throws.mjs');
+    expect((await request(worker.port, '/timer')).body).toBe('scheduled');
+    await worker.until('the timer exception in the log', () => worker.stderr.includes('Error: boom (timer)'));
+    expect(worker.stderr).toContain('uncaught exception');
+    expect((await request(worker.port, '/')).body).toBe('ok');
+    await worker.until('1 exception on the scoreboard', () => worker.readSlot().exceptions === 1n);
+    expect(worker.exitInfo).toBeUndefined();
+    await worker.kill();
+  });
+});
+
 describe('node worker: load failures (exit 22)', () => {
   test.each([
     ['not-a-handler.mjs', /not-a-handler\.mjs: the default export must be a \(req, res\) => … function or an object with a fetch\(request\) method, but it is a number \(42\)/],
@@ -197,6 +216,40 @@ describe('node worker: signals and the life pipe', () => {
 
     slowRequest!.end('part two');
     expect(await slow).toEqual({status: 200, connection: 'close', body: 'slow done: part one, part two'});
+    expect(await worker.waitExit()).toEqual({code: 0, signal: null});
+    agent.destroy();
+    await worker.kill();
+  });
+
+  test('SIGHUP while a keep-alive response is half sent: it completes, then the connection is closed, exit 0', async () => {
+    const worker = await ready('slow.mjs');
+    const agent = new http.Agent({keepAlive: true, maxSockets: 1});
+    let clientReq: http.ClientRequest | undefined;
+    let socketClosed: Promise<void> | undefined;
+    const started = new Promise<void>((resolveStarted, rejectStarted) => {
+      clientReq = http.request({host: '127.0.0.1', port: worker.port, path: '/head-first', method: 'POST', agent}, (res) => {
+        res.setEncoding('utf8');
+        let body = '';
+        res.on('data', (d: string) => {
+          body += d;
+          if (body === 'started\n') resolveStarted();
+        });
+        res.on('end', () => finished.resolve(body));
+      });
+      clientReq.on('error', rejectStarted);
+      clientReq.on('socket', (sock) => {
+        socketClosed = new Promise((r) => sock.once('close', () => r()));
+      });
+      clientReq.write('x');
+    });
+    const finished = deferred<string>();
+    await started; // the head (keep-alive) is out before SIGHUP
+    process.kill(worker.pid, 'SIGHUP');
+    await worker.until('accepting=0', () => worker.readSlot().accepting === 0);
+    clientReq!.end();
+    expect(await finished.promise).toBe('started\ndone');
+    expect(socketClosed).toBeDefined();
+    await socketClosed; // the worker closed the now idle keep-alive connection (else it would never exit)
     expect(await worker.waitExit()).toEqual({code: 0, signal: null});
     agent.destroy();
     await worker.kill();

@@ -13,6 +13,8 @@ export interface FrontendOptions {
   readonly socketTimeoutMs: number;
   /** `buffer-size`: `maxHeaderSize` (a larger request head is answered 431). */
   readonly bufferSize: number;
+  /** `listen`: the backlog of the inherited sockets. */
+  readonly backlog: number;
 }
 
 /** The worker's HTTP servers. */
@@ -76,7 +78,7 @@ export class HttpFrontend {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(new Error(`cannot serve HTTP on fd ${fd}: ${err.message}`));
       server.once('error', onError);
-      server.listen({fd}, () => {
+      server.listen({fd, backlog: this.options.backlog}, () => {
         server.off('error', onError);
         resolve();
       });

@@ -28,6 +28,8 @@ export interface NodeWorkerConfig {
   readonly disableLogging: boolean;
   /** `threads`: request cores of this worker's scoreboard slot. */
   readonly threads: number;
+  /** `listen`: backlog; re-applied because Node's `listen({fd})` calls listen(2) again (default 511). */
+  readonly backlog: number;
 }
 
 /** Everything the worker was handed by its master. */
@@ -101,6 +103,7 @@ function parseConfig(raw: string | undefined): NodeWorkerConfig {
     bufferSize: Math.floor(optNumber(c, 'buffer-size', 4096, 1)),
     disableLogging: c['disable-logging'] === true,
     threads: Math.max(1, Math.floor(optNumber(c, 'threads', 1, 1))),
+    backlog: Math.floor(optNumber(c, 'listen', 100, 1)),
   };
 }
 

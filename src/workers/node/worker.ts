@@ -71,6 +71,11 @@ async function main(): Promise<void> {
     });
   }
 
+  const scoreboard = new Scoreboard(settings.scoreboardFd, settings.scoreboardOffset, config.threads, (err) =>
+    log.error(`cannot write the scoreboard (fd ${settings.scoreboardFd}, offset ${settings.scoreboardOffset}): ${err.message}; scoreboard updates disabled`),
+  );
+  scoreboard.reset();
+
   let frontend: HttpFrontend | undefined;
   let stopping = false;
   process.on('SIGTERM', () => exitNow(EXIT.OK));
@@ -104,11 +109,6 @@ async function main(): Promise<void> {
     }
     if (!isSocket) loadFailed(`KAISER_LISTEN_FDS: fd ${fd} is not a socket`);
   }
-
-  const scoreboard = new Scoreboard(settings.scoreboardFd, settings.scoreboardOffset, config.threads, (err) =>
-    log.error(`cannot write the scoreboard (fd ${settings.scoreboardFd}, offset ${settings.scoreboardOffset}): ${err.message}; scoreboard updates disabled`),
-  );
-  scoreboard.reset();
 
   if (config.chdir !== null) {
     try {
@@ -145,6 +145,7 @@ async function main(): Promise<void> {
   frontend = new HttpFrontend(createRequestListener({app, scoreboard, log}), {
     socketTimeoutMs: config.socketTimeoutMs,
     bufferSize: config.bufferSize,
+    backlog: config.backlog,
   });
   try {
     await frontend.listen(settings.listenFds.map((l) => l.fd));
