@@ -1,0 +1,90 @@
+"""Reading the server configuration: the KAISER_CONFIG JSON of docs/runtime-protocol.md §1.
+
+Owns: parsing, filling defaults for keys a hand-written config may omit, and the small
+accessors the rest of the server uses (socket list, booleans, mode of chmod-socket).
+"""
+import json
+import os
+
+# Defaults mirror src/options.ts; the launcher always sends every key, these only make a
+# hand-written KAISER_CONFIG work.
+DEFAULTS = {
+    'http': [], 'http-socket': [], 'socket': [], 'chmod-socket': None, 'listen': 100, 'buffer-size': 4096,
+    'vacuum': False, 'wsgi-file': None, 'module': None, 'callable': 'application', 'node-app': None,
+    'chdir': None, 'pythonpath': [], 'virtualenv': None, 'env': {}, 'need-app': True, 'plugin': [],
+    'master': False, 'processes': 1, 'threads': 1, 'harakiri': 0, 'max-requests': 0, 'reload-on-rss': 0,
+    'worker-reload-mercy': 60, 'reload-mercy': 30, 'reload-mode': 'all', 'touch-reload': [],
+    'touch-chain-reload': [], 'master-fifo': [], 'pidfile': None, 'heartbeat': 0, 'socket-timeout': 4,
+    'disable-logging': False, 'stats': None, 'stats-http': False, 'stats-minified': False,
+    'memory-report': False, 'log-format': 'human',
+}
+LIST_KEYS = ('http', 'http-socket', 'socket', 'pythonpath', 'plugin', 'touch-reload', 'touch-chain-reload',
+             'master-fifo')
+
+
+class ConfigError(Exception):
+    pass
+
+
+def parse(text):
+    """Parse a KAISER_CONFIG JSON text into a dict with every key present."""
+    try:
+        raw = json.loads(text) if text else {}
+    except ValueError as e:
+        raise ConfigError('KAISER_CONFIG is not valid JSON: %s' % e)
+    if not isinstance(raw, dict):
+        raise ConfigError('KAISER_CONFIG must be a JSON object')
+    cfg = dict(DEFAULTS)
+    for k, v in raw.items():
+        if v is not None or k not in DEFAULTS:
+            cfg[k] = v
+    for k in LIST_KEYS:
+        v = cfg.get(k)
+        if v is None:
+            cfg[k] = []
+        elif not isinstance(v, list):
+            cfg[k] = [v]
+    env = cfg.get('env')
+    if isinstance(env, list):  # tolerate ["K=V", ...]
+        cfg['env'] = dict(e.split('=', 1) for e in env if '=' in e)
+    elif not isinstance(env, dict):
+        cfg['env'] = {}
+    for k in ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss'):
+        cfg[k] = int(cfg[k] or 0)
+    cfg['processes'] = max(1, cfg['processes'])
+    cfg['threads'] = max(1, cfg['threads'])
+    cfg['buffer-size'] = min(max(cfg['buffer-size'], 512), 65535)
+    for k in ('harakiri', 'worker-reload-mercy', 'reload-mercy', 'heartbeat', 'socket-timeout'):
+        cfg[k] = float(cfg[k] or 0)
+    return cfg
+
+
+def load():
+    return parse(os.environ.get('KAISER_CONFIG', ''))
+
+
+def socket_specs(cfg):
+    """[(proto, address)] in a stable order: http, http-socket, then uwsgi sockets."""
+    out = []
+    for key, proto in (('http', 'http'), ('http-socket', 'http'), ('socket', 'uwsgi')):
+        for addr in cfg.get(key) or []:
+            if (proto, addr) not in out:
+                out.append((proto, str(addr)))
+    return out
+
+
+def chmod_mode(cfg):
+    """Mode for UNIX sockets, or None to leave the umask's."""
+    v = cfg.get('chmod-socket')
+    if v is None or v is False:
+        return None
+    if v is True or v == '':
+        return 0o666
+    try:
+        return int(str(v), 8)
+    except ValueError:
+        raise ConfigError('chmod-socket: not an octal mode: %r' % v)
+
+
+def name(cfg):
+    return cfg.get('_name') or 'kaiser'

@@ -1,0 +1,71 @@
+"""Loading the WSGI application inside a worker (after the fork, so each reload imports
+fresh code).
+
+Owns: `chdir`, `env`, `pythonpath`, `wsgi-file` (executed as module `uwsgi_file_<mangled
+path>` like uWSGI), `module` (`mod` or `mod:callable`), `callable`.
+"""
+import importlib
+import importlib.util
+import os
+import sys
+
+
+class LoadError(Exception):
+    pass
+
+
+def mangle(path):
+    base = path[:-3] if path.endswith('.py') else path
+    return 'uwsgi_file_' + ''.join(ch if ch.isalnum() else '_' for ch in base)
+
+
+def prepare(cfg):
+    """Process-wide settings that must precede the import (and that node workers share)."""
+    if cfg.get('chdir'):
+        os.chdir(cfg['chdir'])
+    for k, v in (cfg.get('env') or {}).items():
+        os.environ[str(k)] = str(v)
+
+
+def load(cfg):
+    """Import the app and return its callable; raises on any failure."""
+    cwd = os.getcwd()
+    paths = [os.path.abspath(p) for p in (cfg.get('pythonpath') or [])]
+    for p in reversed(paths + [cwd]):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    name = cfg.get('callable') or 'application'
+    if cfg.get('wsgi-file'):
+        path = os.path.abspath(cfg['wsgi-file'])
+        if not os.path.isfile(path):
+            raise LoadError('failed to open python file %s' % cfg['wsgi-file'])
+        d = os.path.dirname(path)
+        if d not in sys.path:
+            sys.path.insert(len(paths) + 1, d)
+        modname = mangle(path)
+        spec = importlib.util.spec_from_file_location(modname, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(modname, None)
+            raise
+    elif cfg.get('module'):
+        modname, _, attr = str(cfg['module']).partition(':')
+        if attr:
+            name = attr
+        module = importlib.import_module(modname)
+    else:
+        raise LoadError('no app configured (wsgi-file or module)')
+    call = name.endswith('()')
+    target = module
+    for part in (name[:-2] if call else name).split('.'):
+        target = getattr(target, part, None)
+        if target is None:
+            raise LoadError('callable %r not found in %s' % (name, getattr(module, '__file__', module)))
+    if call:
+        target = target()
+    if not callable(target):
+        raise LoadError('%r is not callable' % name)
+    return target

@@ -1,0 +1,101 @@
+"""Logging for the master and the workers: plain uWSGI-like lines on stderr.
+
+Owns: the line format (`human`, or one JSON object per line with `log-format = json`), the
+buffered request log of workers (one write per batch instead of one per request) and the
+uWSGI-style request log line itself.
+"""
+import os
+import sys
+import time
+
+_json = False
+_prefix = ''
+
+
+def setup(cfg):
+    """Configure from KAISER_CONFIG: log format and the vassal name."""
+    global _json
+    _json = cfg.get('log-format') == 'json'
+
+
+def log(msg):
+    """Write one line (or several, for tracebacks) to stderr in a single write."""
+    if _json:
+        import json
+        line = json.dumps({'time': time.time(), 'pid': os.getpid(), 'msg': msg}) + '\n'
+    else:
+        line = msg if msg.endswith('\n') else msg + '\n'
+    data = line.encode('utf-8', 'replace')
+    try:
+        while data:
+            n = os.write(2, data)
+            data = data[n:]
+    except OSError:
+        pass
+
+
+class RequestLog:
+    """Buffered request log: lines accumulate and go out in writes of at most PIPE_BUF bytes."""
+
+    __slots__ = ('lines', 'size', 'last_flush', 'pid', '_date_sec', '_date')
+
+    def __init__(self):
+        self.lines = []
+        self.size = 0
+        self.last_flush = time.monotonic()
+        self.pid = os.getpid()
+        self._date_sec = 0
+        self._date = ''
+
+    def date(self, now):
+        sec = int(now)
+        if sec != self._date_sec:
+            self._date_sec = sec
+            self._date = time.asctime(time.localtime(sec))
+        return self._date
+
+    def request(self, now, wreq, remote, nvars, hsize, method, uri, sent, msecs, proto, status, nheaders,
+                head_len, core):
+        if _json:
+            import json
+            line = json.dumps({'time': now, 'pid': self.pid, 'remote': remote, 'method': method, 'uri': uri,
+                               'status': int(status[:3] or 0), 'bytes': sent, 'msecs': msecs, 'core': core}) + '\n'
+        else:
+            line = ('[pid: %d|app: 0|req: %d/%d] %s () {%d vars in %d bytes} [%s] %s %s => generated %d bytes in '
+                    '%d msecs (%s %s) %d headers in %d bytes (1 switches on core %d)\n' % (
+                        self.pid, wreq, wreq, remote, nvars, hsize, self.date(now), method, uri, sent, msecs,
+                        proto, status[:3], nheaders, head_len, core))
+        self.lines.append(line)
+        self.size += len(line)
+        if self.size > 3072 or now - self.last_flush > 1.0:
+            self.flush()
+
+    def pending(self):
+        return self.size > 0
+
+    def flush(self):
+        lines, self.lines = self.lines, []
+        self.size = 0
+        self.last_flush = time.monotonic()
+        if not lines:
+            return
+        data = ''.join(lines).encode('utf-8', 'replace')
+        try:
+            while data:
+                chunk = data[:4096]
+                if len(data) > 4096:
+                    cut = chunk.rfind(b'\n')
+                    if cut > 0:
+                        chunk = chunk[:cut + 1]
+                n = os.write(2, chunk)
+                data = data[n:]
+        except OSError:
+            pass
+
+
+def flush_std():
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass

@@ -1,0 +1,141 @@
+"""Listening sockets, bound by the master and shared by every worker.
+
+Owns: address parsing (`host:port`, `:port` = all interfaces, `[v6]:port`, `/unix/path`,
+`@abstract`), binding with the `listen` backlog, `chmod-socket`, keeping sockets across
+reloads when the address is unchanged, vacuum, and the accept-queue figures for stats.
+"""
+import os
+import socket
+import stat
+import struct
+
+from . import log
+
+
+class Listener:
+    __slots__ = ('sock', 'fd', 'proto', 'addr', 'name', 'unix_path', 'family', 'server_name', 'server_port',
+                 'backlog')
+
+    def __init__(self, sock, proto, addr, name, unix_path, server_name, server_port, backlog):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.proto = proto
+        self.addr = addr
+        self.name = name
+        self.unix_path = unix_path
+        self.family = sock.family
+        self.server_name = server_name
+        self.server_port = server_port
+        self.backlog = backlog
+
+    def key(self):
+        return (self.proto, self.addr)
+
+    def queue(self):
+        """(current accept queue, max queue) of a TCP listener, from TCP_INFO (0, backlog otherwise)."""
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                info = self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32)
+                unacked, sacked = struct.unpack_from('<II', info, 24)
+                return unacked, sacked
+            except (OSError, struct.error, AttributeError):
+                pass
+        return 0, self.backlog
+
+    def close(self, vacuum=False):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        if vacuum and self.unix_path:
+            try:
+                os.unlink(self.unix_path)
+            except OSError:
+                pass
+
+
+def parse_address(addr):
+    """-> (family, sockaddr) for bind()."""
+    if addr.startswith('@'):
+        return socket.AF_UNIX, '\0' + addr[1:]
+    if addr.startswith('/') or addr.startswith('.') or ':' not in addr:
+        return socket.AF_UNIX, addr
+    if addr.startswith('['):
+        host, _, port = addr[1:].partition(']:')
+        return socket.AF_INET6, (host, int(port))
+    host, _, port = addr.rpartition(':')
+    if not port.isdigit():
+        raise ValueError('bad port in address %r' % addr)
+    return socket.AF_INET, (host or '0.0.0.0', int(port))
+
+
+def bind(proto, addr, cfg, index):
+    family, sa = parse_address(addr)
+    backlog = int(cfg.get('listen') or 100)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    unix_path = None
+    try:
+        if family == socket.AF_UNIX:
+            if not sa.startswith('\0'):
+                try:
+                    if stat.S_ISSOCK(os.stat(sa).st_mode):
+                        os.unlink(sa)
+                except FileNotFoundError:
+                    pass
+                unix_path = sa
+            sock.bind(sa)
+            mode = _chmod(cfg)
+            if unix_path and mode is not None:
+                os.chmod(unix_path, mode)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind(sa)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except Exception:
+        sock.close()
+        raise
+    if family == socket.AF_UNIX:
+        name = addr
+        server_name, server_port = 'localhost', ''
+        log.log('uwsgi socket %d bound to UNIX address %s fd %d' % (index, addr, sock.fileno()))
+    else:
+        host, port = sock.getsockname()[:2]
+        shown_host = sa[0]
+        if family == socket.AF_INET6:
+            shown_host = '[%s]' % shown_host
+        name = '%s:%d' % (shown_host, port) if sa[1] == 0 or not addr.startswith(':') else addr
+        server_name, server_port = (sa[0] if sa[0] not in ('', '0.0.0.0', '::') else 'localhost'), str(port)
+        auto = ' (port auto-assigned)' if sa[1] == 0 else ''
+        log.log('uwsgi socket %d bound to TCP address %s:%d%s fd %d (%s)' % (
+            index, shown_host, port, auto, sock.fileno(), proto))
+    return Listener(sock, proto, addr, name, unix_path, server_name, server_port, backlog)
+
+
+def _chmod(cfg):
+    from .config import chmod_mode
+    return chmod_mode(cfg)
+
+
+def bind_all(specs, cfg, existing=()):
+    """Bind every (proto, addr) of `specs`, reusing sockets of `existing` with the same key.
+
+    Returns (listeners, newly_bound). On failure closes what it bound and raises."""
+    by_key = {l.key(): l for l in existing}
+    out, new = [], []
+    try:
+        for i, (proto, addr) in enumerate(specs):
+            old = by_key.get((proto, addr))
+            if old is not None:
+                out.append(old)
+                continue
+            l = bind(proto, addr, cfg, i)
+            out.append(l)
+            new.append(l)
+    except Exception:
+        for l in new:
+            l.close(vacuum=True)
+        raise
+    return out, new

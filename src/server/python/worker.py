@@ -1,0 +1,161 @@
+"""A forked Python worker process: from just after fork() to exit.
+
+Owns: resetting the master's signal/fd state, loading the app (loader.py), reporting
+`loaded` / `load-failed` / `accepting` on the status pipe, starting the request cores
+(core 0 on the main thread, the others on threads), graceful retire (SIGHUP, max-requests),
+immediate exit (SIGTERM/SIGINT) and dying with the master (life pipe EOF).
+"""
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+from . import log
+from . import loader
+from .scoreboard import SlotWriter
+
+
+class Worker:
+    def __init__(self, wid, cfg, listeners, status_w, life_r, mm, slot_off):
+        self.wid = wid
+        self.cfg = cfg
+        self.listeners = listeners
+        self.status_w = status_w
+        self.life_r = life_r
+        self.mm = mm
+        self.slot = SlotWriter(mm, slot_off)
+        self.stopping = [False]
+        self.max_requests = cfg['max-requests']
+        self.cores = []
+        self.app = None
+        self.loyal = False
+        self.tag = 'worker %d (pid: %d)' % (wid, os.getpid())
+        self.wake_r, self.wake_w = os.pipe()
+
+    def send(self, obj):
+        try:
+            os.write(self.status_w, (json.dumps(obj) + '\n').encode())
+        except OSError:
+            pass
+
+    def first_request(self):
+        if not self.loyal:
+            self.loyal = True
+            self.send({'act': 'first-request'})
+
+    def retire(self, reason):
+        """Stop accepting at once, finish in-flight requests, then exit (any thread)."""
+        if self.stopping[0]:
+            return
+        self.stopping[0] = True
+        self.slot.set_accepting(False)
+        if reason != 'signal':
+            self.send({'act': 'retiring', 'reason': reason})
+        for core in self.cores:
+            for l in self.listeners:
+                try:
+                    core.ep.unregister(l.fd)
+                except (OSError, ValueError):
+                    pass
+        # drop our reference to the listening sockets without freeing the fd numbers
+        try:
+            null = os.open(os.devnull, os.O_RDONLY)
+            for l in self.listeners:
+                os.dup2(null, l.fd)
+            os.close(null)
+        except OSError:
+            pass
+        try:
+            os.write(self.wake_w, b'x')
+        except OSError:
+            pass
+
+    def master_gone(self):
+        log.log('UAAAAAAH my master disconnected: i will kill myself !!!')
+        for core in self.cores:
+            core.reqlog.flush()
+        os._exit(1)
+
+    def run(self):
+        cfg = self.cfg
+        t0 = time.time()
+        try:
+            loader.prepare(cfg)
+            self.app = loader.load(cfg)
+        except BaseException as e:
+            tb = traceback.format_exc()
+            log.log('%s\nunable to load app 0 (mountpoint=\'\') (callable not found or import error)' % tb.rstrip())
+            self.send({'act': 'load-failed', 'error': tb if not isinstance(e, loader.LoadError) else str(e)})
+            log.flush_std()
+            os._exit(22)
+        log.log("WSGI app 0 (mountpoint='') ready in %d seconds on interpreter %#x pid: %d (default app)" % (
+            int(time.time() - t0), id(sys.modules.get('__main__')), os.getpid()))
+        self.send({'act': 'loaded'})
+        if self.stopping[0]:
+            os._exit(0)
+        from .core import Core
+        from . import wsgi
+        wsgi.TIMEOUT[0] = cfg['socket-timeout'] or 4.0
+        n = cfg['threads']
+        self.cores = [Core(self, i) for i in range(n)]
+        threads = []
+        if n > 1:
+            import threading
+            for core in self.cores[1:]:
+                t = threading.Thread(target=self._core_main, args=(core,), name='core %d' % core.idx, daemon=True)
+                threads.append(t)
+        for t in threads:
+            t.start()
+        self.slot.set_accepting(True)
+        self.send({'act': 'accepting'})
+        self._core_main(self.cores[0])
+        for t in threads:
+            t.join()
+        log.flush_std()
+        try:
+            import atexit
+            atexit._run_exitfuncs()
+        except Exception:
+            pass
+        log.flush_std()
+        os._exit(0)
+
+    def _core_main(self, core):
+        try:
+            core.run()
+        except BaseException:
+            log.log('%s: core %d crashed:\n%s' % (self.tag, core.idx, traceback.format_exc()))
+            os._exit(1)
+
+
+def start(wid, cfg, listeners, status_w, life_r, mm, slot_off, close_fds):
+    """Entry point in the child right after fork(); never returns."""
+    try:
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT):
+            signal.signal(sig, signal.SIG_DFL)
+        for fd in close_fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        w = Worker(wid, cfg, listeners, status_w, life_r, mm, slot_off)
+        signal.signal(signal.SIGHUP, lambda s, f: w.retire('signal'))
+
+        def die(s, f):
+            for core in w.cores:
+                core.reqlog.flush()
+            os._exit(30)
+        signal.signal(signal.SIGTERM, die)
+        signal.signal(signal.SIGINT, die)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        w.run()
+    except SystemExit as e:
+        log.flush_std()
+        os._exit(e.code if isinstance(e.code, int) else 1)
+    except BaseException:
+        log.log('worker %d crashed:\n%s' % (wid, traceback.format_exc()))
+        os._exit(1)
+    os._exit(0)
