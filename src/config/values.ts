@@ -166,7 +166,8 @@ export function parseAddress(text: string): Result<ParsedAddress, string> {
   const value = text.trim();
   if (value === '') return err('expected an address, got an empty string');
   if (value.startsWith('@')) return value.length > 1 ? ok({kind: 'abstract', name: value.slice(1)}) : err('an abstract socket needs a name after "@"');
-  const tcp = /^(\[[0-9a-fA-F:.]+\]|[^:/\s]*):([^:]*)$/.exec(value);
+  if (/^(unix:|[a-z]+:\/\/)/i.test(value)) return err(`uWSGI addresses have no scheme: use host:port, :port, a socket path or @name, got ${JSON.stringify(value)}`);
+  const tcp = /^(\[[0-9a-fA-F:.]+\]|[^:/\s]*):([^:/]*)$/.exec(value);
   if (tcp !== null) {
     const port = tcp[2] ?? '';
     if (!/^\d+$/.test(port) || Number(port) > 65535) return err(`bad port ${JSON.stringify(port)} in ${JSON.stringify(value)}`);

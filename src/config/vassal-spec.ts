@@ -153,8 +153,18 @@ function collect(file: ConfigFile, kind: VassalSpec['kind'] | 'unknown', entries
 function loadCommandVassal(file: string, config: ConfigFile, common: Pick<VassalCommon, 'name' | 'file' | 'dir'>): Result<CommandVassalSpec, Diagnostic[]> {
   // exec next to wsgi-file is two answers to "what runs here": say so, rather than "wrong scope".
   const conflicts: Diagnostic[] = [];
+  // A command vassal's sockets use their own form (tcp://, unix:), checked here rather than as uWSGI addresses.
+  const sockets: string[] = [];
   const rest = config.entries.filter((entry) => {
     const name = findOption(entry.key)?.name;
+    if (name === 'socket') {
+      for (const item of Array.isArray(entry.value) ? (entry.value as readonly unknown[]) : [entry.value]) {
+        const checked = typeof item === 'string' ? checkCommandSocket(item) : err('expected a string');
+        if (checked.ok) sockets.push(checked.value);
+        else conflicts.push(configError(locate(entry), 'KAISER_CONFIG_BAD_VALUE', {key: entry.key, reason: checked.error}));
+      }
+      return false;
+    }
     if (name === undefined || !(APP_OPTIONS as readonly string[]).includes(name)) return true;
     conflicts.push(configError(locate(entry), 'KAISER_CONFIG_CONFLICT', {
       key: entry.key, other: 'exec', reason: 'exec runs its own program (a command vassal); wsgi-file, module and node-app are for app-server vassals',
@@ -168,11 +178,6 @@ function loadCommandVassal(file: string, config: ConfigFile, common: Pick<Vassal
   const readyText = values.get('ready');
   const ready = typeof readyText === 'string' ? parseReadyProbe(readyText) : ok<ReadyProbe>({kind: 'running', forMs: COMMAND_DEFAULTS.readyForMs});
   if (!ready.ok) problems.push(configError(where('ready'), 'KAISER_CONFIG_BAD_VALUE', {key: 'ready', reason: ready.error}));
-  const sockets = stringList(values, 'socket');
-  for (const socket of sockets) {
-    const checked = checkCommandSocket(socket);
-    if (!checked.ok) problems.push(configError(where('socket'), 'KAISER_CONFIG_BAD_VALUE', {key: 'socket', reason: checked.error}));
-  }
   if (hasErrors(problems) || !ready.ok) return err(problems);
 
   const logto = values.get('logto');
@@ -257,11 +262,6 @@ function locate(entry: ConfigEntry): DiagnosticLocation {
     ...(entry.line === undefined ? {} : {line: entry.line}),
     ...(entry.section === undefined ? {} : {section: entry.section}),
   };
-}
-
-function stringList(values: OptionValues, name: string): string[] {
-  const value = values.get(name);
-  return Array.isArray(value) ? [...(value as readonly string[])] : [];
 }
 
 function secondsToMs(values: OptionValues, name: string, fallbackMs: number): number {

@@ -1,0 +1,298 @@
+/**
+ * kaiser's command line → what to run. Owns the flag grammar, which is uWSGI's (getopt_long): `--name value`,
+ * `--name=value`, flags without a value (`--master`), one-dash letters (`-p 4`, `-p4`, `-M`, `-MT`), repeated list
+ * options; config files (`--ini FILE[:section]`, `--toml FILE`, `--config FILE`, or uWSGI's bare `kaiser app.ini`),
+ * whose options come first so later flags override them; and the mode: help, version, a control subcommand
+ * (`kaiser ls`), the emperor (`--emperor DIR`) or a standalone app server (anything else). Reading config files
+ * goes through an injectable reader (default: the real filesystem).
+ */
+import {existsSync, readFileSync} from 'node:fs';
+import {basename, resolve} from 'node:path';
+import {allOptionNames, findOption, type OptionSpec} from '../options.js';
+import {err, ok, type Result} from '../result.js';
+import {collectOptions, isUnsupportedUwsgiOption, unsupported, wrongScope} from './collect-options.js';
+import {configFormatOf, parseConfigFile} from './config-file.js';
+import type {ConfigEntry} from './config-entry.js';
+import {COMMAND_LINE, configError, hasErrors, type Diagnostic} from './diagnostic.js';
+import {didYouMean} from './did-you-mean.js';
+import {splitIniSelector} from './ini.js';
+import {currentHostFacts, type HostFacts} from './magic-vars.js';
+import {checkServerOptions, choosePython, normalizeServerOptions, type ServerConfig} from './server-config.js';
+import {defaultValue, type OptionValues} from './values.js';
+
+/** Control commands, given as the first word: `kaiser ls`. */
+export const SUBCOMMANDS = ['ls', 'top', 'reload', 'stop', 'start', 'logs', 'status'] as const;
+export type Subcommand = (typeof SUBCOMMANDS)[number];
+
+/** Flags that load a config file rather than set an option. */
+export const CONFIG_FILE_FLAGS = ['ini', 'toml', 'config'] as const;
+
+/** uWSGI config formats kaiser does not read: naming one is KAISER_CONFIG_UNSUPPORTED. */
+const UNSUPPORTED_FORMAT_FLAGS = new Set(['xml', 'yaml', 'yml', 'json', 'js', 'include', 'inherit']);
+
+/** The emperor's settings, typed. */
+export interface EmperorOptions {
+  /** Directories to watch, as given. */
+  emperor: string[];
+  emperorStats: string | undefined;
+  reloadMercySeconds: number;
+  emperorFreqSeconds: number;
+  accountingSeconds: number;
+  spawnConcurrency: number;
+  curseToleranceSeconds: number;
+  python: string | undefined;
+  logFormat: LogFormatName;
+}
+
+/** The log formats `--log-format` accepts. */
+export type LogFormatName = 'human' | 'json';
+
+export type EmperorMode = {mode: 'emperor'; options: EmperorOptions};
+export type ServerMode = {mode: 'server'; serverConfig: ServerConfig; python: string; logto: string | undefined};
+export type SubcommandMode = {mode: 'subcommand'; name: Subcommand; args: string[]};
+
+/** What the command line asks for. */
+export type CommandLineMode = EmperorMode | ServerMode | {mode: 'help'} | {mode: 'version'} | SubcommandMode;
+
+/** Everything outside the argv that parsing may need; all defaults are the real process. */
+export interface CommandLineContext {
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Reads a config file; default `fs.readFileSync`. An error is the reason, e.g. `ENOENT: no such file`. */
+  readonly readFile?: (path: string) => Result<string | Buffer, string>;
+  readonly fileExists?: (path: string) => boolean;
+  readonly host?: HostFacts;
+  readonly nowMs?: number;
+}
+
+interface ConfigFileRequest {
+  readonly path: string;
+  readonly section: string | undefined;
+  readonly label: string;
+}
+
+interface Tokens {
+  readonly entries: ConfigEntry[];
+  readonly files: ConfigFileRequest[];
+  readonly diagnostics: Diagnostic[];
+  wantsHelp: boolean;
+  wantsVersion: boolean;
+}
+
+/** Parses `args` (without `node` and the script: `process.argv.slice(2)`). */
+export function parseCommandLine(args: readonly string[], ctx: CommandLineContext = {}): Result<CommandLineMode, Diagnostic[]> {
+  const first = args[0];
+  if (first !== undefined && (SUBCOMMANDS as readonly string[]).includes(first)) {
+    return ok({mode: 'subcommand', name: first as Subcommand, args: args.slice(1)});
+  }
+  const tokens = tokenize(args);
+  if (tokens.wantsHelp) return ok({mode: 'help'});
+  if (tokens.wantsVersion) return ok({mode: 'version'});
+  if (tokens.entries.length === 0 && tokens.files.length === 0 && tokens.diagnostics.length === 0) {
+    return err([usage('nothing to do: give --emperor DIR, a vassal file, or app server options such as --http :9090 --wsgi-file app.py')]);
+  }
+
+  const cwd = ctx.cwd ?? process.cwd();
+  const fileEntries: ConfigEntry[] = [];
+  const placeholders = new Set<string>();
+  const problems: Diagnostic[] = [...tokens.diagnostics];
+  for (const request of tokens.files) {
+    const loaded = loadConfigFile(request, cwd, ctx);
+    if (!loaded.ok) {
+      problems.push(...loaded.error);
+      continue;
+    }
+    fileEntries.push(...loaded.value.entries);
+    loaded.value.placeholders.forEach((name) => placeholders.add(name));
+  }
+
+  const all = [...fileEntries, ...tokens.entries];
+  const isEmperor = all.some((entry) => findOption(entry.key)?.name === 'emperor');
+  if (isEmperor) {
+    const collected = collectOptions(all, {scopes: ['emperor'], context: 'the emperor (--emperor)', placeholders});
+    problems.push(...collected.diagnostics, ...checkLogFormat(collected.values, collected.origins));
+    return hasErrors(problems) ? err(problems) : ok({mode: 'emperor', options: emperorOptions(collected.values)});
+  }
+
+  // Vassal-scope keys (stop-timeout…) are fine in a file that is also used as a vassal; on the command line
+  // they would do nothing, so they are refused there.
+  const cliEntries = tokens.entries.filter((entry) => {
+    const spec = findOption(entry.key);
+    if (spec === undefined || spec.scopes.includes('server')) return true;
+    problems.push(wrongScope({file: COMMAND_LINE, key: entry.label ?? entry.key}, spec, 'an app server'));
+    return false;
+  });
+  const collected = collectOptions([...fileEntries, ...cliEntries], {scopes: ['server', 'vassal'], context: 'an app server', placeholders});
+  problems.push(...collected.diagnostics, ...checkLogFormat(collected.values, collected.origins));
+  if (hasErrors(problems)) return err(problems);
+  problems.push(...checkServerOptions(collected.values, {file: tokens.files[0]?.label ?? COMMAND_LINE}, collected.origins));
+  if (hasErrors(problems)) return err(problems);
+
+  const firstFile = tokens.files[0];
+  const logto = collected.values.get('logto');
+  return ok({
+    mode: 'server',
+    serverConfig: normalizeServerOptions(collected.values, {name: firstFile === undefined ? 'kaiser' : basename(firstFile.path)}),
+    python: choosePython(collected.values, {baseDir: cwd, fileExists: ctx.fileExists ?? existsSync}),
+    logto: typeof logto === 'string' ? resolve(cwd, logto) : undefined,
+  });
+}
+
+function tokenize(args: readonly string[]): Tokens {
+  const tokens: Tokens = {entries: [], files: [], diagnostics: [], wantsHelp: false, wantsVersion: false};
+  let i = 0;
+  const cursor: Cursor = {
+    peek: () => args[i + 1],
+    next: () => {
+      const value = args[i + 1];
+      // `--processes --master` is a forgotten value, not a value of "--master".
+      if (value === undefined || value.startsWith('--')) return undefined;
+      i++;
+      return value;
+    },
+  };
+  for (; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (arg === '--') {
+      for (const rest of args.slice(i + 1)) positional(tokens, rest);
+      break;
+    }
+    if (arg.startsWith('--') && arg.length > 2) longFlag(tokens, arg, cursor);
+    else if (arg.startsWith('-') && arg.length > 1) shortFlags(tokens, arg, cursor);
+    else positional(tokens, arg);
+  }
+  return tokens;
+}
+
+/** The word after the current one: `next` takes it as a value (unless it is a long flag), `peek` only looks. */
+interface Cursor {
+  peek(): string | undefined;
+  next(): string | undefined;
+}
+
+function longFlag(tokens: Tokens, arg: string, {peek, next}: Cursor): void {
+  const eq = arg.indexOf('=');
+  const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+  const inline = eq === -1 ? undefined : arg.slice(eq + 1);
+  const label = `--${name}`;
+  if ((CONFIG_FILE_FLAGS as readonly string[]).includes(name)) {
+    const path = inline ?? next();
+    if (path === undefined) tokens.diagnostics.push(usage(`option "${label}" needs a file`, label));
+    else tokens.files.push(fileRequest(path, name === 'ini'));
+    return;
+  }
+  if (UNSUPPORTED_FORMAT_FLAGS.has(name)) {
+    if (inline === undefined) next();
+    tokens.diagnostics.push(configError({file: COMMAND_LINE, key: label}, 'KAISER_CONFIG_UNSUPPORTED', {key: name, hint: ': kaiser reads .ini and .toml files'}));
+    return;
+  }
+  const spec = findOption(name);
+  if (spec === undefined) {
+    // We cannot know whether an unknown flag takes a value; assuming it does avoids a second, confusing error.
+    if (inline === undefined && !isFlagLike(peek())) next();
+    if (isUnsupportedUwsgiOption(name)) tokens.diagnostics.push(unsupported({file: COMMAND_LINE, key: label}, name));
+    else tokens.diagnostics.push(usage(`unknown option "${label}"${didYouMean(name, longNames(), '--')}`, label));
+    return;
+  }
+  setOption(tokens, spec, name, label, inline ?? (spec.type === 'bool' ? 'true' : next()));
+}
+
+function shortFlags(tokens: Tokens, arg: string, {next}: Cursor): void {
+  const letters = arg.slice(1);
+  for (let j = 0; j < letters.length; j++) {
+    const letter = letters[j] ?? '';
+    const label = `-${letter}`;
+    const spec = letter.length === 1 ? findOption(letter) : undefined;
+    if (spec === undefined) {
+      tokens.diagnostics.push(usage(`unknown option "${label}"${letters.length > 1 ? ` in "${arg}"` : ''}`, label));
+      return;
+    }
+    if (spec.type === 'bool') {
+      setOption(tokens, spec, letter, label, 'true');
+      continue;
+    }
+    // getopt: the rest of the word is the value (`-p4`), else the next word (`-p 4`).
+    const rest = letters.slice(j + 1);
+    setOption(tokens, spec, letter, label, rest !== '' ? rest : next());
+    return;
+  }
+}
+
+function setOption(tokens: Tokens, spec: OptionSpec, key: string, label: string, value: string | undefined): void {
+  if (spec.name === 'help') tokens.wantsHelp = true;
+  else if (spec.name === 'version') tokens.wantsVersion = true;
+  else if (value === undefined) tokens.diagnostics.push(usage(`option "${label}" needs a value${spec.arg === undefined ? '' : ` (${spec.arg})`}`, label));
+  else tokens.entries.push({key, value, file: COMMAND_LINE, label});
+}
+
+/** uWSGI: `uwsgi app.ini` means `uwsgi --ini app.ini`. */
+function positional(tokens: Tokens, arg: string): void {
+  const {path} = splitIniSelector(arg);
+  if (configFormatOf(path) !== undefined) tokens.files.push(fileRequest(arg, true));
+  else tokens.diagnostics.push(usage(`unexpected argument "${arg}" (a vassal file ends in .ini or .toml)`));
+}
+
+function fileRequest(spec: string, allowSection: boolean): ConfigFileRequest {
+  const {path, section} = allowSection ? splitIniSelector(spec) : {path: spec, section: undefined};
+  return {path, section, label: path};
+}
+
+function loadConfigFile(request: ConfigFileRequest, cwd: string, ctx: CommandLineContext) {
+  const read = (ctx.readFile ?? readRealFile)(resolve(cwd, request.path));
+  if (!read.ok) return err([configError({file: request.label}, 'KAISER_CONFIG_UNREADABLE', {file: request.label, cause: read.error})]);
+  return parseConfigFile(request.label, read.value, {
+    cwd,
+    env: ctx.env ?? process.env,
+    host: ctx.host ?? currentHostFacts('kaiser'),
+    nowMs: ctx.nowMs ?? Date.now(),
+    ...(request.section === undefined ? {} : {section: request.section}),
+  });
+}
+
+function readRealFile(path: string): Result<Buffer, string> {
+  try {
+    return ok(readFileSync(path));
+  } catch (error) {
+    return err((error as Error).message);
+  }
+}
+
+function emperorOptions(values: OptionValues): EmperorOptions {
+  const get = (name: string): unknown => values.get(name) ?? defaultOf(name);
+  return {
+    emperor: [...((get('emperor') as readonly string[] | undefined) ?? [])],
+    emperorStats: get('emperor-stats') as string | undefined,
+    reloadMercySeconds: get('reload-mercy') as number,
+    emperorFreqSeconds: get('emperor-freq') as number,
+    accountingSeconds: get('emperor-accounting-freq') as number,
+    spawnConcurrency: get('emperor-spawn-concurrency') as number,
+    curseToleranceSeconds: get('emperor-curse-tolerance') as number,
+    python: get('python') as string | undefined,
+    logFormat: get('log-format') as LogFormatName,
+  };
+}
+
+function checkLogFormat(values: OptionValues, origins: ReadonlyMap<string, {file: string}>): Diagnostic[] {
+  const format = values.get('log-format');
+  if (format === undefined || format === 'human' || format === 'json') return [];
+  return [configError(origins.get('log-format') ?? {file: COMMAND_LINE}, 'KAISER_CONFIG_BAD_VALUE', {key: 'log-format', reason: `expected human or json, got ${JSON.stringify(format)}`})];
+}
+
+function defaultOf(name: string): unknown {
+  const spec = findOption(name);
+  if (spec === undefined) throw new Error(`Internal error: no option ${name}`);
+  return defaultValue(spec);
+}
+
+function usage(reason: string, key?: string): Diagnostic {
+  return configError({file: COMMAND_LINE, ...(key === undefined ? {} : {key})}, 'KAISER_USAGE', {reason});
+}
+
+function longNames(): string[] {
+  return allOptionNames().filter((name) => name.length > 1);
+}
+
+/** Whether `value` cannot be the value of an unknown flag: absent, another flag, or a vassal file. */
+function isFlagLike(value: string | undefined): boolean {
+  return value === undefined || value.startsWith('-') || configFormatOf(splitIniSelector(value).path) !== undefined;
+}
