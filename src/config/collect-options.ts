@@ -89,7 +89,8 @@ function classifyUnknown(entry: ConfigEntry, where: DiagnosticLocation, rules: C
   return configError(where, 'KAISER_CONFIG_UNKNOWN_KEY', {key: entry.key, suggestion: didYouMean(entry.key)});
 }
 
-function locate(entry: ConfigEntry): DiagnosticLocation {
+/** Where `entry` is, for a diagnostic about it (the key as the operator wrote it). */
+export function locate(entry: ConfigEntry): DiagnosticLocation {
   return {
     file: entry.file,
     key: entry.label ?? entry.key,

@@ -8,7 +8,7 @@ import {existsSync} from 'node:fs';
 import {basename, dirname, resolve} from 'node:path';
 import {findOption, OPTIONS, type OptionScope, type OptionSpec} from '../options.js';
 import {err, ok, type Result} from '../result.js';
-import {collectOptions, type CollectedOptions} from './collect-options.js';
+import {collectOptions, locate, type CollectedOptions} from './collect-options.js';
 import {parseConfigFile, type ConfigFile} from './config-file.js';
 import type {ConfigEntry} from './config-entry.js';
 import {configError, hasErrors, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
@@ -253,15 +253,6 @@ export function checkCommandSocket(text: string): Result<string, string> {
   const tcp = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/\s]*):(\d+)$/.exec(text);
   if (tcp !== null && Number(tcp[2]) <= 65535) return ok(text);
   return err(`a command vassal's socket is tcp://HOST:PORT or unix:/path, got ${JSON.stringify(text)}`);
-}
-
-function locate(entry: ConfigEntry): DiagnosticLocation {
-  return {
-    file: entry.file,
-    key: entry.key,
-    ...(entry.line === undefined ? {} : {line: entry.line}),
-    ...(entry.section === undefined ? {} : {section: entry.section}),
-  };
 }
 
 function secondsToMs(values: OptionValues, name: string, fallbackMs: number): number {
