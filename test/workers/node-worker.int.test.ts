@@ -78,6 +78,7 @@ describe('node worker: {fetch} apps', () => {
     const worker = await ready('fetch.mjs');
     const info = await request(worker.port, '/info?x=1');
     expect(JSON.parse(info.body)).toEqual({method: 'GET', path: '/info', search: '?x=1', host: `127.0.0.1:${worker.port}`});
+    expect(info.headers['content-length']).toBe(String(Buffer.byteLength(info.body))); // one-chunk body: no chunking
     const cookies = await request(worker.port, '/cookies');
     expect(cookies.headers['set-cookie']).toEqual(['a=1', 'b=2']);
     await worker.kill();

@@ -99,15 +99,25 @@ export async function sendResponse(response: unknown, req: IncomingMessage, res:
   res.once('close', onClose);
   try {
     // A slow first chunk (SSE, long poll): send the head at once rather than with the first chunk.
-    let first = reader.read();
-    const early = await Promise.race([first, new Promise<null>((r) => setImmediate(() => r(null)))]);
-    if (early === null && !res.headersSent) res.flushHeaders();
-    for (let chunk = await first; !chunk.done; chunk = await first) {
-      if (res.destroyed) return;
-      if (!res.write(chunk.value)) {
-        await drainOrClose(res);
+    let pending = reader.read();
+    if ((await settledThisTurn(pending)) === undefined && !res.headersSent) res.flushHeaders();
+    let chunk = await pending;
+    if (!chunk.done && !res.headersSent) {
+      // A body that is one chunk (a string, JSON, a buffer) gets a Content-Length instead of chunked encoding.
+      pending = reader.read();
+      const next = await settledThisTurn(pending);
+      if (next?.done === true && !res.hasHeader('content-length') && !res.hasHeader('transfer-encoding')) {
+        res.setHeader('content-length', chunk.value.byteLength);
+        res.end(chunk.value);
+        return;
       }
-      first = reader.read();
+      res.write(chunk.value);
+      chunk = await pending;
+    }
+    while (!chunk.done) {
+      if (res.destroyed) return;
+      if (!res.write(chunk.value)) await drainOrClose(res);
+      chunk = await reader.read();
     }
     if (!res.destroyed) res.end();
   } finally {
@@ -118,6 +128,11 @@ export async function sendResponse(response: unknown, req: IncomingMessage, res:
       // a read still pending after the client left: nothing to release it for
     }
   }
+}
+
+/** The value of `promise` if it settles within this event-loop turn, else undefined (it keeps running). */
+function settledThisTurn<T>(promise: Promise<T>): Promise<T | undefined> {
+  return Promise.race([promise, new Promise<undefined>((r) => setImmediate(() => r(undefined)))]);
 }
 
 /** Resolves on the response's next 'drain' or its 'close', removing both listeners. */
