@@ -3,8 +3,9 @@
 Owns: parsing, filling defaults for keys a hand-written config may omit, and the small
 accessors the rest of the server uses (socket list, booleans, mode of chmod-socket).
 """
-import json
 import os
+
+from . import minijson
 
 # Defaults mirror src/options.ts; the launcher always sends every key, these only make a
 # hand-written KAISER_CONFIG work.
@@ -29,8 +30,8 @@ class ConfigError(Exception):
 def parse(text):
     """Parse a KAISER_CONFIG JSON text into a dict with every key present."""
     try:
-        raw = json.loads(text) if text else {}
-    except ValueError as e:
+        raw = minijson.loads(text) if text else {}
+    except (ValueError, IndexError) as e:
         raise ConfigError('KAISER_CONFIG is not valid JSON: %s' % e)
     if not isinstance(raw, dict):
         raise ConfigError('KAISER_CONFIG must be a JSON object')

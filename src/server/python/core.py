@@ -8,7 +8,7 @@ a retiring worker, scoreboard updates and the request log.
 """
 import os
 import select
-import socket
+import _socket as socket
 import struct
 import time
 
@@ -152,13 +152,14 @@ class Core:
 
     def accept(self, l):
         try:
-            sock, addr = l.sock.accept()
+            fd, addr = l.sock._accept()
         except (BlockingIOError, InterruptedError):
             return
         except OSError as e:
             if e.errno not in (9, 88):  # EBADF/ENOTSOCK: the socket was just retired
                 log.log('accept() failed on %s: %s' % (l.name, e))
             return
+        sock = socket.socket(l.family, socket.SOCK_STREAM, 0, fd)
         sock.setblocking(False)
         if l.family != socket.AF_UNIX:
             try:

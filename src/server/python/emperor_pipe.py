@@ -3,9 +3,10 @@
 Owns: the single-byte messages both ways, the framed `115` config packets (E→V) and `116`
 event packets (V→E), and EOF detection.
 """
-import json
 import os
 import struct
+
+from . import minijson
 
 SPAWNED, ACCEPTING, LOYAL, HEARTBEAT, WANT_CONFIG = 1, 5, 17, 26, 2
 
@@ -21,7 +22,7 @@ class EmperorPipe:
         self._write(bytes((byte,)))
 
     def event(self, obj):
-        data = json.dumps(obj).encode()
+        data = minijson.dumps(obj).encode()
         self._write(b't' + struct.pack('<I', len(data)) + data)   # 116 = 't'
 
     def _write(self, data):

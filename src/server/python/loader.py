@@ -4,8 +4,6 @@ fresh code).
 Owns: `chdir`, `env`, `pythonpath`, `wsgi-file` (executed as module `uwsgi_file_<mangled
 path>` like uWSGI), `module` (`mod` or `mod:callable`), `callable`.
 """
-import importlib
-import importlib.util
 import os
 import sys
 
@@ -43,11 +41,14 @@ def load(cfg):
         if d not in sys.path:
             sys.path.insert(len(paths) + 1, d)
         modname = mangle(path)
-        spec = importlib.util.spec_from_file_location(modname, path)
-        module = importlib.util.module_from_spec(spec)
+        with open(path, 'rb') as f:
+            code = compile(f.read(), path, 'exec')
+        module = type(sys)(modname)
+        module.__file__ = path
+        module.__builtins__ = __builtins__
         sys.modules[modname] = module
         try:
-            spec.loader.exec_module(module)
+            exec(code, module.__dict__)
         except BaseException:
             sys.modules.pop(modname, None)
             raise
@@ -55,7 +56,8 @@ def load(cfg):
         modname, _, attr = str(cfg['module']).partition(':')
         if attr:
             name = attr
-        module = importlib.import_module(modname)
+        __import__(modname)
+        module = sys.modules[modname]
     else:
         raise LoadError('no app configured (wsgi-file or module)')
     call = name.endswith('()')

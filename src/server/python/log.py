@@ -21,8 +21,8 @@ def setup(cfg):
 def log(msg):
     """Write one line (or several, for tracebacks) to stderr in a single write."""
     if _json:
-        import json
-        line = json.dumps({'time': time.time(), 'pid': os.getpid(), 'msg': msg}) + '\n'
+        from .minijson import dumps
+        line = dumps({'time': time.time(), 'pid': os.getpid(), 'msg': msg}) + '\n'
     else:
         line = msg if msg.endswith('\n') else msg + '\n'
     data = line.encode('utf-8', 'replace')
@@ -57,8 +57,8 @@ class RequestLog:
     def request(self, now, wreq, remote, nvars, hsize, method, uri, sent, msecs, proto, status, nheaders,
                 head_len, core):
         if _json:
-            import json
-            line = json.dumps({'time': now, 'pid': self.pid, 'remote': remote, 'method': method, 'uri': uri,
+            from .minijson import dumps
+            line = dumps({'time': now, 'pid': self.pid, 'remote': remote, 'method': method, 'uri': uri,
                                'status': int(status[:3] or 0), 'bytes': sent, 'msecs': msecs, 'core': core}) + '\n'
         else:
             line = ('[pid: %d|app: 0|req: %d/%d] %s () {%d vars in %d bytes} [%s] %s %s => generated %d bytes in '

@@ -29,12 +29,12 @@ if __name__ == '__main__':
     _bootstrap()
 
 import gc  # noqa: E402
-import json  # noqa: E402
 import select  # noqa: E402
-import signal  # noqa: E402
+import _signal as signal  # noqa: E402
 import time  # noqa: E402
 
 from _kaiser import config as _config  # noqa: E402
+from _kaiser import minijson  # noqa: E402
 from _kaiser import log  # noqa: E402
 from _kaiser import sockets  # noqa: E402
 from _kaiser import pool  # noqa: E402
@@ -562,7 +562,7 @@ class Master:
 
     def log_stats(self):
         from _kaiser.stats import document
-        log.log(json.dumps(document(self)))
+        log.log(minijson.dumps(document(self)))
 
     def tick(self):
         now = time.monotonic()

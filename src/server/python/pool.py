@@ -4,13 +4,13 @@ fork+exec for Node per docs/runtime-protocol.md §3), status messages and memory
 Owns: the WorkerProc record, the Generation (config + listening sockets + scoreboard that a
 set of workers was started with), fd hygiene in children, reading status pipes.
 """
-import json
+import _signal as signal
 import os
-import signal
 import time
 
 from . import log
 from .scoreboard import Scoreboard
+from . import minijson
 
 PAGE = os.sysconf('SC_PAGE_SIZE')
 
@@ -72,7 +72,7 @@ class WorkerProc:
         *lines, self.buf = self.buf.split(b'\n')
         for line in lines:
             try:
-                msgs.append(json.loads(line))
+                msgs.append(minijson.loads(line))
             except ValueError:
                 pass
         return msgs, eof
@@ -127,7 +127,7 @@ def _spawn_node(wid, gen, slot, status_w, life_r, close_fds):
         'KAISER_LIFE_FD': str(life_r),
         'KAISER_SCOREBOARD_FD': str(gen.sb.fd),
         'KAISER_SCOREBOARD_OFFSET': str(gen.sb.offset(slot)),
-        'KAISER_CONFIG': json.dumps(cfg),
+        'KAISER_CONFIG': minijson.dumps(cfg),
     })
     env.pop('UWSGI_EMPEROR_FD', None)
     pass_fds = [l.fd for l in gen.listeners] + [status_w, life_r, gen.sb.fd]

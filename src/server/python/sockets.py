@@ -5,7 +5,7 @@ Owns: address parsing (`host:port`, `:port` = all interfaces, `[v6]:port`, `/uni
 reloads when the address is unchanged, vacuum, and the accept-queue figures for stats.
 """
 import os
-import socket
+import _socket as socket
 import stat
 import struct
 

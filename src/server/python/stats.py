@@ -3,13 +3,12 @@
 Owns: the JSON document (uWSGI 2.0 keys, in uWSGI's order, so uwsgitop works) and serving
 it: one document per connection, then close.
 """
-import json
+import _socket as socket
 import os
-import socket
-import time
 
 from . import sockets as _sockets
 from .pool import memory
+from . import minijson
 
 VERSION = 'kaiser-0.1.0'
 HTTP_HEAD = (b'HTTP/1.0 200 OK\r\nConnection: close\r\nAccess-Control-Allow-Origin: *\r\n'
@@ -48,7 +47,8 @@ class StatsServer:
 
     def serve(self, master):
         try:
-            conn, _ = self.sock.accept()
+            fd, _ = self.sock._accept()
+            conn = socket.socket(self.sock.family, socket.SOCK_STREAM, 0, fd)
         except OSError:
             return
         try:
@@ -60,9 +60,9 @@ class StatsServer:
                     pass
             doc = document(master)
             if self.minified:
-                data = json.dumps(doc, separators=(',', ':'))
+                data = minijson.dumps(doc)
             else:
-                data = json.dumps(doc, indent='\t')
+                data = minijson.dumps(doc, indent='\t')
             data = data.encode()
             conn.sendall(HTTP_HEAD + data if self.http else data)
         except OSError:
@@ -153,6 +153,3 @@ def worker_doc(master, wid, mem):
 def cfg_threads(master):
     return master.cfg['threads']
 
-
-def _unused():
-    return time.time()

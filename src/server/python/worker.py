@@ -5,15 +5,14 @@ Owns: resetting the master's signal/fd state, loading the app (loader.py), repor
 (core 0 on the main thread, the others on threads), graceful retire (SIGHUP, max-requests),
 immediate exit (SIGTERM/SIGINT) and dying with the master (life pipe EOF).
 """
-import json
+import _signal as signal
 import os
-import signal
 import sys
 import time
-import traceback
 
 from . import log
 from . import loader
+from .minijson import dumps
 from .scoreboard import SlotWriter
 
 
@@ -36,7 +35,7 @@ class Worker:
 
     def send(self, obj):
         try:
-            os.write(self.status_w, (json.dumps(obj) + '\n').encode())
+            os.write(self.status_w, (dumps(obj) + '\n').encode())
         except OSError:
             pass
 
@@ -85,6 +84,7 @@ class Worker:
             loader.prepare(cfg)
             self.app = loader.load(cfg)
         except BaseException as e:
+            import traceback
             tb = traceback.format_exc()
             log.log('%s\nunable to load app 0 (mountpoint=\'\') (callable not found or import error)' % tb.rstrip())
             self.send({'act': 'load-failed', 'error': tb if not isinstance(e, loader.LoadError) else str(e)})
@@ -126,6 +126,7 @@ class Worker:
         try:
             core.run()
         except BaseException:
+            import traceback
             log.log('%s: core %d crashed:\n%s' % (self.tag, core.idx, traceback.format_exc()))
             os._exit(1)
 
@@ -156,6 +157,7 @@ def start(wid, cfg, listeners, status_w, life_r, mm, slot_off, close_fds):
         log.flush_std()
         os._exit(e.code if isinstance(e.code, int) else 1)
     except BaseException:
+        import traceback
         log.log('worker %d crashed:\n%s' % (wid, traceback.format_exc()))
         os._exit(1)
     os._exit(0)

@@ -8,9 +8,8 @@ HEAD without body).
 """
 import os
 import select
-import socket
+import _socket
 import sys
-import traceback
 
 from . import log
 from .http import response_head, LAST_CHUNK
@@ -34,7 +33,7 @@ def _wait(sock, events):
     p = select.poll()
     p.register(sock.fileno(), events)
     if not p.poll(TIMEOUT[0] * 1000):
-        raise socket.timeout('timed out')
+        raise _socket.timeout('timed out')
 
 
 def recv_wait(sock, n):
@@ -501,6 +500,7 @@ def run(app, ex):
         pass
     except Exception:
         ex.exception = True
+        import traceback
         log.log('Traceback of an exception in the application (%s %s):\n%s' % (
             ex.env.get('REQUEST_METHOD'), ex.env.get('REQUEST_URI'), traceback.format_exc()))
         if not ex.sent:
@@ -518,6 +518,7 @@ def run(app, ex):
                     close()
                 except Exception:
                     ex.exception = True
+                    import traceback
                     log.log('Exception in close() of the response:\n%s' % traceback.format_exc())
 
 

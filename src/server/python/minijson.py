@@ -1,0 +1,161 @@
+"""A tiny JSON reader/writer for the master and the workers.
+
+Owns: JSON text ⇄ Python values for KAISER_CONFIG, emperor packets, worker status messages
+and the stats document. The stdlib `json` pulls in `re` and `enum` (≈1.7 MB of private
+memory per process); this module keeps a vassal's master + worker small.
+"""
+
+_ESC = {'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+_WS = ' \t\n\r'
+
+
+class JSONError(ValueError):
+    pass
+
+
+def loads(s):
+    if isinstance(s, (bytes, bytearray)):
+        s = s.decode('utf-8')
+    v, i = _value(s, _skip(s, 0))
+    if _skip(s, i) != len(s):
+        raise JSONError('extra data at %d' % i)
+    return v
+
+
+def _skip(s, i):
+    n = len(s)
+    while i < n and s[i] in _WS:
+        i += 1
+    return i
+
+
+def _value(s, i):
+    if i >= len(s):
+        raise JSONError('unexpected end')
+    c = s[i]
+    if c == '{':
+        out = {}
+        i = _skip(s, i + 1)
+        if s[i:i + 1] == '}':
+            return out, i + 1
+        while True:
+            if s[i:i + 1] != '"':
+                raise JSONError('expected a key at %d' % i)
+            k, i = _string(s, i + 1)
+            i = _skip(s, i)
+            if s[i:i + 1] != ':':
+                raise JSONError('expected : at %d' % i)
+            v, i = _value(s, _skip(s, i + 1))
+            out[k] = v
+            i = _skip(s, i)
+            c = s[i:i + 1]
+            if c == '}':
+                return out, i + 1
+            if c != ',':
+                raise JSONError('expected , or } at %d' % i)
+            i = _skip(s, i + 1)
+    if c == '[':
+        out = []
+        i = _skip(s, i + 1)
+        if s[i:i + 1] == ']':
+            return out, i + 1
+        while True:
+            v, i = _value(s, i)
+            out.append(v)
+            i = _skip(s, i)
+            c = s[i:i + 1]
+            if c == ']':
+                return out, i + 1
+            if c != ',':
+                raise JSONError('expected , or ] at %d' % i)
+            i = _skip(s, i + 1)
+    if c == '"':
+        return _string(s, i + 1)
+    for word, val in (('true', True), ('false', False), ('null', None)):
+        if s.startswith(word, i):
+            return val, i + len(word)
+    j = i
+    n = len(s)
+    while j < n and s[j] in '+-0123456789.eE':
+        j += 1
+    num = s[i:j]
+    if not num:
+        raise JSONError('unexpected %r at %d' % (c, i))
+    try:
+        return (float(num) if ('.' in num or 'e' in num or 'E' in num) else int(num)), j
+    except ValueError:
+        raise JSONError('bad number %r' % num)
+
+
+def _string(s, i):
+    out = []
+    while True:
+        j = s.find('"', i)
+        k = s.find('\\', i, j if j >= 0 else len(s))
+        if j < 0:
+            raise JSONError('unterminated string')
+        if k < 0:
+            out.append(s[i:j])
+            return ''.join(out), j + 1
+        out.append(s[i:k])
+        e = s[k + 1:k + 2]
+        if e == 'u':
+            cp = int(s[k + 2:k + 6], 16)
+            i = k + 6
+            if 0xd800 <= cp < 0xdc00 and s[i:i + 2] == '\\u':
+                lo = int(s[i + 2:i + 6], 16)
+                if 0xdc00 <= lo < 0xe000:
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00)
+                    i += 6
+            out.append(chr(cp))
+        elif e in _ESC:
+            out.append(_ESC[e])
+            i = k + 2
+        else:
+            raise JSONError('bad escape at %d' % k)
+
+
+def _quote(s):
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch == '"' or ch == '\\':
+            out.append('\\' + ch)
+        elif o < 0x20:
+            out.append({'\n': '\\n', '\r': '\\r', '\t': '\\t'}.get(ch) or '\\u%04x' % o)
+        else:
+            out.append(ch)
+    out.append('"')
+    return ''.join(out)
+
+
+def dumps(v, indent=None, _level=0):
+    if v is None:
+        return 'null'
+    if v is True:
+        return 'true'
+    if v is False:
+        return 'false'
+    if isinstance(v, str):
+        return _quote(v)
+    if isinstance(v, (int, float)):
+        return repr(v) if isinstance(v, float) else str(int(v))
+    if isinstance(v, dict):
+        if not v:
+            return '{}'
+        items = [_quote(str(k)) + (': ' if indent else ':') + dumps(x, indent, _level + 1) for k, x in v.items()]
+        return _wrap('{', '}', items, indent, _level)
+    if isinstance(v, (list, tuple)):
+        if not v:
+            return '[]'
+        return _wrap('[', ']', [dumps(x, indent, _level + 1) for x in v], indent, _level)
+    if isinstance(v, bytes):
+        return _quote(v.decode('latin-1'))
+    return _quote(str(v))
+
+
+def _wrap(a, b, items, indent, level):
+    if not indent:
+        return a + ','.join(items) + b
+    pad = '\n' + indent * (level + 1)
+    return a + pad + (',' + pad).join(items) + '\n' + indent * level + b
