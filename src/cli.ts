@@ -96,6 +96,8 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     rescanMs: options.emperorFreqSeconds * 1000,
     accountingMs: options.accountingSeconds * 1000,
     spawnConcurrency: options.spawnConcurrency,
+    python: options.python,
+    curseToleranceMs: options.curseToleranceSeconds * 1000,
     log,
     version: `kaiser-${VERSION}`,
   });

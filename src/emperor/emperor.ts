@@ -37,6 +37,10 @@ export interface EmperorOptions {
   rescanMs: number;
   accountingMs: number;
   spawnConcurrency: number;
+  /** The emperor's `--python` for app-server vassals that do not choose one. */
+  python: string | undefined;
+  /** Default stop-timeout of app-server vassals. */
+  curseToleranceMs: number;
   log: Logger;
   version: string;
 }
@@ -215,7 +219,11 @@ export class Emperor {
 
     let spec: VassalSpec | undefined;
     if (error === undefined) {
-      const loaded = loadVassalSpec(path, text, {vassalDir: this.#options.dir});
+      const loaded = loadVassalSpec(path, text, {
+        vassalDir: this.#options.dir,
+        ...(this.#options.python === undefined ? {} : {python: this.#options.python}),
+        curseToleranceMs: this.#options.curseToleranceMs,
+      });
       if (loaded.ok) spec = loaded.value;
       else error = loaded.error.map(formatDiagnostic).join('\n');
     }

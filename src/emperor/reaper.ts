@@ -18,7 +18,7 @@ while read -r line; do
     -*) case "$groups" in *" $pg "*) groups="\${groups%%" $pg "*} \${groups#*" $pg "}" ;; esac ;;
   esac
 done
-for pg in $groups; do kill -KILL -- "-$pg" 2>/dev/null; done
+for pg in $groups; do kill -KILL "-$pg" 2>/dev/null; done
 exit 0
 `;
 

@@ -516,13 +516,8 @@ export class Vassal {
         if (this.#failures === 1) return this.#queue('EXIT');
         return this.#backoff(this.#failures - 1);
       }
-      case 'waiting':
-      case 'backoff':
-      case 'invalid':
-      case 'held':
-      case 'stopped':
-        throw unexpectedState(s, 'EXIT');
       default:
+        // States without a child were excluded above.
         throw unknownState(s);
     }
   }
