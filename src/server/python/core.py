@@ -154,11 +154,11 @@ class Core:
         try:
             fd, addr = l.sock._accept()
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except OSError as e:
             if e.errno not in (9, 88):  # EBADF/ENOTSOCK: the socket was just retired
                 log.log('accept() failed on %s: %s' % (l.name, e))
-            return
+            return False
         sock = socket.socket(l.family, socket.SOCK_STREAM, 0, fd)
         sock.setblocking(False)
         if l.family != socket.AF_UNIX:
@@ -169,6 +169,7 @@ class Core:
         c = Conn(sock, addr, l)
         self.conns[c.fd] = c
         self.ep.register(c.fd, EPOLLIN)
+        return True
 
     def close(self, c, linger=False):
         if self.conns.pop(c.fd, None) is None:

@@ -58,6 +58,15 @@ class Worker:
                     core.ep.unregister(l.fd)
                 except (OSError, ValueError):
                     pass
+        # With EPOLLEXCLUSIVE the kernel may have woken only us for connections still queued:
+        # take them now (they are served before we exit), so none waits for a wakeup that
+        # already happened.
+        if self.cores:
+            c0 = self.cores[0]
+            for l in self.listeners:
+                for _ in range(1024):
+                    if not c0.accept(l):
+                        break
         # drop our reference to the listening sockets without freeing the fd numbers
         try:
             null = os.open(os.devnull, os.O_RDONLY)
