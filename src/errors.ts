@@ -23,6 +23,10 @@ export const ERRORS = {
   KAISER_CONFIG_WRONG_SCOPE: 'option "{key}" does not apply to {context}: it is for {scopes}',
   KAISER_CONFIG_NO_SOCKET: 'an app-server vassal needs a socket: set http, http-socket or socket',
   KAISER_CONFIG_NO_SECTION: 'no [{section}] section in this ini file',
+
+  // ── running vassals ───────────────────────────────────────────────────────────────────────
+  KAISER_SOCKET_BIND_FAILED: 'cannot bind {address}: {cause}',
+  KAISER_VASSAL_RELOAD_FAILED: 'reload failed, the previous instance keeps serving: {cause}',
 } as const;
 
 /** A code of the catalogue, e.g. `KAISER_CONFIG_UNKNOWN_KEY`. */

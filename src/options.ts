@@ -61,6 +61,7 @@ export const OPTIONS = [
   // ── command vassal ────────────────────────────────────────────────────────────────────────
   {name: 'exec', type: 'argv', scopes: ['command'], arg: 'CMD', help: 'program to run: a string (run by /bin/sh -c) or an argv array'},
   {name: 'cwd', type: 'path', scopes: ['command'], arg: 'DIR', help: 'working directory (default: the vassal directory)'},
+  {name: 'reload-overlap', type: 'bool', scopes: ['command'], help: 'reload by starting the new instance, waiting until it is ready, then stopping the old one (default: on when socket is set; turn on for programs that bind with SO_REUSEPORT)'},
   {name: 'ready', type: 'string', scopes: ['command'], arg: 'URL', help: 'readiness: tcp://HOST:PORT, http://HOST:PORT/path (2xx/3xx) or notify (prints READY=1); default: running for 1 s'},
 
   // ── app server: sockets ───────────────────────────────────────────────────────────────────

@@ -50,8 +50,10 @@ export interface CommandVassalSpec extends VassalCommon {
   env: Record<string, string>;
   ready: ReadyProbe;
   stopSignal: NodeJS.Signals;
-  /** `tcp://HOST:PORT` / `unix:/path` sockets (parsed and checked only, for socket activation later). */
+  /** `tcp://HOST:PORT` / `unix:/path` sockets the emperor binds and passes as fds 3… (LISTEN_FDS). */
   sockets: string[];
+  /** Reload by starting the new instance before stopping the old one (default: when sockets are declared). */
+  reloadOverlap: boolean;
 }
 
 /** A vassal run by kaiser's app server (a WSGI or Node app). */
@@ -194,6 +196,7 @@ function loadCommandVassal(file: string, config: ConfigFile, common: Pick<Vassal
     ready: ready.value,
     stopSignal: (values.get('stop-signal') as NodeJS.Signals | undefined) ?? COMMAND_DEFAULTS.stopSignal,
     sockets,
+    reloadOverlap: typeof values.get('reload-overlap') === 'boolean' ? (values.get('reload-overlap') as boolean) : sockets.length > 0,
   });
 }
 

@@ -21,6 +21,8 @@ export interface ChildSpec {
   env: Record<string, string>;
   /** Open the emperor pipe as fd 3 and set UWSGI_EMPEROR_FD=3. */
   emperorPipe: boolean;
+  /** Listening socket fds passed as fds 3, 4, … (socket activation; not combined with the emperor pipe). */
+  listenFds: readonly number[];
 }
 
 /** A running vassal process. */
@@ -45,7 +47,8 @@ export function spawnChild(spec: ChildSpec): Child {
     cwd: spec.cwd,
     env,
     extendEnv: false,
-    stdio: spec.emperorPipe ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+    // Integer fds are inherited as they are (execa passes them to child_process; its types only miss that form).
+    stdio: (spec.emperorPipe ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', ...spec.listenFds]) as ['ignore', 'pipe', 'pipe', 'pipe'],
     buffer: false,
     reject: false,
     cleanup: false,

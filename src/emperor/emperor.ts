@@ -16,6 +16,8 @@ import {loadVassalSpec, type VassalSpec} from '../config/vassal-spec.js';
 import {formatDiagnostic} from '../config/diagnostic.js';
 import type {Logger} from '../log/logger.js';
 import {Accountant} from '../accounting/accountant.js';
+import {formatError, type ErrorCode, type ErrorFields} from '../errors.js';
+import {SocketStore} from './socket-store.js';
 import {spawnChild, type ChildSpec} from './child.js';
 import {DirectoryMonitor} from './monitor.js';
 import {Reaper} from './reaper.js';
@@ -25,6 +27,12 @@ import {Vassal, type VassalSnapshot} from './vassal.js';
 import {SpawnSlots} from './spawn-slots.js';
 
 const MAX_FILE_BYTES = 1024 * 1024;
+const BIND_RETRY_MS = 5_000;
+
+/** `path: error CODE message`, the one-line form operators see for problems that have no line number. */
+function operatorError<C extends ErrorCode>(path: string, code: C, fields: ErrorFields<C>): string {
+  return `${path}: error ${code} ${formatError(code, fields)}`;
+}
 const SETTLE_MS = 15;
 /** A file that fails to parse right after a write may be half-written: look again before calling it invalid. */
 const HALF_WRITTEN_RECHECK_MS = 200;
@@ -55,6 +63,8 @@ interface VassalRecord {
   recheck: NodeJS.Timeout | undefined;
   /** The last error logged for this file, so a broken file is reported once per change. */
   lastReported: string | undefined;
+  /** Addresses of emperor-owned sockets this vassal holds (socket activation). */
+  sockets: Set<string>;
 }
 
 const MASTER_PY = fileURLToPath(new URL('../server/python/master.py', import.meta.url));
@@ -67,6 +77,7 @@ export class Emperor {
   readonly #records = new Map<string, VassalRecord>();
   readonly #reaper = new Reaper();
   readonly #accountant = new Accountant();
+  readonly #sockets: SocketStore;
   readonly #slots: SpawnSlots;
   readonly #monitor: DirectoryMonitor;
   #statsServer: Server | undefined;
@@ -78,6 +89,7 @@ export class Emperor {
     this.#options = options;
     this.#log = options.log.child({component: 'emperor'});
     this.#slots = new SpawnSlots(options.spawnConcurrency);
+    this.#sockets = new SocketStore(options.python ?? '/usr/bin/python3');
     this.#monitor = new DirectoryMonitor(
       {dir: options.dir, settleMs: SETTLE_MS, rescanMs: options.rescanMs, log: this.#log},
       {onPresent: (name, path) => void this.#onPresent(name, path), onAbsent: (name) => this.#onAbsent(name)},
@@ -168,6 +180,7 @@ export class Emperor {
     }
     for (const record of this.#records.values()) record.logStream?.end();
     await new Promise<void>((resolve) => (this.#statsServer ? this.#statsServer.close(() => resolve()) : resolve()));
+    this.#sockets.closeAll();
     await this.#reaper.close();
     this.#log.info('buried', {uwsgi: 'The Emperor is buried.'});
   }
@@ -183,7 +196,7 @@ export class Emperor {
       const st = await stat(path);
       mtimeMs = st.mtimeMs;
       if (st.size > MAX_FILE_BYTES) {
-        error = `${path}: error KAISER_CONFIG_TOO_LARGE file is ${st.size} bytes (limit ${MAX_FILE_BYTES})`;
+        error = operatorError(path, 'KAISER_CONFIG_TOO_LARGE', {sizeBytes: st.size, limitBytes: MAX_FILE_BYTES});
         text = Buffer.alloc(0);
       } else {
         text = await readFile(path);
@@ -191,7 +204,7 @@ export class Emperor {
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return; // gone again: the unlink event follows
-      error = `${path}: error KAISER_CONFIG_UNREADABLE cannot read file (${code ?? String(cause)})`;
+      error = operatorError(path, 'KAISER_CONFIG_UNREADABLE', {file: path, cause: code ?? String(cause)});
       text = Buffer.alloc(0);
       mtimeMs = Date.now();
     }
@@ -208,6 +221,7 @@ export class Emperor {
         logPath: undefined,
         recheck: undefined,
         lastReported: undefined,
+        sockets: new Set(),
       };
       this.#records.set(name, record);
     }
@@ -242,6 +256,18 @@ export class Emperor {
       record.vassal.onConfigInvalid(message);
       return;
     }
+    if (spec.kind === 'command' && spec.sockets.length > 0) {
+      const bound = await this.#sockets.acquire(name, spec.sockets);
+      if (!bound.ok) {
+        const message = operatorError(path, 'KAISER_SOCKET_BIND_FAILED', {address: spec.sockets.join(', '), cause: bound.error});
+        this.#log.error('cannot bind vassal socket', {uwsgi: `[emperor] ${message} (retrying in ${BIND_RETRY_MS / 1000} s)`, vassal: name});
+        record.hash = 'rebind';
+        record.recheck = setTimeout(() => void this.#onPresent(name, path), BIND_RETRY_MS);
+        record.vassal.onConfigInvalid(message);
+        return;
+      }
+      for (const address of spec.sockets) record.sockets.add(address);
+    }
     record.lastReported = undefined;
     this.#openLog(record, spec);
     record.vassal.onConfigChanged(spec);
@@ -256,6 +282,8 @@ export class Emperor {
       if (!record.present && this.#records.get(name) === record) {
         this.#records.delete(name);
         record.logStream?.end();
+        this.#sockets.release(name, [...record.sockets]);
+        record.sockets.clear();
       }
     });
   }
@@ -275,9 +303,20 @@ export class Emperor {
       childSpecFor: (spec) => this.#childSpecFor(spec),
       requestSlot: (grant) => this.#slots.request(grant),
       releaseSlot: () => this.#slots.release(),
-      onTransition: () => undefined,
+      onTransition: (vassal) => this.#onTransition(vassal),
       onOutput: (vassal, line) => this.#onOutput(vassal.name, line),
     });
+  }
+
+  #onTransition(vassal: Vassal): void {
+    // After a reload to new socket addresses, the old ones close only once the new instance is ready.
+    const record = this.#records.get(vassal.name);
+    const spec = vassal.spec;
+    if (!record || vassal.state.id !== 'ready' || record.sockets.size === 0) return;
+    const wanted = new Set(spec?.kind === 'command' ? spec.sockets : []);
+    const stale = [...record.sockets].filter((address) => !wanted.has(address));
+    for (const address of stale) record.sockets.delete(address);
+    if (stale.length) this.#sockets.release(vassal.name, stale);
   }
 
   #childSpecFor(spec: VassalSpec): ChildSpec {
@@ -290,11 +329,28 @@ export class Emperor {
       case 'command': {
         const [file, ...args] = spec.argv;
         if (file === undefined) throw new Error(`Internal error: empty argv for ${spec.name}`);
-        return {file, args, cwd: spec.cwd, env: {...base, ...spec.env}, emperorPipe: false};
+        if (spec.sockets.length === 0) return {file, args, cwd: spec.cwd, env: {...base, ...spec.env}, emperorPipe: false, listenFds: []};
+        // systemd socket activation: fds from 3, LISTEN_FDS/LISTEN_FDNAMES, and LISTEN_PID set to the program's own
+        // pid by a /bin/sh that then execs it (the pid is not known before the fork).
+        const owned = spec.sockets.map((address) => this.#sockets.owned(address));
+        const env = {
+          ...base,
+          ...spec.env,
+          LISTEN_FDS: String(owned.length),
+          LISTEN_FDNAMES: owned.map((socket) => socket.name).join(':'),
+        };
+        return {
+          file: '/bin/sh',
+          args: ['-c', 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"', file, ...args],
+          cwd: spec.cwd,
+          env,
+          emperorPipe: false,
+          listenFds: owned.map((socket) => socket.fd),
+        };
       }
       case 'app-server': {
         const config = {...spec.serverConfig, _name: spec.name, _node: process.execPath, _node_worker: NODE_WORKER};
-        return {file: spec.python, args: [MASTER_PY], cwd: spec.dir, env: {...base, KAISER_CONFIG: JSON.stringify(config)}, emperorPipe: true};
+        return {file: spec.python, args: [MASTER_PY], cwd: spec.dir, env: {...base, KAISER_CONFIG: JSON.stringify(config)}, emperorPipe: true, listenFds: []};
       }
       default: {
         const never: never = spec;

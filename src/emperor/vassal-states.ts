@@ -11,6 +11,8 @@
  *   waiting | backoff | invalid ──REMOVED / SHUTDOWN──► stopped
  *   waiting | backoff ──CONFIG_INVALID──► invalid ──CONFIG_CHANGED (valid)──► waiting
  *   operator STOP (control socket) ──► stopping ──EXIT──► held (stays down until START or a file change)
+ *   command vassal with reload-overlap: ready ──CONFIG_CHANGED / RELOAD──► replacing (old serves, new starts)
+ *     replacing ──READY (new)──► ready (old retired gracefully)   replacing ──EXIT (new)──► reload-failed (old serves)
  */
 import type {Child, ExitStatus} from './child.js';
 
@@ -23,6 +25,8 @@ export type VassalState =
   | {id: 'ready'; child: Child; readyAt: number}
   | {id: 'reloading'; child: Child; requestedAt: number; readyAt: number}
   | {id: 'reload-failed'; child: Child; readyAt: number; error: string}
+  /** Overlap reload of a command vassal: `child` serves while `next` starts on the same sockets. */
+  | {id: 'replacing'; child: Child; readyAt: number; next: Child; cancelProbe: () => void}
   | {id: 'stopping'; child: Child; reason: StopReason; cancelKill: () => void}
   | {id: 'backoff'; retryAt: number; cancelRetry: () => void}
   | {id: 'invalid'; error: string}
@@ -49,7 +53,7 @@ export type VassalEventName =
   | 'STOP';
 
 /** States in which a process runs. */
-export const HAS_CHILD = ['starting', 'ready', 'reloading', 'reload-failed', 'stopping'] as const;
+export const HAS_CHILD = ['starting', 'ready', 'reloading', 'reload-failed', 'replacing', 'stopping'] as const;
 
 /** A terminal record of the last exit, for stats and logs. */
 export interface LastExit extends ExitStatus {

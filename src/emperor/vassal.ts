@@ -78,6 +78,8 @@ export class Vassal {
   #lastExit: LastExit | undefined;
   #lastError: string | undefined;
   #stopWaiters: (() => void)[] = [];
+  /** Old instances being stopped in the background after an overlap reload. */
+  readonly #retiring = new Set<Child>();
 
   constructor(name: string, deps: VassalDeps) {
     this.name = name;
@@ -142,6 +144,10 @@ export class Vassal {
       case 'reload-failed':
       case 'reloading':
         if (previous?.kind === 'app-server' && spec.kind === 'app-server') return this.#reloadInPlace('CONFIG_CHANGED');
+        if (this.#overlaps(previous, spec) && s.id !== 'reloading') return this.#replace('CONFIG_CHANGED');
+        return this.#stop('restart', 'CONFIG_CHANGED');
+      case 'replacing':
+        if (this.#overlaps(previous, spec)) return this.#replace('CONFIG_CHANGED');
         return this.#stop('restart', 'CONFIG_CHANGED');
       case 'stopping':
         if (s.reason === 'removed' || s.reason === 'held') {
@@ -174,6 +180,7 @@ export class Vassal {
       case 'ready':
       case 'reloading':
       case 'reload-failed':
+      case 'replacing':
       case 'stopping':
         this.#log.warn('vassal file is invalid; keeping the running instance on its last good config', {error});
         return;
@@ -190,7 +197,10 @@ export class Vassal {
       case 'reload-failed':
       case 'reloading':
         if (this.#spec?.kind === 'app-server') return this.#reloadInPlace('RELOAD');
+        if (this.#spec && this.#overlaps(this.#spec, this.#spec) && s.id !== 'reloading') return this.#replace('RELOAD');
         return this.#stop('restart', 'RELOAD');
+      case 'replacing':
+        return this.#replace('RELOAD');
       case 'starting':
         return this.#stop('restart', 'RELOAD');
       case 'backoff':
@@ -232,6 +242,7 @@ export class Vassal {
       case 'ready':
       case 'reloading':
       case 'reload-failed':
+      case 'replacing':
         this.#stop(reason, event);
         break;
       case 'stopping':
@@ -260,6 +271,7 @@ export class Vassal {
       case 'ready':
       case 'reloading':
       case 'reload-failed':
+      case 'replacing':
         this.#stop('held', 'STOP');
         break;
       case 'stopping':
@@ -321,8 +333,13 @@ export class Vassal {
   }
 
   #spawn(): void {
-    const spec = this.#spec;
-    if (!spec) throw new Error(`Internal error: spawning ${this.name} without a spec`);
+    const spec = this.#requireSpec();
+    const {child, cancelProbe} = this.#launch(spec);
+    this.#changeState({id: 'starting', child, spawnedAt: this.#lastSpawn, cancelProbe}, 'SLOT');
+  }
+
+  /** Starts a process for `spec` with its probes, deadline and listeners; the caller records the new state. */
+  #launch(spec: VassalSpec): {child: Child; cancelProbe: () => void} {
     const child = this.#deps.spawn(this.#deps.childSpecFor(spec));
     const now = this.#deps.now();
     this.#lastSpawn = now;
@@ -340,25 +357,64 @@ export class Vassal {
       if (s.id === 'starting' && s.child === child) {
         this.#lastError = `not ready within ${spec.startTimeoutMs / 1000} s`;
         this.#stop('deadline', 'DEADLINE');
+      } else if (s.id === 'replacing' && s.next === child) {
+        this.#lastError = `new instance not ready within ${spec.startTimeoutMs / 1000} s`;
+        this.#retire(child);
       }
     });
-    this.#changeState(
-      {
-        id: 'starting',
-        child,
-        spawnedAt: now,
-        cancelProbe: () => {
-          cancelProbe();
-          cancelDeadline();
-        },
-      },
-      'SLOT',
-    );
     this.#log.info('vassal spawned', {uwsgi: `[emperor] vassal ${this.name} has been spawned (pid: ${child.pid})`, pid: child.pid});
+    return {
+      child,
+      cancelProbe: () => {
+        cancelProbe();
+        cancelDeadline();
+      },
+    };
+  }
+
+  #requireSpec(): VassalSpec {
+    if (!this.#spec) throw new Error(`Internal error: spawning ${this.name} without a spec`);
+    return this.#spec;
+  }
+
+  /** True when a reload from `before` to `after` may run both instances at once (sockets or SO_REUSEPORT). */
+  #overlaps(before: VassalSpec | undefined, after: VassalSpec): boolean {
+    return before?.kind === 'command' && after.kind === 'command' && after.reloadOverlap;
+  }
+
+  /** Overlap reload: start the new instance next to the serving one; the old retires once the new is ready. */
+  #replace(event: VassalEventName): void {
+    const s = this.#state;
+    if (s.id !== 'ready' && s.id !== 'reload-failed' && s.id !== 'replacing') throw unexpectedState(s, event);
+    if (s.id === 'replacing') {
+      s.cancelProbe();
+      this.#retire(s.next);
+    }
+    this.#log.info('vassal reload', {uwsgi: `[emperor] reload the uwsgi instance ${this.name} (new instance first)`});
+    const {child, cancelProbe} = this.#launch(this.#requireSpec());
+    this.#changeState({id: 'replacing', child: s.child, readyAt: s.readyAt, next: child, cancelProbe}, event);
+  }
+
+  /** Stops an instance that no longer carries the vassal: stop-signal, then SIGKILL after stop-timeout. */
+  #retire(child: Child): void {
+    if (this.#retiring.has(child)) return;
+    this.#retiring.add(child);
+    const spec = this.#spec;
+    child.killGroup(spec?.kind === 'command' ? spec.stopSignal : 'SIGTERM');
+    const cancelKill = this.#deps.setTimer(spec?.stopTimeoutMs ?? 10_000, () => child.killGroup('SIGKILL'));
+    void child.exited.then(() => cancelKill());
   }
 
   #onReady(child: Child): void {
     const s = this.#state;
+    if (s.id === 'replacing' && s.next === child) {
+      s.cancelProbe();
+      this.#retire(s.child);
+      this.#lastError = undefined;
+      this.#changeState({id: 'ready', child, readyAt: this.#deps.now()}, 'READY');
+      this.#log.info('vassal reloaded', {uwsgi: `[emperor] vassal ${this.name} is ready to accept requests (new instance)`});
+      return;
+    }
     if (s.id !== 'starting' || s.child !== child) return;
     s.cancelProbe();
     this.#releaseSlot();
@@ -434,8 +490,12 @@ export class Vassal {
 
   #stop(reason: StopReason, event: VassalEventName): void {
     const s = this.#state;
-    if (s.id !== 'starting' && s.id !== 'ready' && s.id !== 'reloading' && s.id !== 'reload-failed') {
+    if (s.id !== 'starting' && s.id !== 'ready' && s.id !== 'reloading' && s.id !== 'reload-failed' && s.id !== 'replacing') {
       throw unexpectedState(s, event);
+    }
+    if (s.id === 'replacing') {
+      s.cancelProbe();
+      this.#retire(s.next);
     }
     if (s.id === 'starting') {
       s.cancelProbe();
@@ -467,10 +527,19 @@ export class Vassal {
     child.killGroup('SIGKILL');
     this.#deps.groups.remove(child.pid);
     const now = this.#deps.now();
+    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+    if (this.#retiring.delete(child)) return;
     this.#lastExit = {...exit, at: now};
     const s = this.#state;
+    if (s.id === 'replacing' && s.next === child) {
+      // The new instance died before it was ready: keep the old one serving (rollback).
+      s.cancelProbe();
+      const error = `new instance exited before ready (${how}); the previous instance keeps serving`;
+      this.#lastError = error;
+      this.#log.error('vassal reload failed', {uwsgi: `[emperor] reload of ${this.name} failed: ${error}`});
+      return this.#changeState({id: 'reload-failed', child: s.child, readyAt: s.readyAt, error}, 'RELOAD_FAILED');
+    }
     if (!('child' in s) || s.child !== child) return;
-    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
     switch (s.id) {
       case 'stopping': {
         s.cancelKill();
@@ -504,6 +573,10 @@ export class Vassal {
         if (exit.code === EXIT.EXILED) return this.#changeState({id: 'stopped'}, 'EXIT');
         return this.#backoff(this.#failures);
       }
+      case 'replacing':
+        // The old instance died mid-reload: the new one carries on as a plain start.
+        this.#restarts += 1;
+        return this.#changeState({id: 'starting', child: s.next, spawnedAt: this.#lastSpawn, cancelProbe: s.cancelProbe}, 'EXIT');
       case 'ready':
       case 'reloading':
       case 'reload-failed': {

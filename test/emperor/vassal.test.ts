@@ -66,7 +66,7 @@ class FakeWorld {
       },
       log: winston.createLogger({silent: true}),
       groups: {add: () => undefined, remove: () => undefined},
-      childSpecFor: (): ChildSpec => ({file: 'x', args: [], cwd: '/', env: {}, emperorPipe: false}),
+      childSpecFor: (): ChildSpec => ({file: 'x', args: [], cwd: '/', env: {}, emperorPipe: false, listenFds: []}),
       requestSlot: (grant: () => void) => {
         this.slotsInUse += 1;
         grant();

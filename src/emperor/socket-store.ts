@@ -1,0 +1,168 @@
+/**
+ * Listening sockets the emperor owns on behalf of socket-activated command vassals (`socket = "tcp://…"`), handed
+ * to each instance as inherited fds from 3 with systemd's LISTEN_FDS convention. Because the emperor keeps them open
+ * across restarts and reloads, connections queue in the kernel backlog while a program restarts instead of being
+ * refused, and an old and a new instance can accept side by side during a reload.
+ *
+ * The emperor must hold the socket without accepting on it, which Node's net.Server cannot do (libuv accepts as soon
+ * as it listens). So the socket is created and bound through Node's tcp_wrap/pipe_wrap handles without libuv
+ * listening, and listen(2) is called once by a short-lived python3 helper on the inherited fd.
+ */
+import {spawn} from 'node:child_process';
+import {unlinkSync} from 'node:fs';
+import {err, ok, type Result} from '../result.js';
+
+interface RawHandle {
+  fd: number;
+  bind(address: string, port: number): number;
+  bind6(address: string, port: number, flags: number): number;
+  close(callback?: () => void): void;
+}
+interface TcpBinding {
+  TCP: new (type: number) => RawHandle & {getsockname(out: Record<string, unknown>): number};
+  constants: {SERVER: number};
+}
+interface PipeBinding {
+  Pipe: new (type: number) => RawHandle & {bind(path: string): number};
+  constants: {SERVER: number};
+}
+
+// process.binding is the only way to own a bound socket without libuv accepting on it (see the header).
+const binding = (process as unknown as {binding(name: string): unknown}).binding.bind(process);
+
+/** A socket the store owns. */
+export interface OwnedSocket {
+  address: string;
+  fd: number;
+  /** Name for LISTEN_FDNAMES (systemd names may not contain ':'). */
+  name: string;
+}
+
+interface Entry {
+  socket: OwnedSocket;
+  handle: RawHandle;
+  users: Set<string>;
+}
+
+const errnoName = (code: number) => {
+  const names: Record<number, string> = {[-98]: 'EADDRINUSE', [-13]: 'EACCES', [-99]: 'EADDRNOTAVAIL', [-22]: 'EINVAL', [-2]: 'ENOENT'};
+  return names[code] ?? `errno ${code}`;
+};
+
+/** Owns listening sockets by address, shared by the vassals that name them. */
+export class SocketStore {
+  readonly #entries = new Map<string, Entry>();
+  readonly #python: string;
+  readonly #backlog: number;
+
+  constructor(python: string, backlog = 1024) {
+    this.#python = python;
+    this.#backlog = backlog;
+  }
+
+  /** Binds (or reuses) the sockets for `vassal`; all or nothing. */
+  async acquire(vassal: string, addresses: readonly string[]): Promise<Result<OwnedSocket[], string>> {
+    const got: OwnedSocket[] = [];
+    for (const address of addresses) {
+      const existing = this.#entries.get(address);
+      if (existing) {
+        existing.users.add(vassal);
+        got.push(existing.socket);
+        continue;
+      }
+      const bound = await this.#bind(address);
+      if (!bound.ok) {
+        this.release(vassal, addresses);
+        return err(`cannot bind ${address}: ${bound.error}`);
+      }
+      this.#entries.set(address, {...bound.value, users: new Set([vassal])});
+      got.push(bound.value.socket);
+    }
+    return ok(got);
+  }
+
+  /** The socket bound at `address`; it must have been acquired. */
+  owned(address: string): OwnedSocket {
+    const entry = this.#entries.get(address);
+    if (!entry) throw new Error(`Internal error: socket ${address} was not acquired`);
+    return entry.socket;
+  }
+
+  /** Gives up `vassal`'s claim on these addresses; a socket nobody claims is closed. */
+  release(vassal: string, addresses: readonly string[]): void {
+    for (const address of addresses) {
+      const entry = this.#entries.get(address);
+      if (!entry || !entry.users.delete(vassal) || entry.users.size > 0) continue;
+      this.#entries.delete(address);
+      entry.handle.close();
+      if (address.startsWith('unix:')) {
+        try {
+          unlinkSync(address.slice(5));
+        } catch {
+          // already gone
+        }
+      }
+    }
+  }
+
+  /** Closes every socket. */
+  closeAll(): void {
+    for (const [address, entry] of this.#entries) {
+      entry.users.clear();
+      this.release('', [address]);
+      entry.handle.close();
+    }
+    this.#entries.clear();
+  }
+
+  async #bind(address: string): Promise<Result<{socket: OwnedSocket; handle: RawHandle}, string>> {
+    let handle: RawHandle;
+    if (address.startsWith('unix:')) {
+      const path = address.slice(5);
+      const {Pipe, constants} = binding('pipe_wrap') as PipeBinding;
+      const pipe = new Pipe(constants.SERVER);
+      try {
+        unlinkSync(path);
+      } catch {
+        // no stale socket file
+      }
+      const code = pipe.bind(path);
+      if (code !== 0) {
+        pipe.close();
+        return err(errnoName(code));
+      }
+      handle = pipe;
+    } else {
+      const match = /^tcp:\/\/(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
+      if (!match) return err('not tcp://HOST:PORT or unix:/path');
+      const host = match[1] ?? (match[2] || '0.0.0.0');
+      const {TCP, constants} = binding('tcp_wrap') as TcpBinding;
+      const tcp = new TCP(constants.SERVER);
+      const code = match[1] !== undefined ? tcp.bind6(host, Number(match[3]), 0) : tcp.bind(host, Number(match[3]));
+      if (code !== 0) {
+        tcp.close();
+        return err(errnoName(code));
+      }
+      handle = tcp;
+    }
+    const listened = await this.#listen(handle.fd);
+    if (!listened.ok) {
+      handle.close();
+      return err(listened.error);
+    }
+    const name = address.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 255);
+    return ok({socket: {address, fd: handle.fd, name}, handle});
+  }
+
+  #listen(fd: number): Promise<Result<true, string>> {
+    const script = 'import socket,sys\ns=socket.socket(fileno=3)\ns.listen(int(sys.argv[1]))\ns.detach()';
+    return new Promise((resolve) => {
+      const child = spawn(this.#python, ['-c', script, String(this.#backlog)], {stdio: ['ignore', 'ignore', 'pipe', fd]});
+      let stderr = '';
+      child.stderr?.setEncoding('utf8');
+      child.stderr?.on('data', (chunk: string) => (stderr += chunk));
+      child.on('error', (error) => resolve(err(`listen failed: ${error.message}`)));
+      child.on('exit', (code) => resolve(code === 0 ? ok(true) : err(`listen failed: ${stderr.trim() || `exit ${code}`}`)));
+    });
+  }
+}
