@@ -138,10 +138,15 @@ export class SocketStore {
       const host = match[1] ?? (match[2] || '0.0.0.0');
       const {TCP, constants} = binding('tcp_wrap') as TcpBinding;
       const tcp = new TCP(constants.SERVER);
-      const code = match[1] !== undefined ? tcp.bind6(host, Number(match[3]), 0) : tcp.bind(host, Number(match[3]));
-      if (code !== 0) {
+      const port = Number(match[3]);
+      const code = match[1] !== undefined ? tcp.bind6(host, port, 0) : tcp.bind(host, port);
+      // libuv defers EADDRINUSE from bind to listen; an unbound socket would then listen on a random port. A socket
+      // whose name lacks the asked-for port did not bind.
+      const name: Record<string, unknown> = {};
+      tcp.getsockname(name);
+      if (code !== 0 || (port !== 0 && name['port'] !== port)) {
         tcp.close();
-        return err(errnoName(code));
+        return err(code !== 0 ? errnoName(code) : 'EADDRINUSE (address already in use)');
       }
       handle = tcp;
     }

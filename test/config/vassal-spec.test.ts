@@ -33,6 +33,7 @@ describe('loadVassalSpec: kinds', () => {
       stopTimeoutMs: 10_000,
       startTimeoutMs: 60_000,
       sockets: [],
+      reloadOverlap: false,
     });
   });
 
@@ -50,6 +51,7 @@ describe('loadVassalSpec: kinds', () => {
       stopTimeoutMs: 5000,
       startTimeoutMs: 60_000,
       sockets: ['tcp://127.0.0.1:7000', 'unix:/run/worker.sock'],
+      reloadOverlap: true,
     });
   });
 
