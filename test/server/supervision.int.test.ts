@@ -63,7 +63,12 @@ describe('control', () => {
   test('stats JSON has uWSGI keys in uWSGI order', async () => {
     const {m, port} = await startMaster({'wsgi-file': join(APPS, 'hello.py'), processes: 2, threads: 2, stats: '127.0.0.1:0', 'memory-report': true});
     await get(port, '/');
-    const text = await readStats(await statsPort(m));
+    const sport = await statsPort(m);
+    // the worker updates its scoreboard slot right after writing the response: poll for it
+    const text = await until(async () => {
+      const t = await readStats(sport);
+      return t.includes('"requests": 1') ? t : undefined;
+    }, 5000, 'the request in the stats');
     expect(text).toContain('\t"version": "kaiser-0.1.0"');
     const doc = JSON.parse(text) as Record<string, unknown> & {workers: Array<Record<string, unknown> & {cores: Array<Record<string, unknown>>; apps: Array<Record<string, unknown>>}>; sockets: Array<Record<string, unknown>>};
     expect(Object.keys(doc)).toEqual(['version', 'listen_queue', 'listen_queue_errors', 'signal_queue', 'load', 'pid', 'uid', 'gid', 'cwd', 'locks', 'sockets', 'workers']);

@@ -350,6 +350,12 @@ class Core:
 
     def serve(self, ex, hsize):
         w = self.w
+        mr = w.max_requests
+        if mr and w.slot.requests + 1 >= mr and not w.stopping[0]:
+            # the last request: stop accepting before answering it, so the client's next
+            # connection goes to the replacement
+            log.log('%s: reached max-requests (%d), recycling' % (w.tag, mr))
+            w.retire('max-requests')
         t0 = time.time()
         _START.pack_into(self.mm, self.core_off, t0)
         run(w.app, ex)
@@ -377,7 +383,3 @@ class Core:
                                 len(ex.headers or ()), ex.head_bytes, self.idx)
         if s.requests == 1:
             w.first_request()
-        mr = w.max_requests
-        if mr and s.requests >= mr and not w.stopping[0]:
-            log.log('%s: reached max-requests (%d), recycling' % (w.tag, mr))
-            w.retire('max-requests')
