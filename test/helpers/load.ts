@@ -29,7 +29,7 @@ function once(port: number): Promise<{status: number; body: string} | {error: st
 }
 
 /** Runs `clients` sequential clients until `stop()` resolves (or `maxRequests` is reached). */
-export function startLoad(port: number, clients = 4, maxRequests = 100_000): {stop: () => Promise<LoadResult>} {
+export function startLoad(port: number, clients = 4, maxRequests = 100_000): {result: LoadResult; stop: () => Promise<LoadResult>} {
   const result: LoadResult = {ok: 0, failed: 0, errors: {}, bodies: new Map(), maxGapMs: 0};
   let running = true;
   let sent = 0;
@@ -53,6 +53,7 @@ export function startLoad(port: number, clients = 4, maxRequests = 100_000): {st
   };
   const all = Promise.all(Array.from({length: clients}, client));
   return {
+    result,
     stop: async () => {
       running = false;
       await all;
