@@ -1,0 +1,184 @@
+/**
+ * Builds the `EmperorControl` the control server needs from a running emperor and its log book: turns vassal
+ * snapshots into `kaiser ls` rows and the `kaiser status` summary, and decides per vassal state whether an operator's
+ * reload, stop or start makes sense (a held vassal is not reloaded but started; an invalid file is fixed, not
+ * restarted), answering why not as a value. Knows the emperor only through the small `GovernedEmperor` shape.
+ */
+import type {VassalSpec} from '../config/vassal-spec.js';
+import {SOCKET_OPTIONS} from '../config/server-config.js';
+import type {VassalSnapshot} from '../emperor/vassal.js';
+import type {VassalStateId} from '../emperor/vassal-states.js';
+import {err, ok, type Result} from '../result.js';
+import type {VassalLogBook} from './log-book.js';
+import type {EmperorStatus, VassalRow} from './protocol.js';
+import type {EmperorControl} from './server.js';
+
+/** A vassal as the control socket drives it (`Vassal` fits). */
+export interface GovernedVassal {
+  readonly spec: VassalSpec | undefined;
+  readonly state: {readonly id: VassalStateId};
+  reload(): void;
+  hold(): Promise<void>;
+  start(): void;
+}
+
+/** The emperor as the control socket sees it (`Emperor` fits once it has `vassal(name)`). */
+export interface GovernedEmperor {
+  /** Unix milliseconds. */
+  readonly startedAt: number;
+  snapshots(): readonly (VassalSnapshot & {cpuPercent: number; rssBytes: number})[];
+  vassal(name: string): GovernedVassal | undefined;
+}
+
+/** What the summary names besides the vassals. */
+export interface EmperorIdentity {
+  readonly version: string;
+  readonly dir: string;
+  /** Unix milliseconds; default `Date.now`. */
+  readonly now?: () => number;
+}
+
+const FAILING: ReadonlySet<VassalStateId> = new Set(['backoff', 'invalid', 'reload-failed']);
+const SERVING: ReadonlySet<VassalStateId> = new Set(['ready', 'replacing']);
+
+/** The control surface of `emperor`, with logs from `book`. */
+export function emperorControl(emperor: GovernedEmperor, book: VassalLogBook, identity: EmperorIdentity): EmperorControl {
+  const now = identity.now ?? Date.now;
+  const find = (name: string): Result<GovernedVassal, string> => {
+    const vassal = emperor.vassal(name);
+    return vassal === undefined ? err(`no vassal named ${name}`) : ok(vassal);
+  };
+  return {
+    rows: () => emperor.snapshots().map((snap) => vassalRow(snap, emperor.vassal(snap.name)?.spec, now())),
+    status: () => {
+      const snaps = emperor.snapshots();
+      const status: EmperorStatus = {
+        pid: process.pid,
+        uptime: Math.max(0, Math.floor((now() - emperor.startedAt) / 1000)),
+        rss: process.memoryUsage.rss(),
+        version: identity.version,
+        dir: identity.dir,
+        vassals: snaps.length,
+        ready: snaps.filter((s) => SERVING.has(s.state)).length,
+        failing: snaps.filter((s) => FAILING.has(s.state)).length,
+        held: snaps.filter((s) => s.state === 'held').length,
+      };
+      return status;
+    },
+    reload: (name) => {
+      const found = find(name);
+      if (!found.ok) return found;
+      const refusal = reloadRefusal(found.value.state.id, name);
+      if (refusal !== undefined) return err(refusal);
+      found.value.reload();
+      return ok(undefined);
+    },
+    stop: (name) => {
+      const found = find(name);
+      if (!found.ok) return found;
+      const id = found.value.state.id;
+      if (id === 'stopped') return err('its file was removed; it is already down');
+      // hold() resolves once the process is gone; the operator is answered at once and watches `kaiser ls`.
+      void found.value.hold();
+      return ok(undefined);
+    },
+    start: (name) => {
+      const found = find(name);
+      if (!found.ok) return found;
+      const refusal = startRefusal(found.value.state.id, name);
+      if (refusal !== undefined) return err(refusal);
+      found.value.start();
+      return ok(undefined);
+    },
+    logTail: (name, lines) => (emperor.vassal(name) === undefined ? err(`no vassal named ${name}`) : ok(book.tail(name, lines))),
+    followLogs: (name, onLine) => (emperor.vassal(name) === undefined ? err(`no vassal named ${name}`) : ok(book.follow(name, onLine))),
+  };
+}
+
+/** One `kaiser ls` row. */
+export function vassalRow(snap: VassalSnapshot & {cpuPercent: number; rssBytes: number}, spec: VassalSpec | undefined, nowMs: number): VassalRow {
+  const running = snap.pid > 0;
+  return {
+    name: snap.name,
+    kind: snap.kind,
+    state: snap.state,
+    pid: running ? snap.pid : -1,
+    cpu: Math.round(snap.cpuPercent * 10) / 10,
+    rss: snap.rssBytes,
+    uptime: running && snap.lastSpawn > 0 ? Math.max(0, Math.floor((nowMs - snap.lastSpawn) / 1000)) : 0,
+    restarts: snap.restarts,
+    sockets: spec === undefined ? [] : socketsOf(spec),
+    lastError: snap.lastError ?? null,
+    source: 'dir',
+  };
+}
+
+/** The addresses a vassal serves on, as its file gives them. */
+export function socketsOf(spec: VassalSpec): string[] {
+  switch (spec.kind) {
+    case 'command':
+      return [...spec.sockets];
+    case 'app-server':
+      return SOCKET_OPTIONS.flatMap((option) => {
+        const value = spec.serverConfig[option];
+        const values = Array.isArray(value) ? value : typeof value === 'string' && value !== '' ? [value] : [];
+        return values.map((address: string) => `${option}=${address}`);
+      });
+    default: {
+      const never: never = spec;
+      throw new Error(`Internal error: unknown vassal kind ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+function reloadRefusal(id: VassalStateId, name: string): string | undefined {
+  switch (id) {
+    case 'ready':
+    case 'reloading':
+    case 'reload-failed':
+    case 'replacing':
+    case 'starting':
+    case 'backoff':
+      return undefined;
+    case 'held':
+      return `it was stopped by an operator: use \`kaiser start ${name}\``;
+    case 'invalid':
+      return 'its file is invalid: fix the file (see `kaiser ls`), which reloads it';
+    case 'waiting':
+      return 'it is waiting for a spawn slot and will start with its current file';
+    case 'stopping':
+      return 'it is stopping';
+    case 'stopped':
+      return 'its file was removed';
+    default: {
+      const never: never = id;
+      throw new Error(`Internal error: unknown vassal state ${String(never)}`);
+    }
+  }
+}
+
+function startRefusal(id: VassalStateId, name: string): string | undefined {
+  switch (id) {
+    case 'held':
+    case 'backoff':
+      return undefined;
+    case 'waiting':
+    case 'starting':
+      return 'it is already starting';
+    case 'ready':
+    case 'reloading':
+    case 'reload-failed':
+    case 'replacing':
+      return `it is already running (use \`kaiser reload ${name}\` to restart it)`;
+    case 'invalid':
+      return 'its file is invalid: fix the file (see `kaiser ls`), which starts it';
+    case 'stopping':
+      return 'it is still stopping: try again once `kaiser ls` shows it held';
+    case 'stopped':
+      return 'its file was removed';
+    default: {
+      const never: never = id;
+      throw new Error(`Internal error: unknown vassal state ${String(never)}`);
+    }
+  }
+}

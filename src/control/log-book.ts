@@ -1,0 +1,82 @@
+/**
+ * The recent output of every vassal, for `kaiser logs NAME [-n K] [-f]`: a bounded ring of lines per vassal plus the
+ * followers of each. The emperor appends every output line; memory stays bounded by LINES_PER_VASSAL × MAX_LINE_CHARS
+ * per vassal whatever a vassal prints. A follower that throws is dropped, never the emperor's output path.
+ */
+
+/** Lines kept per vassal. */
+export const LINES_PER_VASSAL = 1_000;
+/** A longer line is cut (with a marker), so one runaway line cannot use the whole budget. */
+const MAX_LINE_CHARS = 8 * 1024;
+
+interface Page {
+  readonly lines: string[];
+  /** Index of the oldest line once the ring is full. */
+  start: number;
+  readonly followers: Set<(line: string) => void>;
+}
+
+/** Recent output lines per vassal, and live followers. */
+export class VassalLogBook {
+  readonly #pages = new Map<string, Page>();
+  readonly #capacity: number;
+
+  constructor(capacity: number = LINES_PER_VASSAL) {
+    this.#capacity = capacity;
+  }
+
+  /** Records one line of `vassal` and hands it to its followers. */
+  append(vassal: string, line: string): void {
+    const page = this.#page(vassal);
+    const kept = line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)} …[cut]` : line;
+    if (page.lines.length < this.#capacity) page.lines.push(kept);
+    else {
+      page.lines[page.start] = kept;
+      page.start = (page.start + 1) % this.#capacity;
+    }
+    for (const follower of page.followers) {
+      try {
+        follower(kept);
+      } catch {
+        page.followers.delete(follower);
+      }
+    }
+  }
+
+  /** The last `count` lines of `vassal`, oldest first (empty for a vassal that printed nothing). */
+  tail(vassal: string, count: number): string[] {
+    const page = this.#pages.get(vassal);
+    if (page === undefined || count <= 0) return [];
+    const ordered = [...page.lines.slice(page.start), ...page.lines.slice(0, page.start)];
+    return ordered.slice(-count);
+  }
+
+  /** Calls `onLine` for each new line of `vassal`; returns the unsubscribe function. */
+  follow(vassal: string, onLine: (line: string) => void): () => void {
+    const page = this.#page(vassal);
+    page.followers.add(onLine);
+    return () => {
+      page.followers.delete(onLine);
+    };
+  }
+
+  /** Drops a removed vassal's lines (its followers are kept until they unsubscribe). */
+  forget(vassal: string): void {
+    const page = this.#pages.get(vassal);
+    if (page === undefined) return;
+    if (page.followers.size === 0) this.#pages.delete(vassal);
+    else {
+      page.lines.length = 0;
+      page.start = 0;
+    }
+  }
+
+  #page(vassal: string): Page {
+    let page = this.#pages.get(vassal);
+    if (page === undefined) {
+      page = {lines: [], start: 0, followers: new Set()};
+      this.#pages.set(vassal, page);
+    }
+    return page;
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * The emperor's end of the control socket (`--control PATH`): listens on a UNIX stream socket that only the
+ * emperor's user may open (0600 in a 0700 directory), reads newline-delimited JSON requests (protocol.ts) and answers
+ * each from an `EmperorControl`. It owns nothing of the emperor: every action goes through that interface.
+ *
+ * Bad input must never hurt the emperor. Garbage, invalid JSON, unknown commands and unknown vassals get a coded
+ * `{"ok":false}` answer and the connection stays usable; a line over 64 KiB gets an error and the connection is
+ * closed; past MAX_CONNECTIONS a newcomer gets `KAISER_CONTROL_BUSY` and is closed; an idle connection is closed
+ * after IDLE_MS; a log follower that stops reading is dropped once BACKLOG_LIMIT_BYTES are queued for it; an
+ * exception thrown by the `EmperorControl` (a kaiser bug) is logged and answered `KAISER_CONTROL_INTERNAL`.
+ *
+ * Start: refuse if a live server answers at PATH, remove a stale socket file, bind under umask 077, chmod 0600.
+ * Close: stop accepting → end every connection (followers unsubscribed) → remove the socket file if it is still ours.
+ */
+import {chmodSync, lstatSync, unlinkSync} from 'node:fs';
+import {connect, createServer, type Server, type Socket} from 'node:net';
+import {err, ok, type Result} from '../result.js';
+import {ensureControlDir} from './control-path.js';
+import {LineReader} from './line-reader.js';
+import {
+  MAX_REQUEST_BYTES,
+  controlError,
+  encodeLine,
+  parseControlRequest,
+  type ControlError,
+  type ControlRequest,
+  type EmperorStatus,
+  type VassalRow,
+} from './protocol.js';
+
+const MAX_CONNECTIONS = 64;
+const IDLE_MS = 30_000;
+const BACKLOG_LIMIT_BYTES = 1024 * 1024;
+const PROBE_MS = 1_000;
+
+/** What the control socket may ask of the emperor. Every method returns values; none should throw. */
+export interface EmperorControl {
+  /** One row per vassal, for `kaiser ls`. */
+  rows(): VassalRow[];
+  /** The emperor in one object, for `kaiser status`. */
+  status(): EmperorStatus;
+  /** Reloads a vassal with its current file. The error says why not (e.g. it is held). */
+  reload(name: string): Result<void, string>;
+  /** Stops a vassal until `start` or a change of its file. */
+  stop(name: string): Result<void, string>;
+  /** Starts a vassal stopped by `stop` (or retries one backing off now). */
+  start(name: string): Result<void, string>;
+  /** The last `lines` output lines of a vassal, oldest first. */
+  logTail(name: string, lines: number): Result<string[], string>;
+  /** Calls `onLine` for every new output line of a vassal; returns the unsubscribe function. */
+  followLogs(name: string, onLine: (line: string) => void): Result<() => void, string>;
+}
+
+/** The logger calls the server makes (a winston logger fits). */
+export interface ControlLog {
+  debug(message: string, fields?: object): unknown;
+  info(message: string, fields?: object): unknown;
+  warn(message: string, fields?: object): unknown;
+  error(message: string, fields?: object): unknown;
+}
+
+/** A listening control server. */
+export interface ControlServer {
+  readonly path: string;
+  /** Stops accepting, ends every connection and removes the socket file. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Listens on `path`. An error (address in use by a live emperor, unusable directory…) is a value. */
+export async function startControlServer(path: string, control: EmperorControl, log: ControlLog): Promise<Result<ControlServer, string>> {
+  const dir = ensureControlDir(path);
+  if (!dir.ok) return dir;
+  const cleared = await clearStaleSocket(path);
+  if (!cleared.ok) return cleared;
+
+  const connections = new Set<Connection>();
+  const server = createServer({allowHalfOpen: false}, (socket) => {
+    if (connections.size >= MAX_CONNECTIONS) {
+      socket.on('error', () => undefined);
+      socket.end(encodeLine(failure(controlError('KAISER_CONTROL_BUSY', `more than ${MAX_CONNECTIONS} control connections are open; try again`))));
+      return;
+    }
+    const connection = new Connection(socket, control, log);
+    connections.add(connection);
+    socket.once('close', () => connections.delete(connection));
+  });
+  server.on('error', (cause) => log.error('control socket error', {path, error: String(cause)}));
+
+  const listening = await listenOwnerOnly(server, path);
+  if (!listening.ok) return listening;
+  const inode = listening.value;
+  log.info('control socket', {uwsgi: `*** kaiser control socket on ${path} ***`, path});
+
+  let closing: Promise<void> | undefined;
+  return ok({
+    path,
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const connection of connections) connection.end();
+        removeIfOurs(path, inode);
+      })),
+  });
+}
+
+/** Binds with umask 077 (no window in which the socket is open to others), then chmods 0600 to be sure. */
+function listenOwnerOnly(server: Server, path: string): Promise<Result<number, string>> {
+  return new Promise((resolve) => {
+    const onError = (cause: NodeJS.ErrnoException) => resolve(err(`cannot listen on ${path}: ${cause.code ?? cause.message}`));
+    server.once('error', onError);
+    let previous: number | undefined;
+    try {
+      previous = process.umask(0o077);
+    } catch {
+      // Worker threads may not change the umask; the 0700 directory and the chmod below still protect the socket.
+    }
+    try {
+      server.listen(path, () => {
+        server.off('error', onError);
+        try {
+          chmodSync(path, 0o600);
+          resolve(ok(lstatSync(path).ino));
+        } catch (cause) {
+          server.close();
+          resolve(err(`cannot restrict ${path} to its owner: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`));
+        }
+      });
+    } finally {
+      if (previous !== undefined) process.umask(previous);
+    }
+  });
+}
+
+/** Refuses a path where a live server answers or that is not a socket; removes a dead socket file. */
+async function clearStaleSocket(path: string): Promise<Result<void, string>> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return ok(undefined);
+    return err(`cannot inspect ${path}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`);
+  }
+  if (!isSocket) return err(`${path} exists and is not a socket: remove it or choose another --control path`);
+  if (await answers(path)) return err(`another emperor is already listening on ${path}`);
+  try {
+    unlinkSync(path);
+    return ok(undefined);
+  } catch (cause) {
+    return err(`cannot remove the stale socket ${path}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`);
+  }
+}
+
+/** Whether something accepts connections at `path` (a refused or timed-out connect means stale). */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(path);
+    const done = (alive: boolean) => {
+      clearTimeout(timer);
+      probe.destroy();
+      resolve(alive);
+    };
+    const timer = setTimeout(() => done(false), PROBE_MS);
+    probe.once('connect', () => done(true));
+    probe.once('error', () => done(false));
+  });
+}
+
+function removeIfOurs(path: string, inode: number): void {
+  try {
+    // Another emperor may have replaced a socket it judged stale; never delete its file.
+    if (lstatSync(path).ino === inode) unlinkSync(path);
+  } catch {
+    // Already gone.
+  }
+}
+
+function failure(error: ControlError): object {
+  return {ok: false, code: error.code, error: error.error};
+}
+
+/** One client: reads request lines in turn and answers each; a `logs --follow` makes it a stream. */
+class Connection {
+  readonly #socket: Socket;
+  readonly #control: EmperorControl;
+  readonly #log: ControlLog;
+  readonly #reader = new LineReader(MAX_REQUEST_BYTES);
+  #unfollow: (() => void) | undefined;
+  #ended = false;
+
+  constructor(socket: Socket, control: EmperorControl, log: ControlLog) {
+    this.#socket = socket;
+    this.#control = control;
+    this.#log = log;
+    socket.setTimeout(IDLE_MS, () => this.end());
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (cause) => this.#log.debug('control connection error', {error: String(cause)}));
+    socket.once('close', () => this.#stopFollowing());
+  }
+
+  /** Ends the connection politely, then for good once the last answer is flushed. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#stopFollowing();
+    this.#socket.end(() => this.#socket.destroy());
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#ended || this.#unfollow !== undefined) return;
+    const batch = this.#reader.push(chunk);
+    for (const line of batch.lines) {
+      if (this.#ended || this.#unfollow !== undefined) return;
+      if (line.trim() === '') continue;
+      this.#answer(line);
+    }
+    if (batch.tooLong && !this.#ended) {
+      this.#send(failure(controlError('KAISER_CONTROL_LINE_TOO_LONG', `a request line may be at most ${MAX_REQUEST_BYTES} bytes`)));
+      this.end();
+    }
+  }
+
+  #answer(line: string): void {
+    const request = parseControlRequest(line);
+    if (!request.ok) return this.#send(failure(request.error));
+    try {
+      this.#send(this.#handle(request.value));
+    } catch (cause) {
+      this.#log.error('control request failed', {cmd: request.value.cmd, error: String(cause)});
+      this.#send(failure(controlError('KAISER_CONTROL_INTERNAL', `internal error while handling "${request.value.cmd}": see the emperor's log`)));
+    }
+  }
+
+  #handle(request: ControlRequest): object {
+    const control = this.#control;
+    switch (request.cmd) {
+      case 'ls':
+        return {ok: true, vassals: control.rows()};
+      case 'status':
+        return {ok: true, status: control.status()};
+      case 'reload':
+      case 'stop':
+      case 'start': {
+        if (!this.#exists(request.name)) return this.#unknownVassal(request.name);
+        const done = control[request.cmd](request.name);
+        if (!done.ok) return failure(controlError('KAISER_CONTROL_REFUSED', `cannot ${request.cmd} ${request.name}: ${done.error}`));
+        this.#log.info('control action', {cmd: request.cmd, vassal: request.name});
+        return {ok: true, cmd: request.cmd, name: request.name};
+      }
+      case 'logs':
+        return this.#logs(request);
+      default: {
+        const never: never = request;
+        throw new Error(`Internal error: unknown control request ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  #logs(request: Extract<ControlRequest, {cmd: 'logs'}>): object {
+    if (!this.#exists(request.name)) return this.#unknownVassal(request.name);
+    const tail = this.#control.logTail(request.name, request.lines);
+    if (!tail.ok) return failure(controlError('KAISER_CONTROL_REFUSED', `cannot read the log of ${request.name}: ${tail.error}`));
+    if (!request.follow) return {ok: true, lines: tail.value};
+    const followed = this.#control.followLogs(request.name, (line) => this.#stream(line));
+    if (!followed.ok) return failure(controlError('KAISER_CONTROL_REFUSED', `cannot follow the log of ${request.name}: ${followed.error}`));
+    this.#unfollow = followed.value;
+    // A follower may be quiet for hours; it ends by disconnecting.
+    this.#socket.setTimeout(0);
+    return {ok: true, lines: tail.value};
+  }
+
+  #stream(line: string): void {
+    if (this.#ended) return;
+    // A follower that stops reading must not make the emperor buffer its vassal's output without end.
+    if (this.#socket.writableLength > BACKLOG_LIMIT_BYTES) {
+      this.#log.warn('dropping a slow log follower', {queuedBytes: this.#socket.writableLength});
+      this.#stopFollowing();
+      this.#socket.destroy();
+      return;
+    }
+    this.#send({line});
+  }
+
+  #exists(name: string): boolean {
+    return this.#control.rows().some((row) => row.name === name);
+  }
+
+  #unknownVassal(name: string): object {
+    const known = this.#control.rows().map((row) => row.name);
+    const hint = known.length === 0 ? 'the emperor has no vassals' : `known: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''}`;
+    return failure(controlError('KAISER_CONTROL_UNKNOWN_VASSAL', `no vassal named ${JSON.stringify(name)} (${hint})`));
+  }
+
+  #send(message: object): void {
+    if (this.#ended || this.#socket.destroyed) return;
+    this.#socket.write(encodeLine(message));
+  }
+
+  #stopFollowing(): void {
+    const unfollow = this.#unfollow;
+    this.#unfollow = undefined;
+    if (unfollow === undefined) return;
+    try {
+      unfollow();
+    } catch (cause) {
+      this.#log.error('cannot unsubscribe a log follower', {error: String(cause)});
+    }
+  }
+}
