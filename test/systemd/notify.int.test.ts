@@ -134,6 +134,19 @@ describe('Notifier helper', () => {
     expect(processTree(process.pid).length).toBe(helpersBefore - 1);
   });
 
+  it('warns once and turns into a no-op when python3 cannot be started', async () => {
+    const warnings: string[] = [];
+    notifier = Notifier.fromEnvironment({
+      env: {NOTIFY_SOCKET: join(tempDir(), 'notify.sock')},
+      python: '/nonexistent/python3',
+      log: {warn: (message) => warnings.push(message)},
+    });
+    notifier.ready();
+    await waitFor(() => !notifier!.isEnabled, 5_000, 'the notifier to give up');
+    notifier.stopping();
+    expect(warnings).toEqual(['cannot start the sd_notify helper; not notifying systemd']);
+  });
+
   it('is a no-op that starts no process without NOTIFY_SOCKET', async () => {
     const before = processTree(process.pid).length;
     notifier = Notifier.fromEnvironment({env: {WATCHDOG_USEC: '200000'}});
