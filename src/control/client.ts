@@ -21,8 +21,8 @@ export type ControlAnswer = {ok: true} & Record<string, unknown>;
 export interface ControlRequestOptions {
   /** Deadline for connecting and for the first answer. */
   readonly timeoutMs?: number;
-  /** For `logs --follow`: every streamed line after the answer. */
-  readonly onLine?: (line: string) => void;
+  /** Keep the connection open after the answer (`logs --follow`); read the lines with `ControlReply.onLine`. */
+  readonly stream?: boolean;
 }
 
 /** An answer, plus for a stream a promise that settles when the emperor ends it, and a way to end it ourselves. */
@@ -32,6 +32,8 @@ export interface ControlReply {
   readonly ended: Promise<void>;
   /** Closes the connection (ends a stream). */
   close(): void;
+  /** Receives every streamed line; lines that arrived before it was set are delivered first, in order. */
+  onLine(listener: (line: string) => void): void;
 }
 
 /** Sends `request` to the emperor at `path` and reads its answer. A `{"ok":false}` answer is an error value. */
@@ -41,6 +43,7 @@ export function requestControl(path: string, request: ControlRequest, options: C
     const socket: Socket = connect(path);
     const reader = new LineReader(MAX_RESPONSE_BYTES);
     let answered = false;
+    const stream = new StreamedLines();
     let endStream: () => void = () => undefined;
     const ended = new Promise<void>((resolveEnded) => (endStream = resolveEnded));
     const settle = (result: Result<ControlReply, ControlError>) => {
@@ -66,29 +69,40 @@ export function requestControl(path: string, request: ControlRequest, options: C
       for (const line of batch.lines) {
         if (line.trim() === '') continue;
         if (answered) {
-          streamed(line, options.onLine);
+          stream.push(line);
           continue;
         }
         const answer = parseAnswer(line, path);
         if (!answer.ok) return settle(answer);
-        const streaming = options.onLine !== undefined;
-        if (!streaming) socket.end();
-        settle(ok({answer: answer.value, ended, close: () => socket.destroy()}));
+        if (options.stream !== true) socket.end();
+        settle(ok({answer: answer.value, ended, close: () => socket.destroy(), onLine: (listener) => stream.listen(listener)}));
       }
       if (batch.tooLong) settle(err(controlError('KAISER_CONTROL_BAD_RESPONSE', `the answer from ${path} is larger than ${MAX_RESPONSE_BYTES} bytes`)));
     });
   });
 }
 
-function streamed(line: string, onLine: ((line: string) => void) | undefined): void {
-  if (onLine === undefined) return;
-  try {
-    const parsed = JSON.parse(line) as unknown;
-    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as {line?: unknown}).line === 'string') {
-      onLine((parsed as {line: string}).line);
+/** `{"line":…}` messages after the answer, held until someone listens: the answer's own lines print first. */
+class StreamedLines {
+  #held: string[] = [];
+  #listener: ((line: string) => void) | undefined;
+
+  push(raw: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return; // A line we cannot read is skipped; the stream goes on.
     }
-  } catch {
-    // A line we cannot read is skipped; the stream goes on.
+    if (typeof parsed !== 'object' || parsed === null || typeof (parsed as {line?: unknown}).line !== 'string') return;
+    const line = (parsed as {line: string}).line;
+    if (this.#listener) this.#listener(line);
+    else this.#held.push(line);
+  }
+
+  listen(listener: (line: string) => void): void {
+    this.#listener = listener;
+    for (const line of this.#held.splice(0)) listener(line);
   }
 }
 

@@ -109,13 +109,11 @@ const COMMANDS: Record<ControlCommand, CommandRunner> = {
     const lines = Number(args.values.get('lines') ?? '10');
     const follow = args.bools.has('follow');
     const request: ControlRequest = {cmd: 'logs', name, lines, follow};
-    const reply = await requestControl(path, request, {
-      timeoutMs: io.timeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS,
-      ...(follow ? {onLine: (line: string) => io.stdout.write(`${line}\n`)} : {}),
-    });
+    const reply = await requestControl(path, request, {timeoutMs: io.timeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS, stream: follow});
     if (!reply.ok) return report(io, reply.error);
     for (const line of (reply.value.answer['lines'] as string[] | undefined) ?? []) io.stdout.write(`${line}\n`);
     if (!follow) return EXIT.OK;
+    reply.value.onLine((line) => io.stdout.write(`${line}\n`));
     const aborted = new Promise<'aborted'>((resolve) => onAbort(io.signal, () => resolve('aborted')));
     const outcome = await Promise.race([reply.value.ended.then(() => 'ended' as const), aborted]);
     reply.value.close();
