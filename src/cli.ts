@@ -14,6 +14,9 @@ import {Emperor} from './emperor/emperor.js';
 import {EXIT} from './exit-codes.js';
 import {createLogger, type LogFormat} from './log/logger.js';
 import {runServer} from './server/launcher.js';
+import type {EmperorMetrics, VassalMetricsRow} from './metrics/metrics.js';
+import type {MetricsServer} from './metrics/server.js';
+import {Notifier} from './systemd/notify.js';
 
 /** The package version, from package.json. */
 export const VERSION: string = (() => {
@@ -89,6 +92,9 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     fail(`--emperor ${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : `cannot read (${(error as NodeJS.ErrnoException).code})`}`);
   }
   const log = createLogger({format: logFormatOf(options.logFormat)});
+  const notifier = Notifier.fromEnvironment({log, ...(options.python ? {python: options.python} : {})});
+  let metrics: EmperorMetrics | undefined;
+  let metricsServer: MetricsServer | undefined;
   const emperor = new Emperor({
     dir,
     statsAddress: options.emperorStats,
@@ -100,7 +106,20 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     curseToleranceMs: options.curseToleranceSeconds * 1000,
     log,
     version: `kaiser-${VERSION}`,
+    onScan: (seconds) => metrics?.observeScan(seconds),
+    onVassalReady: (seconds) => metrics?.observeSpawn(seconds),
   });
+  if (options.metrics) {
+    // prom-client costs ~13 MB of emperor RSS: loaded only when metrics are asked for.
+    const {EmperorMetrics} = await import('./metrics/metrics.js');
+    metrics = new EmperorMetrics({snapshots: () => emperor.snapshots().map(toMetricsRow), refresh: () => emperor.refreshAppStats()});
+  }
+  const publishStatus = () => {
+    const snaps = emperor.snapshots();
+    const ready = snaps.filter((s) => s.state === 'ready').length;
+    const failing = snaps.filter((s) => s.state === 'backoff' || s.state === 'invalid' || s.state === 'reload-failed').length;
+    notifier.status(`The Emperor is governing ${snaps.length} vassals: ${ready} ready, ${failing} failing`);
+  };
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -108,19 +127,55 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
       return;
     }
     stopping = true;
-    void emperor.shutdown().then(() => process.exit(EXIT.OK));
+    notifier.stopping();
+    void emperor.shutdown().then(async () => {
+      await metricsServer?.close();
+      metrics?.close();
+      await notifier.close();
+      process.exit(EXIT.OK);
+    });
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGQUIT', () => stop('SIGQUIT'));
-  process.on('SIGHUP', () => emperor.reloadAll());
+  process.on('SIGHUP', () => {
+    notifier.reloading();
+    emperor.reloadAll();
+    notifier.ready();
+  });
   process.on('SIGUSR1', () => emperor.logStatus());
   process.on('SIGPIPE', () => undefined);
   try {
     await emperor.start();
+    if (metrics && options.metrics) {
+      const {startMetricsServer} = await import('./metrics/server.js');
+      metricsServer = await startMetricsServer(options.metrics, metrics);
+      log.info('metrics server', {uwsgi: `*** Prometheus metrics on http://${metricsServer.address}/metrics ***`});
+    }
   } catch (error) {
     log.error('cannot start the emperor', {error: String(error)});
     await emperor.shutdown();
+    await notifier.close();
     process.exit(EXIT.FAILURE);
   }
+  notifier.ready();
+  publishStatus();
+  setInterval(publishStatus, 10_000).unref();
+  notifier.startWatchdog();
+}
+
+function toMetricsRow(s: ReturnType<Emperor['snapshots']>[number]): VassalMetricsRow {
+  const app = s.appStats;
+  return {
+    name: s.name,
+    kind: s.kind,
+    state: s.state,
+    up: s.accepting,
+    restarts: s.restarts,
+    cpuSeconds: s.cpuSeconds,
+    rssBytes: s.rssBytes,
+    uptimeSeconds: s.pid > 0 && s.readyAt > 0 ? (Date.now() - s.readyAt) / 1000 : 0,
+    lastExitCode: s.lastExit?.code ?? null,
+    ...(app ? {requests: app.requests, inflight: app.inflight, workers: app.workers, busyWorkers: app.busy, harakiri: app.harakiri} : {}),
+  };
 }

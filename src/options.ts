@@ -47,6 +47,8 @@ export const OPTIONS = [
   {name: 'emperor-accounting-freq', type: 'seconds', default: 2, scopes: ['emperor'], arg: 'S', help: 'how often CPU and memory of every vassal are sampled (0 = off)'},
   {name: 'emperor-spawn-concurrency', type: 'int', default: 32, scopes: ['emperor'], arg: 'N', help: 'at most this many vassals starting at once'},
   {name: 'emperor-curse-tolerance', type: 'seconds', default: 10, scopes: ['emperor'], arg: 'S', help: 'default stop-timeout of app-server vassals'},
+  {name: 'control', type: 'path', scopes: ['emperor'], arg: 'PATH', help: 'control socket for kaiser ls/top/reload/stop/start/logs/status (default: /run/kaiser/control.sock as root, else $XDG_RUNTIME_DIR/kaiser/control.sock; env KAISER_CONTROL)'},
+  {name: 'metrics', type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'serve Prometheus metrics on HOST:PORT at /metrics'},
   {name: 'log-format', type: 'string', default: 'human', scopes: ['emperor', 'server'], arg: 'human|json', help: 'log line format'},
   {name: 'python', type: 'path', scopes: ['emperor', 'server'], arg: 'PATH', help: 'python interpreter for WSGI apps (default: /usr/bin/python3, else python3 on PATH)'},
   {name: 'help', aliases: ['h'], type: 'bool', scopes: ['emperor'], help: 'print this help and exit'},

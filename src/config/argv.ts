@@ -42,6 +42,9 @@ export interface EmperorOptions {
   curseToleranceSeconds: number;
   python: string | undefined;
   logFormat: LogFormatName;
+  /** Control socket path, when given (the CLI falls back to KAISER_CONTROL and the default path). */
+  control: string | undefined;
+  metrics: string | undefined;
 }
 
 /** The log formats `--log-format` accepts. */
@@ -269,6 +272,8 @@ function emperorOptions(values: OptionValues): EmperorOptions {
     curseToleranceSeconds: get('emperor-curse-tolerance') as number,
     python: get('python') as string | undefined,
     logFormat: get('log-format') as LogFormatName,
+    control: get('control') as string | undefined,
+    metrics: get('metrics') as string | undefined,
   };
 }
 

@@ -51,7 +51,14 @@ export interface EmperorOptions {
   curseToleranceMs: number;
   log: Logger;
   version: string;
+  /** Called after each scan of the directory with its duration (for metrics). */
+  onScan?: (seconds: number) => void;
+  /** Called when a vassal becomes ready with the time since its spawn (for metrics). */
+  onVassalReady?: (seconds: number) => void;
 }
+
+/** How long a scrape waits for app-server vassals to report their request figures. */
+const APP_STATS_WAIT_MS = 250;
 
 interface VassalRecord {
   vassal: Vassal;
@@ -91,8 +98,8 @@ export class Emperor {
     this.#slots = new SpawnSlots(options.spawnConcurrency);
     this.#sockets = new SocketStore(options.python ?? '/usr/bin/python3');
     this.#monitor = new DirectoryMonitor(
-      {dir: options.dir, settleMs: SETTLE_MS, rescanMs: options.rescanMs, log: this.#log},
-      {onPresent: (name, path) => void this.#onPresent(name, path), onAbsent: (name) => this.#onAbsent(name)},
+      {dir: options.dir, settleMs: SETTLE_MS, rescanMs: options.rescanMs, log: this.#log, ...(options.onScan ? {onScan: options.onScan} : {})},
+      {onPresent: (name, path) => this.#onPresent(name, path), onAbsent: (name) => this.#onAbsent(name)},
     );
   }
 
@@ -147,6 +154,14 @@ export class Emperor {
   /** The emperor stats document. */
   statsJson(): string {
     return renderEmperorStats({version: this.#options.version, dir: this.#options.dir, vassals: this.snapshots()});
+  }
+
+  /** Asks every app-server vassal for fresh request figures, waiting at most a moment for the answers. */
+  async refreshAppStats(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const wait = new Promise<void>((resolve) => (timer = setTimeout(resolve, APP_STATS_WAIT_MS)));
+    await Promise.race([Promise.all([...this.#records.values()].map((r) => r.vassal.requestStats())), wait]);
+    clearTimeout(timer);
   }
 
   /** Forces a sample now (tests and `kaiser ls`). */
@@ -303,12 +318,16 @@ export class Emperor {
       childSpecFor: (spec) => this.#childSpecFor(spec),
       requestSlot: (grant) => this.#slots.request(grant),
       releaseSlot: () => this.#slots.release(),
-      onTransition: (vassal) => this.#onTransition(vassal),
+      onTransition: (vassal, from) => this.#onTransition(vassal, from),
       onOutput: (vassal, line) => this.#onOutput(vassal.name, line),
     });
   }
 
-  #onTransition(vassal: Vassal): void {
+  #onTransition(vassal: Vassal, from: string): void {
+    if (from === 'starting' && vassal.state.id === 'ready') {
+      const snap = vassal.snapshot();
+      this.#options.onVassalReady?.((snap.readyAt - snap.lastSpawn) / 1000);
+    }
     // After a reload to new socket addresses, the old ones close only once the new instance is ready.
     const record = this.#records.get(vassal.name);
     const spec = vassal.spec;

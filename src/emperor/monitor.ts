@@ -19,7 +19,7 @@ export function isVassalFileName(name: string): boolean {
 
 export interface MonitorListener {
   /** The file exists (new, changed, touched or re-created): decide what to do after reading it. */
-  onPresent(name: string, path: string): void;
+  onPresent(name: string, path: string): Promise<void>;
   /** The file is gone. */
   onAbsent(name: string): void;
 }
@@ -29,6 +29,8 @@ export interface MonitorOptions {
   settleMs: number;
   rescanMs: number;
   log: Logger;
+  /** Called after each full scan with its duration. */
+  onScan?: (seconds: number) => void;
 }
 
 /** Watches one directory. */
@@ -76,17 +78,17 @@ export class DirectoryMonitor {
       this.#options.log.warn('cannot read vassals (retrying at the next rescan)', {dir: this.#options.dir, error: String(error)});
       return;
     }
+    const started = performance.now();
     const present = new Set(names);
-    for (const name of names) {
-      this.#known.add(name);
-      this.#listener.onPresent(name, join(this.#options.dir, name));
-    }
+    for (const name of names) this.#known.add(name);
+    await Promise.all(names.map((name) => this.#listener.onPresent(name, join(this.#options.dir, name))));
     for (const name of [...this.#known]) {
       if (!present.has(name)) {
         this.#known.delete(name);
         this.#listener.onAbsent(name);
       }
     }
+    this.#options.onScan?.((performance.now() - started) / 1000);
   }
 
   /** Stops watching. */
@@ -119,7 +121,7 @@ export class DirectoryMonitor {
     );
     if (exists) {
       this.#known.add(name);
-      this.#listener.onPresent(name, path);
+      void this.#listener.onPresent(name, path);
     } else if (this.#known.delete(name)) {
       this.#listener.onAbsent(name);
     }

@@ -57,6 +57,17 @@ export interface VassalSnapshot {
   lastExit: LastExit | undefined;
   lastError: string | undefined;
   file: string;
+  /** Request figures of an app-server vassal, as of its last answer to a stats request. */
+  appStats: AppServerStats | undefined;
+}
+
+/** What an app-server master reports when asked (byte 3). */
+export interface AppServerStats {
+  requests: number;
+  inflight: number;
+  workers: number;
+  busy: number;
+  harakiri: number;
 }
 
 /** One vassal. */
@@ -77,6 +88,8 @@ export class Vassal {
   #lastHeartbeat = 0;
   #lastExit: LastExit | undefined;
   #lastError: string | undefined;
+  #appStats: AppServerStats | undefined;
+  #statsWaiters: (() => void)[] = [];
   #stopWaiters: (() => void)[] = [];
   /** Old instances being stopped in the background after an overlap reload. */
   readonly #retiring = new Set<Child>();
@@ -117,7 +130,15 @@ export class Vassal {
       lastExit: this.#lastExit,
       lastError: s.id === 'invalid' ? s.error : this.#lastError,
       file: this.#spec?.file ?? '',
+      appStats: this.#appStats,
     };
+  }
+
+  /** Asks an app-server master for its request figures; resolves when it answered (or at once if it cannot). */
+  requestStats(): Promise<void> {
+    const s = this.#state;
+    if (this.#spec?.kind !== 'app-server' || !('child' in s) || !s.child.send(Buffer.from([TO_VASSAL.STATS]))) return Promise.resolve();
+    return new Promise((resolve) => this.#statsWaiters.push(resolve));
   }
 
   /** The file appeared (or became valid): start it. */
@@ -432,6 +453,12 @@ export class Vassal {
         this.#lastError = error;
         this.#changeState({id: 'reload-failed', child, readyAt: s.readyAt, error}, 'RELOAD_FAILED');
         this.#log.error('vassal reload failed; the previous workers keep serving', {error});
+      } else if (event.event === 'stats') {
+        const n = (key: string) => (typeof event[key] === 'number' ? (event[key] as number) : 0);
+        this.#appStats = {requests: n('requests'), inflight: n('inflight'), workers: n('workers'), busy: n('busy'), harakiri: n('harakiri')};
+        const waiters = this.#statsWaiters;
+        this.#statsWaiters = [];
+        waiters.forEach((w) => w());
       } else if (event.event === 'app-load-failed') {
         const error = typeof event['error'] === 'string' ? event['error'] : 'app failed to load';
         this.#lastError = error;

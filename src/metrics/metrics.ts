@@ -37,6 +37,8 @@ export interface VassalMetricsRow {
 /** Where the figures come from at scrape time. */
 export interface MetricsSource {
   snapshots(): readonly VassalMetricsRow[];
+  /** Called before each scrape, e.g. to ask app-server vassals for fresh request figures. */
+  refresh?(): Promise<void>;
 }
 
 /** The vassal state ids of `src/emperor/vassal-states.ts` (a test keeps the two in step). */
@@ -106,7 +108,8 @@ export class EmperorMetrics {
   }
 
   /** The Prometheus text exposition of everything, collected now. */
-  render(): Promise<string> {
+  async render(): Promise<string> {
+    await this.#source.refresh?.();
     return this.registry.metrics();
   }
 

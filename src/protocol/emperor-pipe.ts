@@ -9,6 +9,8 @@ export const TO_VASSAL = {
   STOP: 0,
   RELOAD: 1,
   GRACEFUL_STOP: 2,
+  /** kaiser extension: ask a kaiser master for its request figures (answered with a 116 `stats` event). */
+  STATS: 3,
   CONFIG: 115,
 } as const;
 

@@ -40,7 +40,7 @@ class EmperorPipe:
                 pass
 
     def read(self):
-        """-> list of ('stop'|'reload'|'graceful-stop'|'eof', None) or ('config', dict)."""
+        """-> list of ('stop'|'reload'|'graceful-stop'|'stats'|'eof', None) or ('config', dict)."""
         out = []
         while True:
             try:
@@ -75,5 +75,7 @@ class EmperorPipe:
                 out.append(('reload', None))
             elif b == 2:
                 out.append(('graceful-stop', None))
+            elif b == 3:
+                out.append(('stats', None))
         self.buf = buf
         return out

@@ -546,6 +546,25 @@ class Master:
                 self.graceful_stop()
             elif cmd == 'stop':
                 self.brutal_stop(0)
+            elif cmd == 'stats':
+                self.emperor.event(self.stats_summary())
+
+    def stats_summary(self):
+        """The figures the emperor exports as metrics, asked for with byte 3 (no timer: idle vassals stay idle)."""
+        from _kaiser import stats as _stats
+        requests = inflight = busy = harakiri = workers = 0
+        for wid in range(1, self.cfg['processes'] + 1):
+            doc = _stats.worker_doc(self, wid, False)
+            requests += doc['requests']
+            harakiri += doc['harakiri_count']
+            if doc['pid']:
+                workers += 1
+            n = sum(c['in_request'] for c in doc['cores'])
+            inflight += n
+            if n:
+                busy += 1
+        return {'event': 'stats', 'requests': requests, 'inflight': inflight, 'workers': workers,
+                'busy': busy, 'harakiri': harakiri}
 
     def on_fifo(self, f):
         for cmd in f.read():
