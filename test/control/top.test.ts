@@ -92,6 +92,14 @@ describe('kaiser top', () => {
     expect(stdout).toMatch(/\napp1\.ini\s+30705\s+ready\s+yes\s+yes/);
   });
 
+  it('clears the screen before each frame when stdout is a terminal', async () => {
+    const path = join(tempDir(), 'stats.sock');
+    await startStatsServer((s, ready) => s.listen(path, ready), instanceStats);
+    const stdout = new Capture(true);
+    expect(await runControlCommand('top', ['--once', path], {env: {}, stdout, stderr: new Capture()})).toBe(0);
+    expect(stdout.text.startsWith('\x1b[H\x1b[2J')).toBe(true);
+  });
+
   it('exits 1 when the stats server is not there, and 2 on a bad address', async () => {
     expect((await run(['--once', join(tempDir(), 'missing.sock')])).code).toBe(1);
     expect((await run(['--once', 'localhost:99999'])).code).toBe(2);
