@@ -17,6 +17,11 @@ import {runServer} from './server/launcher.js';
 import type {EmperorMetrics, VassalMetricsRow} from './metrics/metrics.js';
 import type {MetricsServer} from './metrics/server.js';
 import {Notifier} from './systemd/notify.js';
+import {runControlCommand} from './control/commands.js';
+import {resolveControlPath} from './control/control-path.js';
+import {emperorControl} from './control/emperor-control.js';
+import {VassalLogBook} from './control/log-book.js';
+import {startControlServer, type ControlServer} from './control/server.js';
 
 /** The package version, from package.json. */
 export const VERSION: string = (() => {
@@ -68,7 +73,10 @@ export function main(argv: string[]): void {
       return;
     }
     case 'subcommand':
-      return fail(`"${mode.name}" needs the control socket, which this version does not have yet`);
+      void runControlCommand(mode.name, mode.args, {env: process.env, stdout: process.stdout, stderr: process.stderr}).then((code) =>
+        process.exit(code),
+      );
+      return;
     default: {
       const never: never = mode;
       return fail(`Internal error: unknown mode ${JSON.stringify(never)}`, EXIT.FAILURE);
@@ -93,6 +101,8 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   }
   const log = createLogger({format: logFormatOf(options.logFormat)});
   const notifier = Notifier.fromEnvironment({log, ...(options.python ? {python: options.python} : {})});
+  const book = new VassalLogBook();
+  let control: ControlServer | undefined;
   let metrics: EmperorMetrics | undefined;
   let metricsServer: MetricsServer | undefined;
   const emperor = new Emperor({
@@ -108,6 +118,8 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     version: `kaiser-${VERSION}`,
     onScan: (seconds) => metrics?.observeScan(seconds),
     onVassalReady: (seconds) => metrics?.observeSpawn(seconds),
+    onVassalOutput: (name, line) => book.append(name, line),
+    onVassalRemoved: (name) => book.forget(name),
   });
   if (options.metrics) {
     // prom-client costs ~13 MB of emperor RSS: loaded only when metrics are asked for.
@@ -128,7 +140,9 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     }
     stopping = true;
     notifier.stopping();
-    void emperor.shutdown().then(async () => {
+    void (control?.close() ?? Promise.resolve())
+      .then(() => emperor.shutdown())
+      .then(async () => {
       await metricsServer?.close();
       metrics?.close();
       await notifier.close();
@@ -144,9 +158,20 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     notifier.ready();
   });
   process.on('SIGUSR1', () => emperor.logStatus());
+  process.on('SIGUSR2', () => emperor.reopenLogs());
   process.on('SIGPIPE', () => undefined);
   try {
     await emperor.start();
+    const controlPath = resolveControlPath(options.control);
+    const started = await startControlServer(controlPath, emperorControl(emperor, book, {version: `kaiser-${VERSION}`, dir}), log);
+    if (started.ok) {
+      control = started.value;
+      log.info('control socket', {uwsgi: `*** control socket on ${controlPath} ***`});
+    } else if (options.control !== undefined) {
+      throw new Error(`cannot open the control socket: ${started.error}`);
+    } else {
+      log.warn('no control socket', {uwsgi: `control socket disabled: ${started.error} (use --control PATH)`});
+    }
     if (metrics && options.metrics) {
       const {startMetricsServer} = await import('./metrics/server.js');
       metricsServer = await startMetricsServer(options.metrics, metrics);

@@ -56,6 +56,8 @@ export const OPTIONS = [
 
   // ── any vassal ────────────────────────────────────────────────────────────────────────────
   {name: 'logto', type: 'path', scopes: ['vassal', 'server'], arg: 'FILE', help: 'append this vassal’s output to FILE (still prefixed in the emperor log)'},
+  {name: 'log-maxsize', type: 'int', default: 0, scopes: ['vassal'], arg: 'BYTES', help: 'rotate the logto file when it would grow past BYTES (0 = never)'},
+  {name: 'log-backups', type: 'int', default: 5, scopes: ['vassal'], arg: 'N', help: 'rotated logto files to keep (FILE.1 … FILE.N)'},
   {name: 'stop-signal', type: 'signal', default: 'SIGTERM', scopes: ['command'], arg: 'SIG', help: 'signal asking the program to stop'},
   {name: 'stop-timeout', type: 'seconds', default: 10, scopes: ['vassal'], arg: 'S', help: 'grace after the stop request, then SIGKILL of the whole process tree'},
   {name: 'start-timeout', type: 'seconds', default: 60, scopes: ['vassal'], arg: 'S', help: 'a vassal not ready after this long is killed and retried with backoff'},
@@ -141,7 +143,7 @@ export const UWSGI_UNSUPPORTED: readonly string[] = [
   'evil-reload-on-rss', 'limit-as', 'post-buffering', 'static-map', 'static-map2', 'offload-threads', 'vhost', 'mount',
   'manage-script-name', 'py-autoreload', 'spooler', 'mule', 'mules', 'cron', 'attach-daemon', 'smart-attach-daemon',
   'route', 'route-run', 'emperor-tyrant', 'emperor-broodlord', 'zerg', 'zerg-server', 'cache2', 'cache', 'logger',
-  'req-logger', 'log-maxsize', 'logto2', 'daemonize', 'uid', 'gid', 'touch-workers-reload', 'touch-logreopen',
+  'req-logger', 'logto2', 'daemonize', 'uid', 'gid', 'touch-workers-reload', 'touch-logreopen',
   'touch-exec', 'touch-signal', 'max-worker-lifetime', 'max-requests-delta', 'min-worker-lifetime', 'harakiri-verbose',
   'harakiri-graceful-timeout', 'single-interpreter', 'protocol', 'http-processes', 'http-timeout', 'http-keepalive',
   'https', 'ssl', 'shared-socket', 'procname', 'procname-prefix', 'auto-procname', 'reuse-port', 'so-keepalive',

@@ -35,6 +35,9 @@ export interface VassalCommon {
   dir: string;
   /** Absolute path the vassal's output is appended to. */
   logto?: string;
+  /** Rotate the logto file past this many bytes (0 = never), keeping `logBackups` old files. */
+  logMaxBytes: number;
+  logBackups: number;
   stopTimeoutMs: number;
   startTimeoutMs: number;
 }
@@ -188,6 +191,8 @@ function loadCommandVassal(file: string, config: ConfigFile, common: Pick<Vassal
     kind: 'command',
     ...common,
     ...(typeof logto === 'string' ? {logto: resolve(common.dir, logto)} : {}),
+    logMaxBytes: numberOr(values, 'log-maxsize', 0),
+    logBackups: numberOr(values, 'log-backups', 5),
     stopTimeoutMs: secondsToMs(values, 'stop-timeout', COMMAND_DEFAULTS.stopTimeoutMs),
     startTimeoutMs: secondsToMs(values, 'start-timeout', COMMAND_DEFAULTS.startTimeoutMs),
     argv: [...(values.get('exec') as readonly string[])],
@@ -214,6 +219,8 @@ function loadAppServerVassal(
     kind: 'app-server',
     ...common,
     ...(typeof logto === 'string' ? {logto: resolve(common.dir, logto)} : {}),
+    logMaxBytes: numberOr(values, 'log-maxsize', 0),
+    logBackups: numberOr(values, 'log-backups', 5),
     stopTimeoutMs: secondsToMs(values, 'stop-timeout', ctx.curseToleranceMs ?? defaultSecondsMs('emperor-curse-tolerance')),
     startTimeoutMs: secondsToMs(values, 'start-timeout', defaultSecondsMs('start-timeout')),
     python: choosePython(values, {
@@ -256,6 +263,11 @@ export function checkCommandSocket(text: string): Result<string, string> {
   const tcp = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/\s]*):(\d+)$/.exec(text);
   if (tcp !== null && Number(tcp[2]) <= 65535) return ok(text);
   return err(`a command vassal's socket is tcp://HOST:PORT or unix:/path, got ${JSON.stringify(text)}`);
+}
+
+function numberOr(values: OptionValues, name: string, fallback: number): number {
+  const value = values.get(name);
+  return typeof value === 'number' ? value : fallback;
 }
 
 function secondsToMs(values: OptionValues, name: string, fallbackMs: number): number {

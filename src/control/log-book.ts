@@ -5,7 +5,7 @@
  */
 
 /** Lines kept per vassal. */
-export const LINES_PER_VASSAL = 1_000;
+export const LINES_PER_VASSAL = 100;
 /** A longer line is cut (with a marker), so one runaway line cannot use the whole budget. */
 const MAX_LINE_CHARS = 8 * 1024;
 

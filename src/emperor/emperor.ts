@@ -8,7 +8,6 @@
  * reload-mercy) → SIGKILL what is left → close the stats server → close the reaper.
  */
 import {createHash} from 'node:crypto';
-import {createWriteStream, type WriteStream} from 'node:fs';
 import {readFile, stat} from 'node:fs/promises';
 import {fileURLToPath} from 'node:url';
 import type {Server} from 'node:net';
@@ -18,6 +17,7 @@ import type {Logger} from '../log/logger.js';
 import {Accountant} from '../accounting/accountant.js';
 import {formatError, type ErrorCode, type ErrorFields} from '../errors.js';
 import {SocketStore} from './socket-store.js';
+import {VassalLogFile} from '../log/vassal-log-file.js';
 import {spawnChild, type ChildSpec} from './child.js';
 import {DirectoryMonitor} from './monitor.js';
 import {Reaper} from './reaper.js';
@@ -55,6 +55,10 @@ export interface EmperorOptions {
   onScan?: (seconds: number) => void;
   /** Called when a vassal becomes ready with the time since its spawn (for metrics). */
   onVassalReady?: (seconds: number) => void;
+  /** Receives every output line of every vassal (the control socket's log book). */
+  onVassalOutput?: (name: string, line: string) => void;
+  /** Called when a vassal is forgotten after its file was removed. */
+  onVassalRemoved?: (name: string) => void;
 }
 
 /** How long a scrape waits for app-server vassals to report their request figures. */
@@ -65,8 +69,7 @@ interface VassalRecord {
   hash: string;
   mtimeMs: number;
   present: boolean;
-  logStream: WriteStream | undefined;
-  logPath: string | undefined;
+  logFile: VassalLogFile | undefined;
   recheck: NodeJS.Timeout | undefined;
   /** The last error logged for this file, so a broken file is reported once per change. */
   lastReported: string | undefined;
@@ -114,7 +117,11 @@ export class Emperor {
     }
     await this.#monitor.start();
     if (this.#options.accountingMs > 0) {
-      const tick = () => void this.#accountant.sample(this.#leaderPids());
+      const tick = () => {
+        void this.#accountant.sample(this.#leaderPids());
+        // logrotate without a signal (create mode): follow the path to the new file.
+        for (const record of this.#records.values()) record.logFile?.reopenIfMoved();
+      };
       this.#accountingTimer = setInterval(tick, this.#options.accountingMs);
       this.#accountingTimer.unref();
       tick();
@@ -193,7 +200,7 @@ export class Emperor {
       }
       await all;
     }
-    for (const record of this.#records.values()) record.logStream?.end();
+    for (const record of this.#records.values()) record.logFile?.close();
     await new Promise<void>((resolve) => (this.#statsServer ? this.#statsServer.close(() => resolve()) : resolve()));
     this.#sockets.closeAll();
     await this.#reaper.close();
@@ -232,8 +239,7 @@ export class Emperor {
         hash,
         mtimeMs,
         present: true,
-        logStream: undefined,
-        logPath: undefined,
+        logFile: undefined,
         recheck: undefined,
         lastReported: undefined,
         sockets: new Set(),
@@ -296,9 +302,10 @@ export class Emperor {
     void record.vassal.remove('removed').then(() => {
       if (!record.present && this.#records.get(name) === record) {
         this.#records.delete(name);
-        record.logStream?.end();
+        record.logFile?.close();
         this.#sockets.release(name, [...record.sockets]);
         record.sockets.clear();
+        this.#options.onVassalRemoved?.(name);
       }
     });
   }
@@ -379,21 +386,31 @@ export class Emperor {
   }
 
   #openLog(record: VassalRecord, spec: VassalSpec): void {
-    if (record.logPath === spec.logto) return;
-    record.logStream?.end();
-    record.logPath = spec.logto;
-    record.logStream = undefined;
-    if (spec.logto) {
-      const stream = createWriteStream(spec.logto, {flags: 'a'});
-      stream.on('error', (cause) => this.#log.error('cannot write vassal log', {vassal: spec.name, logto: spec.logto, error: String(cause)}));
-      record.logStream = stream;
-    }
+    const current = record.logFile;
+    if (current?.path === spec.logto && spec.logto !== undefined) return;
+    current?.close();
+    record.logFile = spec.logto
+      ? new VassalLogFile({path: spec.logto, maxBytes: spec.logMaxBytes, backups: spec.logBackups}, (error) =>
+          this.#log.error('cannot write vassal log', {vassal: spec.name, logto: spec.logto, error: String(error)}),
+        )
+      : undefined;
+  }
+
+  /** SIGUSR2 (logrotate's postrotate): reopen every vassal log file. */
+  reopenLogs(): void {
+    for (const record of this.#records.values()) record.logFile?.reopen();
+    this.#log.info('logs reopened', {uwsgi: '[emperor] reopening vassal log files'});
   }
 
   #onOutput(name: string, line: string): void {
     this.#log.info(line, {vassal: name, line});
-    const stream = this.#records.get(name)?.logStream;
-    if (stream) stream.write(`${line}\n`);
+    this.#records.get(name)?.logFile?.write(line);
+    this.#options.onVassalOutput?.(name, line);
+  }
+
+  /** The vassal called `name`, for the control socket. */
+  vassal(name: string): Vassal | undefined {
+    return this.#records.get(name)?.vassal;
   }
 
   #leaderPids(): number[] {
