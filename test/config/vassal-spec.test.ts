@@ -34,6 +34,8 @@ describe('loadVassalSpec: kinds', () => {
       startTimeoutMs: 60_000,
       sockets: [],
       reloadOverlap: false,
+      logMaxBytes: 0,
+      logBackups: 5,
     });
   });
 
@@ -52,6 +54,8 @@ describe('loadVassalSpec: kinds', () => {
       startTimeoutMs: 60_000,
       sockets: ['tcp://127.0.0.1:7000', 'unix:/run/worker.sock'],
       reloadOverlap: true,
+      logMaxBytes: 0,
+      logBackups: 5,
     });
   });
 
