@@ -59,6 +59,18 @@ export interface EmperorOptions {
   onVassalOutput?: (name: string, line: string) => void;
   /** Called when a vassal is forgotten after its file was removed. */
   onVassalRemoved?: (name: string) => void;
+  /** Called on every state transition of every vassal (dashboard live updates, history). */
+  onVassalTransition?: (transition: VassalTransition) => void;
+}
+
+/** One state change of one vassal. */
+export interface VassalTransition {
+  vassal: string;
+  from: string;
+  to: string;
+  event: string;
+  /** Unix milliseconds. */
+  at: number;
 }
 
 /** How long a scrape waits for app-server vassals to report their request figures. */
@@ -325,12 +337,13 @@ export class Emperor {
       childSpecFor: (spec) => this.#childSpecFor(spec),
       requestSlot: (grant) => this.#slots.request(grant),
       releaseSlot: () => this.#slots.release(),
-      onTransition: (vassal, from) => this.#onTransition(vassal, from),
+      onTransition: (vassal, from, event) => this.#onTransition(vassal, from, event),
       onOutput: (vassal, line) => this.#onOutput(vassal.name, line),
     });
   }
 
-  #onTransition(vassal: Vassal, from: string): void {
+  #onTransition(vassal: Vassal, from: string, event: string): void {
+    this.#options.onVassalTransition?.({vassal: vassal.name, from, to: vassal.state.id, event, at: Date.now()});
     if (from === 'starting' && vassal.state.id === 'ready') {
       const snap = vassal.snapshot();
       this.#options.onVassalReady?.((snap.readyAt - snap.lastSpawn) / 1000);
