@@ -26,7 +26,7 @@ export interface GovernedVassal {
 export interface GovernedEmperor {
   /** Unix milliseconds. */
   readonly startedAt: number;
-  snapshots(): readonly (VassalSnapshot & {cpuPercent: number; rssBytes: number})[];
+  snapshots(): readonly (VassalSnapshot & {cpuPercent: number; rssBytes: number; source?: string})[];
   vassal(name: string): GovernedVassal | undefined;
 }
 
@@ -96,7 +96,7 @@ export function emperorControl(emperor: GovernedEmperor, book: VassalLogBook, id
 }
 
 /** One `kaiser ls` row. */
-export function vassalRow(snap: VassalSnapshot & {cpuPercent: number; rssBytes: number}, spec: VassalSpec | undefined, nowMs: number): VassalRow {
+export function vassalRow(snap: VassalSnapshot & {cpuPercent: number; rssBytes: number; source?: string}, spec: VassalSpec | undefined, nowMs: number): VassalRow {
   const running = snap.pid > 0;
   return {
     name: snap.name,
@@ -109,7 +109,7 @@ export function vassalRow(snap: VassalSnapshot & {cpuPercent: number; rssBytes: 
     restarts: snap.restarts,
     sockets: spec === undefined ? [] : socketsOf(spec),
     lastError: snap.lastError ?? null,
-    source: 'dir',
+    source: snap.source ?? 'dir',
   };
 }
 

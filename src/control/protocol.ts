@@ -51,8 +51,8 @@ export interface VassalRow {
   /** Addresses the vassal serves on, as configured. */
   sockets: string[];
   lastError: string | null;
-  /** Where the vassal comes from; only a watched directory today. */
-  source: 'dir';
+  /** Where the definition comes from: the vassal directory, or the fleet store (etcd://…). */
+  source: string;
 }
 
 /** `kaiser status`: the emperor in one object. */

@@ -76,8 +76,28 @@ export interface VassalTransition {
 /** How long a scrape waits for app-server vassals to report their request figures. */
 const APP_STATS_WAIT_MS = 250;
 
+/** A vassal definition from any source: a file of the watched directory, or a fleet store. */
+export interface VassalDefinition {
+  /** Where it comes from, shown by `kaiser ls` (the vassal directory, or e.g. `etcd://host:2379/prefix`). */
+  source: string;
+  /** Name shown in diagnostics; its extension (.ini, .toml) picks the format; `%p` and friends derive from it. */
+  path: string;
+  /** Directory that relative paths resolve against, and the working directory of app-server vassals. */
+  dir: string;
+  text: Buffer;
+  /** Change marker (file mtime, store revision): a different version with the same text still reloads (`touch`). */
+  version: number;
+  /** Unix ms of the last change, for the half-written-file grace. */
+  changedAt: number;
+  /** Set when the definition could not be read at all. */
+  error?: string;
+  /** Reads the definition again (files: after a half-written grace or a bind failure). */
+  recheck?: () => void;
+}
+
 interface VassalRecord {
   vassal: Vassal;
+  source: string;
   hash: string;
   mtimeMs: number;
   present: boolean;
@@ -156,8 +176,8 @@ export class Emperor {
   }
 
   /** Snapshots of every vassal, with accounting. */
-  snapshots(): (VassalSnapshot & {cpuPercent: number; rssBytes: number; cpuSeconds: number; lastMod: number})[] {
-    return [...this.#records.values()].map(({vassal, mtimeMs}) => {
+  snapshots(): (VassalSnapshot & {cpuPercent: number; rssBytes: number; cpuSeconds: number; lastMod: number; source: string})[] {
+    return [...this.#records.values()].map(({vassal, mtimeMs, source}) => {
       const snap = vassal.snapshot();
       const usage = snap.pid > 0 ? this.#accountant.usageOf(snap.pid) : undefined;
       return {
@@ -166,6 +186,7 @@ export class Emperor {
         cpuSeconds: usage?.cpuSeconds ?? 0,
         rssBytes: usage?.rssBytes ?? 0,
         lastMod: mtimeMs,
+        source,
       };
     });
   }
@@ -242,12 +263,34 @@ export class Emperor {
       text = Buffer.alloc(0);
       mtimeMs = Date.now();
     }
+    await this.define(name, {
+      source: this.#options.dir,
+      path,
+      dir: this.#options.dir,
+      text,
+      version: mtimeMs,
+      changedAt: mtimeMs,
+      ...(error === undefined ? {} : {error}),
+      recheck: () => void this.#onPresent(name, path),
+    });
+  }
+
+  /**
+   * Adds or updates the vassal `name` from a definition (a file of the watched directory, or another source such as
+   * the fleet store). Unchanged content and version do nothing; a change reloads; a broken definition keeps a running
+   * vassal on its last good config.
+   */
+  async define(name: string, def: VassalDefinition): Promise<void> {
+    if (this.#stopping) return;
+    const {path, text, version: mtimeMs} = def;
+    let error = def.error;
     const hash = error ?? createHash('sha1').update(text).digest('hex');
     let record = this.#records.get(name);
     if (record && record.present && record.hash === hash && record.mtimeMs === mtimeMs) return;
     if (!record) {
       record = {
         vassal: this.#newVassal(name),
+        source: def.source,
         hash,
         mtimeMs,
         present: true,
@@ -267,7 +310,7 @@ export class Emperor {
     let spec: VassalSpec | undefined;
     if (error === undefined) {
       const loaded = loadVassalSpec(path, text, {
-        vassalDir: this.#options.dir,
+        vassalDir: def.dir,
         ...(this.#options.python === undefined ? {} : {python: this.#options.python}),
         curseToleranceMs: this.#options.curseToleranceMs,
       });
@@ -276,10 +319,10 @@ export class Emperor {
     }
     if (spec === undefined) {
       const message = error ?? 'invalid vassal file';
-      if (Date.now() - mtimeMs < HALF_WRITTEN_WINDOW_MS) {
+      if (def.recheck && Date.now() - def.changedAt < HALF_WRITTEN_WINDOW_MS) {
         // Perhaps still being written: look again shortly; report only once the file is stable.
         record.hash = 'recheck';
-        record.recheck = setTimeout(() => void this.#onPresent(name, path), HALF_WRITTEN_RECHECK_MS);
+        record.recheck = setTimeout(def.recheck, HALF_WRITTEN_RECHECK_MS);
         return;
       }
       if (record.lastReported !== message) {
@@ -295,7 +338,7 @@ export class Emperor {
         const message = operatorError(path, 'KAISER_SOCKET_BIND_FAILED', {address: spec.sockets.join(', '), cause: bound.error});
         this.#log.error('cannot bind vassal socket', {uwsgi: `[emperor] ${message} (retrying in ${BIND_RETRY_MS / 1000} s)`, vassal: name});
         record.hash = 'rebind';
-        record.recheck = setTimeout(() => void this.#onPresent(name, path), BIND_RETRY_MS);
+        record.recheck = setTimeout(() => (def.recheck ? def.recheck() : void this.define(name, def)), BIND_RETRY_MS);
         record.vassal.onConfigInvalid(message);
         return;
       }
@@ -307,6 +350,11 @@ export class Emperor {
   }
 
   #onAbsent(name: string): void {
+    this.undefine(name);
+  }
+
+  /** The definition of `name` is gone (file removed, fleet assignment withdrawn): stop the vassal and forget it. */
+  undefine(name: string): void {
     const record = this.#records.get(name);
     if (!record || !record.present) return;
     record.present = false;
