@@ -39,7 +39,8 @@ const HALF_WRITTEN_RECHECK_MS = 200;
 const HALF_WRITTEN_WINDOW_MS = 2_000;
 
 export interface EmperorOptions {
-  dir: string;
+  /** The watched vassal directory; undefined when vassals come only from other sources (fleet). */
+  dir: string | undefined;
   statsAddress: string | undefined;
   reloadMercyMs: number;
   rescanMs: number;
@@ -121,7 +122,9 @@ export class Emperor {
   readonly #accountant = new Accountant();
   readonly #sockets: SocketStore;
   readonly #slots: SpawnSlots;
-  readonly #monitor: DirectoryMonitor;
+  readonly #monitor: DirectoryMonitor | undefined;
+  /** Every source feeding this emperor (the directory, fleet stores), for stats. */
+  readonly #sources = new Set<string>();
   #statsServer: Server | undefined;
   #accountingTimer: NodeJS.Timeout | undefined;
   #stopping = false;
@@ -132,9 +135,11 @@ export class Emperor {
     this.#log = options.log.child({component: 'emperor'});
     this.#slots = new SpawnSlots(options.spawnConcurrency);
     this.#sockets = new SocketStore(options.python ?? '/usr/bin/python3');
-    this.#monitor = new DirectoryMonitor(
-      {dir: options.dir, settleMs: SETTLE_MS, rescanMs: options.rescanMs, log: this.#log, ...(options.onScan ? {onScan: options.onScan} : {})},
-      {onPresent: (name, path) => this.#onPresent(name, path), onAbsent: (name) => this.#onAbsent(name)},
+    const dir = options.dir;
+    if (dir !== undefined) this.#sources.add(dir);
+    this.#monitor = dir === undefined ? undefined : new DirectoryMonitor(
+      {dir, settleMs: SETTLE_MS, rescanMs: options.rescanMs, log: this.#log, ...(options.onScan ? {onScan: options.onScan} : {})},
+      {onPresent: (name, path) => this.#onPresent(dir, name, path), onAbsent: (name) => this.#onAbsent(name)},
     );
   }
 
@@ -147,7 +152,7 @@ export class Emperor {
       this.#statsServer = server;
       this.#log.info('stats server', {uwsgi: `*** Emperor stats server enabled on ${address} ***`, address});
     }
-    await this.#monitor.start();
+    await this.#monitor?.start();
     if (this.#options.accountingMs > 0) {
       const tick = () => {
         void this.#accountant.sample(this.#leaderPids());
@@ -193,7 +198,12 @@ export class Emperor {
 
   /** The emperor stats document. */
   statsJson(): string {
-    return renderEmperorStats({version: this.#options.version, dir: this.#options.dir, vassals: this.snapshots()});
+    return renderEmperorStats({version: this.#options.version, sources: [...this.#sources], vassals: this.snapshots()});
+  }
+
+  /** Names another source of vassals (e.g. a fleet store) in stats. */
+  registerSource(source: string): void {
+    this.#sources.add(source);
   }
 
   /** Asks every app-server vassal for fresh request figures, waiting at most a moment for the answers. */
@@ -214,7 +224,7 @@ export class Emperor {
     if (this.#stopping) return;
     this.#stopping = true;
     this.#log.info('shutdown', {uwsgi: '[emperor] *** RAGNAROK EVOKED ***'});
-    await this.#monitor.close();
+    await this.#monitor?.close();
     if (this.#accountingTimer) clearInterval(this.#accountingTimer);
     const all = Promise.all([...this.#records.values()].map((r) => r.vassal.remove('shutdown')));
     let mercyTimer: NodeJS.Timeout | undefined;
@@ -242,7 +252,7 @@ export class Emperor {
 
   // ── monitor events ──────────────────────────────────────────────────────────────────────────
 
-  async #onPresent(name: string, path: string): Promise<void> {
+  async #onPresent(dir: string, name: string, path: string): Promise<void> {
     if (this.#stopping) return;
     let text: Buffer;
     let mtimeMs: number;
@@ -264,14 +274,14 @@ export class Emperor {
       mtimeMs = Date.now();
     }
     await this.define(name, {
-      source: this.#options.dir,
+      source: dir,
       path,
-      dir: this.#options.dir,
+      dir,
       text,
       version: mtimeMs,
       changedAt: mtimeMs,
       ...(error === undefined ? {} : {error}),
-      recheck: () => void this.#onPresent(name, path),
+      recheck: () => void this.#onPresent(dir, name, path),
     });
   }
 

@@ -6,8 +6,9 @@ import type {VassalSnapshot} from './vassal.js';
 
 export interface StatsInput {
   version: string;
-  dir: string;
-  vassals: readonly (VassalSnapshot & {cpuPercent: number; rssBytes: number; cpuSeconds: number; lastMod: number})[];
+  /** The sources feeding the emperor (the vassal directory, fleet stores). */
+  sources: readonly string[];
+  vassals: readonly (VassalSnapshot & {cpuPercent: number; rssBytes: number; cpuSeconds: number; lastMod: number; source: string})[];
 }
 
 const seconds = (ms: number) => (ms > 0 ? Math.floor(ms / 1000) : 0);
@@ -22,7 +23,7 @@ export function renderEmperorStats(input: StatsInput): string {
     uid,
     gid,
     cwd: process.cwd(),
-    emperor: [input.dir],
+    emperor: [...input.sources],
     emperor_tyrant: 0,
     throttle_level: 0,
     vassals: input.vassals.map((v) => ({
@@ -44,7 +45,7 @@ export function renderEmperorStats(input: StatsInput): string {
       on_demand: '',
       uid,
       gid,
-      monitor: input.dir,
+      monitor: v.source,
       respawns: v.restarts,
       state: v.state,
       kind: v.kind,
