@@ -9,3 +9,4 @@ cpSync(join(root, 'src/server/python'), join(root, 'dist/server/python'), {
   recursive: true,
   filter: (src) => !src.includes('__pycache__'),
 });
+cpSync(join(root, 'src/dashboard/public'), join(root, 'dist/dashboard/public'), {recursive: true});
