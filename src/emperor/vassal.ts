@@ -3,8 +3,8 @@
  * back off or give up. `#changeState` is the only writer of the state and logs every transition.
  *
  * Crash policy: a vassal that dies before it is ready is retried with exponential backoff (1 s doubling to 60 s);
- * one that dies after being ready is respawned at once the first time, then with backoff if it keeps dying within
- * 60 s of becoming ready. 60 s of health resets the count. Exit code 26 (uWSGI's exile) is never respawned.
+ * one that dies after being ready is respawned at once. 60 s of health resets the backoff count. Exit code 26
+ * (uWSGI's exile) is never respawned.
  */
 import type {Logger} from '../log/logger.js';
 import type {VassalSpec} from '../config/vassal-spec.js';
@@ -611,10 +611,10 @@ export class Vassal {
         this.#lastError = `died (${how})`;
         this.#log.warn('vassal died', {uwsgi: `[emperor] curse the uwsgi instance ${this.name} (pid: ${child.pid}): ${how}`});
         if (exit.code === EXIT.EXILED) return this.#changeState({id: 'stopped'}, 'EXIT');
+        // Ready, then died: respawn at once, like uWSGI does for loyal vassals. The backoff count (failures before
+        // ready) is kept unless the vassal had been healthy for a minute.
         if (now - s.readyAt >= HEALTHY_RESET_MS) this.#failures = 0;
-        this.#failures += 1;
-        if (this.#failures === 1) return this.#queue('EXIT');
-        return this.#backoff(this.#failures - 1);
+        return this.#queue('EXIT');
       }
       default:
         // States without a child were excluded above.

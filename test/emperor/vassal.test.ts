@@ -149,16 +149,17 @@ describe('Vassal', () => {
     expect(world.children).toHaveLength(4);
   });
 
-  it('respawns a ready vassal at once when it crashes, and backs off if it keeps crashing', async () => {
+  it('respawns a ready vassal at once every time it crashes, and backs off only deaths before ready', async () => {
     const world = new FakeWorld();
     const v = new Vassal('web.toml', world.deps());
     v.onConfigChanged(commandSpec());
-    world.last.print('READY=1');
-    await world.last.exit({code: null, signal: 'SIGKILL'});
-    expect(v.state.id).toBe('starting');
-    expect(world.children).toHaveLength(2);
-    world.last.print('READY=1');
-    await world.last.exit({code: null, signal: 'SIGKILL'});
+    for (let i = 0; i < 3; i++) {
+      world.last.print('READY=1');
+      await world.last.exit({code: null, signal: 'SIGKILL'});
+      expect(v.state.id).toBe('starting');
+    }
+    expect(world.children).toHaveLength(4);
+    await world.last.exit({code: 1, signal: null});
     expect(v.state.id).toBe('backoff');
   });
 
