@@ -2,7 +2,7 @@
  * The dashboard's memory of every vassal: CPU and RSS over the last 15 minutes in fixed-size rings of typed arrays
  * (450 samples at one every 2 s), and the last transitions (restarts, exits, reloads). Bounded whatever happens:
  * a ring never grows, a vassal missing from a sample is forgotten, and each vassal keeps at most
- * TRANSITIONS_PER_VASSAL transitions. About 5.4 KB of samples per vassal: 5.4 MB for 1000 vassals.
+ * TRANSITIONS_PER_VASSAL transitions. One 5950-byte buffer per vassal (plus its exit messages): 6 MB for 1000.
  */
 
 /** How often the dashboard samples the emperor's accounting. */
@@ -42,16 +42,50 @@ export interface UsageSeries {
   rss: number[];
 }
 
+const SAMPLE_BYTES = SAMPLES_PER_VASSAL * 12;
+const TRANSITION_BYTES = TRANSITIONS_PER_VASSAL * 11;
+
+/**
+ * One vassal's history in one ArrayBuffer: three sample columns (4 bytes each), then a ring of transitions (time as
+ * a float64, from/to/event as codes of the history's word table). Errors, rarer, sit in an array made on first use.
+ */
 class Ring {
-  readonly atSeconds = new Uint32Array(SAMPLES_PER_VASSAL);
-  readonly cpu = new Float32Array(SAMPLES_PER_VASSAL);
-  readonly rssKiB = new Uint32Array(SAMPLES_PER_VASSAL);
+  readonly #buffer = new ArrayBuffer(SAMPLE_BYTES + TRANSITION_BYTES);
+  readonly atSeconds = new Uint32Array(this.#buffer, 0, SAMPLES_PER_VASSAL);
+  readonly cpu = new Float32Array(this.#buffer, SAMPLES_PER_VASSAL * 4, SAMPLES_PER_VASSAL);
+  readonly rssKiB = new Uint32Array(this.#buffer, SAMPLES_PER_VASSAL * 8, SAMPLES_PER_VASSAL);
+  readonly transitionAt = new Float64Array(this.#buffer, SAMPLE_BYTES, TRANSITIONS_PER_VASSAL);
+  /** from, to, event per transition. */
+  readonly transitionWords = new Uint8Array(this.#buffer, SAMPLE_BYTES + TRANSITIONS_PER_VASSAL * 8, TRANSITIONS_PER_VASSAL * 3);
+  transitionErrors: (string | undefined)[] | undefined;
   /** Where the next sample goes. */
   next = 0;
   size = 0;
+  nextTransition = 0;
+  transitionCount = 0;
   /** The sample generation that last saw this vassal. */
   generation = 0;
-  readonly transitions: HistoryTransition[] = [];
+}
+
+/** States and events are a few words: each is stored as its index in this table (255 stands for any other). */
+class WordTable {
+  readonly #codes = new Map<string, number>();
+  readonly #words: string[] = [];
+
+  code(word: string): number {
+    let code = this.#codes.get(word);
+    if (code === undefined) {
+      if (this.#words.length >= 255) return 255;
+      code = this.#words.length;
+      this.#words.push(word);
+      this.#codes.set(word, code);
+    }
+    return code;
+  }
+
+  word(code: number): string {
+    return this.#words[code] ?? '?';
+  }
 }
 
 const MAX_KIB = 0xffff_ffff;
@@ -59,6 +93,7 @@ const MAX_KIB = 0xffff_ffff;
 /** Bounded per-vassal usage and transition history. */
 export class VassalHistory {
   readonly #rings = new Map<string, Ring>();
+  readonly #words = new WordTable();
   #generation = 0;
 
   /** Records one sample of every vassal at `atMs`; vassals absent from `usages` are forgotten. */
@@ -82,8 +117,17 @@ export class VassalHistory {
   recordTransition(vassal: string, transition: HistoryTransition): void {
     const ring = this.#ring(vassal);
     ring.generation = this.#generation;
-    ring.transitions.push(transition);
-    if (ring.transitions.length > TRANSITIONS_PER_VASSAL) ring.transitions.splice(0, ring.transitions.length - TRANSITIONS_PER_VASSAL);
+    const i = ring.nextTransition;
+    ring.transitionAt[i] = transition.at;
+    ring.transitionWords[i * 3] = this.#words.code(transition.from);
+    ring.transitionWords[i * 3 + 1] = this.#words.code(transition.to);
+    ring.transitionWords[i * 3 + 2] = this.#words.code(transition.event);
+    if (transition.error !== undefined || ring.transitionErrors !== undefined) {
+      ring.transitionErrors ??= [];
+      ring.transitionErrors[i] = transition.error;
+    }
+    ring.nextTransition = (i + 1) % TRANSITIONS_PER_VASSAL;
+    ring.transitionCount = Math.min(TRANSITIONS_PER_VASSAL, ring.transitionCount + 1);
   }
 
   /** The samples of `vassal`, oldest first (empty arrays for an unknown vassal). */
@@ -103,7 +147,22 @@ export class VassalHistory {
 
   /** The last transitions of `vassal`, oldest first. */
   transitions(vassal: string): HistoryTransition[] {
-    return [...(this.#rings.get(vassal)?.transitions ?? [])];
+    const ring = this.#rings.get(vassal);
+    if (ring === undefined) return [];
+    const list: HistoryTransition[] = [];
+    const start = (ring.nextTransition - ring.transitionCount + TRANSITIONS_PER_VASSAL) % TRANSITIONS_PER_VASSAL;
+    for (let k = 0; k < ring.transitionCount; k++) {
+      const i = (start + k) % TRANSITIONS_PER_VASSAL;
+      const error = ring.transitionErrors?.[i];
+      list.push({
+        at: ring.transitionAt[i]!,
+        from: this.#words.word(ring.transitionWords[i * 3]!),
+        to: this.#words.word(ring.transitionWords[i * 3 + 1]!),
+        event: this.#words.word(ring.transitionWords[i * 3 + 2]!),
+        ...(error === undefined ? {} : {error}),
+      });
+    }
+    return list;
   }
 
   /** How many vassals have a history. */
