@@ -51,3 +51,19 @@ export function optionLine(spec: OptionSpec): string {
   const help = notes.length === 0 ? spec.help : `${spec.help} (${notes.join('; ')})`;
   return flag.length + 2 < WIDTH ? `  ${flag.padEnd(WIDTH - 2)}  ${help}` : `  ${flag}\n  ${' '.repeat(WIDTH)}${help}`;
 }
+
+/** The README's option reference: one markdown table per group, generated from the same table as `--help`. */
+export function optionsMarkdown(): string {
+  const out: string[] = [];
+  for (const [scope, title] of HELP_GROUPS) {
+    out.push(`#### ${title}`, '', '| Option | Default | Meaning |', '|---|---|---|');
+    for (const spec of (OPTIONS as readonly OptionSpec[]).filter((s) => s.scopes.includes(scope))) {
+      const names = [spec.name, ...(spec.aliases ?? [])].map((name) => `\`${name.length === 1 ? `-${name}` : `--${name}`}\``).join(', ');
+      const arg = spec.arg === undefined ? '' : ` ${spec.arg}`;
+      const help = (spec.multi === true ? `${spec.help} (repeatable)` : spec.help).replace(/\|/g, '\\|');
+      out.push(`| ${names}${arg.replace(/\|/g, '\\|')} | ${spec.default === undefined ? '' : `\`${String(spec.default)}\``} | ${help} |`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
