@@ -1,6 +1,7 @@
 """kaiser app-server master: entry point and main loop.
 
-Run as `python3 master.py` with KAISER_CONFIG (docs/runtime-protocol.md). Owns: process
+Run as `python3 master.py` with KAISER_CONFIG (docs/runtime-protocol.md), or forked by the runtime
+host (host.py), which calls `main(config)` in-process. Owns: process
 start-up, binding sockets, the event loop (epoll over a signal self-pipe, worker status
 pipes, the emperor pipe, master FIFOs and the stats socket; a timer only for harakiri,
 reload-on-rss, touch files, heartbeats and deadlines), and the supervision state machine:
@@ -685,9 +686,11 @@ def _mtime(path):
         return None
 
 
-def main():
+def main(config=None):
+    """Run a master; never returns. `config` is the KAISER_CONFIG object (the runtime host passes it, with
+    `_inherit` = {address: listening fd}); without it the config is read from the environment."""
     try:
-        cfg = _config.load()
+        cfg = _config.load() if config is None else _config.parse(minijson.dumps(config))
     except _config.ConfigError as e:
         log.log(str(e))
         sys.exit(1)

@@ -1,7 +1,8 @@
 """Listening sockets, bound by the master and shared by every worker.
 
 Owns: address parsing (`host:port`, `:port` = all interfaces, `[v6]:port`, `/unix/path`,
-`@abstract`), binding with the `listen` backlog, `chmod-socket`, keeping sockets across
+`@abstract`), binding with the `listen` backlog, adopting sockets the emperor
+passes already listening (`_inherit` = {address: fd}, from the runtime host), `chmod-socket`, keeping sockets across
 reloads when the address is unchanged, vacuum, and the accept-queue figures for stats.
 """
 import os
@@ -70,6 +71,9 @@ def parse_address(addr):
 
 
 def bind(proto, addr, cfg, index):
+    inherited = (cfg.get('_inherit') or {}).pop(addr, None)
+    if inherited is not None:
+        return adopt(proto, addr, int(inherited), index)
     family, sa = parse_address(addr)
     backlog = int(cfg.get('listen') or 100)
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -112,6 +116,27 @@ def bind(proto, addr, cfg, index):
         log.log('uwsgi socket %d bound to TCP address %s:%d%s fd %d (%s)' % (
             index, shown_host, port, auto, sock.fileno(), proto))
     return Listener(sock, proto, addr, name, unix_path, server_name, server_port, backlog)
+
+
+def adopt(proto, addr, fd, index):
+    """A socket the emperor already bound and listens on (runtime host, on-demand): used as it is, never
+    bound, re-listened or unlinked by vacuum (the emperor owns the address)."""
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(False)
+    backlog = 1024
+    if sock.family == socket.AF_UNIX:
+        log.log('uwsgi socket %d bound to UNIX address %s fd %d (inherited)' % (index, addr, fd))
+        return Listener(sock, proto, addr, addr, None, 'localhost', '', backlog)
+    host, port = sock.getsockname()[:2]
+    shown_host = '[%s]' % host if sock.family == socket.AF_INET6 else host
+    try:
+        _, sa = parse_address(addr)
+        name = '%s:%d' % (shown_host, port) if sa[1] == 0 or not addr.startswith(':') else addr
+        server_name = sa[0] if sa[0] not in ('', '0.0.0.0', '::') else 'localhost'
+    except (ValueError, TypeError, IndexError):
+        name, server_name = '%s:%d' % (shown_host, port), 'localhost'
+    log.log('uwsgi socket %d bound to TCP address %s:%d fd %d (%s) (inherited)' % (index, shown_host, port, fd, proto))
+    return Listener(sock, proto, addr, name, None, server_name, str(port), backlog)
 
 
 def _chmod(cfg):
