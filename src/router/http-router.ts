@@ -1,0 +1,317 @@
+/**
+ * The emperor's front door: one HTTP server that routes each request by its `Host` header to the vassal declaring
+ * that domain, like nginx's `server_name` + `proxy_pass`, without a config to regenerate.
+ *
+ *   request ──lookup(Host)──► none ──► 404 "no vassal serves HOST"
+ *                │
+ *                ▼ route {vassal, upstream}
+ *             wake(vassal) (on-demand vassals spawn; rejects ──► 503)
+ *                │
+ *                ▼ state(vassal) in backoff | invalid | held | stopped ──► 503 at once
+ *             proxy over the upstream's keep-alive agent, bodies streamed both ways
+ *                │ refused / reset / timeout before the response
+ *                ▼
+ *             503 if the vassal is not in a serving state (starting, stopping…), else 502; one log line
+ *
+ * The table is read from `routes()` on every request, so a rebuilt table applies to the next request while the
+ * requests in flight finish on the route they started with: adding or removing a vassal drops nothing else.
+ * Keep-alive both ways: clients keep their connection across requests (and across 4xx/5xx from the router itself);
+ * upstream connections are pooled per upstream (`upstream-agents.ts`). A GET that fails on a pooled connection the
+ * vassal had just closed is replayed once on a fresh one (bodies are streamed, so only requests without one).
+ * Upgrade requests (WebSocket) are passed through as a raw byte pipe once the vassal accepts the connection.
+ */
+import {createServer, request, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
+import {connect, type Socket} from 'node:net';
+import type {Duplex} from 'node:stream';
+import type {Logger} from '../log/logger.js';
+import {sendFailure, type RouterFailure} from './error-page.js';
+import {downstreamResponseHeaders, hasRequestBody, upstreamRequestHeaders} from './proxy-headers.js';
+import {upstreamKey, upstreamOfAddress, type Route, type RouteTable} from './route-table.js';
+import {UpstreamAgents, type UpstreamAgentOptions} from './upstream-agents.js';
+
+export interface HttpRouterOptions {
+  /** Where to listen: `127.0.0.1:8080`, `:80` (every interface), `[::1]:8080`, `/run/kaiser-http.sock`; port 0 picks one. */
+  address: string;
+  /** The current table; called per request. */
+  routes: () => RouteTable;
+  /** Resolves when the vassal may accept (on-demand vassals spawn here). Not called when absent. */
+  wake?: (vassal: string) => Promise<void> | void;
+  /** The vassal's state id (`ready`, `starting`, `backoff`…), to answer 503 rather than 502. */
+  state?: (vassal: string) => string | undefined;
+  log: Logger;
+  /** Idle time allowed on an upstream request before it fails (nginx's proxy_read_timeout); default 60 s. */
+  upstreamTimeoutMs?: number;
+  /** How long an idle client connection stays open (nginx's keepalive_timeout); default 75 s. */
+  clientKeepAliveMs?: number;
+  /** Upstream connection pool sizes. */
+  agents?: Partial<UpstreamAgentOptions>;
+}
+
+export interface HttpRouter {
+  /** The bound address, with the real port (`127.0.0.1:41234`) or the socket path. */
+  readonly address: string;
+  /** Stops accepting, lets requests in flight finish for `graceMs` (default 5 s), then closes everything. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** States in which the vassal's process answers requests (mirrors `emperor/vassal-states.ts`). */
+const SERVING = new Set(['ready', 'reloading', 'reload-failed', 'replacing']);
+/** States in which nothing listens behind the socket, so trying would only wait for a timeout. */
+const DOWN = new Set(['backoff', 'invalid', 'held', 'stopped']);
+/** A vassal failing under load logs once per this long, with the count of the failures in between. */
+const FAILURE_LOG_INTERVAL_MS = 1_000;
+
+/** Starts the router; resolves once it listens. */
+export async function startHttpRouter(options: HttpRouterOptions): Promise<HttpRouter> {
+  const log = options.log.child({component: 'router'});
+  const agents = new UpstreamAgents(options.agents);
+  const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 60_000;
+  const failureLog = new FailureLog(log);
+  let lastTable: RouteTable | undefined;
+
+  /** The route for a request, retiring upstream agents whenever a new table appears. */
+  const routeOf = (hostHeader: string): Route | undefined => {
+    const table = options.routes();
+    if (table !== lastTable) {
+      if (lastTable !== undefined) agents.retainOnly(table.upstreamKeys());
+      lastTable = table;
+    }
+    return table.lookup(hostHeader);
+  };
+
+  /** Wakes and checks the vassal; a failure to answer with, or undefined to go ahead. */
+  const admit = async (route: Route): Promise<RouterFailure | undefined> => {
+    if (options.wake !== undefined) {
+      try {
+        await options.wake(route.vassal);
+      } catch (cause) {
+        return {kind: 'unavailable', vassal: route.vassal, state: stateOf(route.vassal), cause: `cannot wake it: ${messageOf(cause)}`};
+      }
+    }
+    const state = stateOf(route.vassal);
+    if (DOWN.has(state)) return {kind: 'unavailable', vassal: route.vassal, state, cause: 'it is not running'};
+    return undefined;
+  };
+
+  const stateOf = (vassal: string): string => options.state?.(vassal) ?? 'unknown';
+
+  const fail = (res: ServerResponse, route: Route, cause: string): void => {
+    const state = stateOf(route.vassal);
+    const failure: RouterFailure = SERVING.has(state) || state === 'unknown'
+      ? {kind: 'bad-gateway', vassal: route.vassal, state, cause}
+      : {kind: 'unavailable', vassal: route.vassal, state, cause};
+    failureLog.report(failure, upstreamKey(route.upstream));
+    sendFailure(res, failure);
+  };
+
+  const proxy = (req: IncomingMessage, res: ServerResponse, route: Route, replayed: boolean): void => {
+    const upstream = route.upstream;
+    const upReq = request({
+      ...('socketPath' in upstream ? {socketPath: upstream.socketPath} : {host: upstream.host, port: upstream.port}),
+      method: req.method,
+      path: req.url,
+      headers: upstreamRequestHeaders(req),
+      agent: agents.agentFor(upstream),
+      timeout: upstreamTimeoutMs,
+      // Headers go as the client sent them: Host included; Node must not add its own.
+      setHost: false,
+    });
+    let answered = false;
+    upReq.on('response', (upRes) => {
+      answered = true;
+      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, downstreamResponseHeaders(upRes.rawHeaders, upRes.headers));
+      upRes.pipe(res);
+      // The vassal broke off mid-body: the client must not take the truncated body for a whole one.
+      upRes.on('aborted', () => res.destroy());
+      upRes.on('error', () => res.destroy());
+    });
+    upReq.on('timeout', () => upReq.destroy(Object.assign(new Error('no answer within the upstream timeout'), {code: 'ETIMEDOUT'})));
+    upReq.on('error', (error: NodeJS.ErrnoException) => {
+      if (answered || res.writableEnded || res.destroyed) {
+        res.destroy();
+        return;
+      }
+      // A pooled connection the vassal closed while idle: the request never reached it, so send it again once.
+      if (upReq.reusedSocket && !replayed && !hasRequestBody(req) && error.code === 'ECONNRESET') {
+        proxy(req, res, route, true);
+        return;
+      }
+      fail(res, route, describeError(error));
+    });
+    // The client went away: stop the upstream request (its socket is not reused).
+    res.on('close', () => {
+      if (!res.writableFinished) upReq.destroy();
+    });
+    if (hasRequestBody(req)) req.pipe(upReq);
+    else upReq.end();
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const host = req.headers.host;
+    if (host === undefined || host === '') return sendFailure(res, {kind: 'no-host'});
+    const route = routeOf(host);
+    if (route === undefined) return sendFailure(res, {kind: 'unknown-host', host});
+    if (options.wake === undefined && options.state === undefined) return proxy(req, res, route, false);
+    void admit(route).then((failure) => {
+      if (failure === undefined) return proxy(req, res, route, false);
+      failureLog.report(failure, upstreamKey(route.upstream));
+      sendFailure(res, failure);
+    });
+  };
+
+  const onUpgrade = (req: IncomingMessage, client: Duplex, head: Buffer): void => {
+    const host = req.headers.host;
+    const route = host === undefined ? undefined : routeOf(host);
+    if (route === undefined) return rejectUpgrade(client, 404, `no vassal serves ${host ?? '(no Host)'}\n`);
+    void admit(route).then((failure) => {
+      if (failure !== undefined) {
+        failureLog.report(failure, upstreamKey(route.upstream));
+        return rejectUpgrade(client, 503, `vassal ${route.vassal} is ${failure.kind === 'unavailable' ? failure.state : 'failing'}\n`);
+      }
+      tunnel(req, client, head, route, (cause) => {
+        const state = stateOf(route.vassal);
+        failureLog.report({kind: SERVING.has(state) ? 'bad-gateway' : 'unavailable', vassal: route.vassal, state, cause}, upstreamKey(route.upstream));
+        rejectUpgrade(client, SERVING.has(state) || state === 'unknown' ? 502 : 503, `vassal ${route.vassal} did not answer: ${cause}\n`);
+      });
+    });
+  };
+
+  const server = createServer({requestTimeout: 0, headersTimeout: 60_000}, onRequest);
+  server.keepAliveTimeout = options.clientKeepAliveMs ?? 75_000;
+  server.on('upgrade', onUpgrade);
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  const address = await listen(server, options.address);
+  log.info('router listening', {uwsgi: `*** kaiser HTTP router enabled on ${address} ***`, address});
+
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    close(graceMs = 5_000) {
+      return (closing ??= new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(force);
+          agents.destroy();
+          resolve();
+        });
+        server.closeIdleConnections();
+      }));
+    },
+  };
+}
+
+/** Pipes an upgrade request to the vassal as raw bytes; `onFailure` if the vassal cannot be reached. */
+function tunnel(req: IncomingMessage, client: Duplex, head: Buffer, route: Route, onFailure: (cause: string) => void): void {
+  const upstream = route.upstream;
+  const socket: Socket = 'socketPath' in upstream ? connect({path: upstream.socketPath}) : connect({host: upstream.host, port: upstream.port});
+  let connected = false;
+  socket.once('connect', () => {
+    connected = true;
+    const headers = upstreamRequestHeaders(req, {upgrade: true});
+    let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
+    for (const [name, value] of Object.entries(headers)) {
+      for (const item of Array.isArray(value) ? value : [value]) text += `${name}: ${String(item)}\r\n`;
+    }
+    socket.write(`${text}\r\n`);
+    if (head.length > 0) socket.write(head);
+    socket.pipe(client);
+    client.pipe(socket);
+  });
+  socket.on('error', (error: NodeJS.ErrnoException) => {
+    if (!connected) onFailure(describeError(error));
+    client.destroy();
+  });
+  client.on('error', () => socket.destroy());
+  client.on('close', () => socket.destroy());
+  socket.on('close', () => client.destroy());
+}
+
+function rejectUpgrade(client: Duplex, status: number, body: string): void {
+  const reason = status === 404 ? 'Not Found' : status === 503 ? 'Service Unavailable' : 'Bad Gateway';
+  client.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+function listen(server: Server, address: string): Promise<string> {
+  const parsed = parseListenAddress(address);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const onListening = () => {
+      server.off('error', reject);
+      const bound = server.address();
+      if (bound === null || typeof bound === 'string') return resolve(bound ?? address);
+      resolve(bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`);
+    };
+    if ('socketPath' in parsed) server.listen(parsed.socketPath, onListening);
+    else server.listen(parsed.port, parsed.host, onListening);
+  });
+}
+
+/** `:80` and `*:80` listen on every interface; a path (or a name without a port) is a UNIX socket; port 0 picks one. */
+function parseListenAddress(address: string): {socketPath: string} | {host: string | undefined; port: number} {
+  const text = address.trim();
+  const tcp = /^(?:\[([0-9a-fA-F:.]+)\]|([^:/[\]]*)):(\d+)$/.exec(text);
+  if (tcp === null) {
+    const unix = upstreamOfAddress(text, process.cwd());
+    if (unix.ok && 'socketPath' in unix.value) return unix.value;
+    throw new Error(`cannot listen on ${JSON.stringify(address)}: expected HOST:PORT, :PORT or a socket path`);
+  }
+  const host = tcp[1] ?? tcp[2] ?? '';
+  const port = Number(tcp[3]);
+  if (port > 65535) throw new Error(`cannot listen on ${JSON.stringify(address)}: bad port`);
+  return {host: host === '' || host === '*' ? undefined : host, port};
+}
+
+function describeError(error: NodeJS.ErrnoException): string {
+  switch (error.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+      return 'connection reset';
+    case 'ENOENT':
+      return 'socket file missing';
+    case 'ETIMEDOUT':
+      return 'timed out';
+    default:
+      return error.code ?? error.message;
+  }
+}
+
+function messageOf(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** Logs upstream failures, at most one line per vassal per interval, with how many were folded into it. */
+class FailureLog {
+  readonly #log: Logger;
+  readonly #last = new Map<string, {at: number; suppressed: number}>();
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  report(failure: RouterFailure, upstream: string): void {
+    if (failure.kind !== 'bad-gateway' && failure.kind !== 'unavailable') return;
+    const now = Date.now();
+    const last = this.#last.get(failure.vassal);
+    if (last !== undefined && now - last.at < FAILURE_LOG_INTERVAL_MS) {
+      last.suppressed += 1;
+      return;
+    }
+    const suppressed = last?.suppressed ?? 0;
+    this.#last.set(failure.vassal, {at: now, suppressed: 0});
+    if (this.#last.size > 10_000) this.#last.clear();
+    const status = failure.kind === 'bad-gateway' ? 502 : 503;
+    this.#log.warn('vassal did not answer', {
+      uwsgi: `[router] ${status} for vassal ${failure.vassal} (${failure.state}) at ${upstream}: ${failure.cause}${suppressed ? ` (+${suppressed} more)` : ''}`,
+      vassal: failure.vassal,
+      status,
+      state: failure.state,
+      upstream,
+      cause: failure.cause,
+      suppressed,
+    });
+  }
+}
