@@ -22,6 +22,8 @@ import {resolveControlPath} from './control/control-path.js';
 import {emperorControl} from './control/emperor-control.js';
 import {VassalLogBook} from './control/log-book.js';
 import {startControlServer, type ControlServer} from './control/server.js';
+import {runFleetCommand} from './fleet/commands.js'; // fleet mode
+import {fleetsFromOptions, splitEmperorValues} from './fleet/fleets-from-options.js'; // fleet mode
 
 /** The package version, from package.json. */
 export const VERSION: string = (() => {
@@ -73,6 +75,11 @@ export function main(argv: string[]): void {
       return;
     }
     case 'subcommand':
+      // fleet mode: `kaiser fleet …` talks to etcd, not to an emperor.
+      if (mode.name === 'fleet') {
+        void runFleetCommand(mode.args, {env: process.env, stdout: process.stdout, stderr: process.stderr}).then((code) => process.exit(code));
+        return;
+      }
       void runControlCommand(mode.name, mode.args, {env: process.env, stdout: process.stdout, stderr: process.stderr}).then((code) =>
         process.exit(code),
       );
@@ -90,16 +97,21 @@ function logFormatOf(value: unknown): LogFormat {
 
 async function runEmperor(mode: EmperorMode): Promise<void> {
   const options = mode.options;
-  const dirs = options.emperor;
-  if (dirs.length !== 1) fail('exactly one --emperor directory is supported');
-  const dir = resolve(dirs[0]!);
+  // fleet mode: `--emperor etcd://…` values (and `--etcd`) are fleets; at most one directory besides them.
+  const {dirs} = splitEmperorValues(options.emperor);
+  if (dirs.length > 1) fail('exactly one --emperor directory is supported (plus any number of etcd:// fleets)');
+  const dir = dirs[0] === undefined ? undefined : resolve(dirs[0]);
   try {
-    if (!statSync(dir).isDirectory()) fail(`--emperor ${dir}: not a directory`);
-    accessSync(dir, constants.R_OK | constants.X_OK);
+    if (dir !== undefined && !statSync(dir).isDirectory()) fail(`--emperor ${dir}: not a directory`);
+    if (dir !== undefined) accessSync(dir, constants.R_OK | constants.X_OK);
   } catch (error) {
     fail(`--emperor ${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : `cannot read (${(error as NodeJS.ErrnoException).code})`}`);
   }
   const log = createLogger({format: logFormatOf(options.logFormat)});
+  const fleetsResult = fleetsFromOptions(options, {env: process.env, cwd: process.cwd(), log});
+  if (!fleetsResult.ok) fail(fleetsResult.error);
+  const fleets = fleetsResult.value;
+  if (dir === undefined && fleets.length === 0) fail('give --emperor DIR or --emperor etcd://HOST:PORT/PREFIX');
   const notifier = Notifier.fromEnvironment({log, ...(options.python ? {python: options.python} : {})});
   const book = new VassalLogBook();
   let control: ControlServer | undefined;
@@ -114,12 +126,20 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     spawnConcurrency: options.spawnConcurrency,
     python: options.python,
     curseToleranceMs: options.curseToleranceSeconds * 1000,
+    vassalsInclude: options.vassalsInclude.map((file) => resolve(file)),
     log,
     version: `kaiser-${VERSION}`,
     onScan: (seconds) => metrics?.observeScan(seconds),
     onVassalReady: (seconds) => metrics?.observeSpawn(seconds),
     onVassalOutput: (name, line) => book.append(name, line),
-    onVassalRemoved: (name) => book.forget(name),
+    onVassalRemoved: (name) => {
+      book.forget(name);
+      for (const fleet of fleets) fleet.onVassalRemoved(name);
+    },
+    // fleet mode: replica states go back into etcd. The dashboard's listener belongs here too.
+    onVassalTransition: (transition) => {
+      for (const fleet of fleets) fleet.onVassalTransition(transition);
+    },
   });
   if (options.metrics) {
     // prom-client costs ~13 MB of emperor RSS: loaded only when metrics are asked for.
@@ -140,8 +160,11 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     }
     stopping = true;
     notifier.stopping();
+    for (const fleet of fleets) fleet.pause();
     void (control?.close() ?? Promise.resolve())
       .then(() => emperor.shutdown())
+      // fleet mode: the lease goes only after our vassals stopped, so no replica ever runs twice.
+      .then(() => Promise.all(fleets.map((fleet) => fleet.close())))
       .then(async () => {
       await metricsServer?.close();
       metrics?.close();
@@ -162,8 +185,9 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   process.on('SIGPIPE', () => undefined);
   try {
     await emperor.start();
+    for (const fleet of fleets) fleet.start(emperor);
     const controlPath = resolveControlPath(options.control);
-    const started = await startControlServer(controlPath, emperorControl(emperor, book, {version: `kaiser-${VERSION}`, dir}), log);
+    const started = await startControlServer(controlPath, emperorControl(emperor, book, {version: `kaiser-${VERSION}`, dir: dir ?? fleets.map((f) => f.source).join(' ')}), log);
     if (started.ok) {
       control = started.value;
       log.info('control socket', {uwsgi: `*** control socket on ${controlPath} ***`});

@@ -47,8 +47,17 @@ export const OPTIONS = [
   {name: 'emperor-accounting-freq', type: 'seconds', default: 2, scopes: ['emperor'], arg: 'S', help: 'how often CPU and memory of every vassal are sampled (0 = off)'},
   {name: 'emperor-spawn-concurrency', type: 'int', default: 32, scopes: ['emperor'], arg: 'N', help: 'at most this many vassals starting at once'},
   {name: 'emperor-curse-tolerance', type: 'seconds', default: 10, scopes: ['emperor'], arg: 'S', help: 'default stop-timeout of app-server vassals'},
+  {name: 'vassals-include', type: 'path', multi: true, scopes: ['emperor'], arg: 'FILE', help: 'defaults applied to every vassal (lowest precedence: a _defaults.toml in the vassal directory, then the vassal file itself, win over it); re-read on SIGHUP'},
   {name: 'control', type: 'path', scopes: ['emperor'], arg: 'PATH', help: 'control socket for kaiser ls/top/reload/stop/start/logs/status (default: /run/kaiser/control.sock as root, else $XDG_RUNTIME_DIR/kaiser/control.sock; env KAISER_CONTROL)'},
   {name: 'metrics', type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'serve Prometheus metrics on HOST:PORT at /metrics'},
+  // ── fleet mode (src/fleet/, docs/fleet.md): `--emperor etcd://HOST:PORT[,…]/PREFIX` ────────────
+  {name: 'host-id', type: 'string', scopes: ['emperor'], arg: 'NAME', help: 'this emperor\u2019s name in a fleet (default: the host name)'},
+  {name: 'tags', type: 'string', scopes: ['emperor', 'vassal'], arg: 'a,b', help: 'fleet: tags of this emperor; in a vassal file, run only on emperors having all these tags'},
+  {name: 'fleet-dir', type: 'path', scopes: ['emperor'], arg: 'DIR', help: 'fleet: directory fleet vassals run in and resolve relative paths against (default: ./.kaiser-fleet/HOST-ID)'},
+  {name: 'fleet-ttl', type: 'int', default: 3, scopes: ['emperor'], arg: 'S', help: 'fleet: lease TTL in seconds; an emperor silent this long loses its vassals to the others'},
+  {name: 'fleet-cap', type: 'int', default: 0, scopes: ['emperor'], arg: 'N', help: 'fleet: run at most N fleet replicas here (0 = no limit beyond an even spread)'},
+  {name: 'etcd', type: 'string', scopes: ['emperor'], arg: 'HOST:PORT,…', help: 'fleet: etcd endpoints (env KAISER_ETCD); the emperor joins the fleet as with --emperor etcd://…'},
+  {name: 'prefix', type: 'string', scopes: ['emperor'], arg: 'P', help: 'fleet: etcd key prefix with --etcd (env KAISER_FLEET_PREFIX; default /kaiser)'},
   {name: 'log-format', type: 'string', default: 'human', scopes: ['emperor', 'server'], arg: 'human|json', help: 'log line format'},
   {name: 'python', type: 'path', scopes: ['emperor', 'server'], arg: 'PATH', help: 'python interpreter for WSGI apps (default: /usr/bin/python3, else python3 on PATH)'},
   {name: 'help', aliases: ['h'], type: 'bool', scopes: ['emperor'], help: 'print this help and exit'},
@@ -61,6 +70,10 @@ export const OPTIONS = [
   {name: 'stop-signal', type: 'signal', default: 'SIGTERM', scopes: ['command'], arg: 'SIG', help: 'signal asking the program to stop'},
   {name: 'stop-timeout', type: 'seconds', default: 10, scopes: ['vassal'], arg: 'S', help: 'grace after the stop request, then SIGKILL of the whole process tree'},
   {name: 'start-timeout', type: 'seconds', default: 60, scopes: ['vassal'], arg: 'S', help: 'a vassal not ready after this long is killed and retried with backoff'},
+  // fleet placement keys (read by `kaiser fleet put`; the emperor ignores them)
+  {name: 'replicas', type: 'int', default: 1, scopes: ['vassal'], arg: 'N', help: 'fleet: run N copies, each on a different emperor'},
+  {name: 'singleton', type: 'bool', scopes: ['vassal'], help: 'fleet: never two copies, even during a partition (stops when the fleet lease is unconfirmed)'},
+  {name: 'hosts', type: 'string', scopes: ['vassal'], arg: 'a,b', help: 'fleet: run only on these emperors (host ids)'},
 
   // ── command vassal ────────────────────────────────────────────────────────────────────────
   {name: 'exec', type: 'argv', scopes: ['command'], arg: 'CMD', help: 'program to run: a string (run by /bin/sh -c) or an argv array'},
@@ -147,5 +160,5 @@ export const UWSGI_UNSUPPORTED: readonly string[] = [
   'touch-exec', 'touch-signal', 'max-worker-lifetime', 'max-requests-delta', 'min-worker-lifetime', 'harakiri-verbose',
   'harakiri-graceful-timeout', 'single-interpreter', 'protocol', 'http-processes', 'http-timeout', 'http-keepalive',
   'https', 'ssl', 'shared-socket', 'procname', 'procname-prefix', 'auto-procname', 'reuse-port', 'so-keepalive',
-  'vassals-include', 'vassals-inherit', 'vassal-set', 'emperor-on-demand-directory', 'emperor-on-demand-extension',
+  'vassals-inherit', 'vassal-set', 'emperor-on-demand-directory', 'emperor-on-demand-extension',
 ];

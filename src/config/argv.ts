@@ -21,7 +21,7 @@ import {checkServerOptions, choosePython, normalizeServerOptions, type ServerCon
 import {defaultValue, type OptionValues} from './values.js';
 
 /** Control commands, given as the first word: `kaiser ls`. */
-export const SUBCOMMANDS = ['ls', 'top', 'reload', 'stop', 'start', 'logs', 'status'] as const;
+export const SUBCOMMANDS = ['ls', 'top', 'reload', 'stop', 'start', 'logs', 'status', 'fleet'] as const; // fleet: src/fleet/commands.ts
 export type Subcommand = (typeof SUBCOMMANDS)[number];
 
 /** Flags that load a config file rather than set an option. */
@@ -45,6 +45,19 @@ export interface EmperorOptions {
   /** Control socket path, when given (the CLI falls back to KAISER_CONTROL and the default path). */
   control: string | undefined;
   metrics: string | undefined;
+  // ── fleet mode (src/fleet/): `--emperor` values starting with etcd:// are fleets, the rest directories ──
+  /** `--host-id`; undefined = the host name. */
+  hostId: string | undefined;
+  /** `--tags a,b`, split. */
+  tags: string[];
+  fleetDir: string | undefined;
+  fleetTtlSeconds: number;
+  fleetCap: number;
+  /** `--etcd` endpoints and `--prefix` (the env fallbacks are the CLI's). */
+  etcd: string | undefined;
+  prefix: string | undefined;
+  /** `--vassals-include` files, as given. */
+  vassalsInclude: string[];
 }
 
 /** The log formats `--log-format` accepts. */
@@ -110,7 +123,8 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
   }
 
   const all = [...fileEntries, ...tokens.entries];
-  const isEmperor = all.some((entry) => findOption(entry.key)?.name === 'emperor');
+  // `--etcd` alone also makes an emperor: one fed only by a fleet.
+  const isEmperor = all.some((entry) => findOption(entry.key)?.name === 'emperor' || findOption(entry.key)?.name === 'etcd');
   if (isEmperor) {
     const collected = collectOptions(all, {scopes: ['emperor'], context: 'the emperor (--emperor)', placeholders});
     problems.push(...collected.diagnostics, ...checkLogFormat(collected.values, collected.origins));
@@ -274,6 +288,14 @@ function emperorOptions(values: OptionValues): EmperorOptions {
     logFormat: get('log-format') as LogFormatName,
     control: get('control') as string | undefined,
     metrics: get('metrics') as string | undefined,
+    hostId: get('host-id') as string | undefined,
+    tags: ((get('tags') as string | undefined) ?? '').split(',').map((t) => t.trim()).filter((t) => t !== ''),
+    fleetDir: get('fleet-dir') as string | undefined,
+    fleetTtlSeconds: get('fleet-ttl') as number,
+    fleetCap: get('fleet-cap') as number,
+    etcd: get('etcd') as string | undefined,
+    prefix: get('prefix') as string | undefined,
+    vassalsInclude: [...((get('vassals-include') as readonly string[] | undefined) ?? [])],
   };
 }
 

@@ -37,6 +37,11 @@ export interface ConfigFileContext {
   readonly inode?: number;
   /** The ini section to read (`file.ini:section`); default `uwsgi`. */
   readonly section?: string;
+  /**
+   * The file magic variables describe, when not `file` itself: vassal defaults are expanded in the context of the
+   * vassal they apply to, so `%n` in `_defaults.toml` is the vassal's name (uwsgi-docs #471).
+   */
+  readonly magicFile?: string;
 }
 
 /** A parsed, expanded config file. */
@@ -70,11 +75,12 @@ export function parseConfigFile(file: string, text: string | Buffer, ctx: Config
   if (!parsed.ok) return parsed;
 
   const path = resolve(ctx.cwd, file);
+  const magicPath = ctx.magicFile === undefined ? path : resolve(ctx.cwd, ctx.magicFile);
   const table = magicTable({
-    file: path,
-    givenName: file,
+    file: magicPath,
+    givenName: ctx.magicFile ?? file,
     section: format === 'ini' ? section : '',
-    vassalsDir: ctx.vassalsDir ?? dirname(path),
+    vassalsDir: ctx.vassalsDir ?? dirname(magicPath),
     nowMs: ctx.nowMs,
     host: ctx.host,
     ...(ctx.inode === undefined ? {} : {inode: ctx.inode}),

@@ -89,6 +89,14 @@ export interface VassalSpecContext {
   readonly curseToleranceMs?: number;
   /** Default `fs.existsSync`; used to look for /usr/bin/python3. */
   readonly fileExists?: (path: string) => boolean;
+  /**
+   * Vassal defaults (`--vassals-include` files, then the directory's `_defaults.toml`), lowest precedence first.
+   * Precedence: the vassal file wins over `_defaults.toml`, which wins over `--vassals-include`. Scalars: the last
+   * one set wins; `env`: merged per variable; other lists (sockets, touch-reload…): the vassal's list replaces the
+   * defaults' list. Keys that do not apply to the vassal's kind are skipped (a `processes` default does not break
+   * command vassals). Check defaults files with `checkDefaults` first: unknown keys are skipped here.
+   */
+  readonly defaults?: readonly {file: string; text: string | Buffer}[];
 }
 
 /** Command vassal defaults (the brief of kaiser's command vassals; uWSGI has no such thing). */
@@ -119,6 +127,9 @@ export function loadVassalSpec(file: string, text: string | Buffer, ctx: VassalS
   if (!parsed.ok) return parsed;
   const common = {name: basename(path), file: path, dir};
   const kind = kindOf(parsed.value.entries);
+  if (ctx.defaults && ctx.defaults.length > 0 && kind !== 'unknown') {
+    parsed.value = {...parsed.value, entries: withDefaults(parsed.value.entries, kind, file, ctx, dir)};
+  }
   switch (kind) {
     case 'command':
       return loadCommandVassal(file, parsed.value, common);
@@ -134,6 +145,53 @@ export function loadVassalSpec(file: string, text: string | Buffer, ctx: VassalS
     default:
       throw new Error(`Internal error: unknown vassal kind ${String(kind satisfies never)}`);
   }
+}
+
+/** Puts the applicable default entries before the vassal's own (see `VassalSpecContext.defaults` for the rules). */
+function withDefaults(own: readonly ConfigEntry[], kind: VassalSpec['kind'], file: string, ctx: VassalSpecContext, dir: string): ConfigEntry[] {
+  const ownNames = new Set(own.map((entry) => findOption(entry.key)?.name).filter((name) => name !== undefined));
+  const scopes = SCOPES_OF[kind];
+  const inherited: ConfigEntry[] = [];
+  for (const source of ctx.defaults ?? []) {
+    const parsed = parseConfigFile(source.file, source.text, {
+      cwd: dir,
+      env: ctx.env ?? process.env,
+      host: ctx.host ?? currentHostFacts('kaiser'),
+      nowMs: ctx.nowMs ?? Date.now(),
+      vassalsDir: dir,
+      magicFile: file,
+    });
+    if (!parsed.ok) continue;
+    for (const entry of parsed.value.entries) {
+      const spec = findOption(entry.key);
+      if (spec === undefined || !spec.scopes.some((scope) => scopes.includes(scope))) continue;
+      if (spec.name === 'exec' || (APP_OPTIONS as readonly string[]).includes(spec.name)) continue;
+      if (spec.multi === true && spec.type !== 'env' && ownNames.has(spec.name)) continue;
+      inherited.push(entry);
+    }
+  }
+  return [...inherited, ...own];
+}
+
+/** Problems of a defaults file on its own (parse errors, unknown or unsupported keys), for the emperor to report. */
+export function checkDefaults(file: string, text: string | Buffer, ctx: VassalSpecContext = {}): Diagnostic[] {
+  const dir = ctx.vassalDir ?? process.cwd();
+  const parsed = parseConfigFile(file, text, {
+    cwd: dir,
+    env: ctx.env ?? process.env,
+    host: ctx.host ?? currentHostFacts('kaiser'),
+    nowMs: ctx.nowMs ?? Date.now(),
+    vassalsDir: dir,
+  });
+  if (!parsed.ok) return parsed.error;
+  const problems = [...collectOptions(parsed.value.entries, {scopes: ['command', 'server', 'vassal'], context: 'vassal defaults', placeholders: parsed.value.placeholders}).diagnostics];
+  for (const entry of parsed.value.entries) {
+    const name = findOption(entry.key)?.name;
+    if (name === 'exec' || (name !== undefined && (APP_OPTIONS as readonly string[]).includes(name))) {
+      problems.push(configError(locate(entry), 'KAISER_CONFIG_CONFLICT', {key: entry.key, other: 'vassal defaults', reason: 'what a vassal runs belongs in the vassal file'}));
+    }
+  }
+  return problems;
 }
 
 /** `exec` makes a command vassal; otherwise any app-server option makes an app-server vassal. */

@@ -11,7 +11,7 @@ import {createHash} from 'node:crypto';
 import {readFile, stat} from 'node:fs/promises';
 import {fileURLToPath} from 'node:url';
 import type {Server} from 'node:net';
-import {loadVassalSpec, type VassalSpec} from '../config/vassal-spec.js';
+import {checkDefaults, loadVassalSpec, type VassalSpec} from '../config/vassal-spec.js';
 import {formatDiagnostic} from '../config/diagnostic.js';
 import type {Logger} from '../log/logger.js';
 import {Accountant} from '../accounting/accountant.js';
@@ -50,6 +50,8 @@ export interface EmperorOptions {
   python: string | undefined;
   /** Default stop-timeout of app-server vassals. */
   curseToleranceMs: number;
+  /** `--vassals-include` files (absolute): defaults for every vassal, below the directory's `_defaults.toml`. */
+  vassalsInclude?: readonly string[];
   log: Logger;
   version: string;
   /** Called after each scan of the directory with its duration (for metrics). */
@@ -99,6 +101,10 @@ export interface VassalDefinition {
 interface VassalRecord {
   vassal: Vassal;
   source: string;
+  /** The last definition seen, to re-evaluate the vassal when the defaults change. */
+  definition: VassalDefinition | undefined;
+  /** The effective spec (JSON) and version last applied: a defaults change that leaves both alone reloads nothing. */
+  applied: string | undefined;
   hash: string;
   mtimeMs: number;
   present: boolean;
@@ -125,6 +131,11 @@ export class Emperor {
   readonly #monitor: DirectoryMonitor | undefined;
   /** Every source feeding this emperor (the directory, fleet stores), for stats. */
   readonly #sources = new Set<string>();
+  /** Vassal defaults, lowest precedence first: `--vassals-include` files, then the directory's `_defaults.toml`. */
+  #includes: {file: string; text: Buffer}[] = [];
+  #directoryDefaults: {file: string; text: Buffer} | undefined;
+  /** Part of every vassal's change marker: a change of the defaults re-evaluates every vassal. */
+  #defaultsHash = '';
   #statsServer: Server | undefined;
   #accountingTimer: NodeJS.Timeout | undefined;
   #stopping = false;
@@ -139,7 +150,11 @@ export class Emperor {
     if (dir !== undefined) this.#sources.add(dir);
     this.#monitor = dir === undefined ? undefined : new DirectoryMonitor(
       {dir, settleMs: SETTLE_MS, rescanMs: options.rescanMs, log: this.#log, ...(options.onScan ? {onScan: options.onScan} : {})},
-      {onPresent: (name, path) => this.#onPresent(dir, name, path), onAbsent: (name) => this.#onAbsent(name)},
+      {
+        onPresent: (name, path) => this.#onPresent(dir, name, path),
+        onAbsent: (name) => this.#onAbsent(name),
+        onDefaults: (path) => this.#onDirectoryDefaults(path),
+      },
     );
   }
 
@@ -152,6 +167,7 @@ export class Emperor {
       this.#statsServer = server;
       this.#log.info('stats server', {uwsgi: `*** Emperor stats server enabled on ${address} ***`, address});
     }
+    await this.#readIncludes();
     await this.#monitor?.start();
     if (this.#options.accountingMs > 0) {
       const tick = () => {
@@ -165,8 +181,9 @@ export class Emperor {
     }
   }
 
-  /** SIGHUP: reload every vassal. */
+  /** SIGHUP: re-read `--vassals-include`, then reload every vassal. */
   reloadAll(): void {
+    void this.#readIncludes().then((changed) => (changed ? this.#redefineAll() : undefined));
     this.#log.info('reloading all vassals', {uwsgi: '[emperor] reloading all vassals (SIGHUP)'});
     for (const record of this.#records.values()) record.vassal.reload();
   }
@@ -294,13 +311,15 @@ export class Emperor {
     if (this.#stopping) return;
     const {path, text, version: mtimeMs} = def;
     let error = def.error;
-    const hash = error ?? createHash('sha1').update(text).digest('hex');
+    const hash = error ?? createHash('sha1').update(text).update(this.#defaultsHash).digest('hex');
     let record = this.#records.get(name);
     if (record && record.present && record.hash === hash && record.mtimeMs === mtimeMs) return;
     if (!record) {
       record = {
         vassal: this.#newVassal(name),
         source: def.source,
+        definition: def,
+        applied: undefined,
         hash,
         mtimeMs,
         present: true,
@@ -314,6 +333,7 @@ export class Emperor {
     record.hash = hash;
     record.mtimeMs = mtimeMs;
     record.present = true;
+    record.definition = def;
     if (record.recheck) clearTimeout(record.recheck);
     record.recheck = undefined;
 
@@ -321,6 +341,7 @@ export class Emperor {
     if (error === undefined) {
       const loaded = loadVassalSpec(path, text, {
         vassalDir: def.dir,
+        defaults: this.#defaults(),
         ...(this.#options.python === undefined ? {} : {python: this.#options.python}),
         curseToleranceMs: this.#options.curseToleranceMs,
       });
@@ -355,12 +376,80 @@ export class Emperor {
       for (const address of spec.sockets) record.sockets.add(address);
     }
     record.lastReported = undefined;
+    const applied = `${mtimeMs}\0${JSON.stringify(spec)}`;
+    if (record.applied === applied && record.vassal.spec !== undefined) return;
+    record.applied = applied;
     this.#openLog(record, spec);
     record.vassal.onConfigChanged(spec);
   }
 
   #onAbsent(name: string): void {
     this.undefine(name);
+  }
+
+  #defaults(): {file: string; text: Buffer}[] {
+    return this.#directoryDefaults ? [...this.#includes, this.#directoryDefaults] : this.#includes;
+  }
+
+  /** Reads the --vassals-include files; true when their content changed. */
+  async #readIncludes(): Promise<boolean> {
+    const files = this.#options.vassalsInclude ?? [];
+    const read: {file: string; text: Buffer}[] = [];
+    for (const file of files) {
+      try {
+        const text = await readFile(file);
+        const problems = checkDefaults(file, text, {vassalDir: this.#options.dir ?? process.cwd()});
+        if (problems.length > 0) {
+          this.#log.error('invalid vassals-include file; ignoring it', {uwsgi: `[emperor] ${problems.map(formatDiagnostic).join('\n')}`});
+          continue;
+        }
+        read.push({file, text});
+      } catch (cause) {
+        this.#log.error('cannot read vassals-include file', {file, error: String(cause)});
+      }
+    }
+    const before = this.#defaultsHash;
+    this.#includes = read;
+    this.#updateDefaultsHash();
+    return before !== this.#defaultsHash;
+  }
+
+  async #onDirectoryDefaults(path: string | undefined): Promise<void> {
+    let next: {file: string; text: Buffer} | undefined;
+    if (path !== undefined) {
+      try {
+        const text = await readFile(path);
+        const problems = checkDefaults(path, text, {vassalDir: this.#options.dir ?? process.cwd()});
+        if (problems.length > 0) {
+          // Keep the last good defaults, as a running vassal keeps its last good config.
+          this.#log.error('invalid vassal defaults; keeping the previous ones', {uwsgi: `[emperor] ${problems.map(formatDiagnostic).join('\n')}`});
+          return;
+        }
+        next = {file: path, text};
+      } catch {
+        next = undefined;
+      }
+    }
+    const before = this.#defaultsHash;
+    this.#directoryDefaults = next;
+    this.#updateDefaultsHash();
+    if (before !== this.#defaultsHash) {
+      this.#log.info('vassal defaults changed', {uwsgi: `[emperor] vassal defaults ${path ?? '(none)'} applied to every vassal`});
+      this.#redefineAll();
+    }
+  }
+
+  #updateDefaultsHash(): void {
+    const hash = createHash('sha1');
+    for (const {file, text} of this.#defaults()) hash.update(file).update('\0').update(text).update('\0');
+    this.#defaultsHash = this.#defaults().length === 0 ? '' : hash.digest('hex');
+  }
+
+  /** Re-evaluates every vassal against the current defaults (only those whose effective config changed reload). */
+  #redefineAll(): void {
+    for (const [name, record] of this.#records) {
+      if (record.present && record.definition) void this.define(name, record.definition);
+    }
   }
 
   /** The definition of `name` is gone (file removed, fleet assignment withdrawn): stop the vassal and forget it. */

@@ -11,17 +11,25 @@ import {readdir, stat} from 'node:fs/promises';
 import {basename, join} from 'node:path';
 import type {Logger} from '../log/logger.js';
 
+/** The directory's vassal defaults file (applied to every vassal, not a vassal itself). */
+export const DEFAULTS_FILE_NAMES = ['_defaults.toml', '_defaults.ini'] as const;
+
 /** True for names the emperor treats as vassal files. */
 export function isVassalFileName(name: string): boolean {
   if (name.startsWith('.') || name.endsWith('~')) return false;
+  if ((DEFAULTS_FILE_NAMES as readonly string[]).includes(name)) return false;
   return name.endsWith('.toml') || name.endsWith('.ini');
 }
+
+const isWatchedName = (name: string) => isVassalFileName(name) || (DEFAULTS_FILE_NAMES as readonly string[]).includes(name);
 
 export interface MonitorListener {
   /** The file exists (new, changed, touched or re-created): decide what to do after reading it. */
   onPresent(name: string, path: string): Promise<void>;
   /** The file is gone. */
   onAbsent(name: string): void;
+  /** The defaults file appeared, changed (path) or disappeared (undefined). */
+  onDefaults(path: string | undefined): Promise<void>;
 }
 
 export interface MonitorOptions {
@@ -54,7 +62,7 @@ export class DirectoryMonitor {
       ignoreInitial: true,
       atomic: false,
       alwaysStat: false,
-      ignored: (path: string) => path !== this.#options.dir && !isVassalFileName(basename(path)),
+      ignored: (path: string) => path !== this.#options.dir && !isWatchedName(basename(path)),
     });
     watcher.on('add', (path) => this.#settle(path));
     watcher.on('change', (path) => this.#settle(path));
@@ -73,7 +81,10 @@ export class DirectoryMonitor {
   async rescan(): Promise<void> {
     let names: string[];
     try {
-      names = (await readdir(this.#options.dir)).filter(isVassalFileName);
+      const all = await readdir(this.#options.dir);
+      const defaults = DEFAULTS_FILE_NAMES.find((name) => all.includes(name));
+      await this.#listener.onDefaults(defaults === undefined ? undefined : join(this.#options.dir, defaults));
+      names = all.filter(isVassalFileName);
     } catch (error) {
       this.#options.log.warn('cannot read vassals (retrying at the next rescan)', {dir: this.#options.dir, error: String(error)});
       return;
@@ -101,7 +112,7 @@ export class DirectoryMonitor {
 
   #settle(path: string): void {
     const name = basename(path);
-    if (!isVassalFileName(name)) return;
+    if (!isWatchedName(name)) return;
     const pending = this.#timers.get(name);
     if (pending) clearTimeout(pending);
     this.#timers.set(
@@ -119,6 +130,10 @@ export class DirectoryMonitor {
       (st) => st.isFile(),
       () => false,
     );
+    if (!isVassalFileName(name)) {
+      await this.#listener.onDefaults(exists ? path : undefined);
+      return;
+    }
     if (exists) {
       this.#known.add(name);
       void this.#listener.onPresent(name, path);

@@ -1,0 +1,434 @@
+/**
+ * The runtime host (zygote): one long-lived python process per emperor (`src/server/python/host.py`) that has
+ * imported the whole app-server runtime once and forks app-server masters on request, so masters and workers share
+ * the interpreter heap copy-on-write and a spawn costs a fork, not an interpreter start. It speaks over a Node IPC
+ * channel (docs/runtime-protocol.md §5): spawn requests and listening sockets go down, `spawned` (with the master's
+ * output socket and emperor-pipe socket as passed fds), `exit` and `wake` come back.
+ *
+ * A spawned master is a `Child` like a directly spawned one. Its pid is not known synchronously (the fork happens in
+ * the host), so the child exposes `pidReady`; the host sends `spawned` before any output, pipe byte or exit can
+ * reach the emperor, so every listener sees the pid. Signals and pipe writes asked for before that are held and
+ * delivered once the pid and pipe arrive.
+ *
+ * If the host dies, it is restarted (with backoff); masters it forked keep running (they are session leaders, not in
+ * the host's group) and their exit is then noticed through their emperor pipe reaching EOF.
+ */
+import {spawn as spawnProcess, type ChildProcess} from 'node:child_process';
+import {Socket} from 'node:net';
+import type {Readable} from 'node:stream';
+import type {Logger} from '../log/logger.js';
+import {VassalStreamDecoder, type VassalMessage} from '../protocol/emperor-pipe.js';
+import type {Child, ExitStatus} from './child.js';
+
+/** What the host needs to start a master. */
+export interface HostSpawnInput {
+  /** The KAISER_CONFIG object. */
+  config: Record<string, unknown>;
+  /** The master's full environment (KAISER_CONFIG and UWSGI_EMPEROR_FD are set by the host). */
+  env: Record<string, string>;
+  cwd: string;
+  /** Listening sockets the host holds (see `addSocket`) that the master adopts instead of binding: address → key. */
+  inherit?: Record<string, string>;
+}
+
+/** A master forked by the host: a Child whose pid arrives a moment after `spawn` returns. */
+export interface HostChild extends Child {
+  /** Resolves with the pid once the host forked (-1 if the spawn failed before a fork). */
+  readonly pidReady: Promise<number>;
+}
+
+/** A raw libuv handle (tcp_wrap TCP or pipe_wrap Pipe) owning a socket, as kept by the socket store. */
+export type RawSocketHandle = object;
+
+export interface RuntimeHostOptions {
+  python: string;
+  hostPy: string;
+  log: Logger;
+  /** How long the first start may take before the emperor gives up on the host. */
+  readyTimeoutMs?: number;
+}
+
+type HostEvent =
+  | {ev: 'ready'; pid?: number}
+  | {ev: 'spawned'; id: string; pid: number; stream: 'output' | 'pipe'}
+  | {ev: 'exit'; id: string; pid: number; code: number | null; signal: string | null}
+  | {ev: 'wake'; key: string}
+  | {ev: 'error'; id?: string; message: string};
+
+const RESTART_FIRST_MS = 100;
+const RESTART_MAX_MS = 5_000;
+/** After the exit status, how long to wait for the output socket to drain before reporting the exit. */
+const OUTPUT_DRAIN_MS = 500;
+
+/** Handle on the host process. */
+export class RuntimeHost {
+  readonly python: string;
+  readonly #options: RuntimeHostOptions;
+  readonly #log: Logger;
+  #proc: ChildProcess | undefined;
+  #ready = false;
+  #closing = false;
+  #restartMs = RESTART_FIRST_MS;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #nextId = 1;
+  /** Children of the current host process, by spawn id, until their exit is reported. */
+  #children = new Map<string, HostChildImpl>();
+  readonly #sockets = new Map<string, RawSocketHandle>();
+  readonly #armed = new Set<string>();
+  readonly #wakeListeners: ((key: string) => void)[] = [];
+  #readyWaiters: ((ok: boolean) => void)[] = [];
+
+  constructor(options: RuntimeHostOptions) {
+    this.#options = options;
+    this.python = options.python;
+    this.#log = options.log;
+  }
+
+  /** True while a host is up and has finished its imports: spawns go to it. */
+  get available(): boolean {
+    return this.#ready && !this.#closing;
+  }
+
+  /** The host's pid (tests, stats), or undefined. */
+  get pid(): number | undefined {
+    return this.#proc?.pid;
+  }
+
+  /** Starts the host; resolves true once it is ready, false if it failed to start (the reason is logged). */
+  start(): Promise<boolean> {
+    const ready = new Promise<boolean>((resolve) => this.#readyWaiters.push(resolve));
+    this.#launch();
+    const timeoutMs = this.#options.readyTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    return Promise.race([ready, timeout]).then((ok) => {
+      clearTimeout(timer);
+      return ok;
+    });
+  }
+
+  /** Forks a master in the host. Call only while `available`. */
+  spawn(input: HostSpawnInput): HostChild {
+    const id = String(this.#nextId++);
+    const child = new HostChildImpl();
+    this.#children.set(id, child);
+    const sent = this.#send({op: 'spawn', id, config: input.config, env: input.env, cwd: input.cwd, ...(input.inherit ? {inherit: input.inherit} : {})});
+    if (!sent) {
+      this.#children.delete(id);
+      child.fail();
+    }
+    return child;
+  }
+
+  /** Hands a bound socket to the host, which listens on it (backlog 1024) and keeps it under `key`. */
+  addSocket(key: string, handle: RawSocketHandle): void {
+    this.#sockets.set(key, handle);
+    this.#sendSocket(key, handle);
+  }
+
+  /** Asks for one `wake` event when a connection is pending on `key` (nothing is accepted). */
+  arm(key: string): void {
+    this.#armed.add(key);
+    this.#send({op: 'arm', key});
+  }
+
+  disarm(key: string): void {
+    this.#armed.delete(key);
+    this.#send({op: 'disarm', key});
+  }
+
+  closeSocket(key: string): void {
+    this.#armed.delete(key);
+    this.#sockets.delete(key);
+    this.#send({op: 'close-socket', key});
+  }
+
+  onWake(listener: (key: string) => void): void {
+    this.#wakeListeners.push(listener);
+  }
+
+  /** Closes the channel: the host kills whatever it still runs and exits. Resolves once it has exited. */
+  close(): Promise<void> {
+    this.#closing = true;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    const proc = this.#proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      proc.once('exit', () => resolve());
+      if (proc.connected) proc.disconnect();
+      else proc.kill('SIGKILL');
+    });
+  }
+
+  // ── the host process ────────────────────────────────────────────────────────────────────────
+
+  #launch(): void {
+    const proc = spawnProcess(this.#options.python, [this.#options.hostPy], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+      detached: false,
+    });
+    this.#proc = proc;
+    this.#ready = false;
+    const children = new Map<string, HostChildImpl>();
+    this.#children = children;
+    const logLine = (line: string) => this.#log.info(`[host] ${line}`, {uwsgi: `[host] ${line}`});
+    splitLines(proc.stdout, logLine);
+    splitLines(proc.stderr, logLine);
+    proc.on('error', (error) => this.#log.error('cannot start the runtime host', {python: this.#options.python, error: String(error)}));
+    proc.on('message', (message: HostEvent, handle?: unknown) => this.#onMessage(children, message, handle));
+    proc.on('exit', (code, signal) => this.#onExit(proc, children, code, signal));
+    // The channel must not keep the emperor alive on its own.
+    proc.channel?.unref();
+    for (const [key, handle] of this.#sockets) this.#sendSocket(key, handle);
+    for (const key of this.#armed) this.#send({op: 'arm', key});
+  }
+
+  #onMessage(children: Map<string, HostChildImpl>, message: HostEvent, handle: unknown): void {
+    switch (message.ev) {
+      case 'ready': {
+        this.#ready = true;
+        this.#restartMs = RESTART_FIRST_MS;
+        const waiters = this.#readyWaiters;
+        this.#readyWaiters = [];
+        waiters.forEach((w) => w(true));
+        return;
+      }
+      case 'spawned': {
+        const child = children.get(message.id);
+        if (!child) {
+          closeHandle(handle);
+          return;
+        }
+        child.attach(message.pid, message.stream, handle);
+        return;
+      }
+      case 'exit': {
+        const child = children.get(message.id);
+        if (!child) return;
+        children.delete(message.id);
+        child.exit({code: message.code, signal: message.signal as NodeJS.Signals | null});
+        return;
+      }
+      case 'wake':
+        this.#wakeListeners.forEach((l) => l(message.key));
+        return;
+      case 'error': {
+        this.#log.error('runtime host error', {uwsgi: `[host] error: ${message.message}`, error: message.message});
+        const child = message.id === undefined ? undefined : children.get(message.id);
+        if (child && child.pid <= 0) {
+          children.delete(message.id!);
+          child.fail();
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #onExit(proc: ChildProcess, children: Map<string, HostChildImpl>, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#proc === proc) {
+      this.#proc = undefined;
+      this.#ready = false;
+    }
+    // Masters it forked keep running on their own; their exit shows as their emperor pipe closing.
+    for (const child of children.values()) child.orphan();
+    children.clear();
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    waiters.forEach((w) => w(false));
+    if (this.#closing) return;
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    this.#log.error('runtime host died', {uwsgi: `[emperor] the runtime host died (${how}); restarting it in ${this.#restartMs} ms`});
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (!this.#closing) this.#launch();
+    }, this.#restartMs);
+    this.#restartMs = Math.min(RESTART_MAX_MS, this.#restartMs * 2);
+  }
+
+  #send(message: Record<string, unknown>, handle?: RawSocketHandle): boolean {
+    const proc = this.#proc;
+    if (!proc || !proc.connected) return false;
+    try {
+      if (handle) proc.send(message, handle as never, {keepOpen: true});
+      else proc.send(message);
+      return true;
+    } catch (error) {
+      this.#log.error('cannot talk to the runtime host', {error: String(error)});
+      return false;
+    }
+  }
+
+  #sendSocket(key: string, handle: RawSocketHandle): void {
+    this.#send({op: 'socket', key}, handle);
+  }
+}
+
+/** A master forked by the host, as the vassal sees it. */
+class HostChildImpl implements HostChild {
+  #pid = -1;
+  readonly pidReady: Promise<number>;
+  readonly exited: Promise<ExitStatus>;
+  #resolvePid!: (pid: number) => void;
+  #resolveExit!: (status: ExitStatus) => void;
+  #status: ExitStatus | undefined;
+  #done = false;
+  #orphaned = false;
+  #output: Socket | undefined;
+  #outputClosed = false;
+  #pipe: Socket | undefined;
+  #pipeClosed = false;
+  #held: Buffer[] = [];
+  #heldSignals: NodeJS.Signals[] = [];
+  readonly #lineListeners: ((line: string, stream: 'stdout' | 'stderr') => void)[] = [];
+  readonly #messageListeners: ((message: VassalMessage) => void)[] = [];
+
+  constructor() {
+    this.pidReady = new Promise((resolve) => (this.#resolvePid = resolve));
+    this.exited = new Promise((resolve) => (this.#resolveExit = resolve));
+  }
+
+  get pid(): number {
+    return this.#pid;
+  }
+
+  onLine(listener: (line: string, stream: 'stdout' | 'stderr') => void): void {
+    this.#lineListeners.push(listener);
+  }
+
+  onMessage(listener: (message: VassalMessage) => void): void {
+    this.#messageListeners.push(listener);
+  }
+
+  send(bytes: Buffer): boolean {
+    if (this.#done || this.#pipeClosed) return false;
+    const pipe = this.#pipe;
+    if (!pipe) {
+      this.#held.push(bytes);
+      return true;
+    }
+    if (pipe.destroyed || !pipe.writable) return false;
+    pipe.write(bytes);
+    return true;
+  }
+
+  killGroup(signal: NodeJS.Signals): void {
+    if (this.#pid <= 0) {
+      if (!this.#done) this.#heldSignals.push(signal);
+      return;
+    }
+    try {
+      process.kill(-this.#pid, signal);
+    } catch {
+      // ESRCH: the group is already gone.
+    }
+  }
+
+  /** `spawned`: the pid and one of the two sockets. */
+  attach(pid: number, stream: 'output' | 'pipe', handle: unknown): void {
+    if (this.#pid <= 0 && pid > 0) {
+      this.#pid = pid;
+      this.#resolvePid(pid);
+      const signals = this.#heldSignals;
+      this.#heldSignals = [];
+      for (const signal of signals) this.killGroup(signal);
+    }
+    if (!handle) return;
+    const socket = new Socket({handle: handle as never, readable: true, writable: stream === 'pipe'});
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.#onSocketClosed(stream));
+    if (stream === 'output') {
+      this.#output = socket;
+      // The master's stdout and stderr share this socket (reported as stderr); nothing is written to it from here.
+      splitLines(socket, (line) => this.#lineListeners.forEach((l) => l(line, 'stderr')));
+    } else {
+      this.#pipe = socket;
+      const decoder = new VassalStreamDecoder();
+      socket.on('data', (chunk: Buffer) => {
+        for (const message of decoder.push(chunk)) this.#messageListeners.forEach((l) => l(message));
+      });
+      const held = this.#held;
+      this.#held = [];
+      for (const bytes of held) socket.write(bytes);
+    }
+  }
+
+  /** The host reaped the master. */
+  exit(status: ExitStatus): void {
+    this.#status = status;
+    if (!this.#output || this.#outputClosed) return this.#finish();
+    setTimeout(() => this.#finish(), OUTPUT_DRAIN_MS).unref();
+  }
+
+  /** The spawn failed before a fork. */
+  fail(): void {
+    this.#status = {code: 127, signal: null};
+    this.#resolvePid(-1);
+    this.#finish();
+  }
+
+  /** The host died: the exit is now known only from the emperor pipe closing. */
+  orphan(): void {
+    if (this.#done) return;
+    if (this.#pid <= 0) return this.fail();
+    this.#orphaned = true;
+    if (!this.#pipe || this.#pipeClosed) this.#finishOrphan();
+  }
+
+  #onSocketClosed(stream: 'output' | 'pipe'): void {
+    if (stream === 'output') {
+      this.#outputClosed = true;
+      if (this.#status) this.#finish();
+    } else {
+      this.#pipeClosed = true;
+      if (this.#orphaned) this.#finishOrphan();
+    }
+  }
+
+  #finishOrphan(): void {
+    // No status: the master's parent (the host) is gone, nobody we can ask reaped it.
+    this.#status = {code: null, signal: null};
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#heldSignals = [];
+    this.#held = [];
+    if (this.#pipe && !this.#pipe.destroyed) this.#pipe.destroy();
+    this.#resolveExit(this.#status ?? {code: null, signal: null});
+  }
+}
+
+function closeHandle(handle: unknown): void {
+  const h = handle as {close?: () => void} | undefined;
+  try {
+    h?.close?.();
+  } catch {
+    // already closed
+  }
+}
+
+/** Splits a byte stream into lines; a final unterminated line is delivered at end of stream. */
+function splitLines(stream: Readable | null | undefined, onLine: (line: string) => void): void {
+  if (!stream) return;
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const parts = (rest + chunk).split('\n');
+    rest = parts.pop() ?? '';
+    if (rest.length > 65536) {
+      parts.push(rest);
+      rest = '';
+    }
+    for (const part of parts) onLine(part.endsWith('\r') ? part.slice(0, -1) : part);
+  });
+  stream.on('end', () => {
+    if (rest) onLine(rest);
+    rest = '';
+  });
+  stream.on('error', () => undefined);
+}
