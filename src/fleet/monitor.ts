@@ -1,0 +1,542 @@
+/**
+ * The fleet monitor: makes this emperor one member of a fleet kept in etcd, and feeds the emperor the replicas it
+ * holds through `define`/`undefine`, beside (or instead of) the directory monitor. It owns the emperor's side of the
+ * protocol whose keys `fleet-keys.ts` describes:
+ *
+ *   - join: a lease (lease-keeper.ts) and `P/hosts/HOST` under it; leaving revokes it, dying lets it expire (TTL)
+ *   - claim: for every replica placement.ts assigns here, a transaction creates `P/claims/NAME/INDEX` under the lease
+ *     only if it does not exist, so a replica never has two holders; the vassal starts once the claim is won
+ *   - release: a replica placed elsewhere (or removed, or drained) is stopped first and its claim deleted after,
+ *     so the next holder starts only once this copy is gone
+ *   - report: the vassal's state and the revision it runs go into its claim, for `fleet ls` and rolling reloads
+ *   - roll: a new revision reaches replica 0 at once; replica i follows once every lower replica has run it, ready,
+ *     for ROLL_SETTLE_MS; a lower replica failing on it halts the rollout
+ *   - partition: nothing is stopped because etcd cannot be reached (the watch and the lease retry forever, from the
+ *     last revision seen); only `singleton` vassals stop once the lease is unconfirmed for TTL/2, before it could
+ *     expire and let another emperor start them; when a new lease was needed, held replicas are claimed again and
+ *     given up only if another emperor took them meanwhile
+ *
+ * Fleet vassals are named `fleet:NAME` in the emperor (kaiser ls, logs, control commands), so they never collide with
+ * a file of the watched directory; their definitions resolve relative paths against the fleet work dir.
+ *
+ *   (new) ──START──► connecting ──READ+WATCH──► joined ──COMPACTED──► connecting
+ *                     │    ▲ FAILED (retry)                │
+ *                     └────┘                               │ PAUSE (emperor shutting down)
+ *   connecting | joined ──PAUSE──► paused ──CLOSE──► closed (lease revoked)
+ */
+import {mkdirSync} from 'node:fs';
+import {join} from 'node:path';
+import type {Logger} from '../log/logger.js';
+import {FleetKeys, parseClaimRecord, parseHostRecord, parseVassalMeta, type ClaimRecord, type HostRecord, type VassalMeta} from './fleet-keys.js';
+import {formatFleetUrl, type FleetAddress} from './fleet-url.js';
+import {LeaseKeeper} from './lease-keeper.js';
+import {placeReplicas, type PlacementHost, type PlacementVassal} from './placement.js';
+import {EtcdStore, type FleetStore, type StoreEvent, type StoreWatch} from './store.js';
+
+/** What the monitor needs of the emperor (`Emperor` fits). */
+export interface FleetEmperor {
+  define(name: string, def: {source: string; path: string; dir: string; text: Buffer; version: number; changedAt: number}): Promise<void>;
+  undefine(name: string): void;
+  registerSource(source: string): void;
+  vassal(name: string): unknown;
+}
+
+export interface FleetMonitorOptions {
+  readonly address: FleetAddress;
+  readonly hostId: string;
+  readonly tags: readonly string[];
+  /** At most this many replicas here (0 = no limit beyond the fleet's balance). */
+  readonly cap: number;
+  /** Directory fleet vassals resolve relative paths against (and run in, by default). */
+  readonly workDir: string;
+  readonly ttlSeconds: number;
+  readonly log: Logger;
+  /** Default: etcd at `address.endpoints`. */
+  readonly store?: FleetStore;
+  /** How long a replica serves a new revision before the next replica takes it. */
+  readonly rollSettleMs?: number;
+}
+
+/** Emperor names of fleet vassals start with this, so they never collide with directory vassals. */
+export const FLEET_VASSAL_PREFIX = 'fleet:';
+
+/** Default lease TTL. */
+export const DEFAULT_FLEET_TTL_SECONDS = 3;
+const DEFAULT_ROLL_SETTLE_MS = 3_000;
+const FENCE_CHECK_MS = 100;
+const RECONNECT_MS = 500;
+/** States in which a replica counts as failed for a rolling reload. */
+const FAILED_STATES = new Set(['backoff', 'invalid', 'reload-failed']);
+
+export type FleetMonitorState = {id: 'new'} | {id: 'connecting'} | {id: 'joined'; since: number} | {id: 'paused'} | {id: 'closed'};
+
+interface CachedClaim {
+  readonly record: ClaimRecord;
+  readonly lease: string;
+}
+
+interface HeldReplica {
+  index: number;
+  /** running: defined in the emperor; fenced: a singleton stopped for want of a confirmed lease; releasing: stopping. */
+  phase: 'running' | 'fenced' | 'releasing';
+  /** The vassal file revision given to the emperor. */
+  rev: number;
+  seq: number;
+  state: string;
+  singleton: boolean;
+  /** Delete the claim once stopped (false when another emperor owns it already). */
+  deleteClaim: boolean;
+}
+
+/** One fleet member. */
+export class FleetMonitor {
+  readonly #o: FleetMonitorOptions;
+  readonly #log: Logger;
+  readonly #store: FleetStore;
+  readonly #keys: FleetKeys;
+  readonly #keeper: LeaseKeeper;
+  readonly #source: string;
+  #state: FleetMonitorState = {id: 'new'};
+  #emperor: FleetEmperor | undefined;
+  #watch: StoreWatch | undefined;
+  #fenceTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #rollTimer: NodeJS.Timeout | undefined;
+
+  // The store as last seen.
+  readonly #files = new Map<string, {text: Buffer; rev: number}>();
+  readonly #metas = new Map<string, VassalMeta>();
+  readonly #hosts = new Map<string, HostRecord>();
+  readonly #claims = new Map<string, Map<number, CachedClaim>>();
+  readonly #drained = new Set<string>();
+  /** When this emperor first saw replica `NAME/INDEX` ready on revision `rev` (rolling reloads). */
+  readonly #readySince = new Map<string, {rev: number; at: number}>();
+
+  // What this emperor holds.
+  readonly #held = new Map<string, HeldReplica>();
+  readonly #pendingDeletes = new Map<string, string>();
+  readonly #reportQueue = new Set<string>();
+  #haltedRollouts = new Set<string>();
+
+  #reconcileQueued = false;
+  #reconciling = false;
+  #dirty = false;
+
+  constructor(options: FleetMonitorOptions) {
+    this.#o = options;
+    this.#log = options.log.child({component: 'fleet', host: options.hostId});
+    this.#store = options.store ?? new EtcdStore(options.address.endpoints);
+    this.#keys = new FleetKeys(options.address.prefix);
+    this.#source = formatFleetUrl(options.address);
+    this.#keeper = new LeaseKeeper({store: this.#store, ttlSeconds: options.ttlSeconds, log: this.#log, onGranted: (lease) => void this.#onLeaseGranted(lease)});
+  }
+
+  get state(): FleetMonitorState {
+    return this.#state;
+  }
+
+  /** `etcd://…/PREFIX`, as `kaiser ls` shows it. */
+  get source(): string {
+    return this.#source;
+  }
+
+  /** Emperor names of the replicas held now. */
+  heldVassals(): string[] {
+    return [...this.#held.keys()].map((name) => FLEET_VASSAL_PREFIX + name);
+  }
+
+  /** Joins the fleet. Never waits for etcd: connecting retries in the background, so the emperor starts regardless. */
+  start(emperor: FleetEmperor): void {
+    if (this.#state.id !== 'new') throw new Error(`Internal error: fleet monitor started in state ${this.#state.id}`);
+    this.#emperor = emperor;
+    mkdirSync(this.#o.workDir, {recursive: true});
+    emperor.registerSource(this.#source);
+    this.#log.info('joining fleet', {uwsgi: `*** fleet ${this.#source} as ${this.#o.hostId} ***`, source: this.#source});
+    this.#state = {id: 'connecting'};
+    this.#keeper.start();
+    void this.#connect();
+    this.#fenceTimer = setInterval(() => this.#checkFence(), FENCE_CHECK_MS);
+    this.#fenceTimer.unref();
+  }
+
+  /** The emperor is shutting down: stop claiming and reporting, keep the lease until `close`. */
+  pause(): void {
+    if (this.#state.id === 'closed') return;
+    this.#state = {id: 'paused'};
+    this.#watch?.close();
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#rollTimer);
+    clearInterval(this.#fenceTimer);
+  }
+
+  /** After the emperor stopped its vassals: give the lease back so others take over at once, and disconnect. */
+  async close(deadlineMs = 2_000): Promise<void> {
+    this.pause();
+    this.#state = {id: 'closed'};
+    await this.#keeper.stop(deadlineMs);
+    this.#store.close();
+  }
+
+  /** Feed of the emperor's `onVassalTransition`: reports fleet vassals' states into their claims. */
+  onVassalTransition(transition: {vassal: string; to: string}): void {
+    const name = fleetName(transition.vassal);
+    const held = name === undefined ? undefined : this.#held.get(name);
+    if (name === undefined || held === undefined) return;
+    held.state = transition.to;
+    if (held.phase === 'running') this.#report(name);
+  }
+
+  /** Feed of the emperor's `onVassalRemoved`: a released replica is stopped, so its claim can go. */
+  onVassalRemoved(vassal: string): void {
+    const name = fleetName(vassal);
+    const held = name === undefined ? undefined : this.#held.get(name);
+    if (name === undefined || held === undefined || held.phase !== 'releasing') return;
+    void this.#finishRelease(name, held);
+  }
+
+  // ── connection ──────────────────────────────────────────────────────────────────────────────
+
+  async #connect(): Promise<void> {
+    if (this.#state.id !== 'connecting') return;
+    try {
+      const all = await this.#store.get(this.#keys.all, {prefix: true, deadlineMs: 3_000});
+      if (this.#state.id !== 'connecting') return;
+      this.#files.clear();
+      this.#metas.clear();
+      this.#hosts.clear();
+      this.#claims.clear();
+      this.#drained.clear();
+      for (const kv of all.kvs) this.#apply({type: 'put', key: kv.key, value: kv.value, modRevision: kv.modRevision, lease: kv.lease});
+      this.#watch?.close();
+      this.#watch = this.#store.watch(this.#keys.all, all.revision + 1, {
+        onEvents: (events) => this.#onEvents(events),
+        onCompacted: (revision) => {
+          this.#log.warn('fleet watch compacted', {revision, uwsgi: '[fleet] missed history was compacted: reading the fleet again'});
+          if (this.#state.id !== 'joined') return;
+          this.#state = {id: 'connecting'};
+          void this.#connect();
+        },
+      });
+      this.#state = {id: 'joined', since: Date.now()};
+      this.#log.info('fleet joined', {revision: all.revision, vassals: this.#metas.size, emperors: this.#hosts.size});
+      this.#scheduleReconcile();
+    } catch (error) {
+      this.#log.warn('cannot read the fleet', {error: String(error), uwsgi: `[fleet] cannot read ${this.#source} (retrying in ${RECONNECT_MS} ms)`});
+      this.#retryTimer = setTimeout(() => void this.#connect(), RECONNECT_MS);
+    }
+  }
+
+  async #onLeaseGranted(lease: string): Promise<void> {
+    const record: HostRecord = {hostId: this.#o.hostId, tags: [...this.#o.tags], cap: this.#o.cap, pid: process.pid, startedAt: Date.now()};
+    while (this.#keeper.lease === lease && this.#isActive()) {
+      try {
+        await this.#store.put(this.#keys.host(this.#o.hostId), JSON.stringify(record), {lease, deadlineMs: 2_000});
+        break;
+      } catch (error) {
+        this.#log.debug('cannot announce this emperor', {error: String(error)});
+      }
+    }
+    // A new lease means the old one expired with our claims: take back what still runs here, unless taken.
+    await Promise.all(
+      [...this.#held].map(async ([name, held]) => {
+        if (held.phase === 'releasing') return;
+        const won = await this.#tryClaim(name, held.index, held.seq, held.rev, held.state).catch(() => false);
+        if (!won && this.#held.get(name) === held && this.#claims.get(name)?.get(held.index)?.lease !== lease) this.#lose(name, held);
+      }),
+    );
+    this.#scheduleReconcile();
+  }
+
+  #isActive(): boolean {
+    return this.#state.id === 'connecting' || this.#state.id === 'joined';
+  }
+
+  #onEvents(events: StoreEvent[]): void {
+    if (!this.#isActive()) return;
+    for (const event of events) this.#apply(event);
+    this.#scheduleReconcile();
+  }
+
+  #apply(event: StoreEvent): void {
+    const key = this.#keys.classify(event.key);
+    if (key === undefined) return;
+    const isPut = event.type === 'put';
+    switch (key.kind) {
+      case 'vassal':
+        if (isPut) this.#files.set(key.name, {text: event.value, rev: event.modRevision});
+        else this.#files.delete(key.name);
+        return;
+      case 'meta': {
+        const meta = isPut ? parseVassalMeta(event.value) : undefined;
+        if (meta) this.#metas.set(key.name, meta);
+        else this.#metas.delete(key.name);
+        return;
+      }
+      case 'host': {
+        const host = isPut ? parseHostRecord(event.value) : undefined;
+        if (host) this.#hosts.set(key.hostId, host);
+        else this.#hosts.delete(key.hostId);
+        return;
+      }
+      case 'drained':
+        if (isPut) this.#drained.add(key.hostId);
+        else this.#drained.delete(key.hostId);
+        return;
+      case 'claim': {
+        let claims = this.#claims.get(key.name);
+        const record = isPut ? parseClaimRecord(event.value) : undefined;
+        const readyKey = `${key.name}/${key.index}`;
+        if (record) {
+          if (!claims) this.#claims.set(key.name, (claims = new Map()));
+          claims.set(key.index, {record, lease: event.lease});
+          const since = this.#readySince.get(readyKey);
+          if (record.state !== 'ready') this.#readySince.delete(readyKey);
+          else if (since?.rev !== record.rev) this.#readySince.set(readyKey, {rev: record.rev, at: Date.now()});
+        } else {
+          claims?.delete(key.index);
+          if (claims?.size === 0) this.#claims.delete(key.name);
+          this.#readySince.delete(readyKey);
+        }
+        return;
+      }
+      case 'history':
+        return;
+      default: {
+        const never: never = key;
+        throw new Error(`Internal error: unknown fleet key ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  // ── reconcile ───────────────────────────────────────────────────────────────────────────────
+
+  #scheduleReconcile(): void {
+    if (this.#reconcileQueued) return;
+    this.#reconcileQueued = true;
+    setImmediate(() => void this.#runReconcile());
+  }
+
+  async #runReconcile(): Promise<void> {
+    this.#reconcileQueued = false;
+    if (this.#reconciling) {
+      this.#dirty = true;
+      return;
+    }
+    this.#reconciling = true;
+    try {
+      await this.#reconcile();
+    } catch (error) {
+      throw new Error(`Internal error: fleet reconcile failed: ${String(error)}`);
+    } finally {
+      this.#reconciling = false;
+      if (this.#dirty) {
+        this.#dirty = false;
+        this.#scheduleReconcile();
+      }
+    }
+  }
+
+  /** The replicas placement assigns to this emperor, given the store as last seen. */
+  #plan(): Map<string, string[]> {
+    const hosts = new Map<string, PlacementHost>();
+    for (const [id, host] of this.#hosts) if (!this.#drained.has(id)) hosts.set(id, {tags: host.tags, cap: host.cap});
+    if (this.#keeper.lease !== undefined && !this.#drained.has(this.#o.hostId)) hosts.set(this.#o.hostId, {tags: this.#o.tags, cap: this.#o.cap});
+    const vassals = new Map<string, PlacementVassal>();
+    for (const [name, meta] of this.#metas) if (this.#files.has(name)) vassals.set(name, meta);
+    const holders = new Map<string, string[]>();
+    for (const [name, claims] of this.#claims) holders.set(name, [...claims.values()].map((c) => c.record.host));
+    return placeReplicas({vassals, hosts, holders});
+  }
+
+  async #reconcile(): Promise<void> {
+    if (this.#state.id !== 'joined') return;
+    const lease = this.#keeper.lease;
+    const tasks: Promise<unknown>[] = [...this.#pendingDeletes].map(([key, claimLease]) => this.#deleteClaim(key, claimLease));
+    const plan = lease === undefined ? new Map<string, string[]>() : this.#plan();
+    const names = new Set([...this.#metas.keys(), ...this.#held.keys()]);
+    for (const name of names) {
+      const meta = this.#metas.get(name);
+      const file = this.#files.get(name);
+      const held = this.#held.get(name);
+      const wanted = meta !== undefined && file !== undefined && (plan.get(name)?.includes(this.#o.hostId) ?? false);
+      if (held === undefined) {
+        if (wanted && lease !== undefined) tasks.push(this.#claimFree(name, meta, file));
+        continue;
+      }
+      if (held.phase === 'releasing') continue;
+      // Without a lease (etcd unreachable long enough) nothing is stopped: the partition rule.
+      if (lease === undefined) continue;
+      if (!wanted || meta === undefined || file === undefined || held.index >= meta.replicas) {
+        this.#release(name, held);
+        continue;
+      }
+      const claim = this.#claims.get(name)?.get(held.index);
+      if (claim === undefined) {
+        tasks.push(this.#tryClaim(name, held.index, held.seq, held.rev, held.state).catch(() => false));
+        continue;
+      }
+      if (claim.lease !== lease) {
+        this.#lose(name, held);
+        continue;
+      }
+      held.singleton = meta.singleton;
+      if (held.phase === 'fenced') {
+        if (this.#keeper.isConfirmedWithin(this.#keeper.ttlMs / 2)) this.#defineHeld(name, held, meta, file);
+        continue;
+      }
+      if (file.rev !== held.rev && this.#mayRoll(name, held, meta, file.rev)) this.#defineHeld(name, held, meta, file);
+    }
+    await Promise.all(tasks);
+  }
+
+  /** Claims the lowest free replica index of `name`; starts the vassal when won. */
+  async #claimFree(name: string, meta: VassalMeta, file: {text: Buffer; rev: number}): Promise<void> {
+    const claims = this.#claims.get(name);
+    let index = -1;
+    for (let i = 0; i < meta.replicas; i++) {
+      if (!claims?.has(i)) {
+        index = i;
+        break;
+      }
+    }
+    if (index === -1) return;
+    const won = await this.#tryClaim(name, index, meta.seq, file.rev, 'claimed').catch((error: unknown) => {
+      this.#log.debug('claim failed', {vassal: name, index, error: String(error)});
+      return false;
+    });
+    if (!won || this.#held.has(name) || !this.#isActive()) return;
+    const held: HeldReplica = {index, phase: 'running', rev: file.rev, seq: meta.seq, state: 'claimed', singleton: meta.singleton, deleteClaim: true};
+    this.#held.set(name, held);
+    this.#log.info('fleet replica claimed', {vassal: name, index, rev: file.rev, uwsgi: `[fleet] claimed ${name} replica ${index} (revision ${meta.seq})`});
+    this.#defineHeld(name, held, meta, file);
+  }
+
+  async #tryClaim(name: string, index: number, seq: number, rev: number, state: string): Promise<boolean> {
+    const lease = this.#keeper.lease;
+    if (lease === undefined) return false;
+    const key = this.#keys.claim(name, index);
+    const record: ClaimRecord = {host: this.#o.hostId, state, seq, rev, at: Date.now()};
+    const res = await this.#store.txn([{key, target: 'create', op: '=', value: 0}], [{op: 'put', key, value: JSON.stringify(record), lease}], [], {deadlineMs: 2_000});
+    return res.succeeded;
+  }
+
+  #defineHeld(name: string, held: HeldReplica, meta: VassalMeta, file: {text: Buffer; rev: number}): void {
+    const emperor = this.#emperor;
+    if (emperor === undefined) return;
+    held.phase = 'running';
+    held.rev = file.rev;
+    held.seq = meta.seq;
+    const vassal = FLEET_VASSAL_PREFIX + name;
+    void emperor
+      .define(vassal, {source: this.#source, path: join(this.#o.workDir, name), dir: this.#o.workDir, text: file.text, version: file.rev, changedAt: Date.now()})
+      .then(() => this.#report(name));
+  }
+
+  /** Stops a replica placed elsewhere; its claim is deleted once it has stopped. */
+  #release(name: string, held: HeldReplica): void {
+    held.phase = 'releasing';
+    this.#log.info('fleet replica released', {vassal: name, index: held.index, uwsgi: `[fleet] releasing ${name} replica ${held.index}`});
+    const vassal = FLEET_VASSAL_PREFIX + name;
+    if (this.#emperor?.vassal(vassal) === undefined) {
+      void this.#finishRelease(name, held);
+      return;
+    }
+    this.#emperor.undefine(vassal);
+  }
+
+  /** Another emperor owns our replica now (our lease expired during a partition): stop our copy. */
+  #lose(name: string, held: HeldReplica): void {
+    this.#log.warn('fleet replica lost', {vassal: name, index: held.index, uwsgi: `[fleet] ${name} replica ${held.index} runs elsewhere now: stopping it here`});
+    held.deleteClaim = false;
+    this.#release(name, held);
+  }
+
+  async #finishRelease(name: string, held: HeldReplica): Promise<void> {
+    if (this.#held.get(name) !== held) return;
+    this.#held.delete(name);
+    const lease = this.#keeper.lease;
+    if (held.deleteClaim && lease !== undefined) await this.#deleteClaim(this.#keys.claim(name, held.index), lease);
+    this.#scheduleReconcile();
+  }
+
+  async #deleteClaim(key: string, lease: string): Promise<void> {
+    try {
+      await this.#store.txn([{key, target: 'lease', op: '=', value: lease}], [{op: 'delete', key}], [], {deadlineMs: 2_000});
+      this.#pendingDeletes.delete(key);
+    } catch {
+      this.#pendingDeletes.set(key, lease);
+    }
+  }
+
+  /** Whether replica `held.index` may take revision `rev` now (rolling reload), scheduling a look-again if not yet. */
+  #mayRoll(name: string, held: HeldReplica, meta: VassalMeta, rev: number): boolean {
+    if (held.index === 0 || meta.replicas <= 1) return true;
+    const settleMs = this.#o.rollSettleMs ?? DEFAULT_ROLL_SETTLE_MS;
+    const claims = this.#claims.get(name) ?? new Map<number, CachedClaim>();
+    let waitMs = 0;
+    for (let i = 0; i < held.index; i++) {
+      const claim = claims.get(i);
+      if (claim === undefined) continue;
+      if (claim.record.rev === rev && FAILED_STATES.has(claim.record.state)) {
+        const halt = `${name}@${rev}`;
+        if (!this.#haltedRollouts.has(halt)) {
+          this.#haltedRollouts.add(halt);
+          this.#log.error('fleet rollout halted', {vassal: name, index: i, state: claim.record.state, uwsgi: `[fleet] rollout of ${name} halted: replica ${i} is ${claim.record.state} on the new revision`});
+        }
+        return false;
+      }
+      const since = this.#readySince.get(`${name}/${i}`);
+      if (claim.record.rev !== rev || since === undefined || since.rev !== rev) return false;
+      waitMs = Math.max(waitMs, since.at + settleMs - Date.now());
+    }
+    if (waitMs <= 0) return true;
+    clearTimeout(this.#rollTimer);
+    this.#rollTimer = setTimeout(() => this.#scheduleReconcile(), waitMs + 10);
+    return false;
+  }
+
+  // ── state reports and singleton fencing ─────────────────────────────────────────────────────
+
+  #report(name: string): void {
+    this.#reportQueue.add(name);
+    if (this.#reportQueue.size === 1) setImmediate(() => void this.#flushReports());
+  }
+
+  async #flushReports(): Promise<void> {
+    const names = [...this.#reportQueue];
+    this.#reportQueue.clear();
+    const lease = this.#keeper.lease;
+    if (lease === undefined || !this.#isActive()) return;
+    await Promise.all(
+      names.map(async (name) => {
+        const held = this.#held.get(name);
+        if (held === undefined || held.phase !== 'running') return;
+        const key = this.#keys.claim(name, held.index);
+        const record: ClaimRecord = {host: this.#o.hostId, state: held.state, seq: held.seq, rev: held.rev, at: Date.now()};
+        await this.#store.txn([{key, target: 'lease', op: '=', value: lease}], [{op: 'put', key, value: JSON.stringify(record), lease}], [], {deadlineMs: 2_000}).catch(() => {
+          // Unreachable: the next transition reports again; a lost claim shows up in the watch.
+        });
+      }),
+    );
+  }
+
+  /** Singletons stop before the lease could expire elsewhere: once it is unconfirmed for half its TTL. */
+  #checkFence(): void {
+    const confirmed = this.#keeper.isConfirmedWithin(this.#keeper.ttlMs / 2);
+    for (const [name, held] of this.#held) {
+      if (!held.singleton) continue;
+      if (!confirmed && held.phase === 'running') {
+        held.phase = 'fenced';
+        this.#log.warn('fleet singleton fenced', {vassal: name, uwsgi: `[fleet] lease unconfirmed: stopping singleton ${name} before it could run elsewhere`});
+        this.#emperor?.undefine(FLEET_VASSAL_PREFIX + name);
+      } else if (confirmed && held.phase === 'fenced') {
+        this.#scheduleReconcile();
+      }
+    }
+  }
+}
+
+/** `fleet:shop.toml` → `shop.toml`; undefined for other vassals. */
+export function fleetName(vassal: string): string | undefined {
+  return vassal.startsWith(FLEET_VASSAL_PREFIX) ? vassal.slice(FLEET_VASSAL_PREFIX.length) : undefined;
+}
