@@ -1,6 +1,6 @@
 /**
  * Small HTTP helpers of the dashboard: the security headers every response carries (a strict CSP, no framing, no
- * sniffing, no referrer, and never a CORS header), JSON and asset replies gzip-compressed when the client accepts it,
+ * sniffing, no referrer to other origins, and never a CORS header), JSON and asset replies gzip-compressed when the client accepts it,
  * and a bounded request-body reader.
  */
 import type {IncomingMessage, ServerResponse} from 'node:http';
@@ -21,7 +21,8 @@ export function setSecurityHeaders(response: ServerResponse, csp: string = APP_C
   response.setHeader('Content-Security-Policy', csp);
   response.setHeader('X-Content-Type-Options', 'nosniff');
   response.setHeader('X-Frame-Options', 'DENY');
-  response.setHeader('Referrer-Policy', 'no-referrer');
+  // same-origin, not no-referrer: under no-referrer Chromium sends `Origin: null` with the sign-in form's POST.
+  response.setHeader('Referrer-Policy', 'same-origin');
   response.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
   response.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
 }
