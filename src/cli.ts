@@ -126,6 +126,7 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     spawnConcurrency: options.spawnConcurrency,
     python: options.python,
     curseToleranceMs: options.curseToleranceSeconds * 1000,
+    zygote: options.zygote,
     vassalsInclude: options.vassalsInclude.map((file) => resolve(file)),
     log,
     version: `kaiser-${VERSION}`,

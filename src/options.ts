@@ -47,6 +47,7 @@ export const OPTIONS = [
   {name: 'emperor-accounting-freq', type: 'seconds', default: 2, scopes: ['emperor'], arg: 'S', help: 'how often CPU and memory of every vassal are sampled (0 = off)'},
   {name: 'emperor-spawn-concurrency', type: 'int', default: 32, scopes: ['emperor'], arg: 'N', help: 'at most this many vassals starting at once'},
   {name: 'emperor-curse-tolerance', type: 'seconds', default: 10, scopes: ['emperor'], arg: 'S', help: 'default stop-timeout of app-server vassals'},
+  {name: 'emperor-zygote', type: 'bool', default: true, scopes: ['emperor'], help: 'fork app-server masters from one python runtime host (shared memory, fast spawns); false = one python per vassal'},
   {name: 'vassals-include', type: 'path', multi: true, scopes: ['emperor'], arg: 'FILE', help: 'defaults applied to every vassal (lowest precedence: a _defaults.toml in the vassal directory, then the vassal file itself, win over it); re-read on SIGHUP'},
   {name: 'control', type: 'path', scopes: ['emperor'], arg: 'PATH', help: 'control socket for kaiser ls/top/reload/stop/start/logs/status (default: /run/kaiser/control.sock as root, else $XDG_RUNTIME_DIR/kaiser/control.sock; env KAISER_CONTROL)'},
   {name: 'metrics', type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'serve Prometheus metrics on HOST:PORT at /metrics'},

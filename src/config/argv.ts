@@ -40,6 +40,8 @@ export interface EmperorOptions {
   accountingSeconds: number;
   spawnConcurrency: number;
   curseToleranceSeconds: number;
+  /** `--emperor-zygote`: fork app-server masters from the runtime host. */
+  zygote: boolean;
   python: string | undefined;
   logFormat: LogFormatName;
   /** Control socket path, when given (the CLI falls back to KAISER_CONTROL and the default path). */
@@ -284,6 +286,7 @@ function emperorOptions(values: OptionValues): EmperorOptions {
     accountingSeconds: get('emperor-accounting-freq') as number,
     spawnConcurrency: get('emperor-spawn-concurrency') as number,
     curseToleranceSeconds: get('emperor-curse-tolerance') as number,
+    zygote: get('emperor-zygote') as boolean,
     python: get('python') as string | undefined,
     logFormat: get('log-format') as LogFormatName,
     control: get('control') as string | undefined,

@@ -8,6 +8,7 @@
  * reload-mercy) → SIGKILL what is left → close the stats server → close the reaper.
  */
 import {createHash} from 'node:crypto';
+import {existsSync} from 'node:fs';
 import {readFile, stat} from 'node:fs/promises';
 import {fileURLToPath} from 'node:url';
 import type {Server} from 'node:net';
@@ -18,7 +19,8 @@ import {Accountant} from '../accounting/accountant.js';
 import {formatError, type ErrorCode, type ErrorFields} from '../errors.js';
 import {SocketStore} from './socket-store.js';
 import {VassalLogFile} from '../log/vassal-log-file.js';
-import {spawnChild, type ChildSpec} from './child.js';
+import {spawnChild, type Child, type ChildSpec} from './child.js';
+import {RuntimeHost} from './runtime-host.js';
 import {DirectoryMonitor} from './monitor.js';
 import {Reaper} from './reaper.js';
 import {startStatsServer} from './stats-server.js';
@@ -50,6 +52,8 @@ export interface EmperorOptions {
   python: string | undefined;
   /** Default stop-timeout of app-server vassals. */
   curseToleranceMs: number;
+  /** Fork app-server masters from one runtime host (zygote) instead of starting a python per vassal (default true). */
+  zygote?: boolean;
   /** `--vassals-include` files (absolute): defaults for every vassal, below the directory's `_defaults.toml`. */
   vassalsInclude?: readonly string[];
   log: Logger;
@@ -117,6 +121,7 @@ interface VassalRecord {
 }
 
 const MASTER_PY = fileURLToPath(new URL('../server/python/master.py', import.meta.url));
+const HOST_PY = fileURLToPath(new URL('../server/python/host.py', import.meta.url));
 const NODE_WORKER = fileURLToPath(new URL('../workers/node/worker.js', import.meta.url));
 
 /** The emperor of one directory. */
@@ -139,6 +144,9 @@ export class Emperor {
   #statsServer: Server | undefined;
   #accountingTimer: NodeJS.Timeout | undefined;
   #stopping = false;
+  /** The runtime host that forks app-server masters; undefined with `emperor-zygote = false`. */
+  readonly #host: RuntimeHost | undefined;
+  #hostFallbackLogged = false;
   readonly startedAt = Date.now();
 
   constructor(options: EmperorOptions) {
@@ -146,6 +154,10 @@ export class Emperor {
     this.#log = options.log.child({component: 'emperor'});
     this.#slots = new SpawnSlots(options.spawnConcurrency);
     this.#sockets = new SocketStore(options.python ?? '/usr/bin/python3');
+    if (options.zygote !== false) {
+      const python = options.python ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+      this.#host = new RuntimeHost({python, hostPy: HOST_PY, log: this.#log});
+    }
     const dir = options.dir;
     if (dir !== undefined) this.#sources.add(dir);
     this.#monitor = dir === undefined ? undefined : new DirectoryMonitor(
@@ -168,6 +180,7 @@ export class Emperor {
       this.#log.info('stats server', {uwsgi: `*** Emperor stats server enabled on ${address} ***`, address});
     }
     await this.#readIncludes();
+    if (this.#host && !(await this.#host.start())) this.#hostUnavailable('it did not start');
     await this.#monitor?.start();
     if (this.#options.accountingMs > 0) {
       const tick = () => {
@@ -263,6 +276,7 @@ export class Emperor {
     for (const record of this.#records.values()) record.logFile?.close();
     await new Promise<void>((resolve) => (this.#statsServer ? this.#statsServer.close(() => resolve()) : resolve()));
     this.#sockets.closeAll();
+    await this.#host?.close();
     await this.#reaper.close();
     this.#log.info('buried', {uwsgi: 'The Emperor is buried.'});
   }
@@ -473,7 +487,7 @@ export class Emperor {
 
   #newVassal(name: string): Vassal {
     return new Vassal(name, {
-      spawn: spawnChild,
+      spawn: (spec) => this.#spawn(spec),
       now: () => Date.now(),
       setTimer: (ms, fn) => {
         const timer = setTimeout(fn, ms);
@@ -487,6 +501,25 @@ export class Emperor {
       onTransition: (vassal, from, event) => this.#onTransition(vassal, from, event),
       onOutput: (vassal, line) => this.#onOutput(vassal.name, line),
     });
+  }
+
+  /** App-server masters are forked by the runtime host when it is up (and runs their python); the rest is spawned. */
+  #spawn(spec: ChildSpec): Child {
+    const host = this.#host;
+    if (host && spec.emperorPipe && spec.args.length === 1 && spec.args[0] === MASTER_PY && spec.file === host.python) {
+      if (host.available) {
+        const {KAISER_CONFIG: config, ...env} = spec.env;
+        return host.spawn({config: JSON.parse(config ?? '{}') as Record<string, unknown>, env, cwd: spec.cwd});
+      }
+      this.#hostUnavailable('it is not running');
+    }
+    return spawnChild(spec);
+  }
+
+  #hostUnavailable(why: string): void {
+    if (this.#hostFallbackLogged) return;
+    this.#hostFallbackLogged = true;
+    this.#log.error('runtime host unavailable', {uwsgi: `[emperor] runtime host unavailable (${why}): starting app-server masters directly`});
   }
 
   #onTransition(vassal: Vassal, from: string, event: string): void {

@@ -336,7 +336,8 @@ class HostChildImpl implements HostChild {
       for (const signal of signals) this.killGroup(signal);
     }
     if (!handle) return;
-    const socket = new Socket({handle: handle as never, readable: true, writable: stream === 'pipe'});
+    // `handle` (a libuv Pipe wrap received over IPC) is an undocumented but long-standing net.Socket option.
+    const socket = new Socket({handle, readable: true, writable: stream === 'pipe'} as unknown as ConstructorParameters<typeof Socket>[0]);
     socket.on('error', () => undefined);
     socket.on('close', () => this.#onSocketClosed(stream));
     if (stream === 'output') {

@@ -21,7 +21,11 @@ const HEALTHY_RESET_MS = 60_000;
 
 /** Everything a vassal does to the world, injectable for tests. */
 export interface VassalDeps {
-  spawn(spec: ChildSpec): Child;
+  /**
+   * Starts a process. A child forked by the runtime host learns its pid a moment later: it then has `pidReady`
+   * (its pid is known before any of its output, pipe messages or exit arrive).
+   */
+  spawn(spec: ChildSpec): Child & {readonly pidReady?: Promise<number>};
   now(): number;
   setTimer(ms: number, fn: () => void): () => void;
   log: Logger;
@@ -365,7 +369,12 @@ export class Vassal {
     const now = this.#deps.now();
     this.#lastSpawn = now;
     if (this.#born === 0) this.#born = now;
-    this.#deps.groups.add(child.pid);
+    const announce = () => {
+      this.#deps.groups.add(child.pid);
+      this.#log.info('vassal spawned', {uwsgi: `[emperor] vassal ${this.name} has been spawned (pid: ${child.pid})`, pid: child.pid});
+    };
+    if (child.pidReady === undefined || child.pid > 0) announce();
+    else void child.pidReady.then((pid) => pid > 0 && announce());
     child.onLine((line, stream) => {
       if (spec.kind === 'command' && line.trim() === 'READY=1') this.#onReady(child);
       this.#deps.onOutput(this, line, stream);
@@ -383,7 +392,6 @@ export class Vassal {
         this.#retire(child);
       }
     });
-    this.#log.info('vassal spawned', {uwsgi: `[emperor] vassal ${this.name} has been spawned (pid: ${child.pid})`, pid: child.pid});
     return {
       child,
       cancelProbe: () => {
