@@ -114,7 +114,7 @@ describe('parseCommandLine: modes', () => {
   });
 
   it('runs the emperor with typed options and defaults', () => {
-    expect(mode('--emperor', 'vassals/', '--emperor-stats', '127.0.0.1:9192')).toEqual({
+    expect(mode('--emperor', 'vassals/', '--emperor-stats', '127.0.0.1:9192')).toMatchObject({
       mode: 'emperor',
       options: {
         emperor: ['vassals/'],

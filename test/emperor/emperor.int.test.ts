@@ -100,6 +100,15 @@ describe('emperor: files drive vassals', () => {
     await waitFor(async () => (await vassalState(statsPort, 'web.toml')) === undefined, 5000, 'vassal forgotten');
   });
 
+  it('applies the last of several edits made within a few milliseconds', async () => {
+    const {dir} = await startEmperor();
+    const port = await freePort();
+    publish(dir, 'web.toml', serverVassal(port, 'v1'));
+    await waitFor200(port);
+    for (const version of ['v2', 'v3', 'v4']) publish(dir, 'web.toml', serverVassal(port, version));
+    await waitFor(async () => (await httpGet(port))?.body === 'v4', 10_000, 'v4 after three quick edits');
+  });
+
   it('treats a rename as stop of the old name and start of the new one', async () => {
     const {dir, statsPort} = await startEmperor();
     const port = await freePort();
