@@ -121,6 +121,14 @@ export async function startHttpRouter(options: HttpRouterOptions): Promise<HttpR
       answered = true;
       res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, downstreamResponseHeaders(upRes.rawHeaders, upRes.headers));
       upRes.pipe(res);
+      // Headers go out with the first body bytes (one write); a vassal that sends headers and then waits (long
+      // polling, an upload answered early) must not leave the client waiting for them.
+      let bodyStarted = false;
+      upRes.once('data', () => (bodyStarted = true));
+      // Runs after the pipe has flowed what came in with the headers (process.nextTick runs before microtasks).
+      queueMicrotask(() => {
+        if (!bodyStarted && !upRes.complete && !res.destroyed) res.flushHeaders();
+      });
       // The vassal broke off mid-body: the client must not take the truncated body for a whole one.
       upRes.on('aborted', () => res.destroy());
       upRes.on('error', () => res.destroy());
