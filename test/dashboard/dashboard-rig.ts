@@ -129,10 +129,14 @@ export interface Rig {
 }
 
 /** Starts a dashboard over `vassals` on 127.0.0.1:0, or on a UNIX socket when `unix` is set. */
-export async function startRig(vassals: VassalRow[], {unix = false, sampleMs = 2_000} = {}): Promise<Rig> {
+export async function startRig(
+  vassals: VassalRow[],
+  {unix = false, sampleMs = 2_000, seed}: {unix?: boolean; sampleMs?: number; seed?: (history: VassalHistory) => void} = {},
+): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'kaiser-dashboard-'));
   const control = new FakeControl(vassals);
   const history = new VassalHistory();
+  seed?.(history);
   const log = new CapturedLog();
   const tokens = parseTokenBook(`ops:${TOKEN}\n# a comment\n\nci:${OTHER_TOKEN}\n`);
   if (!tokens.ok) throw new Error(tokens.error);
@@ -212,11 +216,3 @@ export function manyVassals(n: number): VassalRow[] {
   });
 }
 
-/** Resolves once `holds()` is true, checking every few ms; rejects naming `what` after `withinMs`. */
-export async function until(what: string, holds: () => boolean, withinMs = 5_000): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  while (!holds()) {
-    if (Date.now() > deadline) throw new Error(`not within ${withinMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -6,7 +6,8 @@ import {parseTokenBook} from '../../src/dashboard/auth.js';
 import {resolveVassalName, startDashboard} from '../../src/dashboard/server.js';
 import {VassalHistory} from '../../src/dashboard/history.js';
 import {TransitionFeed} from '../../src/dashboard/event-stream.js';
-import {BEARER, CapturedLog, FakeControl, OTHER_TOKEN, row, send, startRig, TOKEN, until, type Rig} from './dashboard-rig.js';
+import {BEARER, CapturedLog, FakeControl, OTHER_TOKEN, row, send, startRig, TOKEN, type Rig} from './dashboard-rig.js';
+import {waitFor} from '../helpers/processes.js';
 
 const ACTION = {...BEARER, 'X-Requested-With': 'kaiser'};
 let rig: Rig | undefined;
@@ -188,7 +189,7 @@ describe('dashboard API', () => {
     rig.control.print('web.toml', 'GET / 200');
     rig.history.record(Date.now(), rig.control.rows());
     rig.control.transition('web.toml', 'reloading', 'RELOAD');
-    await until('the transition is in the history', () => rig!.history.transitions('web.toml').length === 1);
+    await waitFor(() => rig!.history.transitions('web.toml').length === 1, 5_000, 'the transition is in the history');
     const answer = await send(rig, '/api/vassals/web', {headers: BEARER});
     expect(answer.status).toBe(200);
     const detail = JSON.parse(answer.body);
@@ -279,7 +280,7 @@ describe('dashboard events', () => {
     rig.control.print('web.toml', '<b>new</b> line');
     await events.waitFor((t) => t.includes('event: log\ndata: {"vassal":"web.toml","line":"<b>new</b> line"}'));
     events.close();
-    await until('the follower is unsubscribed', () => rig!.control.followers.get('web.toml')?.size === 0);
+    await waitFor(() => rig!.control.followers.get('web.toml')?.size === 0, 5_000, 'the follower is unsubscribed');
   });
 
   it('refuses the event stream without authentication', async () => {

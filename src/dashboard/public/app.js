@@ -1,6 +1,6 @@
 // The dashboard page: a hash router (#/ overview, #/vassal/NAME), one server-sent event stream, and the header with
 // the emperor's own figures. Views live in overview.js and vassal.js; each returns {onEvent, close}.
-import {logout} from './api.js';
+import {getJson, logout} from './api.js';
 import {bytes} from './format.js';
 import {showOverview} from './overview.js';
 
@@ -34,6 +34,8 @@ function connect(follow) {
 }
 
 let routes = 0;
+/** The overview's rows, asked for as the page loads rather than after its modules. */
+let firstRows = location.hash.startsWith('#/vassal/') ? undefined : getJson('/api/vassals');
 
 async function route() {
   const current = ++routes;
@@ -54,7 +56,9 @@ async function route() {
     view = shown;
   } else {
     connect();
-    const shown = await showOverview(container);
+    const rows = firstRows ?? getJson('/api/vassals');
+    firstRows = undefined;
+    const shown = await showOverview(container, rows);
     if (current !== routes) return shown.close();
     view = shown;
   }

@@ -17,8 +17,9 @@ const COLUMNS = [
   {key: 'lastError', label: 'Last error'},
 ];
 
-export async function showOverview(main) {
-  const rows = await getJson('/api/vassals');
+/** Shows the overview in `main`; `rows` is the promise of /api/vassals (started early by app.js). */
+export async function showOverview(main, rows) {
+  rows = await rows;
   const started = performance.now();
   const entries = new Map(); // name → {row, tr, cells, spawnedAt}
   const selected = new Set();
