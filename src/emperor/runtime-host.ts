@@ -70,6 +70,7 @@ export class RuntimeHost {
   #closing = false;
   #restartMs = RESTART_FIRST_MS;
   #restartTimer: NodeJS.Timeout | undefined;
+  #restarted = false;
   #nextId = 1;
   /** Children of the current host process, by spawn id, until their exit is reported. */
   #children = new Map<string, HostChildImpl>();
@@ -187,6 +188,7 @@ export class RuntimeHost {
   #onMessage(children: Map<string, HostChildImpl>, message: HostEvent, handle: unknown): void {
     switch (message.ev) {
       case 'ready': {
+        if (this.#restarted) this.#log.info('runtime host restarted', {uwsgi: `[emperor] runtime host restarted (pid: ${this.#proc?.pid})`});
         this.#ready = true;
         this.#restartMs = RESTART_FIRST_MS;
         const waiters = this.#readyWaiters;
@@ -243,7 +245,9 @@ export class RuntimeHost {
     this.#log.error('runtime host died', {uwsgi: `[emperor] the runtime host died (${how}); restarting it in ${this.#restartMs} ms`});
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
-      if (!this.#closing) this.#launch();
+      if (this.#closing) return;
+      this.#restarted = true;
+      this.#launch();
     }, this.#restartMs);
     this.#restartMs = Math.min(RESTART_MAX_MS, this.#restartMs * 2);
   }
