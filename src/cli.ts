@@ -6,7 +6,7 @@
  * SIGUSR1 logs one status line per vassal. Exit codes: src/exit-codes.ts (also in --help).
  */
 import {accessSync, constants, readFileSync, statSync} from 'node:fs';
-import {resolve} from 'node:path';
+import {join, resolve} from 'node:path';
 import {parseCommandLine, type EmperorMode} from './config/argv.js';
 import {formatDiagnostic} from './config/diagnostic.js';
 import {helpText} from './config/help.js';
@@ -16,6 +16,8 @@ import {createLogger, type LogFormat} from './log/logger.js';
 import {runServer} from './server/launcher.js';
 import type {EmperorMetrics, VassalMetricsRow} from './metrics/metrics.js';
 import type {MetricsServer} from './metrics/server.js';
+import type {Dashboard} from './dashboard/server.js';
+import {TransitionFeed} from './dashboard/event-stream.js';
 import {Notifier} from './systemd/notify.js';
 import {runControlCommand} from './control/commands.js';
 import {resolveControlPath} from './control/control-path.js';
@@ -117,6 +119,8 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   let control: ControlServer | undefined;
   let metrics: EmperorMetrics | undefined;
   let metricsServer: MetricsServer | undefined;
+  let dashboard: Dashboard | undefined;
+  const transitions = new TransitionFeed();
   const emperor = new Emperor({
     dir,
     statsAddress: options.emperorStats,
@@ -140,6 +144,7 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     // fleet mode: replica states go back into etcd. The dashboard's listener belongs here too.
     onVassalTransition: (transition) => {
       for (const fleet of fleets) fleet.onVassalTransition(transition);
+      transitions.emit(transition);
     },
   });
   if (options.metrics) {
@@ -162,7 +167,7 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     stopping = true;
     notifier.stopping();
     for (const fleet of fleets) fleet.pause();
-    void (control?.close() ?? Promise.resolve())
+    void Promise.all([control?.close(), dashboard?.close()])
       .then(() => emperor.shutdown())
       // fleet mode: the lease goes only after our vassals stopped, so no replica ever runs twice.
       .then(() => Promise.all(fleets.map((fleet) => fleet.close())))
@@ -188,7 +193,8 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     await emperor.start();
     for (const fleet of fleets) fleet.start(emperor);
     const controlPath = resolveControlPath(options.control);
-    const started = await startControlServer(controlPath, emperorControl(emperor, book, {version: `kaiser-${VERSION}`, dir: dir ?? fleets.map((f) => f.source).join(' ')}), log);
+    const governed = emperorControl(emperor, book, {version: `kaiser-${VERSION}`, dir: dir ?? fleets.map((f) => f.source).join(' ')});
+    const started = await startControlServer(controlPath, governed, log);
     if (started.ok) {
       control = started.value;
       log.info('control socket', {uwsgi: `*** control socket on ${controlPath} ***`});
@@ -196,6 +202,20 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
       throw new Error(`cannot open the control socket: ${started.error}`);
     } else {
       log.warn('no control socket', {uwsgi: `control socket disabled: ${started.error} (use --control PATH)`});
+    }
+    if (options.dashboard !== undefined) {
+      // Loaded only when asked for, like metrics.
+      const {openEmperorDashboard} = await import('./dashboard/emperor-dashboard.js');
+      const opened = await openEmperorDashboard({
+        address: options.dashboard,
+        tokenFile: options.dashboardTokenFile,
+        control: governed,
+        transitions: transitions.subscribe,
+        log,
+        configPathOf: (name) => emperor.vassal(name)?.spec?.file ?? (dir === undefined ? undefined : join(dir, name)),
+      });
+      if (!opened.ok) throw new Error(`cannot open the dashboard: ${opened.error}`);
+      dashboard = opened.value;
     }
     if (metrics && options.metrics) {
       const {startMetricsServer} = await import('./metrics/server.js');

@@ -48,9 +48,12 @@ export const OPTIONS = [
   {name: 'emperor-spawn-concurrency', type: 'int', default: 32, scopes: ['emperor'], arg: 'N', help: 'at most this many vassals starting at once'},
   {name: 'emperor-curse-tolerance', type: 'seconds', default: 10, scopes: ['emperor'], arg: 'S', help: 'default stop-timeout of app-server vassals'},
   {name: 'emperor-zygote', type: 'bool', default: true, scopes: ['emperor'], help: 'fork app-server masters from one python runtime host (shared memory, fast spawns); false = one python per vassal'},
+  {name: 'emperor-tyrant', type: 'bool', scopes: ['emperor'], help: 'run each vassal as the owner (uid/gid) of its file; refuse root-owned files and uid/gid options that escape the owner'},
   {name: 'vassals-include', type: 'path', multi: true, scopes: ['emperor'], arg: 'FILE', help: 'defaults applied to every vassal (lowest precedence: a _defaults.toml in the vassal directory, then the vassal file itself, win over it); re-read on SIGHUP'},
   {name: 'control', type: 'path', scopes: ['emperor'], arg: 'PATH', help: 'control socket for kaiser ls/top/reload/stop/start/logs/status (default: /run/kaiser/control.sock as root, else $XDG_RUNTIME_DIR/kaiser/control.sock; env KAISER_CONTROL)'},
   {name: 'metrics', type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'serve Prometheus metrics on HOST:PORT at /metrics'},
+  {name: 'dashboard', type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'serve the web dashboard on a UNIX socket path (0600: its permissions are the auth) or HOST:PORT (needs --dashboard-token-file)'},
+  {name: 'dashboard-token-file', type: 'path', scopes: ['emperor'], arg: 'FILE', help: 'tokens allowed to use a TCP dashboard: one name:token line each (tokens of 16+ characters; chmod 600)'},
   // ── fleet mode (src/fleet/, docs/fleet.md): `--emperor etcd://HOST:PORT[,…]/PREFIX` ────────────
   {name: 'host-id', type: 'string', scopes: ['emperor'], arg: 'NAME', help: 'this emperor\u2019s name in a fleet (default: the host name)'},
   {name: 'tags', type: 'string', scopes: ['emperor', 'vassal'], arg: 'a,b', help: 'fleet: tags of this emperor; in a vassal file, run only on emperors having all these tags'},
@@ -70,6 +73,13 @@ export const OPTIONS = [
   {name: 'log-backups', type: 'int', default: 5, scopes: ['vassal'], arg: 'N', help: 'rotated logto files to keep (FILE.1 … FILE.N)'},
   {name: 'stop-signal', type: 'signal', default: 'SIGTERM', scopes: ['command'], arg: 'SIG', help: 'signal asking the program to stop'},
   {name: 'stop-timeout', type: 'seconds', default: 10, scopes: ['vassal'], arg: 'S', help: 'grace after the stop request, then SIGKILL of the whole process tree'},
+  {name: 'memory-limit', type: 'int', default: 0, scopes: ['vassal'], arg: 'MB', help: 'memory limit of the whole vassal (cgroup memory limit; sampled and enforced by the emperor where cgroups are unavailable); 0 = none'},
+  {name: 'cpu-limit', type: 'number', default: 0, scopes: ['vassal'], arg: 'PERCENT', help: 'CPU limit in percent of one core (cgroup CPU quota); 0 = none'},
+  {name: 'uid', type: 'string', scopes: ['vassal'], arg: 'USER', help: 'run the vassal as this user (name or number); in tyrant mode it must be the file owner'},
+  {name: 'gid', type: 'string', scopes: ['vassal'], arg: 'GROUP', help: 'run the vassal with this group (name or number); in tyrant mode it must be the file owner group'},
+  {name: 'on-demand', type: 'bool', scopes: ['vassal'], help: 'bind the vassal sockets but start it only on the first connection (scale to zero)'},
+  {name: 'idle', type: 'seconds', default: 0, scopes: ['vassal'], arg: 'S', help: 'an on-demand app-server vassal with no request for S seconds exits; the emperor keeps its socket for the next wake-up'},
+  {name: 'domain', type: 'string', multi: true, scopes: ['vassal'], arg: 'HOST', help: 'host name routed to this vassal by the emperor HTTP router (--emperor-http); *.example.test wildcards'},
   {name: 'start-timeout', type: 'seconds', default: 60, scopes: ['vassal'], arg: 'S', help: 'a vassal not ready after this long is killed and retried with backoff'},
   // fleet placement keys (read by `kaiser fleet put`; the emperor ignores them)
   {name: 'replicas', type: 'int', default: 1, scopes: ['vassal'], arg: 'N', help: 'fleet: run N copies, each on a different emperor'},
@@ -153,11 +163,11 @@ export function allOptionNames(): string[] {
  * (KAISER_CONFIG_UNSUPPORTED), never silently ignored.
  */
 export const UWSGI_UNSUPPORTED: readonly string[] = [
-  'cheaper', 'cheaper-algo', 'cheaper-initial', 'cheaper-step', 'cheaper-overload', 'idle', 'die-on-idle', 'cheap',
+  'cheaper', 'cheaper-algo', 'cheaper-initial', 'cheaper-step', 'cheaper-overload', 'die-on-idle', 'cheap',
   'evil-reload-on-rss', 'limit-as', 'post-buffering', 'static-map', 'static-map2', 'offload-threads', 'vhost', 'mount',
   'manage-script-name', 'py-autoreload', 'spooler', 'mule', 'mules', 'cron', 'attach-daemon', 'smart-attach-daemon',
-  'route', 'route-run', 'emperor-tyrant', 'emperor-broodlord', 'zerg', 'zerg-server', 'cache2', 'cache', 'logger',
-  'req-logger', 'logto2', 'daemonize', 'uid', 'gid', 'touch-workers-reload', 'touch-logreopen',
+  'route', 'route-run', 'emperor-broodlord', 'zerg', 'zerg-server', 'cache2', 'cache', 'logger',
+  'req-logger', 'logto2', 'daemonize', 'touch-workers-reload', 'touch-logreopen',
   'touch-exec', 'touch-signal', 'max-worker-lifetime', 'max-requests-delta', 'min-worker-lifetime', 'harakiri-verbose',
   'harakiri-graceful-timeout', 'single-interpreter', 'protocol', 'http-processes', 'http-timeout', 'http-keepalive',
   'https', 'ssl', 'shared-socket', 'procname', 'procname-prefix', 'auto-procname', 'reuse-port', 'so-keepalive',

@@ -47,6 +47,10 @@ export interface EmperorOptions {
   /** Control socket path, when given (the CLI falls back to KAISER_CONTROL and the default path). */
   control: string | undefined;
   metrics: string | undefined;
+  /** `--dashboard ADDR`: UNIX socket path or HOST:PORT. */
+  dashboard: string | undefined;
+  /** `--dashboard-token-file FILE`: name:token lines. */
+  dashboardTokenFile: string | undefined;
   // ── fleet mode (src/fleet/): `--emperor` values starting with etcd:// are fleets, the rest directories ──
   /** `--host-id`; undefined = the host name. */
   hostId: string | undefined;
@@ -291,6 +295,8 @@ function emperorOptions(values: OptionValues): EmperorOptions {
     logFormat: get('log-format') as LogFormatName,
     control: get('control') as string | undefined,
     metrics: get('metrics') as string | undefined,
+    dashboard: get('dashboard') as string | undefined,
+    dashboardTokenFile: get('dashboard-token-file') as string | undefined,
     hostId: get('host-id') as string | undefined,
     tags: ((get('tags') as string | undefined) ?? '').split(',').map((t) => t.trim()).filter((t) => t !== ''),
     fleetDir: get('fleet-dir') as string | undefined,

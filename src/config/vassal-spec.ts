@@ -38,6 +38,19 @@ export interface VassalCommon {
   /** Rotate the logto file past this many bytes (0 = never), keeping `logBackups` old files. */
   logMaxBytes: number;
   logBackups: number;
+  /** 0 = no limit. */
+  memoryLimitBytes: number;
+  /** Percent of one core; 0 = no limit. */
+  cpuLimitPercent: number;
+  /** User and group to run as (names or numbers, as written). */
+  uid?: string;
+  gid?: string;
+  /** Bind the sockets, start on the first connection. */
+  onDemand: boolean;
+  /** Seconds without a request before an on-demand app-server vassal exits (0 = never). */
+  idleSeconds: number;
+  /** Host names the emperor HTTP router sends to this vassal. */
+  domains: string[];
   stopTimeoutMs: number;
   startTimeoutMs: number;
 }
@@ -243,16 +256,11 @@ function loadCommandVassal(file: string, config: ConfigFile, common: Pick<Vassal
   if (!ready.ok) problems.push(configError(where('ready'), 'KAISER_CONFIG_BAD_VALUE', {key: 'ready', reason: ready.error}));
   if (hasErrors(problems) || !ready.ok) return err(problems);
 
-  const logto = values.get('logto');
   const cwd = values.get('cwd');
   return ok({
     kind: 'command',
     ...common,
-    ...(typeof logto === 'string' ? {logto: resolve(common.dir, logto)} : {}),
-    logMaxBytes: numberOr(values, 'log-maxsize', 0),
-    logBackups: numberOr(values, 'log-backups', 5),
-    stopTimeoutMs: secondsToMs(values, 'stop-timeout', COMMAND_DEFAULTS.stopTimeoutMs),
-    startTimeoutMs: secondsToMs(values, 'start-timeout', COMMAND_DEFAULTS.startTimeoutMs),
+    ...runtimeOptions(values, common.dir, COMMAND_DEFAULTS.stopTimeoutMs),
     argv: [...(values.get('exec') as readonly string[])],
     cwd: typeof cwd === 'string' ? resolve(common.dir, cwd) : common.dir,
     env: {...((values.get('env') as Readonly<Record<string, string>> | undefined) ?? {})},
@@ -272,15 +280,10 @@ function loadAppServerVassal(
   const {values, origins, diagnostics} = collect(config, 'app-server');
   const problems = [...diagnostics, ...checkServerOptions(values, {file}, origins)];
   if (hasErrors(problems)) return err(problems);
-  const logto = values.get('logto');
   return ok({
     kind: 'app-server',
     ...common,
-    ...(typeof logto === 'string' ? {logto: resolve(common.dir, logto)} : {}),
-    logMaxBytes: numberOr(values, 'log-maxsize', 0),
-    logBackups: numberOr(values, 'log-backups', 5),
-    stopTimeoutMs: secondsToMs(values, 'stop-timeout', ctx.curseToleranceMs ?? defaultSecondsMs('emperor-curse-tolerance')),
-    startTimeoutMs: secondsToMs(values, 'start-timeout', defaultSecondsMs('start-timeout')),
+    ...runtimeOptions(values, common.dir, ctx.curseToleranceMs ?? defaultSecondsMs('emperor-curse-tolerance')),
     python: choosePython(values, {
       baseDir: common.dir,
       fileExists: ctx.fileExists ?? existsSync,
@@ -321,6 +324,27 @@ export function checkCommandSocket(text: string): Result<string, string> {
   const tcp = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/\s]*):(\d+)$/.exec(text);
   if (tcp !== null && Number(tcp[2]) <= 65535) return ok(text);
   return err(`a command vassal's socket is tcp://HOST:PORT or unix:/path, got ${JSON.stringify(text)}`);
+}
+
+/** The options both kinds share: logs, timeouts, limits, identity, on-demand, routing. */
+function runtimeOptions(values: OptionValues, dir: string, stopDefaultMs: number): Omit<VassalCommon, 'name' | 'file' | 'dir'> {
+  const logto = values.get('logto');
+  const uid = values.get('uid');
+  const gid = values.get('gid');
+  return {
+    ...(typeof logto === 'string' ? {logto: resolve(dir, logto)} : {}),
+    logMaxBytes: numberOr(values, 'log-maxsize', 0),
+    logBackups: numberOr(values, 'log-backups', 5),
+    stopTimeoutMs: secondsToMs(values, 'stop-timeout', stopDefaultMs),
+    startTimeoutMs: secondsToMs(values, 'start-timeout', defaultSecondsMs('start-timeout')),
+    memoryLimitBytes: numberOr(values, 'memory-limit', 0) * 1024 * 1024,
+    cpuLimitPercent: numberOr(values, 'cpu-limit', 0),
+    ...(typeof uid === 'string' ? {uid} : {}),
+    ...(typeof gid === 'string' ? {gid} : {}),
+    onDemand: values.get('on-demand') === true,
+    idleSeconds: numberOr(values, 'idle', 0),
+    domains: [...((values.get('domain') as readonly string[] | undefined) ?? [])].map((d) => d.toLowerCase()),
+  };
 }
 
 function numberOr(values: OptionValues, name: string, fallback: number): number {

@@ -20,7 +20,7 @@ function problems(file: string, text: string | Buffer): Diagnostic[] {
 
 describe('loadVassalSpec: kinds', () => {
   it('makes a file with exec a command vassal with the defaults', () => {
-    expect(loaded('sleep.ini', '[uwsgi]\nexec = sleep 100\n')).toEqual({
+    expect(loaded('sleep.ini', '[uwsgi]\nexec = sleep 100\n')).toMatchObject({
       kind: 'command',
       name: 'sleep.ini',
       file: '/srv/vassals/sleep.ini',
@@ -40,7 +40,7 @@ describe('loadVassalSpec: kinds', () => {
   });
 
   it('reads a TOML command vassal: argv array, env table, ready, signal, sockets, relative cwd', () => {
-    expect(loaded('worker.toml', fixture('worker.toml'))).toEqual({
+    expect(loaded('worker.toml', fixture('worker.toml'))).toMatchObject({
       kind: 'command',
       name: 'worker.toml',
       file: '/srv/vassals/worker.toml',

@@ -38,7 +38,7 @@ afterEach(async () => {
   await cleanupProcesses();
 });
 
-describe.skip('dashboard of a real emperor', () => {
+describeBrowser('dashboard of a real emperor', () => {
   it('lists the vassal, shows a touch-reload live, reloads from the button, draws charts, refuses strangers', async () => {
     const dir = tempDir();
     const vassals = join(dir, 'vassals');
