@@ -11,7 +11,9 @@
  *   any ──STOP──► stopped (the lease is revoked, so the fleet sees this emperor leave at once)
  *
  * `confirmedAt` is when the last successful beat was sent: etcd cannot expire the lease before confirmedAt + TTL,
- * which is what singleton vassals need to stop in time.
+ * which is what singleton vassals need to stop in time. `troubleAt` is the last moment the lease was in doubt
+ * (unconfirmed for TTL/2, or expired and granted anew): the fleet monitor waits a grace after it before taking over
+ * other emperors' replicas, because after an etcd outage every emperor is re-claiming its own at the same time.
  */
 import type {Logger} from '../log/logger.js';
 import type {FleetStore} from './store.js';
@@ -38,6 +40,8 @@ export class LeaseKeeper {
   #state: LeaseState = {id: 'new'};
   #timer: NodeJS.Timeout | undefined;
   #wasLate = false;
+  #troubleAt = 0;
+  #hasHeld = false;
 
   constructor(options: LeaseKeeperOptions) {
     this.#options = options;
@@ -55,6 +59,13 @@ export class LeaseKeeper {
   /** Milliseconds of the TTL. */
   get ttlMs(): number {
     return this.#options.ttlSeconds * 1000;
+  }
+
+  /** Unix ms of the last time the lease was in doubt (0 = never since the first grant). */
+  get troubleAt(): number {
+    const state = this.#state;
+    if (state.id === 'held' && Date.now() - state.confirmedAt > this.ttlMs / 2) this.#troubleAt = Date.now();
+    return this.#troubleAt;
   }
 
   /** Whether a beat succeeded within the last `ms`. */
@@ -77,6 +88,9 @@ export class LeaseKeeper {
         return;
       }
       const now = Date.now();
+      const isRegrant = this.#hasHeld;
+      this.#hasHeld = true;
+      if (isRegrant) this.#troubleAt = now;
       this.#state = {id: 'held', lease, grantedAt: now, confirmedAt: now};
       this.#options.log.info('fleet lease granted', {lease, ttlSeconds: this.#options.ttlSeconds});
       this.#schedule(this.ttlMs / 3);
@@ -100,6 +114,7 @@ export class LeaseKeeper {
     try {
       const ttl = await this.#options.store.keepAlive(state.lease, {deadlineMs: beatMs});
       if (this.#state !== state) return;
+      if (sentAt - state.confirmedAt > this.ttlMs / 2) this.#troubleAt = Date.now();
       if (ttl <= 0) {
         this.#options.log.warn('fleet lease expired', {lease: state.lease, uwsgi: '[fleet] lease expired: re-joining the fleet'});
         this.#state = {id: 'granting', since: Date.now()};
@@ -112,6 +127,7 @@ export class LeaseKeeper {
       this.#schedule(Math.max(0, beatMs - (Date.now() - sentAt)));
     } catch (error) {
       if (this.#state !== state) return;
+      if (Date.now() - state.confirmedAt > this.ttlMs / 2) this.#troubleAt = Date.now();
       if (!this.#wasLate) this.#options.log.warn('fleet lease keepalive failed', {error: String(error), uwsgi: '[fleet] cannot reach etcd: vassals keep running, retrying'});
       this.#wasLate = true;
       this.#schedule(RETRY_MS);

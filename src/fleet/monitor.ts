@@ -14,7 +14,9 @@
  *   - partition: nothing is stopped because etcd cannot be reached (the watch and the lease retry forever, from the
  *     last revision seen); only `singleton` vassals stop once the lease is unconfirmed for TTL/2, before it could
  *     expire and let another emperor start them; when a new lease was needed, held replicas are claimed again and
- *     given up only if another emperor took them meanwhile
+ *     given up only if another emperor took them meanwhile. After an outage every emperor is re-claiming its own
+ *     replicas at once (a frozen etcd leader that resumes revokes every lease it thinks expired), so for
+ *     RECOVERY_GRACE after its lease was in doubt an emperor claims no replica it did not already run
  *
  * Fleet vassals are named `fleet:NAME` in the emperor (kaiser ls, logs, control commands), so they never collide with
  * a file of the watched directory; their definitions resolve relative paths against the fleet work dir.
@@ -65,6 +67,8 @@ export const DEFAULT_FLEET_TTL_SECONDS = 3;
 const DEFAULT_ROLL_SETTLE_MS = 3_000;
 const FENCE_CHECK_MS = 100;
 const RECONNECT_MS = 500;
+/** TTLs an emperor waits after its lease was in doubt before it takes replicas it did not run. */
+const RECOVERY_GRACE_TTLS = 2;
 /** States in which a replica counts as failed for a rolling reload. */
 const FAILED_STATES = new Set(['backoff', 'invalid', 'reload-failed']);
 
@@ -102,6 +106,7 @@ export class FleetMonitor {
   #fenceTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #rollTimer: NodeJS.Timeout | undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
 
   // The store as last seen.
   readonly #files = new Map<string, {text: Buffer; rev: number}>();
@@ -166,6 +171,7 @@ export class FleetMonitor {
     this.#watch?.close();
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#rollTimer);
+    clearTimeout(this.#graceTimer);
     clearInterval(this.#fenceTimer);
   }
 
@@ -345,6 +351,12 @@ export class FleetMonitor {
     for (const [name, meta] of this.#metas) if (this.#files.has(name)) vassals.set(name, meta);
     const holders = new Map<string, string[]>();
     for (const [name, claims] of this.#claims) holders.set(name, [...claims.values()].map((c) => c.record.host));
+    // What runs here stays put even while its claim is missing (our lease expired and we are re-claiming it).
+    for (const [name, held] of this.#held) {
+      if (held.phase === 'releasing') continue;
+      const list = holders.get(name) ?? [];
+      if (!list.includes(this.#o.hostId)) holders.set(name, [...list, this.#o.hostId]);
+    }
     return placeReplicas({vassals, hosts, holders});
   }
 
@@ -354,13 +366,16 @@ export class FleetMonitor {
     const tasks: Promise<unknown>[] = [...this.#pendingDeletes].map(([key, claimLease]) => this.#deleteClaim(key, claimLease));
     const plan = lease === undefined ? new Map<string, string[]>() : this.#plan();
     const names = new Set([...this.#metas.keys(), ...this.#held.keys()]);
+    const graceLeftMs = this.#keeper.troubleAt === 0 ? 0 : this.#keeper.troubleAt + RECOVERY_GRACE_TTLS * this.#keeper.ttlMs - Date.now();
+    let deferred = false;
     for (const name of names) {
       const meta = this.#metas.get(name);
       const file = this.#files.get(name);
       const held = this.#held.get(name);
       const wanted = meta !== undefined && file !== undefined && (plan.get(name)?.includes(this.#o.hostId) ?? false);
       if (held === undefined) {
-        if (wanted && lease !== undefined) tasks.push(this.#claimFree(name, meta, file));
+        if (wanted && lease !== undefined && graceLeftMs > 0) deferred = true;
+        else if (wanted && lease !== undefined) tasks.push(this.#claimFree(name, meta, file));
         continue;
       }
       if (held.phase === 'releasing') continue;
@@ -385,6 +400,10 @@ export class FleetMonitor {
         continue;
       }
       if (file.rev !== held.rev && this.#mayRoll(name, held, meta, file.rev)) this.#defineHeld(name, held, meta, file);
+    }
+    if (deferred) {
+      clearTimeout(this.#graceTimer);
+      this.#graceTimer = setTimeout(() => this.#scheduleReconcile(), graceLeftMs + 10);
     }
     await Promise.all(tasks);
   }

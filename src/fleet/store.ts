@@ -89,8 +89,9 @@ const WATCH_RETRY_MS = 250;
 /** A call that did not complete: the store was unreachable or answered with an error. */
 export class StoreUnavailableError extends Error {}
 
-// The etcd3 client retries through cockatiel policies; a policy that just runs the call leaves failover to us.
-const passThrough = {execute: <T>(fn: (context: unknown) => T): T => fn({signal: new AbortController().signal, attempt: 0})};
+// The etcd3 client retries through cockatiel policies; a policy that just runs the call leaves failover to us. It must
+// be async: the client marks a stream as failed by running a throwing function through it and catching the promise.
+const passThrough = {execute: async <T>(fn: (context: unknown) => T): Promise<Awaited<T>> => await fn({signal: new AbortController().signal, attempt: 0})};
 
 function prefixEnd(prefix: string): Buffer {
   const end = Buffer.from(prefix);
