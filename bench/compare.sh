@@ -93,7 +93,7 @@ run_side() {  # run_side SIDE -> sets FIG_<side>
   eval "FIG_$side=\"\$fig\""
 }
 
-echo "compare: script=$SCRIPT args=$* date=$(date -Is) host_cpus=$(nproc)"
+echo "compare: script=$SCRIPT args=$* date=$(date -Is) host_cpus=$(nproc) loadavg=\"$(cut -d" " -f1-3 /proc/loadavg)\""
 echo "compare: $(kaiser_describe)"
 echo "compare: uwsgi=$(/usr/bin/uwsgi --version 2>&1 | head -1)"
 FIG_uwsgi="? FAILED -" FIG_kaiser="? FAILED -" OK_uwsgi=0 OK_kaiser=0

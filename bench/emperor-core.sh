@@ -121,7 +121,7 @@ run_one() {  # run_one BENCH VARIANT
   fi
 }
 
-echo "emperor-core: date=$(date -Is) host_cpus=$(nproc) TRIALS=$TRIALS WATCH=$WATCH"
+echo "emperor-core: date=$(date -Is) host_cpus=$(nproc) loadavg=\"$(cut -d" " -f1-3 /proc/loadavg)\" TRIALS=$TRIALS WATCH=$WATCH"
 echo "emperor-core: $(kaiser_describe)"
 echo "emperor-core: uwsgi=$(/usr/bin/uwsgi --version 2>&1 | head -1)"
 T0=$SECONDS

@@ -152,7 +152,7 @@ PY
 }
 
 detail "$(kaiser_describe)"
-detail "N=$N IDLE_VASSAL=$IDLE_VASSAL accounting-freq=$ACCOUNTING_FREQ SETTLE=${SETTLE}s IDLE=${IDLE}s CLK_TCK=$HZ cpus=$(nproc)"
+detail "N=$N IDLE_VASSAL=$IDLE_VASSAL accounting-freq=$ACCOUNTING_FREQ SETTLE=${SETTLE}s IDLE=${IDLE}s CLK_TCK=$HZ cpus=$(nproc) loadavg=$(cut -d" " -f1-3 /proc/loadavg)"
 KAISER_ON=FAILED
 if measure_kaiser "$ACCOUNTING_FREQ" acct; then KAISER_ON=$RESULT; fi
 if [ "$NOACCT" = 1 ]; then measure_kaiser 0 noacct || detail "[noacct] run failed"; fi

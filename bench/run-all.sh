@@ -32,7 +32,7 @@ T0=$SECONDS
 step() {  # step NUMBER LABEL CMD...
   local n=$1 label=$2 t=$SECONDS; shift 2
   [[ " $ONLY " == *" $n "* ]] || return 0
-  echo "=== $n $label: $* ($(date +%T))" | tee -a "$OUT"
+  echo "=== $n $label: $* ($(date +%T), loadavg $(cut -d' ' -f1-3 /proc/loadavg))" | tee -a "$OUT"
   "$@" >> "$OUT" 2>&1 &
   CHILD=$!; wait "$CHILD"; echo "=== $n $label: exit $? after $((SECONDS - t)) s" | tee -a "$OUT"; CHILD=""
   echo >> "$OUT"
