@@ -5,6 +5,7 @@
  * Settings: `--host-id` (default: the host name), `--tags`, `--fleet-dir` (default `./.kaiser-fleet/HOST-ID`),
  * `--fleet-ttl`, `--fleet-cap`.
  */
+import {existsSync} from 'node:fs';
 import {hostname} from 'node:os';
 import {join, resolve} from 'node:path';
 import type {EmperorOptions} from '../config/argv.js';
@@ -22,7 +23,7 @@ export function splitEmperorValues(values: readonly string[]): {dirs: string[]; 
 
 /** The fleet monitors the emperor options ask for (none when no fleet is named). */
 export function fleetsFromOptions(
-  options: Pick<EmperorOptions, 'emperor' | 'hostId' | 'tags' | 'fleetDir' | 'fleetTtlSeconds' | 'fleetCap' | 'etcd' | 'prefix'>,
+  options: Pick<EmperorOptions, 'emperor' | 'hostId' | 'tags' | 'fleetDir' | 'fleetTtlSeconds' | 'fleetCap' | 'etcd' | 'prefix' | 'python'>,
   ctx: {env: Readonly<Record<string, string | undefined>>; cwd: string; log: Logger},
 ): Result<FleetMonitor[], string> {
   const addresses: FleetAddress[] = [];
@@ -47,7 +48,16 @@ export function fleetsFromOptions(
   return ok(
     addresses.map(
       (address) =>
-        new FleetMonitor({address, hostId, tags: options.tags, cap: Math.max(0, options.fleetCap), workDir, ttlSeconds: options.fleetTtlSeconds, log: ctx.log}),
+        new FleetMonitor({
+          address,
+          hostId,
+          tags: options.tags,
+          cap: Math.max(0, options.fleetCap),
+          workDir,
+          ttlSeconds: options.fleetTtlSeconds,
+          log: ctx.log,
+          python: options.python ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'),
+        }),
     ),
   );
 }

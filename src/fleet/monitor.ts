@@ -31,6 +31,7 @@ import {join} from 'node:path';
 import type {Logger} from '../log/logger.js';
 import {FleetKeys, parseClaimRecord, parseHostRecord, parseVassalMeta, type ClaimRecord, type HostRecord, type VassalMeta} from './fleet-keys.js';
 import {formatFleetUrl, type FleetAddress} from './fleet-url.js';
+import {DeadManSwitch} from './dead-man-switch.js';
 import {LeaseKeeper} from './lease-keeper.js';
 import {placeReplicas, type PlacementHost, type PlacementVassal} from './placement.js';
 import {EtcdStore, type FleetStore, type StoreEvent, type StoreWatch} from './store.js';
@@ -41,6 +42,8 @@ export interface FleetEmperor {
   undefine(name: string): void;
   registerSource(source: string): void;
   vassal(name: string): unknown;
+  /** Names and leader pids (0 = none) of every vassal. */
+  snapshots(): readonly {name: string; pid: number}[];
 }
 
 export interface FleetMonitorOptions {
@@ -57,6 +60,8 @@ export interface FleetMonitorOptions {
   readonly store?: FleetStore;
   /** How long a replica serves a new revision before the next replica takes it. */
   readonly rollSettleMs?: number;
+  /** python3 for the dead-man switch (fast failover when this process dies); undefined = no switch. */
+  readonly python?: string;
 }
 
 /** Emperor names of fleet vassals start with this, so they never collide with directory vassals. */
@@ -107,6 +112,7 @@ export class FleetMonitor {
   #retryTimer: NodeJS.Timeout | undefined;
   #rollTimer: NodeJS.Timeout | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
+  #switch: DeadManSwitch | undefined;
 
   // The store as last seen.
   readonly #files = new Map<string, {text: Buffer; rev: number}>();
@@ -158,6 +164,7 @@ export class FleetMonitor {
     emperor.registerSource(this.#source);
     this.#log.info('joining fleet', {uwsgi: `*** fleet ${this.#source} as ${this.#o.hostId} ***`, source: this.#source});
     this.#state = {id: 'connecting'};
+    if (this.#o.python !== undefined) this.#switch = new DeadManSwitch({python: this.#o.python, endpoints: this.#o.address.endpoints, log: this.#log});
     this.#keeper.start();
     void this.#connect();
     this.#fenceTimer = setInterval(() => this.#checkFence(), FENCE_CHECK_MS);
@@ -180,6 +187,7 @@ export class FleetMonitor {
     this.pause();
     this.#state = {id: 'closed'};
     await this.#keeper.stop(deadlineMs);
+    this.#switch?.close();
     this.#store.close();
   }
 
@@ -190,6 +198,7 @@ export class FleetMonitor {
     if (name === undefined || held === undefined) return;
     held.state = transition.to;
     if (held.phase === 'running') this.#report(name);
+    this.#updateSwitch();
   }
 
   /** Feed of the emperor's `onVassalRemoved`: a released replica is stopped, so its claim can go. */
@@ -232,7 +241,15 @@ export class FleetMonitor {
     }
   }
 
+  /** Tells the dead-man switch which processes must die before our lease may be revoked. */
+  #updateSwitch(): void {
+    if (this.#switch === undefined || this.#emperor === undefined) return;
+    const mine = new Set(this.heldVassals());
+    this.#switch.setVassalPids(this.#emperor.snapshots().filter((s) => mine.has(s.name) && s.pid > 0).map((s) => s.pid));
+  }
+
   async #onLeaseGranted(lease: string): Promise<void> {
+    this.#switch?.setLease(lease);
     const record: HostRecord = {hostId: this.#o.hostId, tags: [...this.#o.tags], cap: this.#o.cap, pid: process.pid, startedAt: Date.now()};
     while (this.#keeper.lease === lease && this.#isActive()) {
       try {
