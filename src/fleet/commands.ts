@@ -154,8 +154,8 @@ function placementFromFile(file: string, text: Buffer): Result<Partial<Pick<Vass
   return ok(out);
 }
 
-/** Stores `text` as the next revision of `name` (put and rollback). Retries when another writer got in between. */
-async function storeRevision(store: FleetStore, keys: FleetKeys, name: string, text: string | Buffer, placement: Omit<VassalMeta, 'seq' | 'at' | 'file'>, cause: string): Promise<number> {
+/** Stores `text` as the next revision of `name` (put, rollback, the benchmark). Retries when another writer got in between. */
+export async function storeRevision(store: FleetStore, keys: FleetKeys, name: string, text: string | Buffer, placement: Omit<VassalMeta, 'seq' | 'at' | 'file'>, cause: string): Promise<number> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const current = await store.get(keys.meta(name));
     const metaKv = current.kvs[0];

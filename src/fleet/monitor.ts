@@ -463,6 +463,7 @@ export class FleetMonitor {
     held.rev = file.rev;
     held.seq = meta.seq;
     const vassal = FLEET_VASSAL_PREFIX + name;
+    this.#log.info('fleet revision applied', {vassal, rev: file.rev, seq: meta.seq, uwsgi: `[fleet] ${vassal} now at revision ${meta.seq} (etcd ${file.rev})`});
     void emperor
       .define(vassal, {source: this.#source, path: join(this.#o.workDir, name), dir: this.#o.workDir, text: file.text, version: file.rev, changedAt: Date.now()})
       .then(() => this.#report(name));
