@@ -150,6 +150,8 @@ function reloadRefusal(id: VassalStateId, name: string): string | undefined {
       return 'it is stopping';
     case 'stopped':
       return 'its file was removed';
+    case 'on-demand':
+      return 'it is on-demand and not running: the next connection starts it';
     default: {
       const never: never = id;
       throw new Error(`Internal error: unknown vassal state ${String(never)}`);
@@ -176,6 +178,8 @@ function startRefusal(id: VassalStateId, name: string): string | undefined {
       return 'it is still stopping: try again once `kaiser ls` shows it held';
     case 'stopped':
       return 'its file was removed';
+    case 'on-demand':
+      return 'it is on-demand: the next connection starts it';
     default: {
       const never: never = id;
       throw new Error(`Internal error: unknown vassal state ${String(never)}`);

@@ -23,6 +23,8 @@ export interface ChildSpec {
   emperorPipe: boolean;
   /** Listening socket fds passed as fds 3, 4, … (socket activation; not combined with the emperor pipe). */
   listenFds: readonly number[];
+  /** App-server masters forked by the runtime host: sockets it holds that the master adopts (address → key). */
+  inherit?: Record<string, string>;
 }
 
 /** A running vassal process. */

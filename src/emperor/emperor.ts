@@ -16,6 +16,7 @@ import {checkDefaults, loadVassalSpec, type VassalSpec} from '../config/vassal-s
 import {formatDiagnostic} from '../config/diagnostic.js';
 import type {Logger} from '../log/logger.js';
 import {Accountant} from '../accounting/accountant.js';
+import {err, ok, type Result} from '../result.js';
 import {formatError, type ErrorCode, type ErrorFields} from '../errors.js';
 import {SocketStore} from './socket-store.js';
 import {VassalLogFile} from '../log/vassal-log-file.js';
@@ -79,6 +80,9 @@ export interface VassalTransition {
   /** Unix milliseconds. */
   at: number;
 }
+
+/** The runtime host starts when this many app-server vassals exist (or with the first on-demand one). */
+const HOST_FROM_VASSALS = 2;
 
 /** How long a scrape waits for app-server vassals to report their request figures. */
 const APP_STATS_WAIT_MS = 250;
@@ -147,17 +151,23 @@ export class Emperor {
   /** The runtime host that forks app-server masters; undefined with `emperor-zygote = false`. */
   readonly #host: RuntimeHost | undefined;
   #hostFallbackLogged = false;
+  /** The host is started lazily: one vassal is cheaper without it (~6 MB), from the second one on it saves memory. */
+  #hostStart: Promise<void> | undefined;
   readonly startedAt = Date.now();
 
   constructor(options: EmperorOptions) {
     this.#options = options;
     this.#log = options.log.child({component: 'emperor'});
     this.#slots = new SpawnSlots(options.spawnConcurrency);
-    this.#sockets = new SocketStore(options.python ?? '/usr/bin/python3');
     if (options.zygote !== false) {
       const python = options.python ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
       this.#host = new RuntimeHost({python, hostPy: HOST_PY, log: this.#log});
+      // A pending connection on a sleeping on-demand vassal's socket wakes the vassal.
+      this.#host.onWake((key) => {
+        for (const record of this.#records.values()) if (record.sockets.has(key)) record.vassal.wake();
+      });
     }
+    this.#sockets = new SocketStore(options.python ?? '/usr/bin/python3', this.#host);
     const dir = options.dir;
     if (dir !== undefined) this.#sources.add(dir);
     this.#monitor = dir === undefined ? undefined : new DirectoryMonitor(
@@ -180,7 +190,6 @@ export class Emperor {
       this.#log.info('stats server', {uwsgi: `*** Emperor stats server enabled on ${address} ***`, address});
     }
     await this.#readIncludes();
-    if (this.#host && !(await this.#host.start())) this.#hostUnavailable('it did not start');
     await this.#monitor?.start();
     if (this.#options.accountingMs > 0) {
       const tick = () => {
@@ -377,17 +386,33 @@ export class Emperor {
       record.vassal.onConfigInvalid(message);
       return;
     }
-    if (spec.kind === 'command' && spec.sockets.length > 0) {
-      const bound = await this.#sockets.acquire(name, spec.sockets);
+    // The host is the on-demand waker too: start it before binding the sockets it must watch.
+    if (spec.onDemand || (spec.kind === 'app-server' && this.#countAppServers() >= HOST_FROM_VASSALS)) await this.#ensureHost();
+    const wanted: Result<{key: string; written: string}[], string> =
+      spec.onDemand && !this.#host?.available
+        ? err('KAISER_CONFIG_CONFLICT "on-demand" needs the runtime host, which watches the sockets: do not run the emperor with --emperor-zygote=false')
+        : this.#emperorSockets(spec);
+    if (!wanted.ok) {
+      const message = `${path}: error ${wanted.error}`;
+      if (record.lastReported !== message) {
+        record.lastReported = message;
+        this.#log.error('invalid vassal file', {uwsgi: `[emperor] invalid vassal ${name}:\n${message}`, vassal: name, error: message});
+      }
+      record.vassal.onConfigInvalid(message);
+      return;
+    }
+    if (wanted.value.length > 0) {
+      const keys = wanted.value.map((socket) => socket.key);
+      const bound = await this.#sockets.acquire(name, keys);
       if (!bound.ok) {
-        const message = operatorError(path, 'KAISER_SOCKET_BIND_FAILED', {address: spec.sockets.join(', '), cause: bound.error});
+        const message = operatorError(path, 'KAISER_SOCKET_BIND_FAILED', {address: keys.join(', '), cause: bound.error});
         this.#log.error('cannot bind vassal socket', {uwsgi: `[emperor] ${message} (retrying in ${BIND_RETRY_MS / 1000} s)`, vassal: name});
         record.hash = 'rebind';
         record.recheck = setTimeout(() => (def.recheck ? def.recheck() : void this.define(name, def)), BIND_RETRY_MS);
         record.vassal.onConfigInvalid(message);
         return;
       }
-      for (const address of spec.sockets) record.sockets.add(address);
+      for (const key of keys) record.sockets.add(key);
     }
     record.lastReported = undefined;
     const applied = `${mtimeMs}\0${JSON.stringify(spec)}`;
@@ -509,11 +534,28 @@ export class Emperor {
     if (host && spec.emperorPipe && spec.args.length === 1 && spec.args[0] === MASTER_PY && spec.file === host.python) {
       if (host.available) {
         const {KAISER_CONFIG: config, ...env} = spec.env;
-        return host.spawn({config: JSON.parse(config ?? '{}') as Record<string, unknown>, env, cwd: spec.cwd});
+        return host.spawn({config: JSON.parse(config ?? '{}') as Record<string, unknown>, env, cwd: spec.cwd, ...(spec.inherit ? {inherit: spec.inherit} : {})});
       }
-      this.#hostUnavailable('it is not running');
+      // Not started yet (a single app-server vassal runs without it) is normal; stopped after a start is not.
+      if (this.#hostStart !== undefined) this.#hostUnavailable('it is not running');
     }
     return spawnChild(spec);
+  }
+
+  /** Starts the runtime host once; later callers wait for the same start. */
+  #ensureHost(): Promise<void> {
+    const host = this.#host;
+    if (!host) return Promise.resolve();
+    this.#hostStart ??= host.start().then((started) => {
+      if (!started) this.#hostUnavailable('it did not start');
+    });
+    return this.#hostStart;
+  }
+
+  #countAppServers(): number {
+    let count = 0;
+    for (const record of this.#records.values()) if (record.present && record.vassal.spec?.kind !== 'command') count += 1;
+    return count;
   }
 
   #hostUnavailable(why: string): void {
@@ -522,8 +564,37 @@ export class Emperor {
     this.#log.error('runtime host unavailable', {uwsgi: `[emperor] runtime host unavailable (${why}): starting app-server masters directly`});
   }
 
+  /**
+   * The sockets the emperor holds for a vassal: a command vassal's `socket` entries (socket activation), and the
+   * addresses of an on-demand app-server vassal (`written` is the address as its file gives it, which the master
+   * looks up when it adopts the socket).
+   */
+  #emperorSockets(spec: VassalSpec): Result<{key: string; written: string}[], string> {
+    if (spec.kind === 'command') {
+      if (spec.onDemand && spec.sockets.length === 0) return err('KAISER_CONFIG_NO_SOCKET an on-demand command vassal needs a socket = "tcp://HOST:PORT" to wait on');
+      return ok(spec.sockets.map((key) => ({key, written: key})));
+    }
+    if (!spec.onDemand) return ok([]);
+    const written = ['http', 'http-socket', 'socket'].flatMap((option) => (spec.serverConfig[option] as readonly string[] | undefined) ?? []);
+    const sockets: {key: string; written: string}[] = [];
+    for (const address of written) {
+      if (address.startsWith('@')) return err(`KAISER_CONFIG_BAD_VALUE on-demand cannot hold the abstract socket ${address}: use a path or host:port`);
+      const at = address.lastIndexOf(':');
+      const key = address.startsWith('/') || at < 0 ? `unix:${address}` : `tcp://${address.slice(0, at) || '0.0.0.0'}:${address.slice(at + 1)}`;
+      sockets.push({key, written: address});
+    }
+    return ok(sockets);
+  }
+
   #onTransition(vassal: Vassal, from: string, event: string): void {
     this.#options.onVassalTransition?.({vassal: vassal.name, from, to: vassal.state.id, event, at: Date.now()});
+    const held = this.#records.get(vassal.name);
+    if (held && this.#host && (from === 'on-demand') !== (vassal.state.id === 'on-demand')) {
+      for (const key of held.sockets) {
+        if (vassal.state.id === 'on-demand') this.#host.arm(key);
+        else this.#host.disarm(key);
+      }
+    }
     if (from === 'starting' && vassal.state.id === 'ready') {
       const snap = vassal.snapshot();
       this.#options.onVassalReady?.((snap.readyAt - snap.lastSpawn) / 1000);
@@ -532,7 +603,8 @@ export class Emperor {
     const record = this.#records.get(vassal.name);
     const spec = vassal.spec;
     if (!record || vassal.state.id !== 'ready' || record.sockets.size === 0) return;
-    const wanted = new Set(spec?.kind === 'command' ? spec.sockets : []);
+    const current = spec === undefined ? undefined : this.#emperorSockets(spec);
+    const wanted = new Set(current?.ok ? current.value.map((socket) => socket.key) : []);
     const stale = [...record.sockets].filter((address) => !wanted.has(address));
     for (const address of stale) record.sockets.delete(address);
     if (stale.length) this.#sockets.release(vassal.name, stale);
@@ -568,8 +640,10 @@ export class Emperor {
         };
       }
       case 'app-server': {
-        const config = {...spec.serverConfig, _name: spec.name, _node: process.execPath, _node_worker: NODE_WORKER};
-        return {file: spec.python, args: [MASTER_PY], cwd: spec.dir, env: {...base, KAISER_CONFIG: JSON.stringify(config)}, emperorPipe: true, listenFds: []};
+        const config = {...spec.serverConfig, idle: spec.idleSeconds, _name: spec.name, _node: process.execPath, _node_worker: NODE_WORKER};
+        const inherit = this.#emperorSockets(spec);
+        const adopted = inherit.ok && inherit.value.length > 0 ? {inherit: Object.fromEntries(inherit.value.map((s) => [s.written, s.key]))} : {};
+        return {file: spec.python, args: [MASTER_PY], cwd: spec.dir, env: {...base, KAISER_CONFIG: JSON.stringify(config)}, emperorPipe: true, listenFds: [], ...adopted};
       }
       default: {
         const never: never = spec;

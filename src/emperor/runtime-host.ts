@@ -53,6 +53,7 @@ type HostEvent =
   | {ev: 'spawned'; id: string; pid: number; stream: 'output' | 'pipe'}
   | {ev: 'exit'; id: string; pid: number; code: number | null; signal: string | null}
   | {ev: 'wake'; key: string}
+  | {ev: 'listening'; key: string}
   | {ev: 'error'; id?: string; message: string};
 
 const RESTART_FIRST_MS = 100;
@@ -77,6 +78,8 @@ export class RuntimeHost {
   readonly #sockets = new Map<string, RawSocketHandle>();
   readonly #armed = new Set<string>();
   readonly #wakeListeners: ((key: string) => void)[] = [];
+  /** Callers waiting for the host’s listening event, by socket key. */
+  readonly #listening = new Map<string, (() => void)[]>();
   #readyWaiters: ((ok: boolean) => void)[] = [];
 
   constructor(options: RuntimeHostOptions) {
@@ -121,10 +124,23 @@ export class RuntimeHost {
     return child;
   }
 
-  /** Hands a bound socket to the host, which listens on it (backlog 1024) and keeps it under `key`. */
-  addSocket(key: string, handle: RawSocketHandle): void {
+  /**
+   * Hands a bound socket to the host, which listens on it (backlog 1024) and keeps it under `key`. Resolves once the
+   * host has called listen (true), or false if it did not within 5 s.
+   */
+  addSocket(key: string, handle: RawSocketHandle): Promise<boolean> {
     this.#sockets.set(key, handle);
+    const listening = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 5_000);
+      const waiters = this.#listening.get(key) ?? [];
+      waiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      this.#listening.set(key, waiters);
+    });
     this.#sendSocket(key, handle);
+    return listening;
   }
 
   /** Asks for one `wake` event when a connection is pending on `key` (nothing is accepted). */
@@ -215,6 +231,12 @@ export class RuntimeHost {
       case 'wake':
         this.#wakeListeners.forEach((l) => l(message.key));
         return;
+      case 'listening': {
+        const waiters = this.#listening.get(message.key) ?? [];
+        this.#listening.delete(message.key);
+        waiters.forEach((w) => w());
+        return;
+      }
       case 'error': {
         this.#log.error('runtime host error', {uwsgi: `[host] error: ${message.message}`, error: message.message});
         const child = message.id === undefined ? undefined : children.get(message.id);

@@ -30,6 +30,14 @@ interface PipeBinding {
 // process.binding is the only way to own a bound socket without libuv accepting on it (see the header).
 const binding = (process as unknown as {binding(name: string): unknown}).binding.bind(process);
 
+/** Something that can call listen(2) on a bound socket for us and keep a copy (the runtime host). */
+export interface SocketHost {
+  readonly available: boolean;
+  /** Resolves true once the socket listens. */
+  addSocket(key: string, handle: object): Promise<boolean>;
+  closeSocket(key: string): void;
+}
+
 /** A socket the store owns. */
 export interface OwnedSocket {
   address: string;
@@ -42,6 +50,8 @@ interface Entry {
   socket: OwnedSocket;
   handle: RawHandle;
   users: Set<string>;
+  /** The runtime host holds a copy (and listened on it). */
+  hosted: boolean;
 }
 
 const errnoName = (code: number) => {
@@ -55,8 +65,12 @@ export class SocketStore {
   readonly #python: string;
   readonly #backlog: number;
 
-  constructor(python: string, backlog = 1024) {
+  /** Listens for us when it is up (the runtime host: no process per socket, and it can watch them for wake-ups). */
+  readonly #host: SocketHost | undefined;
+
+  constructor(python: string, host?: SocketHost, backlog = 1024) {
     this.#python = python;
+    this.#host = host;
     this.#backlog = backlog;
   }
 
@@ -94,6 +108,7 @@ export class SocketStore {
       const entry = this.#entries.get(address);
       if (!entry || !entry.users.delete(vassal) || entry.users.size > 0) continue;
       this.#entries.delete(address);
+      if (entry.hosted) this.#host?.closeSocket(address);
       entry.handle.close();
       if (address.startsWith('unix:')) {
         try {
@@ -115,7 +130,7 @@ export class SocketStore {
     this.#entries.clear();
   }
 
-  async #bind(address: string): Promise<Result<{socket: OwnedSocket; handle: RawHandle}, string>> {
+  async #bind(address: string): Promise<Result<{socket: OwnedSocket; handle: RawHandle; hosted: boolean}, string>> {
     let handle: RawHandle;
     if (address.startsWith('unix:')) {
       const path = address.slice(5);
@@ -150,13 +165,23 @@ export class SocketStore {
       }
       handle = tcp;
     }
-    const listened = await this.#listen(handle.fd);
-    if (!listened.ok) {
-      handle.close();
-      return err(listened.error);
+    let hosted = false;
+    if (this.#host?.available) {
+      if (!(await this.#host.addSocket(address, handle))) {
+        this.#host.closeSocket(address);
+        handle.close();
+        return err('the runtime host did not listen on it');
+      }
+      hosted = true;
+    } else {
+      const listened = await this.#listen(handle.fd);
+      if (!listened.ok) {
+        handle.close();
+        return err(listened.error);
+      }
     }
     const name = address.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 255);
-    return ok({socket: {address, fd: handle.fd, name}, handle});
+    return ok({socket: {address, fd: handle.fd, name}, handle, hosted});
   }
 
   #listen(fd: number): Promise<Result<true, string>> {

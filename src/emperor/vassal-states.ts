@@ -11,13 +11,14 @@
  *   waiting | backoff | invalid ──REMOVED / SHUTDOWN──► stopped
  *   waiting | backoff ──CONFIG_INVALID──► invalid ──CONFIG_CHANGED (valid)──► waiting
  *   operator STOP (control socket) ──► stopping ──EXIT──► held (stays down until START or a file change)
+ *   on-demand vassal: (new) | backoff RETRY | EXIT | idle stop ──► on-demand ──WAKE (first connection)──► waiting
  *   command vassal with reload-overlap: ready ──CONFIG_CHANGED / RELOAD──► replacing (old serves, new starts)
  *     replacing ──READY (new)──► ready (old retired gracefully)   replacing ──EXIT (new)──► reload-failed (old serves)
  */
 import type {Child, ExitStatus} from './child.js';
 
 /** Why a vassal is being stopped, which decides where `stopping` leads. */
-export type StopReason = 'removed' | 'shutdown' | 'restart' | 'deadline' | 'held';
+export type StopReason = 'removed' | 'shutdown' | 'restart' | 'deadline' | 'held' | 'idle';
 
 export type VassalState =
   | {id: 'waiting'}
@@ -30,6 +31,8 @@ export type VassalState =
   | {id: 'stopping'; child: Child; reason: StopReason; cancelKill: () => void}
   | {id: 'backoff'; retryAt: number; cancelRetry: () => void}
   | {id: 'invalid'; error: string}
+  /** On-demand vassal with no process: the emperor holds its sockets and starts it on the first connection. */
+  | {id: 'on-demand'}
   | {id: 'held'}
   | {id: 'stopped'};
 
@@ -50,7 +53,8 @@ export type VassalEventName =
   | 'RELOAD_FAILED'
   | 'REMOVED'
   | 'SHUTDOWN'
-  | 'STOP';
+  | 'STOP'
+  | 'WAKE';
 
 /** States in which a process runs. */
 export const HAS_CHILD = ['starting', 'ready', 'reloading', 'reload-failed', 'replacing', 'stopping'] as const;

@@ -152,17 +152,21 @@ export class Vassal {
     const s = this.#state;
     switch (s.id) {
       case 'waiting':
-        if (this.#cancelSlot === undefined && !this.#holdsSlot) return this.#queue('START');
+        if (this.#cancelSlot === undefined && !this.#holdsSlot) return this.#queueOrSleep('START');
         return;
       case 'backoff':
         s.cancelRetry();
         this.#failures = 0;
-        return this.#queue('CONFIG_CHANGED');
+        return this.#queueOrSleep('CONFIG_CHANGED');
       case 'invalid':
       case 'held':
       case 'stopped':
         this.#failures = 0;
-        return this.#queue('CONFIG_CHANGED');
+        return this.#queueOrSleep('CONFIG_CHANGED');
+      case 'on-demand':
+        // Like uWSGI: a config change of a sleeping vassal only updates what the next wake-up starts.
+        if (!spec.onDemand) return this.#queue('CONFIG_CHANGED');
+        return;
       case 'starting':
         return this.#stop('restart', 'CONFIG_CHANGED');
       case 'ready':
@@ -195,6 +199,8 @@ export class Vassal {
         return this.#changeState({id: 'invalid', error}, 'CONFIG_INVALID');
       case 'backoff':
         s.cancelRetry();
+        return this.#changeState({id: 'invalid', error}, 'CONFIG_INVALID');
+      case 'on-demand':
         return this.#changeState({id: 'invalid', error}, 'CONFIG_INVALID');
       case 'invalid':
       case 'held':
@@ -232,6 +238,7 @@ export class Vassal {
         s.cancelRetry();
         return this.#queue('RELOAD');
       case 'held':
+      case 'on-demand':
         return;
       case 'waiting':
       case 'stopping':
@@ -259,6 +266,7 @@ export class Vassal {
         break;
       case 'invalid':
       case 'held':
+      case 'on-demand':
         this.#changeState({id: 'stopped'}, event);
         break;
       case 'stopped':
@@ -292,6 +300,9 @@ export class Vassal {
         s.cancelRetry();
         this.#changeState({id: 'held'}, 'STOP');
         break;
+      case 'on-demand':
+        this.#changeState({id: 'held'}, 'STOP');
+        break;
       case 'starting':
       case 'ready':
       case 'reloading':
@@ -315,11 +326,16 @@ export class Vassal {
     const s = this.#state;
     if (s.id === 'held' && this.#spec) {
       this.#failures = 0;
-      this.#queue('START');
+      this.#queueOrSleep('START');
     } else if (s.id === 'backoff') {
       s.cancelRetry();
-      this.#queue('START');
+      this.#queueOrSleep('START');
     }
+  }
+
+  /** A connection is pending on the sockets of a sleeping on-demand vassal: start it. */
+  wake(): void {
+    if (this.#state.id === 'on-demand') this.#queue('WAKE');
   }
 
   // ── transitions ─────────────────────────────────────────────────────────────────────────────
@@ -349,6 +365,12 @@ export class Vassal {
       this.#holdsSlot = true;
       this.#spawn();
     });
+  }
+
+  /** Starts the vassal, or for an on-demand vassal arms its sockets and waits for the first connection. */
+  #queueOrSleep(event: VassalEventName): void {
+    if (this.#spec?.onDemand) return this.#changeState({id: 'on-demand'}, event);
+    return this.#queue(event);
   }
 
   #releaseSlot(): void {
@@ -503,9 +525,13 @@ export class Vassal {
           }
         }
         return;
-      case FROM_VASSAL.VOLUNTARY_STOP:
+      case FROM_VASSAL.VOLUNTARY_STOP: {
+        // uWSGI's idle + die-on-idle: an on-demand vassal goes back to sleep; any other one is stopped.
+        const s = this.#state;
+        if (this.#spec?.onDemand && (s.id === 'ready' || s.id === 'reload-failed') && s.child === child) return this.#stop('idle', 'STOP');
         void this.remove('removed');
         return;
+      }
       default:
         // SPAWNED (1) and unknown bytes: nothing to do (the peer may be a newer uWSGI).
         return;
@@ -544,7 +570,9 @@ export class Vassal {
     } else {
       child.killGroup(spec?.kind === 'command' ? spec.stopSignal : 'SIGTERM');
     }
-    if (reason !== 'restart') {
+    if (reason === 'idle') {
+      this.#log.info('vassal idle', {uwsgi: `[emperor] vassal ${this.name} is idle: back to on-demand mode`});
+    } else if (reason !== 'restart') {
       this.#log.info('vassal stop', {uwsgi: `[emperor] stop the uwsgi instance ${this.name}`});
     }
     const cancelKill = this.#deps.setTimer(graceMs, () => {
@@ -588,7 +616,8 @@ export class Vassal {
             this.#changeState({id: 'held'}, 'EXIT');
             return;
           case 'restart':
-            return this.#queue('EXIT');
+          case 'idle':
+            return this.#queueOrSleep('EXIT');
           case 'deadline':
             this.#failures += 1;
             return this.#backoff(this.#failures);
@@ -622,7 +651,7 @@ export class Vassal {
         // Ready, then died: respawn at once, like uWSGI does for loyal vassals. The backoff count (failures before
         // ready) is kept unless the vassal had been healthy for a minute.
         if (now - s.readyAt >= HEALTHY_RESET_MS) this.#failures = 0;
-        return this.#queue('EXIT');
+        return this.#queueOrSleep('EXIT');
       }
       default:
         // States without a child were excluded above.
@@ -634,7 +663,7 @@ export class Vassal {
     const delayMs = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.max(0, failures - 1));
     const retryAt = this.#deps.now() + delayMs;
     const cancelRetry = this.#deps.setTimer(delayMs, () => {
-      if (this.#state.id === 'backoff') this.#queue('RETRY');
+      if (this.#state.id === 'backoff') this.#queueOrSleep('RETRY');
     });
     this.#changeState({id: 'backoff', retryAt, cancelRetry}, 'EXIT');
     this.#log.warn('vassal backing off', {

@@ -44,6 +44,7 @@ export interface MetricsSource {
 /** The vassal state ids of `src/emperor/vassal-states.ts` (a test keeps the two in step). */
 export const VASSAL_STATES = [
   'waiting',
+  'on-demand',
   'starting',
   'ready',
   'reloading',

@@ -56,10 +56,27 @@ async function masterPid(emperor: ReturnType<typeof startKaiser>, name: string, 
 }
 
 describe('runtime host: app-server masters forked by the host', () => {
+  it('runs a single app-server vassal without the host, and starts the host with the second', async () => {
+    const dir = tempDir();
+    const [p1, p2] = [await freePort(), await freePort()];
+    const emperor = startKaiser(['--emperor', dir]);
+    setupVassal(dir, 'first', p1, 'one', 1);
+    await waitFor200(p1, 15_000);
+    const first = await masterPid(emperor, 'first.ini');
+    expect(processTable().get(first)?.ppid).toBe(emperor.pid);
+    expect(hostOf(emperor.pid)).toBeUndefined();
+    setupVassal(dir, 'second', p2, 'two', 1);
+    await waitFor200(p2, 15_000);
+    expect(processTable().get(await masterPid(emperor, 'second.ini'))?.ppid).toBe(hostOf(emperor.pid));
+  });
+
   it('spawns, reloads, and the master is a child of the host', async () => {
     const dir = tempDir();
-    const port = await freePort();
+    const [other, port] = [await freePort(), await freePort()];
     const emperor = startKaiser(['--emperor', dir]);
+    // The host starts with the second app-server vassal.
+    setupVassal(dir, 'other', other, 'o', 1);
+    await waitFor200(other, 15_000);
     setupVassal(dir, 'app', port, 'v1');
     expect((await waitFor200(port, 15_000)).body).toBe('v1');
     const master = await masterPid(emperor, 'app.ini');
@@ -107,10 +124,14 @@ describe('runtime host: app-server masters forked by the host', () => {
     const dir = tempDir();
     const [p1, p2] = [await freePort(), await freePort()];
     const emperor = startKaiser(['--emperor', dir]);
+    // The host starts with the second app-server vassal.
+    setupVassal(dir, 'other', await freePort(), 'o', 1);
+    await masterPid(emperor, 'other.ini');
     setupVassal(dir, 'a', p1, 'a');
     await waitFor200(p1, 15_000);
     const master = await masterPid(emperor, 'a.ini');
     const host = hostOf(emperor.pid)!;
+    expect(processTable().get(master)?.ppid).toBe(host);
     process.kill(host, 'SIGKILL');
     await emperor.waitForLine('the runtime host died');
     const restarted = await emperor.waitForLine(/runtime host restarted \(pid: \d+\)/);

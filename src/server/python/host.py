@@ -201,6 +201,8 @@ class Host:
                 s.detach()
             self.close_socket(key)
             self.sockets[key] = fd
+            # The emperor waits for this before it lets anyone rely on the socket accepting connections.
+            self.send({'ev': 'listening', 'key': key})
             return
         if fd is not None:
             os.close(fd)

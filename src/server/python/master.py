@@ -68,6 +68,10 @@ class Master:
         self.backoff = {}
         self.stop_deadline = None
         self.next_heartbeat = None
+        # idle (on-demand vassals): the request count last seen, and since when it has not moved
+        self.next_idle_check = time.monotonic()
+        self.idle_requests = -1
+        self.idle_since = time.monotonic()
         self.old_gens = []
         self.exit_code = 0
         self.listeners = []
@@ -631,6 +635,20 @@ class Master:
                 if mt is not None or m is not None:
                     log.log('*** %s has been touched... %s reload ! ***' % (path, mode or 'graceful'))
                     self.request_reload(mode)
+        idle = self.cfg.get('idle') or 0
+        if idle and self.emperor and self.phase == 'running' and now >= self.next_idle_check:
+            self.next_idle_check = now + min(1.0, idle / 4.0)
+            summary = self.stats_summary()
+            if summary['requests'] != self.idle_requests or summary['inflight']:
+                self.idle_requests = summary['requests']
+                self.idle_since = now
+            elif now - self.idle_since >= idle:
+                # uWSGI's idle + die-on-idle under an emperor: byte 22, then a graceful stop; the emperor keeps the
+                # socket and starts us again on the next connection.
+                log.log('no request for %d seconds: idle, going back to on-demand' % idle)
+                self.emperor.send(22)
+                self.graceful_stop()
+                return
         if self.next_heartbeat is not None and now >= self.next_heartbeat:
             self.emperor.send(26)
             self.next_heartbeat = now + self.cfg['heartbeat']
@@ -653,6 +671,8 @@ class Master:
             dl.append(self.awaiting_config[1])
         if self.next_heartbeat:
             dl.append(self.next_heartbeat)
+        if (cfg.get('idle') or 0) and self.emperor and self.phase == 'running':
+            dl.append(self.next_idle_check)
         if self.stop_deadline:
             dl.append(self.stop_deadline)
         if dl:
