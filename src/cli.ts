@@ -19,6 +19,9 @@ import type {MetricsServer} from './metrics/server.js';
 import type {Dashboard} from './dashboard/server.js';
 import {TransitionFeed} from './dashboard/event-stream.js';
 import {Notifier} from './systemd/notify.js';
+import {formatError} from './errors.js';
+import {startHttpRouter, type HttpRouter} from './router/http-router.js';
+import {buildRouteTable, type RouteTable} from './router/route-table.js';
 import {runControlCommand} from './control/commands.js';
 import {resolveControlPath} from './control/control-path.js';
 import {emperorControl} from './control/emperor-control.js';
@@ -116,6 +119,10 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   if (dir === undefined && fleets.length === 0) fail('give --emperor DIR or --emperor etcd://HOST:PORT/PREFIX');
   const notifier = Notifier.fromEnvironment({log, ...(options.python ? {python: options.python} : {})});
   const book = new VassalLogBook();
+  // The front router's table, rebuilt lazily after any vassal change (not per request).
+  let routesChanged = true;
+  let routeTable: RouteTable | undefined;
+  let router: HttpRouter | undefined;
   let control: ControlServer | undefined;
   let metrics: EmperorMetrics | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -138,11 +145,13 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     onVassalReady: (seconds) => metrics?.observeSpawn(seconds),
     onVassalOutput: (name, line) => book.append(name, line),
     onVassalRemoved: (name) => {
+      routesChanged = true;
       book.forget(name);
       for (const fleet of fleets) fleet.onVassalRemoved(name);
     },
     // fleet mode: replica states go back into etcd. The dashboard's listener belongs here too.
     onVassalTransition: (transition) => {
+      routesChanged = true;
       for (const fleet of fleets) fleet.onVassalTransition(transition);
       transitions.emit(transition);
     },
@@ -167,7 +176,7 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     stopping = true;
     notifier.stopping();
     for (const fleet of fleets) fleet.pause();
-    void Promise.all([control?.close(), dashboard?.close()])
+    void Promise.all([control?.close(), dashboard?.close(), router?.close()])
       .then(() => emperor.shutdown())
       // fleet mode: the lease goes only after our vassals stopped, so no replica ever runs twice.
       .then(() => Promise.all(fleets.map((fleet) => fleet.close())))
@@ -216,6 +225,27 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
       });
       if (!opened.ok) throw new Error(`cannot open the dashboard: ${opened.error}`);
       dashboard = opened.value;
+    }
+    if (options.emperorHttp !== undefined) {
+      const routes = (): RouteTable => {
+        if (!routesChanged && routeTable) return routeTable;
+        routesChanged = false;
+        const vassals = emperor.snapshots().flatMap((snap) => {
+          const spec = emperor.vassal(snap.name)?.spec;
+          return spec && spec.domains.length > 0 ? [{spec, domains: spec.domains}] : [];
+        });
+        const built = buildRouteTable(vassals);
+        for (const u of built.unroutable) log.warn('vassal cannot be routed', {uwsgi: `[router] ${formatError('KAISER_ROUTER_UNROUTABLE', {vassal: u.vassal, reason: u.reason})}`});
+        for (const c of built.table.conflicts) {
+          log.warn('domain already served', {uwsgi: `[router] ${formatError('KAISER_ROUTER_DOMAIN_TAKEN', {domain: c.domain, vassal: c.ignored, servedBy: c.kept})}`});
+        }
+        for (const b of built.table.badDomains) log.warn('bad domain', {uwsgi: `[router] bad domain ${b.domain} of ${b.vassal}: ${b.reason}`});
+        return (routeTable = built.table);
+      };
+      // On-demand vassals need no wake call: the router's connection waits in the emperor-held socket's backlog,
+      // and the pending connection is what wakes the vassal.
+      router = await startHttpRouter({address: options.emperorHttp, routes, log, state: (name) => emperor.vassal(name)?.state.id});
+      log.info('front router', {uwsgi: `*** HTTP router on ${router.address}: requests go to the vassal serving their Host ***`});
     }
     if (metrics && options.metrics) {
       const {startMetricsServer} = await import('./metrics/server.js');

@@ -27,6 +27,10 @@ export const ERRORS = {
   // ── running vassals ───────────────────────────────────────────────────────────────────────
   KAISER_SOCKET_BIND_FAILED: 'cannot bind {address}: {cause}',
   KAISER_VASSAL_RELOAD_FAILED: 'reload failed, the previous instance keeps serving: {cause}',
+
+  // ── front router ──────────────────────────────────────────────────────────────────────────
+  KAISER_ROUTER_UNROUTABLE: 'vassal {vassal} declares a domain but cannot be routed: {reason}',
+  KAISER_ROUTER_DOMAIN_TAKEN: 'domain {domain} of {vassal} is already served by {servedBy}',
 } as const;
 
 /** A code of the catalogue, e.g. `KAISER_CONFIG_UNKNOWN_KEY`. */

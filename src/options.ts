@@ -51,6 +51,7 @@ export const OPTIONS = [
   {name: 'emperor-tyrant', type: 'bool', scopes: ['emperor'], help: 'run each vassal as the owner (uid/gid) of its file; refuse root-owned files and uid/gid options that escape the owner'},
   {name: 'vassals-include', type: 'path', multi: true, scopes: ['emperor'], arg: 'FILE', help: 'defaults applied to every vassal (lowest precedence: a _defaults.toml in the vassal directory, then the vassal file itself, win over it); re-read on SIGHUP'},
   {name: 'control', type: 'path', scopes: ['emperor'], arg: 'PATH', help: 'control socket for kaiser ls/top/reload/stop/start/logs/status (default: /run/kaiser/control.sock as root, else $XDG_RUNTIME_DIR/kaiser/control.sock; env KAISER_CONTROL)'},
+  {name: 'emperor-http', type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'front HTTP router: send each request to the vassal whose domain matches its Host header (on-demand vassals wake on their first request)'},
   {name: 'metrics', type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'serve Prometheus metrics on HOST:PORT at /metrics'},
   {name: 'dashboard', type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'serve the web dashboard on a UNIX socket path (0600: its permissions are the auth) or HOST:PORT (needs --dashboard-token-file)'},
   {name: 'dashboard-token-file', type: 'path', scopes: ['emperor'], arg: 'FILE', help: 'tokens allowed to use a TCP dashboard: one name:token line each (tokens of 16+ characters; chmod 600)'},

@@ -47,6 +47,8 @@ export interface EmperorOptions {
   /** Control socket path, when given (the CLI falls back to KAISER_CONTROL and the default path). */
   control: string | undefined;
   metrics: string | undefined;
+  /** `--emperor-http ADDR`: the front router. */
+  emperorHttp: string | undefined;
   /** `--dashboard ADDR`: UNIX socket path or HOST:PORT. */
   dashboard: string | undefined;
   /** `--dashboard-token-file FILE`: name:token lines. */
@@ -295,6 +297,7 @@ function emperorOptions(values: OptionValues): EmperorOptions {
     logFormat: get('log-format') as LogFormatName,
     control: get('control') as string | undefined,
     metrics: get('metrics') as string | undefined,
+    emperorHttp: get('emperor-http') as string | undefined,
     dashboard: get('dashboard') as string | undefined,
     dashboardTokenFile: get('dashboard-token-file') as string | undefined,
     hostId: get('host-id') as string | undefined,

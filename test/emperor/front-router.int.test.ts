@@ -1,0 +1,48 @@
+/** The emperor's front router (--emperor-http): requests go to the vassal whose domain matches Host, waking on-demand ones. */
+import {afterEach, describe, expect, it} from '@jest/globals';
+import {renameSync, writeFileSync} from 'node:fs';
+import {request} from 'node:http';
+import {join} from 'node:path';
+import {PYTHON, ROOT, cleanupProcesses, freePort, startKaiser, tempDir, waitFor} from '../helpers/processes.js';
+
+const HELLO = join(ROOT, 'test/fixtures/apps/hello.py');
+const SERVER = join(ROOT, 'test/fixtures/procs/http-server.py');
+
+afterEach(cleanupProcesses);
+
+function publish(dir: string, name: string, text: string): void {
+  writeFileSync(join(dir, `.${name}.tmp`), text);
+  renameSync(join(dir, `.${name}.tmp`), join(dir, name));
+}
+
+function get(port: number, host: string): Promise<{status: number; body: string}> {
+  return new Promise((resolve, reject) => {
+    const req = request({host: '127.0.0.1', port, path: '/', headers: {host}, agent: false}, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({status: res.statusCode ?? 0, body}));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('front router', () => {
+  it('routes by Host, wakes an on-demand vassal, answers 404 for unknown hosts, and follows file changes', async () => {
+    const dir = tempDir();
+    const [front, app, cmd, later] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    publish(dir, 'app.toml', `http-socket = "127.0.0.1:${app}"\nwsgi-file = "${HELLO}"\non-demand = true\ndomain = "app.example.test"\n`);
+    publish(dir, 'cmd.toml', `exec = ["${PYTHON}", "${SERVER}", "${cmd}"]\nready = "tcp://127.0.0.1:${cmd}"\nenv = { VERSION = "cmd" }\ndomain = ["cmd.example.test", "*.cmd.example.test"]\n`);
+    const k = startKaiser(['--emperor', dir, '--emperor-http', `127.0.0.1:${front}`, '--control', join(dir, 'c.sock')]);
+    await k.waitForLine('HTTP router on');
+    await k.waitForLine('vassal cmd.toml is ready');
+    expect(await get(front, 'cmd.example.test')).toEqual({status: 200, body: 'cmd'});
+    expect((await get(front, 'x.cmd.example.test:8080')).body).toBe('cmd');
+    expect(await get(front, 'app.example.test')).toEqual({status: 200, body: 'Hello World'});
+    const unknown = await get(front, 'nope.example.test');
+    expect(unknown.status).toBe(404);
+    publish(dir, 'later.toml', `exec = ["${PYTHON}", "${SERVER}", "${later}"]\nready = "tcp://127.0.0.1:${later}"\nenv = { VERSION = "later" }\ndomain = "later.example.test"\n`);
+    await waitFor(async () => (await get(front, 'later.example.test')).body === 'later', 10_000, 'new route');
+  });
+});
