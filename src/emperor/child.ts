@@ -3,7 +3,7 @@
  * Every vassal leads its own session and process group (detached), so the emperor can signal the whole tree and
  * account for it by session id; the reaper (reaper.ts) is told about each group for the no-orphan guarantee.
  */
-import {execa} from 'execa';
+import {spawn as spawnProcess, type ChildProcess} from 'node:child_process';
 import type {Readable, Duplex} from 'node:stream';
 import {VassalStreamDecoder, type VassalMessage} from '../protocol/emperor-pipe.js';
 
@@ -41,22 +41,45 @@ export interface Child {
   killGroup(signal: NodeJS.Signals): void;
 }
 
-/** Spawns a vassal; throws only for programming errors (a failed exec shows up as an exit with code 127/126). */
+type Execa = (typeof import('execa'))['execa'];
+let execa: Execa | undefined;
+
+/**
+ * Loads execa, which spawns command vassals (any program). It is loaded on first need rather than at start: it costs
+ * the emperor ~16 MB of RSS, which an emperor of app-server vassals (forked by the runtime host) never needs.
+ */
+export async function prepareSpawner(): Promise<void> {
+  execa ??= (await import('execa')).execa;
+}
+
+/**
+ * Spawns a vassal; throws only for programming errors (a failed exec shows up as an exit with code 127/126).
+ * Command vassals (any program) go through execa (`prepareSpawner()` first); kaiser's own master, a known program
+ * spawned directly only when the runtime host is not in use, through child_process.
+ */
 export function spawnChild(spec: ChildSpec): Child {
   const env: Record<string, string> = {...spec.env};
   if (spec.emperorPipe) env['UWSGI_EMPEROR_FD'] = '3';
-  const subprocess = execa(spec.file, [...spec.args], {
-    cwd: spec.cwd,
-    env,
-    extendEnv: false,
-    // Integer fds are inherited as they are (execa passes them to child_process; its types only miss that form).
-    stdio: (spec.emperorPipe ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', ...spec.listenFds]) as ['ignore', 'pipe', 'pipe', 'pipe'],
-    buffer: false,
-    reject: false,
-    cleanup: false,
-    detached: true,
-    windowsHide: true,
-  });
+  let subprocess: ChildProcess;
+  if (spec.emperorPipe) {
+    subprocess = spawnProcess(spec.file, [...spec.args], {cwd: spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true});
+  } else {
+    if (!execa) throw new Error('Internal error: spawnChild before prepareSpawner()');
+    const running = execa(spec.file, [...spec.args], {
+      cwd: spec.cwd,
+      env,
+      extendEnv: false,
+      // Integer fds are inherited as they are (execa passes them to child_process; its types only miss that form).
+      stdio: ['ignore', 'pipe', 'pipe', ...spec.listenFds] as unknown as ['ignore', 'pipe', 'pipe'],
+      buffer: false,
+      reject: false,
+      cleanup: false,
+      detached: true,
+      windowsHide: true,
+    });
+    running.catch(() => undefined);
+    subprocess = running;
+  }
   const pid = subprocess.pid;
   const lineListeners: ((line: string, stream: 'stdout' | 'stderr') => void)[] = [];
   const messageListeners: ((message: VassalMessage) => void)[] = [];
@@ -70,13 +93,11 @@ export function spawnChild(spec: ChildSpec): Child {
     });
     pipe.on('error', () => undefined);
   }
-  const exited: Promise<ExitStatus> = subprocess.then(
-    (result) => ({
-      code: result.exitCode ?? null,
-      signal: (result.signal as NodeJS.Signals | undefined) ?? null,
-    }),
-    () => ({code: 127, signal: null}),
-  );
+  const exited = new Promise<ExitStatus>((resolve) => {
+    subprocess.once('exit', (code, signal) => resolve({code, signal}));
+    // A program that cannot be executed at all (ENOENT, EACCES) never exits: report it as the shell would.
+    subprocess.once('error', () => resolve({code: 127, signal: null}));
+  });
   return {
     pid: pid ?? -1,
     exited: pid === undefined ? Promise.resolve({code: 127, signal: null}) : exited,

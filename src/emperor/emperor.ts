@@ -20,7 +20,7 @@ import {err, ok, type Result} from '../result.js';
 import {formatError, type ErrorCode, type ErrorFields} from '../errors.js';
 import {SocketStore} from './socket-store.js';
 import {VassalLogFile} from '../log/vassal-log-file.js';
-import {spawnChild, type Child, type ChildSpec} from './child.js';
+import {prepareSpawner, spawnChild, type Child, type ChildSpec} from './child.js';
 import {RuntimeHost} from './runtime-host.js';
 import {DirectoryMonitor} from './monitor.js';
 import {Reaper} from './reaper.js';
@@ -210,8 +210,13 @@ export class Emperor {
     for (const record of this.#records.values()) record.vassal.reload();
   }
 
-  /** SIGUSR1: one status line per vassal. */
+  /** SIGUSR1: one status line per vassal, then the emperor's own memory. */
   logStatus(): void {
+    const m = process.memoryUsage();
+    const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
+    this.#log.info('emperor memory', {
+      uwsgi: `[emperor] ${this.#records.size} vassals; memory rss ${mb(m.rss)} MB, heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} MB, external ${mb(m.external)} MB, array buffers ${mb(m.arrayBuffers)} MB`,
+    });
     for (const snap of this.snapshots()) {
       this.#log.info('vassal status', {
         uwsgi: `vassal instance ${snap.name} (last spawned ${Math.floor(snap.lastSpawn / 1000)}) state ${snap.state} pid ${snap.pid} loyal ${snap.loyal ? 1 : 0} restarts ${snap.restarts}`,
@@ -414,8 +419,9 @@ export class Emperor {
       }
       for (const key of keys) record.sockets.add(key);
     }
+    if (spec.kind === 'command') await prepareSpawner();
     record.lastReported = undefined;
-    const applied = `${mtimeMs}\0${JSON.stringify(spec)}`;
+    const applied = createHash('sha1').update(`${mtimeMs}\0${JSON.stringify(spec)}`).digest('base64');
     if (record.applied === applied && record.vassal.spec !== undefined) return;
     record.applied = applied;
     this.#openLog(record, spec);
