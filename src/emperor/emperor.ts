@@ -342,6 +342,7 @@ export class Emperor {
     const hash = error ?? createHash('sha1').update(text).update(this.#defaultsHash).digest('hex');
     let record = this.#records.get(name);
     if (record && record.present && record.hash === hash && record.mtimeMs === mtimeMs) return;
+    const isNew = record === undefined;
     if (!record) {
       record = {
         vassal: this.#newVassal(name),
@@ -424,12 +425,27 @@ export class Emperor {
     const applied = createHash('sha1').update(`${mtimeMs}\0${JSON.stringify(spec)}`).digest('base64');
     if (record.applied === applied && record.vassal.spec !== undefined) return;
     record.applied = applied;
+    if (isNew) await this.#finishRename(name, hash, def.source);
     this.#openLog(record, spec);
     record.vassal.onConfigChanged(spec);
   }
 
   #onAbsent(name: string): void {
-    this.undefine(name);
+    void this.undefine(name);
+  }
+
+  /**
+   * A new file with exactly the content of a vassal whose file just vanished is a rename (`mv a.ini b.ini`): stop the
+   * old name first, so the new one does not race it for the same port (uWSGI starts both and lets them clash). The
+   * unlink event may still be on its way, so the vanished file is checked on disk.
+   */
+  async #finishRename(name: string, hash: string, source: string): Promise<void> {
+    if (source !== this.#options.dir) return; // only files of the watched directory can be renamed
+    for (const [other, record] of this.#records) {
+      if (other === name || record.hash !== hash || record.source !== source || !record.definition) continue;
+      const gone = record.present ? !existsSync(record.definition.path) : record.vassal.state.id !== 'stopped';
+      if (gone) await this.undefine(other).then(() => record.vassal.remove('removed'));
+    }
   }
 
   #defaults(): {file: string; text: Buffer}[] {
@@ -498,12 +514,12 @@ export class Emperor {
   }
 
   /** The definition of `name` is gone (file removed, fleet assignment withdrawn): stop the vassal and forget it. */
-  undefine(name: string): void {
+  undefine(name: string): Promise<void> {
     const record = this.#records.get(name);
-    if (!record || !record.present) return;
+    if (!record || !record.present) return Promise.resolve();
     record.present = false;
     if (record.recheck) clearTimeout(record.recheck);
-    void record.vassal.remove('removed').then(() => {
+    return record.vassal.remove('removed').then(() => {
       if (!record.present && this.#records.get(name) === record) {
         this.#records.delete(name);
         record.logFile?.close();
