@@ -357,12 +357,14 @@ class Core:
             log.log('%s: reached max-requests (%d), recycling' % (w.tag, mr))
             w.retire('max-requests')
         t0 = time.time()
-        _START.pack_into(self.mm, self.core_off, t0)
-        run(w.app, ex)
-        t1 = time.time()
+        # Count the request as it starts: a client that got its response and then reads the stats must see it.
         self.requests += 1
         s = w.slot
         s.requests += 1
+        _CORE.pack_into(self.mm, self.core_off, t0, self.requests, self.read_errors, self.write_errors)
+        s.flush()
+        run(w.app, ex)
+        t1 = time.time()
         dt = int((t1 - t0) * 1000000)
         s.running += dt
         s.avg_rt = (s.avg_rt + dt) >> 1
