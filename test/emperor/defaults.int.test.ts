@@ -1,17 +1,12 @@
 /** `_defaults.toml` in the watched directory: applied to every vassal, live-updated, and never fatal when broken. */
 import {afterEach, describe, expect, it} from '@jest/globals';
-import {renameSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
-import {PYTHON, ROOT, cleanupProcesses, freePort, httpGet, startKaiser, tempDir, waitFor, waitFor200} from '../helpers/processes.js';
+import {PYTHON, ROOT, cleanupProcesses, freePort, httpGet, startKaiser, tempDir, waitFor, waitFor200, publish} from '../helpers/processes.js';
 
 const SERVER = join(ROOT, 'test/fixtures/procs/http-server.py');
 
 afterEach(cleanupProcesses);
 
-function publish(dir: string, name: string, text: string): void {
-  writeFileSync(join(dir, `.${name}.tmp`), text);
-  renameSync(join(dir, `.${name}.tmp`), join(dir, name));
-}
 
 describe('vassal defaults', () => {
   it('applies _defaults.toml, reloads on its change only the vassals it affects, and survives a broken one', async () => {

@@ -21,6 +21,7 @@ import {
   waitFor200,
   withDeadline,
   type Started,
+  publish,
 } from '../helpers/processes.js';
 
 const SERVER = join(ROOT, 'test/fixtures/procs/http-server.py');
@@ -34,12 +35,6 @@ function serverVassal(port: number, version = 'v1', extra = ''): string {
   return `exec = ["${PYTHON}", "${SERVER}", "${port}"]\nready = "tcp://127.0.0.1:${port}"\nenv = { VERSION = "${version}" }\n${extra}`;
 }
 
-/** Writes elsewhere, then renames into place, as deploy tools do. */
-function publish(dir: string, name: string, text: string): void {
-  const tmp = join(dir, `.${name}.tmp`);
-  writeFileSync(tmp, text);
-  renameSync(tmp, join(dir, name));
-}
 
 interface VassalStats {
   id: string;

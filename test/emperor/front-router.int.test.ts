@@ -1,19 +1,14 @@
 /** The emperor's front router (--emperor-http): requests go to the vassal whose domain matches Host, waking on-demand ones. */
 import {afterEach, describe, expect, it} from '@jest/globals';
-import {renameSync, writeFileSync} from 'node:fs';
 import {request} from 'node:http';
 import {join} from 'node:path';
-import {PYTHON, ROOT, cleanupProcesses, freePort, startKaiser, tempDir, waitFor} from '../helpers/processes.js';
+import {PYTHON, ROOT, cleanupProcesses, freePort, startKaiser, tempDir, waitFor, publish} from '../helpers/processes.js';
 
 const HELLO = join(ROOT, 'test/fixtures/apps/hello.py');
 const SERVER = join(ROOT, 'test/fixtures/procs/http-server.py');
 
 afterEach(cleanupProcesses);
 
-function publish(dir: string, name: string, text: string): void {
-  writeFileSync(join(dir, `.${name}.tmp`), text);
-  renameSync(join(dir, `.${name}.tmp`), join(dir, name));
-}
 
 function get(port: number, host: string): Promise<{status: number; body: string}> {
   return new Promise((resolve, reject) => {

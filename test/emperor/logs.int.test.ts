@@ -2,14 +2,10 @@
 import {afterEach, describe, expect, it} from '@jest/globals';
 import {existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
-import {PYTHON, cleanupProcesses, startKaiser, tempDir, waitFor} from '../helpers/processes.js';
+import {PYTHON, cleanupProcesses, startKaiser, tempDir, waitFor, publish} from '../helpers/processes.js';
 
 afterEach(cleanupProcesses);
 
-function publish(dir: string, name: string, text: string): void {
-  writeFileSync(join(dir, `.${name}.tmp`), text);
-  renameSync(join(dir, `.${name}.tmp`), join(dir, name));
-}
 
 /** A vassal printing `count` numbered lines, then (on a line on stdin-less trigger file) more, then idling. */
 function printer(count: number, extra = ''): string {

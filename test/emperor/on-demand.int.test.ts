@@ -3,20 +3,15 @@
  * refused); an idle app-server vassal goes back to sleep and the next connection wakes it again.
  */
 import {afterEach, describe, expect, it} from '@jest/globals';
-import {renameSync, writeFileSync} from 'node:fs';
 import {connect} from 'node:net';
 import {join} from 'node:path';
-import {ROOT, cleanupProcesses, freePort, httpGet, processTree, startKaiser, tempDir, waitFor} from '../helpers/processes.js';
+import {ROOT, cleanupProcesses, freePort, httpGet, processTree, startKaiser, tempDir, waitFor, publish} from '../helpers/processes.js';
 
 const HELLO = join(ROOT, 'test/fixtures/apps/hello.py');
 const SOCKET_SERVER = join(ROOT, 'test/fixtures/procs/socket-server.cjs');
 
 afterEach(cleanupProcesses);
 
-function publish(dir: string, name: string, text: string): void {
-  writeFileSync(join(dir, `.${name}.tmp`), text);
-  renameSync(join(dir, `.${name}.tmp`), join(dir, name));
-}
 
 async function stats(port: number): Promise<{vassals: {id: string; state: string; pid: number}[]}> {
   const text = await new Promise<string>((resolve, reject) => {

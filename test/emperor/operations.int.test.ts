@@ -4,19 +4,15 @@
  */
 import {afterEach, describe, expect, it} from '@jest/globals';
 import {spawnSync} from 'node:child_process';
-import {renameSync, statSync, writeFileSync} from 'node:fs';
+import {statSync} from 'node:fs';
 import {join} from 'node:path';
-import {KAISER_BIN, PYTHON, ROOT, canConnect, cleanupProcesses, freePort, httpGet, startKaiser, startProcess, tempDir, waitFor, waitFor200} from '../helpers/processes.js';
+import {KAISER_BIN, PYTHON, ROOT, canConnect, cleanupProcesses, freePort, httpGet, startKaiser, startProcess, tempDir, waitFor, waitFor200, publish} from '../helpers/processes.js';
 
 const SERVER = join(ROOT, 'test/fixtures/procs/http-server.py');
 const HELLO = join(ROOT, 'test/fixtures/apps/hello.py');
 
 afterEach(cleanupProcesses);
 
-function publish(dir: string, name: string, text: string): void {
-  writeFileSync(join(dir, `.${name}.tmp`), text);
-  renameSync(join(dir, `.${name}.tmp`), join(dir, name));
-}
 
 function kaiser(control: string, ...args: string[]): {status: number | null; stdout: string; stderr: string} {
   return spawnSync(process.execPath, [KAISER_BIN, ...args, '--control', control], {encoding: 'utf8', timeout: 20_000});

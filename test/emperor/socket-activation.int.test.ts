@@ -3,20 +3,15 @@
  * version rolls back, a crash queues connections instead of refusing them, and a port in use is a clear error.
  */
 import {afterEach, describe, expect, it} from '@jest/globals';
-import {renameSync, writeFileSync} from 'node:fs';
 import {createServer, type Server} from 'node:net';
 import {join} from 'node:path';
-import {ROOT, cleanupProcesses, freePort, httpGet, startKaiser, tempDir, waitFor, waitFor200} from '../helpers/processes.js';
+import {ROOT, cleanupProcesses, freePort, httpGet, startKaiser, tempDir, waitFor, waitFor200, publish} from '../helpers/processes.js';
 import {startLoad} from '../helpers/load.js';
 
 const SERVER = join(ROOT, 'test/fixtures/procs/socket-server.cjs');
 
 afterEach(cleanupProcesses);
 
-function publish(dir: string, name: string, text: string): void {
-  writeFileSync(join(dir, `.${name}.tmp`), text);
-  renameSync(join(dir, `.${name}.tmp`), join(dir, name));
-}
 
 function vassal(port: number, env: string): string {
   return `exec = ["${process.execPath}", "${SERVER}"]\nsocket = "tcp://127.0.0.1:${port}"\nready = "notify"\nenv = { ${env} }\n`;

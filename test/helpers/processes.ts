@@ -3,7 +3,7 @@
  * for lines and events with deadlines (no sleeps), and kills every group it started in `cleanupProcesses()`.
  */
 import {spawn, type ChildProcess} from 'node:child_process';
-import {mkdtempSync, rmSync, readFileSync, readdirSync} from 'node:fs';
+import {mkdtempSync, rmSync, readFileSync, readdirSync, renameSync, writeFileSync} from 'node:fs';
 import {createServer, connect} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
@@ -109,6 +109,13 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T
     if (Date.now() > until) throw new Error(`timed out after ${withinMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Writes a vassal file the way deploy tools do: to a dotfile first, then renamed into place. */
+export function publish(dir: string, name: string, text: string): void {
+  const tmp = join(dir, `.${name}.tmp`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, join(dir, name));
 }
 
 /** A fresh temp dir, removed by cleanupProcesses(). */
