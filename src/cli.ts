@@ -144,6 +144,7 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     python: options.python,
     curseToleranceMs: options.curseToleranceSeconds * 1000,
     zygote: options.zygote,
+    tyrant: options.emperorTyrant,
     vassalsInclude: options.vassalsInclude.map((file) => resolve(file)),
     log,
     version: `kaiser-${VERSION}`,

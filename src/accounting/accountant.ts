@@ -18,11 +18,18 @@ export class Accountant {
   readonly #previous = new Map<number, {cpuSeconds: number; at: number}>();
   readonly #latest = new Map<number, VassalUsage>();
 
-  /** Samples the given leader pids once. */
-  async sample(pids: readonly number[]): Promise<void> {
+  /**
+   * Samples the given leader pids once. `measured` holds figures read elsewhere (a vassal's cgroup counters), which
+   * replace the /proc sums of those leaders' memory and CPU time.
+   */
+  async sample(pids: readonly number[], measured: ReadonlyMap<number, {rssBytes: number; cpuSeconds: number}> = new Map()): Promise<void> {
     const sessions = new Set(pids.filter((pid) => pid > 0));
     const now = performance.now();
     const usage = await sampleSessions(sessions);
+    for (const [pid, figures] of measured) {
+      if (!sessions.has(pid)) continue;
+      usage.set(pid, {...figures, processes: usage.get(pid)?.processes ?? 0});
+    }
     for (const pid of [...this.#latest.keys()]) if (!sessions.has(pid)) this.#latest.delete(pid);
     for (const pid of [...this.#previous.keys()]) if (!sessions.has(pid)) this.#previous.delete(pid);
     for (const [pid, tree] of usage) {

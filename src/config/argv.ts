@@ -42,6 +42,8 @@ export interface EmperorOptions {
   curseToleranceSeconds: number;
   /** `--emperor-zygote`: fork app-server masters from the runtime host. */
   zygote: boolean;
+  /** `--emperor-tyrant`: run each vassal as the owner of its file. */
+  emperorTyrant: boolean;
   python: string | undefined;
   logFormat: LogFormatName;
   /** Control socket path, when given (the CLI falls back to KAISER_CONTROL and the default path). */
@@ -293,6 +295,7 @@ function emperorOptions(values: OptionValues): EmperorOptions {
     spawnConcurrency: get('emperor-spawn-concurrency') as number,
     curseToleranceSeconds: get('emperor-curse-tolerance') as number,
     zygote: get('emperor-zygote') as boolean,
+    emperorTyrant: get('emperor-tyrant') === true,
     python: get('python') as string | undefined,
     logFormat: get('log-format') as LogFormatName,
     control: get('control') as string | undefined,

@@ -4,6 +4,7 @@
  * account for it by session id; the reaper (reaper.ts) is told about each group for the no-orphan guarantee.
  */
 import {spawn as spawnProcess, type ChildProcess} from 'node:child_process';
+import {existsSync} from 'node:fs';
 import type {Readable, Duplex} from 'node:stream';
 import {VassalStreamDecoder, type VassalMessage} from '../protocol/emperor-pipe.js';
 
@@ -25,6 +26,32 @@ export interface ChildSpec {
   listenFds: readonly number[];
   /** App-server masters forked by the runtime host: sockets it holds that the master adopts (address → key). */
   inherit?: Record<string, string>;
+  /** Run as this user and group (supplementary groups are dropped). Needs a root emperor. */
+  uid?: number;
+  gid?: number;
+  /** `cgroup.procs` files the process joins before its program starts (memory-limit, cpu-limit). */
+  cgroupProcs?: readonly string[];
+}
+
+/** Where `setpriv` (util-linux) is, if anywhere: it drops privileges after the cgroup join of a wrapped spawn. */
+export const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path));
+
+/**
+ * The program and arguments that actually run: with cgroups, a /bin/sh that writes its own pid into every
+ * `cgroup.procs` file (as root, so before any privilege drop; a failed write stops the start with exit code 125)
+ * and then execs the program, through `setpriv` when it must also change user. The pid stays the same throughout.
+ */
+export function wrapForCgroup(spec: ChildSpec): {file: string; args: string[]; dropsPrivileges: boolean} {
+  const procs = spec.cgroupProcs ?? [];
+  if (procs.length === 0) return {file: spec.file, args: [...spec.args], dropsPrivileges: false};
+  const identity = spec.uid !== undefined || spec.gid !== undefined;
+  if (identity && SETPRIV === undefined) throw new Error('Internal error: a cgroup spawn with uid/gid without setpriv');
+  const drop =
+    identity && SETPRIV !== undefined
+      ? [SETPRIV, ...(spec.uid === undefined ? [] : [`--reuid=${spec.uid}`]), ...(spec.gid === undefined ? [] : [`--regid=${spec.gid}`]), '--clear-groups', '--']
+      : [];
+  const script = 'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+  return {file: '/bin/sh', args: ['-c', script, 'kaiser-cgroup', ...procs, '--', ...drop, spec.file, ...spec.args], dropsPrivileges: identity};
 }
 
 /** A running vassal process. */
@@ -61,13 +88,17 @@ export function spawnChild(spec: ChildSpec): Child {
   const env: Record<string, string> = {...spec.env};
   if (spec.emperorPipe) env['UWSGI_EMPEROR_FD'] = '3';
   let subprocess: ChildProcess;
+  const run = wrapForCgroup(spec);
+  // Without a wrapper libuv switches user itself (setgroups([]), setgid, setuid) between fork and exec.
+  const identity = run.dropsPrivileges ? {} : {...(spec.uid === undefined ? {} : {uid: spec.uid}), ...(spec.gid === undefined ? {} : {gid: spec.gid})};
   if (spec.emperorPipe) {
-    subprocess = spawnProcess(spec.file, [...spec.args], {cwd: spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true});
+    subprocess = spawnProcess(run.file, run.args, {cwd: spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true, ...identity});
   } else {
     if (!execa) throw new Error('Internal error: spawnChild before prepareSpawner()');
-    const running = execa(spec.file, [...spec.args], {
+    const running = execa(run.file, run.args, {
       cwd: spec.cwd,
       env,
+      ...identity,
       extendEnv: false,
       // Integer fds are inherited as they are (execa passes them to child_process; its types only miss that form).
       stdio: ['ignore', 'pipe', 'pipe', ...spec.listenFds] as unknown as ['ignore', 'pipe', 'pipe'],
@@ -95,8 +126,12 @@ export function spawnChild(spec: ChildSpec): Child {
   }
   const exited = new Promise<ExitStatus>((resolve) => {
     subprocess.once('exit', (code, signal) => resolve({code, signal}));
-    // A program that cannot be executed at all (ENOENT, EACCES) never exits: report it as the shell would.
-    subprocess.once('error', () => resolve({code: 127, signal: null}));
+    // A program that cannot be executed at all (ENOENT, EACCES, EPERM) never exits: say why, and report it as
+    // the shell would.
+    subprocess.once('error', (error) => {
+      lineListeners.forEach((l) => l(`kaiser: cannot start ${spec.file}: ${error.message}`, 'stderr'));
+      resolve({code: 127, signal: null});
+    });
   });
   return {
     pid: pid ?? -1,

@@ -20,7 +20,9 @@ import {err, ok, type Result} from '../result.js';
 import {formatError, type ErrorCode, type ErrorFields} from '../errors.js';
 import {SocketStore} from './socket-store.js';
 import {VassalLogFile} from '../log/vassal-log-file.js';
-import {prepareSpawner, spawnChild, type Child, type ChildSpec} from './child.js';
+import {prepareSpawner, SETPRIV, spawnChild, type Child, type ChildSpec, type ExitStatus} from './child.js';
+import {Cgroups, detectCgroups, type VassalCgroup} from './cgroups.js';
+import {identityFor, type Identity} from './identity.js';
 import {RuntimeHost} from './runtime-host.js';
 import {DirectoryMonitor} from './monitor.js';
 import {Reaper} from './reaper.js';
@@ -37,6 +39,8 @@ function operatorError<C extends ErrorCode>(path: string, code: C, fields: Error
   return `${path}: error ${code} ${formatError(code, fields)}`;
 }
 const SETTLE_MS = 15;
+/** An exit this soon after a tick saw the group's OOM kill counter rise is attributed to the limit. */
+const OOM_ATTRIBUTION_MS = 3_000;
 /** A file that fails to parse right after a write may be half-written: look again before calling it invalid. */
 const HALF_WRITTEN_RECHECK_MS = 200;
 const HALF_WRITTEN_WINDOW_MS = 2_000;
@@ -57,6 +61,8 @@ export interface EmperorOptions {
   zygote?: boolean;
   /** `--vassals-include` files (absolute): defaults for every vassal, below the directory's `_defaults.toml`. */
   vassalsInclude?: readonly string[];
+  /** `--emperor-tyrant`: every vassal runs as the owner of its file (identity.ts has the rules). */
+  tyrant?: boolean;
   log: Logger;
   version: string;
   /** Called after each scan of the directory with its duration (for metrics). */
@@ -104,6 +110,8 @@ export interface VassalDefinition {
   error?: string;
   /** Reads the definition again (files: after a half-written grace or a bind failure). */
   recheck?: () => void;
+  /** The owner of the vassal file (tyrant mode runs the vassal as it); undefined for sources without files. */
+  owner?: Identity;
 }
 
 interface VassalRecord {
@@ -122,6 +130,20 @@ interface VassalRecord {
   lastReported: string | undefined;
   /** Addresses of emperor-owned sockets this vassal holds (socket activation). */
   sockets: Set<string>;
+  /** The file owner seen last (tyrant mode stops a vassal whose owner changes to a refused one). */
+  owner: Identity | undefined;
+  /** Who the vassal runs as (undefined: as the emperor), and its cgroup (memory-limit, cpu-limit). */
+  identity: Identity | undefined;
+  cgroup: VassalCgroup | undefined;
+  /** What the running instance was started with (identity, cgroup): a change needs a restart, not a reload. */
+  launchedAs: string | undefined;
+  /** The group's OOM kill counter as last seen, and when a tick last saw it rise. */
+  oomKills: number;
+  oomSeenAt: number;
+  /** The child the emperor's sampling killed for going over memory-limit (no cgroups). */
+  memoryKill: Child | undefined;
+  /** "cpu-limit needs cgroups" and friends are said once per vassal. */
+  limitWarned: string | undefined;
 }
 
 const MASTER_PY = fileURLToPath(new URL('../server/python/master.py', import.meta.url));
@@ -153,6 +175,8 @@ export class Emperor {
   #hostFallbackLogged = false;
   /** The host is started lazily: one vassal is cheaper without it (~6 MB), from the second one on it saves memory. */
   #hostStart: Promise<void> | undefined;
+  /** Per-vassal cgroups: undefined until a vassal with a limit appears, null when they cannot be used. */
+  #cgroups: Cgroups | null | undefined;
   readonly startedAt = Date.now();
 
   constructor(options: EmperorOptions) {
@@ -193,7 +217,7 @@ export class Emperor {
     await this.#monitor?.start();
     if (this.#options.accountingMs > 0) {
       const tick = () => {
-        void this.#accountant.sample(this.#leaderPids());
+        void this.sampleAccounting().then(() => this.#enforceLimits());
         // logrotate without a signal (create mode): follow the path to the new file.
         for (const record of this.#records.values()) record.logFile?.reopenIfMoved();
       };
@@ -225,8 +249,8 @@ export class Emperor {
   }
 
   /** Snapshots of every vassal, with accounting. */
-  snapshots(): (VassalSnapshot & {cpuPercent: number; rssBytes: number; cpuSeconds: number; lastMod: number; source: string})[] {
-    return [...this.#records.values()].map(({vassal, mtimeMs, source}) => {
+  snapshots(): (VassalSnapshot & {cpuPercent: number; rssBytes: number; cpuSeconds: number; lastMod: number; source: string; uid?: number; gid?: number})[] {
+    return [...this.#records.values()].map(({vassal, mtimeMs, source, identity}) => {
       const snap = vassal.snapshot();
       const usage = snap.pid > 0 ? this.#accountant.usageOf(snap.pid) : undefined;
       return {
@@ -236,13 +260,14 @@ export class Emperor {
         rssBytes: usage?.rssBytes ?? 0,
         lastMod: mtimeMs,
         source,
+        ...(identity ? {uid: identity.uid, gid: identity.gid} : {}),
       };
     });
   }
 
   /** The emperor stats document. */
   statsJson(): string {
-    return renderEmperorStats({version: this.#options.version, sources: [...this.#sources], vassals: this.snapshots()});
+    return renderEmperorStats({version: this.#options.version, sources: [...this.#sources], vassals: this.snapshots(), tyrant: this.#options.tyrant === true});
   }
 
   /** Names another source of vassals (e.g. a fleet store) in stats. */
@@ -260,7 +285,15 @@ export class Emperor {
 
   /** Forces a sample now (tests and `kaiser ls`). */
   sampleAccounting(): Promise<void> {
-    return this.#accountant.sample(this.#leaderPids());
+    // A vassal with a cgroup is accounted from its cgroup's counters (the whole group, even processes that left the
+    // vassal's session); the others from one pass over /proc.
+    const fromCgroups = new Map<number, {rssBytes: number; cpuSeconds: number}>();
+    for (const record of this.#records.values()) {
+      const s = record.vassal.state;
+      const usage = 'child' in s && s.child.pid > 0 ? record.cgroup?.usage() : undefined;
+      if (usage && 'child' in s) fromCgroups.set(s.child.pid, usage);
+    }
+    return this.#accountant.sample(this.#leaderPids(), fromCgroups);
   }
 
   /** Ragnarok: stop every vassal gracefully within reload-mercy, then SIGKILL the rest. */
@@ -288,6 +321,8 @@ export class Emperor {
       await all;
     }
     for (const record of this.#records.values()) record.logFile?.close();
+    await Promise.all([...this.#records.values()].map((record) => record.cgroup?.remove()));
+    this.#cgroups?.close();
     await new Promise<void>((resolve) => (this.#statsServer ? this.#statsServer.close(() => resolve()) : resolve()));
     this.#sockets.closeAll();
     await this.#host?.close();
@@ -302,9 +337,12 @@ export class Emperor {
     let text: Buffer;
     let mtimeMs: number;
     let error: string | undefined;
+    let owner: Identity | undefined;
     try {
+      // stat follows symlinks: the owner is the target's, as uWSGI's tyrant mode has it.
       const st = await stat(path);
       mtimeMs = st.mtimeMs;
+      owner = {uid: st.uid, gid: st.gid};
       if (st.size > MAX_FILE_BYTES) {
         error = operatorError(path, 'KAISER_CONFIG_TOO_LARGE', {sizeBytes: st.size, limitBytes: MAX_FILE_BYTES});
         text = Buffer.alloc(0);
@@ -326,6 +364,7 @@ export class Emperor {
       version: mtimeMs,
       changedAt: mtimeMs,
       ...(error === undefined ? {} : {error}),
+      ...(owner === undefined ? {} : {owner}),
       recheck: () => void this.#onPresent(dir, name, path),
     });
   }
@@ -339,7 +378,9 @@ export class Emperor {
     if (this.#stopping) return;
     const {path, text, version: mtimeMs} = def;
     let error = def.error;
-    const hash = error ?? createHash('sha1').update(text).update(this.#defaultsHash).digest('hex');
+    // The owner is part of the change marker: a chown changes no mtime, and tyrant mode must see it.
+    const ownerMark = def.owner === undefined ? '' : `${def.owner.uid}:${def.owner.gid}`;
+    const hash = error ?? createHash('sha1').update(text).update(this.#defaultsHash).update(ownerMark).digest('hex');
     let record = this.#records.get(name);
     if (record && record.present && record.hash === hash && record.mtimeMs === mtimeMs) return;
     const isNew = record === undefined;
@@ -356,6 +397,14 @@ export class Emperor {
         recheck: undefined,
         lastReported: undefined,
         sockets: new Set(),
+        owner: def.owner,
+        identity: undefined,
+        cgroup: undefined,
+        launchedAs: undefined,
+        oomKills: 0,
+        oomSeenAt: 0,
+        memoryKill: undefined,
+        limitWarned: undefined,
       };
       this.#records.set(name, record);
     }
@@ -392,6 +441,26 @@ export class Emperor {
       record.vassal.onConfigInvalid(message);
       return;
     }
+    const previousOwner = record.owner;
+    record.owner = def.owner;
+    const placed = this.#placeVassal(name, record, spec, def);
+    if (!placed.ok) {
+      const message = `${path}: error ${placed.error}`;
+      if (record.lastReported !== message) {
+        record.lastReported = message;
+        this.#log.error('vassal refused', {uwsgi: `[emperor] ${message}`, vassal: name, error: message});
+      }
+      // uWSGI stops a running vassal whose file changed owner under tyrant mode; other refusals keep the running
+      // instance on its last good config, as for any broken file.
+      const ownerChanged = this.#options.tyrant === true && previousOwner !== undefined && def.owner !== undefined &&
+        (previousOwner.uid !== def.owner.uid || previousOwner.gid !== def.owner.gid);
+      if (ownerChanged && 'child' in record.vassal.state) {
+        this.#log.warn('vassal file owner changed', {uwsgi: `[emperor-tyrant] !!! permissions of file ${path} changed. stopping the instance... !!!`, vassal: name});
+      }
+      record.applied = undefined;
+      record.vassal.onConfigInvalid(message, {stop: ownerChanged});
+      return;
+    }
     // The host is the on-demand waker too: start it before binding the sockets it must watch.
     if (spec.onDemand || (spec.kind === 'app-server' && this.#countAppServers() >= HOST_FROM_VASSALS)) await this.#ensureHost();
     const wanted: Result<{key: string; written: string}[], string> =
@@ -422,12 +491,18 @@ export class Emperor {
     }
     if (spec.kind === 'command') await prepareSpawner();
     record.lastReported = undefined;
-    const applied = createHash('sha1').update(`${mtimeMs}\0${JSON.stringify(spec)}`).digest('base64');
+    const launchAs = placed.value;
+    const applied = createHash('sha1').update(`${mtimeMs}\0${launchAs}\0${JSON.stringify(spec)}`).digest('base64');
     if (record.applied === applied && record.vassal.spec !== undefined) return;
     record.applied = applied;
     if (isNew) await this.#finishRename(name, hash, def.source);
     this.#openLog(record, spec);
-    record.vassal.onConfigChanged(spec);
+    // A reload in place keeps the process: it cannot change the user it runs as, nor move it into a cgroup.
+    const restart = record.launchedAs !== undefined && record.launchedAs !== launchAs;
+    if (restart && 'child' in record.vassal.state) {
+      this.#log.info('vassal identity or cgroup changed; restarting it', {vassal: name, was: record.launchedAs, now: launchAs});
+    }
+    record.vassal.onConfigChanged(spec, {restart});
   }
 
   #onAbsent(name: string): void {
@@ -522,6 +597,8 @@ export class Emperor {
     return record.vassal.remove('removed').then(() => {
       if (!record.present && this.#records.get(name) === record) {
         this.#records.delete(name);
+        void record.cgroup?.remove();
+        record.cgroup = undefined;
         record.logFile?.close();
         this.#sockets.release(name, [...record.sockets]);
         record.sockets.clear();
@@ -542,11 +619,12 @@ export class Emperor {
       },
       log: this.#options.log,
       groups: this.#reaper,
-      childSpecFor: (spec) => this.#childSpecFor(spec),
+      childSpecFor: (spec) => this.#withPlacement(name, this.#childSpecFor(spec)),
       requestSlot: (grant) => this.#slots.request(grant),
       releaseSlot: () => this.#slots.release(),
       onTransition: (vassal, from, event) => this.#onTransition(vassal, from, event),
       onOutput: (vassal, line) => this.#onOutput(vassal.name, line),
+      exitReason: (_vassal, child, exit) => this.#exitReason(name, child, exit),
     });
   }
 
@@ -556,7 +634,15 @@ export class Emperor {
     if (host && spec.emperorPipe && spec.args.length === 1 && spec.args[0] === MASTER_PY && spec.file === host.python) {
       if (host.available) {
         const {KAISER_CONFIG: config, ...env} = spec.env;
-        return host.spawn({config: JSON.parse(config ?? '{}') as Record<string, unknown>, env, cwd: spec.cwd, ...(spec.inherit ? {inherit: spec.inherit} : {})});
+        return host.spawn({
+          config: JSON.parse(config ?? '{}') as Record<string, unknown>,
+          env,
+          cwd: spec.cwd,
+          ...(spec.inherit ? {inherit: spec.inherit} : {}),
+          ...(spec.uid === undefined ? {} : {uid: spec.uid}),
+          ...(spec.gid === undefined ? {} : {gid: spec.gid}),
+          ...(spec.cgroupProcs ? {cgroupProcs: spec.cgroupProcs} : {}),
+        });
       }
       // Not started yet (a single app-server vassal runs without it) is normal; stopped after a start is not.
       if (this.#hostStart !== undefined) this.#hostUnavailable('it is not running');
@@ -584,6 +670,138 @@ export class Emperor {
     if (this.#hostFallbackLogged) return;
     this.#hostFallbackLogged = true;
     this.#log.error('runtime host unavailable', {uwsgi: `[emperor] runtime host unavailable (${why}): starting app-server masters directly`});
+  }
+
+  // ── identity and limits ─────────────────────────────────────────────────────────────────────
+
+  /**
+   * Decides who the vassal runs as and prepares its cgroup. Returns what the next instance is launched with (a
+   * change of it restarts a running vassal), or a `CODE message` error that refuses the vassal.
+   */
+  #placeVassal(name: string, record: VassalRecord, spec: VassalSpec, def: VassalDefinition): Result<string, string> {
+    const request = {name, ...(spec.uid === undefined ? {} : {uid: spec.uid}), ...(spec.gid === undefined ? {} : {gid: spec.gid})};
+    const identity = identityFor(request, def.owner, this.#options.tyrant === true);
+    if (!identity.ok) return identity;
+    const limits = {memoryLimitBytes: spec.memoryLimitBytes, cpuLimitPercent: spec.cpuLimitPercent};
+    const wantsLimits = limits.memoryLimitBytes > 0 || limits.cpuLimitPercent > 0;
+    const cgroups = wantsLimits || record.cgroup ? this.#openCgroups() : undefined;
+    if (cgroups && wantsLimits) {
+      if (spec.kind === 'command' && identity.value !== undefined && SETPRIV === undefined) {
+        return err(`KAISER_LIMITS_NEED_SETPRIV ${formatError('KAISER_LIMITS_NEED_SETPRIV', {vassal: name})}`);
+      }
+      try {
+        if (record.cgroup) record.cgroup.setLimits(limits);
+        else {
+          record.cgroup = cgroups.create(name, limits);
+          record.oomKills = record.cgroup.oomKills();
+        }
+      } catch (error) {
+        const reason = `cannot set up the cgroup of ${name}: ${(error as Error).message}`;
+        return err(`KAISER_CONFIG_BAD_VALUE ${formatError('KAISER_CONFIG_BAD_VALUE', {key: 'memory-limit/cpu-limit', reason})}`);
+      }
+    } else if (record.cgroup) {
+      // Limits removed: the running instance stays in its group, now unlimited.
+      record.cgroup.setLimits(limits);
+    }
+    if (!cgroups && wantsLimits) this.#warnLimitsUnenforced(name, record, spec);
+    record.identity = identity.value;
+    return ok(JSON.stringify({identity: identity.value ?? null, cgroup: record.cgroup !== undefined}));
+  }
+
+  /** Detects and opens cgroups once, saying in the log what the limits will rely on. */
+  #openCgroups(): Cgroups | undefined {
+    if (this.#cgroups !== undefined) return this.#cgroups ?? undefined;
+    const opened = Cgroups.open(detectCgroups());
+    if ('error' in opened) {
+      this.#cgroups = null;
+      const sampling = this.#options.accountingMs > 0 ? `enforced by sampling every ${this.#options.accountingMs / 1000} s (SIGKILL over the limit)` : 'not enforced (accounting is off)';
+      this.#log.warn('cgroups unavailable', {
+        uwsgi: `[emperor] cgroups unavailable (${opened.error}): memory-limit is ${sampling}; cpu-limit is not enforced`,
+        reason: opened.error,
+      });
+      return undefined;
+    }
+    this.#cgroups = opened;
+    const where = opened.support.kind === 'v1' ? opened.support.memory : opened.support.dir;
+    this.#log.info('cgroups', {uwsgi: `[emperor] vassal limits through cgroup ${opened.support.kind} (${where}/kaiser-${process.pid})`, version: opened.support.kind});
+    return opened;
+  }
+
+  #warnLimitsUnenforced(name: string, record: VassalRecord, spec: VassalSpec): void {
+    const problems: string[] = [];
+    if (spec.cpuLimitPercent > 0) problems.push('cpu-limit needs cgroups: not enforced');
+    if (spec.memoryLimitBytes > 0 && this.#options.accountingMs <= 0) problems.push('memory-limit needs cgroups or emperor-accounting-freq > 0: not enforced');
+    const warning = problems.join('; ');
+    if (warning === '' || record.limitWarned === warning) return;
+    record.limitWarned = warning;
+    this.#log.warn('vassal limit not enforced', {uwsgi: `[emperor] vassal ${name}: ${warning}`, vassal: name});
+  }
+
+  /** Adds the identity and cgroup of `name` to what is spawned, and says who it runs as. */
+  #withPlacement(name: string, child: ChildSpec): ChildSpec {
+    const record = this.#records.get(name);
+    if (!record) return child;
+    const identity = record.identity;
+    record.launchedAs = JSON.stringify({identity: identity ?? null, cgroup: record.cgroup !== undefined});
+    if (identity) {
+      const uwsgi = this.#options.tyrant
+        ? `[emperor-tyrant] dropping privileges to ${identity.uid} ${identity.gid} for instance ${name}`
+        : `[emperor] running vassal ${name} as uid ${identity.uid} gid ${identity.gid}`;
+      this.#log.info('dropping privileges', {uwsgi, vassal: name, uid: identity.uid, gid: identity.gid});
+    }
+    return {
+      ...child,
+      ...(identity ? {uid: identity.uid, gid: identity.gid} : {}),
+      ...(record.cgroup ? {cgroupProcs: record.cgroup.procsFiles} : {}),
+    };
+  }
+
+  /** An exit the emperor knows more about: over memory-limit (OOM kill in the cgroup, or killed by sampling). */
+  #exitReason(name: string, child: Child, _exit: ExitStatus): string | undefined {
+    const record = this.#records.get(name);
+    const limitBytes = record?.vassal.spec?.memoryLimitBytes ?? 0;
+    if (!record || limitBytes <= 0) return undefined;
+    let over = record.memoryKill === child;
+    record.memoryKill = undefined;
+    if (record.cgroup) {
+      const kills = record.cgroup.oomKills();
+      // A kill the last tick already counted still explains an exit that follows it closely.
+      if (kills > record.oomKills || Date.now() - record.oomSeenAt < OOM_ATTRIBUTION_MS) over = true;
+      record.oomKills = kills;
+      record.oomSeenAt = 0;
+    }
+    return over ? formatError('KAISER_VASSAL_OVER_MEMORY_LIMIT', {limitMb: Math.round(limitBytes / 1048576)}) : undefined;
+  }
+
+  /** After each accounting sample: OOM kills inside groups are reported; without cgroups, memory-limit is enforced. */
+  #enforceLimits(): void {
+    for (const [name, record] of this.#records) {
+      const spec = record.vassal.spec;
+      const s = record.vassal.state;
+      if (!spec || spec.memoryLimitBytes <= 0 || !('child' in s) || s.child.pid <= 0) continue;
+      const limitMb = Math.round(spec.memoryLimitBytes / 1048576);
+      if (record.cgroup) {
+        const kills = record.cgroup.oomKills();
+        if (kills > record.oomKills) {
+          record.oomKills = kills;
+          record.oomSeenAt = Date.now();
+          this.#log.warn('vassal process killed over memory-limit', {
+            uwsgi: `[emperor] the OOM killer killed a process of vassal ${name} (memory-limit ${limitMb} MB)`,
+            vassal: name,
+          });
+        }
+        continue;
+      }
+      const usage = this.#accountant.usageOf(s.child.pid);
+      if (usage === undefined || usage.rssBytes <= spec.memoryLimitBytes || record.memoryKill === s.child) continue;
+      record.memoryKill = s.child;
+      this.#log.warn('vassal over memory-limit', {
+        uwsgi: `[emperor] vassal ${name} uses ${Math.round(usage.rssBytes / 1048576)} MB, over its memory-limit of ${limitMb} MB: killing it`,
+        vassal: name,
+        rssBytes: usage.rssBytes,
+      });
+      s.child.killGroup('SIGKILL');
+    }
   }
 
   /**

@@ -29,6 +29,11 @@ export interface HostSpawnInput {
   cwd: string;
   /** Listening sockets the host holds (see `addSocket`) that the master adopts instead of binding: address → key. */
   inherit?: Record<string, string>;
+  /** Run the master as this user and group (the forked child drops supplementary groups, then setgid, setuid). */
+  uid?: number;
+  gid?: number;
+  /** `cgroup.procs` files the forked child writes its pid into (as root, before the privilege drop). */
+  cgroupProcs?: readonly string[];
 }
 
 /** A master forked by the host: a Child whose pid arrives a moment after `spawn` returns. */
@@ -116,7 +121,17 @@ export class RuntimeHost {
     const id = String(this.#nextId++);
     const child = new HostChildImpl();
     this.#children.set(id, child);
-    const sent = this.#send({op: 'spawn', id, config: input.config, env: input.env, cwd: input.cwd, ...(input.inherit ? {inherit: input.inherit} : {})});
+    const sent = this.#send({
+      op: 'spawn',
+      id,
+      config: input.config,
+      env: input.env,
+      cwd: input.cwd,
+      ...(input.inherit ? {inherit: input.inherit} : {}),
+      ...(input.uid === undefined ? {} : {uid: input.uid}),
+      ...(input.gid === undefined ? {} : {gid: input.gid}),
+      ...(input.cgroupProcs && input.cgroupProcs.length > 0 ? {cgroup_procs: input.cgroupProcs} : {}),
+    });
     if (!sent) {
       this.#children.delete(id);
       child.fail();

@@ -8,7 +8,9 @@ export interface StatsInput {
   version: string;
   /** The sources feeding the emperor (the vassal directory, fleet stores). */
   sources: readonly string[];
-  vassals: readonly (VassalSnapshot & {cpuPercent: number; rssBytes: number; cpuSeconds: number; lastMod: number; source: string})[];
+  vassals: readonly (VassalSnapshot & {cpuPercent: number; rssBytes: number; cpuSeconds: number; lastMod: number; source: string; uid?: number; gid?: number})[];
+  /** `--emperor-tyrant`. */
+  tyrant?: boolean;
 }
 
 const seconds = (ms: number) => (ms > 0 ? Math.floor(ms / 1000) : 0);
@@ -24,7 +26,7 @@ export function renderEmperorStats(input: StatsInput): string {
     gid,
     cwd: process.cwd(),
     emperor: [...input.sources],
-    emperor_tyrant: 0,
+    emperor_tyrant: input.tyrant ? 1 : 0,
     throttle_level: 0,
     vassals: input.vassals.map((v) => ({
       id: v.name,
@@ -43,8 +45,8 @@ export function renderEmperorStats(input: StatsInput): string {
       cursed: 0,
       zerg: 0,
       on_demand: '',
-      uid,
-      gid,
+      uid: v.uid ?? uid,
+      gid: v.gid ?? gid,
       monitor: v.source,
       respawns: v.restarts,
       state: v.state,

@@ -10,6 +10,8 @@
  *   any state with a child ──REMOVED / SHUTDOWN / RESTART──► stopping ──EXIT──► stopped | waiting (restart)
  *   waiting | backoff | invalid ──REMOVED / SHUTDOWN──► stopped
  *   waiting | backoff ──CONFIG_INVALID──► invalid ──CONFIG_CHANGED (valid)──► waiting
+ *   any state with a child ──CONFIG_INVALID (refused: tyrant owner change)──► stopping ──EXIT──► invalid
+ *   EXIT with a forced reason (killed over memory-limit) counts as a failure even after READY ──► backoff
  *   operator STOP (control socket) ──► stopping ──EXIT──► held (stays down until START or a file change)
  *   on-demand vassal: (new) | backoff RETRY | EXIT | idle stop ──► on-demand ──WAKE (first connection)──► waiting
  *   command vassal with reload-overlap: ready ──CONFIG_CHANGED / RELOAD──► replacing (old serves, new starts)
@@ -18,7 +20,7 @@
 import type {Child, ExitStatus} from './child.js';
 
 /** Why a vassal is being stopped, which decides where `stopping` leads. */
-export type StopReason = 'removed' | 'shutdown' | 'restart' | 'deadline' | 'held' | 'idle';
+export type StopReason = 'removed' | 'shutdown' | 'restart' | 'deadline' | 'held' | 'idle' | 'invalid';
 
 export type VassalState =
   | {id: 'waiting'}

@@ -40,6 +40,11 @@ export interface VassalDeps {
   onTransition(vassal: Vassal, from: VassalStateId, event: VassalEventName): void;
   /** Receives every output line of the vassal. */
   onOutput(vassal: Vassal, line: string, stream: 'stdout' | 'stderr'): void;
+  /**
+   * Why a child really ended, when the emperor knows better than the exit status (killed over its memory-limit).
+   * A reason makes the exit a failure (backoff) even after READY, and becomes the vassal's last error.
+   */
+  exitReason?(vassal: Vassal, child: Child, exit: ExitStatus): string | undefined;
 }
 
 /** A snapshot for stats, logs and the control socket. */
@@ -145,11 +150,17 @@ export class Vassal {
     return new Promise((resolve) => this.#statsWaiters.push(resolve));
   }
 
-  /** The file appeared (or became valid): start it. */
-  onConfigChanged(spec: VassalSpec): void {
+  /**
+   * The file appeared (or became valid): start it. `restart` forces a stop and a fresh start of a running instance
+   * (what a reload in place cannot change: the user it runs as, its cgroup).
+   */
+  onConfigChanged(spec: VassalSpec, options: {restart?: boolean} = {}): void {
     const previous = this.#spec;
     this.#spec = spec;
     const s = this.#state;
+    if (options.restart && (s.id === 'ready' || s.id === 'reload-failed' || s.id === 'reloading' || s.id === 'replacing')) {
+      return this.#stop('restart', 'CONFIG_CHANGED');
+    }
     switch (s.id) {
       case 'waiting':
         if (this.#cancelSlot === undefined && !this.#holdsSlot) return this.#queueOrSleep('START');
@@ -188,10 +199,19 @@ export class Vassal {
     }
   }
 
-  /** The file is broken. A running vassal keeps its last good config; anything else shows the error. */
-  onConfigInvalid(error: string): void {
+  /**
+   * The file is broken. A running vassal keeps its last good config; anything else shows the error. `stop` stops a
+   * running instance too (tyrant mode: its file changed owner to one that is refused).
+   */
+  onConfigInvalid(error: string, options: {stop?: boolean} = {}): void {
     const s = this.#state;
     this.#lastError = error;
+    if (options.stop) {
+      if (s.id === 'starting' || s.id === 'ready' || s.id === 'reloading' || s.id === 'reload-failed' || s.id === 'replacing') {
+        return this.#stop('invalid', 'CONFIG_INVALID');
+      }
+      if (s.id === 'stopping') return this.#changeState({...s, reason: 'invalid'}, 'CONFIG_INVALID');
+    }
     switch (s.id) {
       case 'waiting':
         this.#cancelSlot?.();
@@ -603,6 +623,19 @@ export class Vassal {
       return this.#changeState({id: 'reload-failed', child: s.child, readyAt: s.readyAt, error}, 'RELOAD_FAILED');
     }
     if (!('child' in s) || s.child !== child) return;
+    const forced = s.id === 'stopping' ? undefined : this.#deps.exitReason?.(this, child, exit);
+    if (forced !== undefined && (s.id === 'starting' || s.id === 'ready' || s.id === 'reloading' || s.id === 'reload-failed')) {
+      // Not a crash of the app but a limit the emperor enforces: back off even if it had been ready.
+      if (s.id === 'starting') {
+        s.cancelProbe();
+        this.#releaseSlot();
+      }
+      this.#failures += 1;
+      this.#restarts += 1;
+      this.#lastError = forced;
+      this.#log.warn('vassal killed', {uwsgi: `[emperor] vassal ${this.name} (pid: ${child.pid}) ${forced}`, reason: forced});
+      return this.#backoff(this.#failures);
+    }
     switch (s.id) {
       case 'stopping': {
         s.cancelKill();
@@ -621,6 +654,8 @@ export class Vassal {
           case 'deadline':
             this.#failures += 1;
             return this.#backoff(this.#failures);
+          case 'invalid':
+            return this.#changeState({id: 'invalid', error: this.#lastError ?? 'refused'}, 'EXIT');
           default:
             throw unknownState(s.reason);
         }

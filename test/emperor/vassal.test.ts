@@ -238,3 +238,47 @@ describe('Vassal', () => {
     expect(v.state.id).toBe('ready');
   });
 });
+
+describe('Vassal: limits and refusals', () => {
+  it('backs off a ready vassal whose exit the emperor explains (over memory-limit), with that as its last error', async () => {
+    const world = new FakeWorld();
+    const v = new Vassal('web.toml', {...world.deps(), exitReason: () => 'killed: over memory-limit 64 MB'});
+    v.onConfigChanged(commandSpec());
+    world.last.print('READY=1');
+    expect(v.state.id).toBe('ready');
+    await world.last.exit({code: null, signal: 'SIGKILL'});
+    expect(v.state.id).toBe('backoff');
+    expect(v.snapshot().lastError).toBe('killed: over memory-limit 64 MB');
+    world.advance(999);
+    expect(world.children).toHaveLength(1);
+    world.advance(1);
+    expect(world.children).toHaveLength(2);
+  });
+
+  it('stops a running vassal refused with stop (tyrant owner change) and shows the error', async () => {
+    const world = new FakeWorld();
+    const v = new Vassal('web.toml', world.deps());
+    v.onConfigChanged(commandSpec());
+    world.last.print('READY=1');
+    v.onConfigInvalid('KAISER_TYRANT_ROOT_OWNED …', {stop: true});
+    expect(v.state.id).toBe('stopping');
+    expect(world.last.signals).toEqual(['SIGTERM']);
+    await world.last.exit({code: 0, signal: null});
+    expect(v.state).toEqual({id: 'invalid', error: 'KAISER_TYRANT_ROOT_OWNED …'});
+    world.advance(120_000);
+    expect(world.children).toHaveLength(1);
+  });
+
+  it('restarts (not reloads in place) an app-server vassal when asked to, e.g. for a new uid', async () => {
+    const world = new FakeWorld();
+    const v = new Vassal('app.ini', world.deps());
+    v.onConfigChanged(appSpec());
+    world.last.byte(5);
+    expect(v.state.id).toBe('ready');
+    v.onConfigChanged(appSpec(), {restart: true});
+    expect(v.state.id).toBe('stopping');
+    await world.last.exit({code: 0, signal: null});
+    expect(world.children).toHaveLength(2);
+    expect(v.state.id).toBe('starting');
+  });
+});

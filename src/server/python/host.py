@@ -9,7 +9,7 @@ interpreter start.
 
 Owns: the IPC channel (reading, the NODE_HANDLE / ACK handshake, an ordered send queue that waits
 for each ACK before the next handle), listening sockets held for the emperor (listen, waker:
-arm/disarm/wake), forking a master (setsid, fds, signals, environment, inherited sockets),
+arm/disarm/wake), forking a master (setsid, fds, signals, cgroups, uid/gid, environment, inherited sockets),
 reaping and reporting exits, and killing every group it spawned when the emperor is gone.
 """
 import os
@@ -293,6 +293,8 @@ class Host:
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
+        self.join_cgroups(msg.get('cgroup_procs') or [])
+        self.drop_privileges(msg.get('uid'), msg.get('gid'))
         keep = {0, 1, 2, pipe_fd} | set(inherit.values())
         self.ep.close()
         try:
@@ -325,6 +327,28 @@ class Host:
         if inherit:
             config['_inherit'] = inherit
         return _master.main(config)
+
+    @staticmethod
+    def join_cgroups(procs_files):
+        """memory-limit / cpu-limit: join the vassal's cgroups (as root) before the master or a worker exists."""
+        pid = str(os.getpid())
+        for path in procs_files:
+            # An error propagates: the master must not run outside its limits (the emperor sees exit 1 before ready).
+            with open(path, 'w') as f:
+                f.write(pid)
+
+    @staticmethod
+    def drop_privileges(uid, gid):
+        """uid/gid and tyrant mode: groups first, then the gid, then the uid (after which nothing can be changed back)."""
+        if uid is None and gid is None:
+            return
+        os.setgroups([])
+        if gid is not None:
+            os.setgid(int(gid))
+        if uid is not None:
+            os.setuid(int(uid))
+        if (uid is not None and os.getuid() != int(uid)) or (gid is not None and os.getgid() != int(gid)):
+            raise RuntimeError('privileges not dropped: uid %d gid %d' % (os.getuid(), os.getgid()))
 
     def reap(self):
         while True:

@@ -1,0 +1,58 @@
+/** Finding the emperor's own cgroups from /proc text, and vassal group names. */
+import {describe, expect, it} from '@jest/globals';
+import {cgroupName, detectCgroups} from '../../src/emperor/cgroups.js';
+
+const V1_MOUNTINFO = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw`;
+
+function fake(files: Record<string, string>): (path: string) => string | undefined {
+  return (path) => files[path];
+}
+
+describe('detectCgroups', () => {
+  it('finds our own v1 cgroup per controller (separate memory, cpu, cpuacct hierarchies)', () => {
+    const read = fake({
+      '/proc/self/cgroup': '4:memory:/process_api/abc\n2:cpuacct:/\n1:cpu:/\n0::/\n',
+      '/proc/self/mountinfo': V1_MOUNTINFO,
+    });
+    expect(detectCgroups(read, true)).toEqual({kind: 'v1', memory: '/sys/fs/cgroup/memory/process_api/abc', cpu: '/sys/fs/cgroup/cpu', cpuacct: '/sys/fs/cgroup/cpuacct'});
+  });
+
+  it('handles co-mounted cpu,cpuacct and a mount whose root is our own cgroup (cgroup namespace)', () => {
+    const read = fake({
+      '/proc/self/cgroup': '3:memory:/docker/x\n2:cpu,cpuacct:/docker/x\n',
+      '/proc/self/mountinfo': `1 0 0:1 /docker/x /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n2 0 0:2 /docker/x /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct`,
+    });
+    expect(detectCgroups(read, true)).toEqual({kind: 'v1', memory: '/sys/fs/cgroup/memory', cpu: '/sys/fs/cgroup/cpu,cpuacct', cpuacct: '/sys/fs/cgroup/cpu,cpuacct'});
+  });
+
+  it('uses v2 when memory and cpu are available in our cgroup', () => {
+    const read = fake({
+      '/proc/self/cgroup': '0::/system.slice/kaiser.service\n',
+      '/proc/self/mountinfo': '1 0 0:1 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw',
+      '/sys/fs/cgroup/system.slice/kaiser.service/cgroup.controllers': 'cpuset cpu io memory pids\n',
+    });
+    expect(detectCgroups(read, true)).toEqual({kind: 'v2', dir: '/sys/fs/cgroup/system.slice/kaiser.service'});
+  });
+
+  it('says why cgroups cannot be used: not root, no controllers', () => {
+    expect(detectCgroups(fake({'/proc/self/cgroup': '0::/\n', '/proc/self/mountinfo': V1_MOUNTINFO}), false)).toEqual({kind: 'none', reason: 'the emperor is not root'});
+    const hybrid = fake({
+      '/proc/self/cgroup': '0::/\n',
+      '/proc/self/mountinfo': '41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw',
+      '/sys/fs/cgroup/unified/cgroup.controllers': 'hugetlb\n',
+    });
+    expect(detectCgroups(hybrid, true)).toMatchObject({kind: 'none', reason: expect.stringContaining('without memory and cpu')});
+  });
+});
+
+describe('cgroupName', () => {
+  it('keeps safe vassal names and replaces the rest', () => {
+    expect(cgroupName('shop.ini')).toBe('shop.ini');
+    expect(cgroupName('a/b c.toml')).toBe('a_b_c.toml');
+    expect(cgroupName('..')).toBe('_..');
+  });
+});
