@@ -4,7 +4,6 @@
  */
 import {afterEach, describe, expect, it} from '@jest/globals';
 import {renameSync, rmSync, utimesSync, writeFileSync, openSync, writeSync, closeSync} from 'node:fs';
-import {connect} from 'node:net';
 import {join} from 'node:path';
 import {
   PYTHON,
@@ -15,6 +14,7 @@ import {
   httpGet,
   isAlive,
   processTree,
+  emperorStats,
   startKaiser,
   tempDir,
   waitFor,
@@ -47,16 +47,8 @@ interface VassalStats {
   [key: string]: unknown;
 }
 
-async function stats(port: number): Promise<{vassals: VassalStats[]; [key: string]: unknown}> {
-  const raw = await new Promise<string>((resolve, reject) => {
-    const socket = connect({host: '127.0.0.1', port});
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (text += chunk));
-    socket.on('end', () => resolve(text));
-    socket.on('error', reject);
-  });
-  return JSON.parse(raw) as {vassals: VassalStats[]};
+function stats(port: number): Promise<{vassals: VassalStats[]; [key: string]: unknown}> {
+  return emperorStats<VassalStats>(port);
 }
 
 async function startEmperor(extra: string[] = []): Promise<{emperor: Started; dir: string; statsPort: number}> {

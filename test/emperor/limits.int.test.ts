@@ -6,10 +6,9 @@
  */
 import {afterEach, describe, expect, it} from '@jest/globals';
 import {existsSync, readFileSync, writeFileSync} from 'node:fs';
-import {connect} from 'node:net';
 import {join} from 'node:path';
 import {detectCgroups} from '../../src/emperor/cgroups.js';
-import {PYTHON, ROOT, cleanupProcesses, freePort, processTree, publish, startKaiser, tempDir, waitFor, waitFor200, type Started} from '../helpers/processes.js';
+import {PYTHON, ROOT, cleanupProcesses, emperorStats, freePort, processTree, publish, startKaiser, tempDir, waitFor, waitFor200, type Started} from '../helpers/processes.js';
 
 const SERVER = join(ROOT, 'test/fixtures/procs/http-server.py');
 const SUPPORT = detectCgroups();
@@ -29,15 +28,7 @@ interface VassalStats {
 }
 
 async function stats(port: number): Promise<VassalStats[]> {
-  const raw = await new Promise<string>((resolve, reject) => {
-    const socket = connect({host: '127.0.0.1', port});
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (text += chunk));
-    socket.on('end', () => resolve(text));
-    socket.on('error', reject);
-  });
-  return (JSON.parse(raw) as {vassals: VassalStats[]}).vassals;
+  return (await emperorStats<VassalStats>(port)).vassals;
 }
 
 async function startEmperor(dir: string): Promise<{emperor: Started; statsPort: number}> {

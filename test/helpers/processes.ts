@@ -230,3 +230,16 @@ export async function cleanupProcesses(): Promise<void> {
   await Promise.all(all.map((s) => withDeadline(s.exited, 5000, () => `exit of ${s.pid}`).catch(() => undefined)));
   for (const dir of tempDirs.splice(0)) rmSync(dir, {recursive: true, force: true});
 }
+
+/** Reads the emperor stats document from `--emperor-stats 127.0.0.1:PORT` (the server writes it and closes). */
+export async function emperorStats<V = Record<string, unknown>>(port: number): Promise<{vassals: V[]; [key: string]: unknown}> {
+  const raw = await new Promise<string>((resolveRead, reject) => {
+    const socket = connect({host: '127.0.0.1', port});
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('end', () => resolveRead(text));
+    socket.on('error', reject);
+  });
+  return JSON.parse(raw) as {vassals: V[]};
+}
