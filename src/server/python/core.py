@@ -312,7 +312,10 @@ class Core:
         self.serve(ex, end + 4)
         if ex.keepalive and inp is not EMPTY_INPUT and not inp.drain():
             return False
-        return ex.keepalive and not self.w.stopping[0]
+        # The response promised keep-alive (or not) when its head was sent; a stop that began since then must not
+        # close the connection under a client that is already sending its next request: that one gets
+        # `Connection: close` instead.
+        return ex.keepalive
 
     def uwsgi_request(self, c, buf, n):
         env = self.templates[c.lfd].copy()
