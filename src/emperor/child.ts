@@ -5,8 +5,9 @@
  */
 import {spawn as spawnProcess, type ChildProcess} from 'node:child_process';
 import {existsSync} from 'node:fs';
-import type {Readable, Duplex} from 'node:stream';
+import type {Duplex} from 'node:stream';
 import {VassalStreamDecoder, type VassalMessage} from '../protocol/emperor-pipe.js';
+import {splitLines} from '../util/split-lines.js';
 
 /** How a process ended. */
 export interface ExitStatus {
@@ -154,24 +155,3 @@ export function spawnChild(spec: ChildSpec): Child {
   };
 }
 
-/** Splits a byte stream into lines; a final unterminated line is delivered at end of stream. */
-function splitLines(stream: Readable | null | undefined, onLine: (line: string) => void): void {
-  if (!stream) return;
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const parts = (rest + chunk).split('\n');
-    rest = parts.pop() ?? '';
-    // A single line longer than 64 KiB is cut rather than buffered without bound.
-    if (rest.length > 65536) {
-      parts.push(rest);
-      rest = '';
-    }
-    for (const part of parts) onLine(part.endsWith('\r') ? part.slice(0, -1) : part);
-  });
-  stream.on('end', () => {
-    if (rest) onLine(rest);
-    rest = '';
-  });
-  stream.on('error', () => undefined);
-}

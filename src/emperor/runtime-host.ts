@@ -15,9 +15,9 @@
  */
 import {spawn as spawnProcess, type ChildProcess} from 'node:child_process';
 import {Socket} from 'node:net';
-import type {Readable} from 'node:stream';
 import type {Logger} from '../log/logger.js';
 import {VassalStreamDecoder, type VassalMessage} from '../protocol/emperor-pipe.js';
+import {splitLines} from '../util/split-lines.js';
 import type {Child, ExitStatus} from './child.js';
 
 /** What the host needs to start a master. */
@@ -454,23 +454,3 @@ function closeHandle(handle: unknown): void {
   }
 }
 
-/** Splits a byte stream into lines; a final unterminated line is delivered at end of stream. */
-function splitLines(stream: Readable | null | undefined, onLine: (line: string) => void): void {
-  if (!stream) return;
-  let rest = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const parts = (rest + chunk).split('\n');
-    rest = parts.pop() ?? '';
-    if (rest.length > 65536) {
-      parts.push(rest);
-      rest = '';
-    }
-    for (const part of parts) onLine(part.endsWith('\r') ? part.slice(0, -1) : part);
-  });
-  stream.on('end', () => {
-    if (rest) onLine(rest);
-    rest = '';
-  });
-  stream.on('error', () => undefined);
-}
