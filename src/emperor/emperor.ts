@@ -12,13 +12,14 @@ import {existsSync} from 'node:fs';
 import {readFile, stat} from 'node:fs/promises';
 import {fileURLToPath} from 'node:url';
 import type {Server} from 'node:net';
-import {checkDefaults, loadVassalSpec, type VassalSpec} from '../config/vassal-spec.js';
+import {loadVassalSpec, type VassalSpec} from '../config/vassal-spec.js';
 import {formatDiagnostic} from '../config/diagnostic.js';
 import type {Logger} from '../log/logger.js';
 import {Accountant} from '../accounting/accountant.js';
 import {err, ok, type Result} from '../result.js';
 import {formatError, type ErrorCode, type ErrorFields} from '../errors.js';
 import {SocketStore} from './socket-store.js';
+import {VassalDefaults} from './vassal-defaults.js';
 import {VassalLogFile} from '../log/vassal-log-file.js';
 import {prepareSpawner, SETPRIV, spawnChild, type Child, type ChildSpec, type ExitStatus} from './child.js';
 import {Cgroups, detectCgroups, type VassalCgroup} from './cgroups.js';
@@ -163,10 +164,7 @@ export class Emperor {
   /** Every source feeding this emperor (the directory, fleet stores), for stats. */
   readonly #sources = new Set<string>();
   /** Vassal defaults, lowest precedence first: `--vassals-include` files, then the directory's `_defaults.toml`. */
-  #includes: {file: string; text: Buffer}[] = [];
-  #directoryDefaults: {file: string; text: Buffer} | undefined;
-  /** Part of every vassal's change marker: a change of the defaults re-evaluates every vassal. */
-  #defaultsHash = '';
+  readonly #defaults: VassalDefaults;
   #statsServer: Server | undefined;
   #accountingTimer: NodeJS.Timeout | undefined;
   #stopping = false;
@@ -183,6 +181,7 @@ export class Emperor {
     this.#options = options;
     this.#log = options.log.child({component: 'emperor'});
     this.#slots = new SpawnSlots(options.spawnConcurrency);
+    this.#defaults = new VassalDefaults(this.#log, options.vassalsInclude ?? [], options.dir ?? process.cwd());
     if (options.zygote !== false) {
       const python = options.python ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
       this.#host = new RuntimeHost({python, hostPy: HOST_PY, log: this.#log});
@@ -213,7 +212,7 @@ export class Emperor {
       this.#statsServer = server;
       this.#log.info('stats server', {uwsgi: `*** Emperor stats server enabled on ${address} ***`, address});
     }
-    await this.#readIncludes();
+    await this.#defaults.readIncludes();
     await this.#monitor?.start();
     if (this.#options.accountingMs > 0) {
       const tick = () => {
@@ -229,7 +228,7 @@ export class Emperor {
 
   /** SIGHUP: re-read `--vassals-include`, then reload every vassal. */
   reloadAll(): void {
-    void this.#readIncludes().then((changed) => (changed ? this.#redefineAll() : undefined));
+    void this.#defaults.readIncludes().then((changed) => (changed ? this.#redefineAll() : undefined));
     this.#log.info('reloading all vassals', {uwsgi: '[emperor] reloading all vassals (SIGHUP)'});
     for (const record of this.#records.values()) record.vassal.reload();
   }
@@ -380,7 +379,7 @@ export class Emperor {
     let error = def.error;
     // The owner is part of the change marker: a chown changes no mtime, and tyrant mode must see it.
     const ownerMark = def.owner === undefined ? '' : `${def.owner.uid}:${def.owner.gid}`;
-    const hash = error ?? createHash('sha1').update(text).update(this.#defaultsHash).update(ownerMark).digest('hex');
+    const hash = error ?? createHash('sha1').update(text).update(this.#defaults.hash).update(ownerMark).digest('hex');
     let record = this.#records.get(name);
     if (record && record.present && record.hash === hash && record.mtimeMs === mtimeMs) return;
     const isNew = record === undefined;
@@ -419,7 +418,7 @@ export class Emperor {
     if (error === undefined) {
       const loaded = loadVassalSpec(path, text, {
         vassalDir: def.dir,
-        defaults: this.#defaults(),
+        defaults: this.#defaults.files,
         ...(this.#options.python === undefined ? {} : {python: this.#options.python}),
         curseToleranceMs: this.#options.curseToleranceMs,
       });
@@ -523,62 +522,10 @@ export class Emperor {
     }
   }
 
-  #defaults(): {file: string; text: Buffer}[] {
-    return this.#directoryDefaults ? [...this.#includes, this.#directoryDefaults] : this.#includes;
-  }
-
-  /** Reads the --vassals-include files; true when their content changed. */
-  async #readIncludes(): Promise<boolean> {
-    const files = this.#options.vassalsInclude ?? [];
-    const read: {file: string; text: Buffer}[] = [];
-    for (const file of files) {
-      try {
-        const text = await readFile(file);
-        const problems = checkDefaults(file, text, {vassalDir: this.#options.dir ?? process.cwd()});
-        if (problems.length > 0) {
-          this.#log.error('invalid vassals-include file; ignoring it', {uwsgi: `[emperor] ${problems.map(formatDiagnostic).join('\n')}`});
-          continue;
-        }
-        read.push({file, text});
-      } catch (cause) {
-        this.#log.error('cannot read vassals-include file', {file, error: String(cause)});
-      }
-    }
-    const before = this.#defaultsHash;
-    this.#includes = read;
-    this.#updateDefaultsHash();
-    return before !== this.#defaultsHash;
-  }
-
   async #onDirectoryDefaults(path: string | undefined): Promise<void> {
-    let next: {file: string; text: Buffer} | undefined;
-    if (path !== undefined) {
-      try {
-        const text = await readFile(path);
-        const problems = checkDefaults(path, text, {vassalDir: this.#options.dir ?? process.cwd()});
-        if (problems.length > 0) {
-          // Keep the last good defaults, as a running vassal keeps its last good config.
-          this.#log.error('invalid vassal defaults; keeping the previous ones', {uwsgi: `[emperor] ${problems.map(formatDiagnostic).join('\n')}`});
-          return;
-        }
-        next = {file: path, text};
-      } catch {
-        next = undefined;
-      }
-    }
-    const before = this.#defaultsHash;
-    this.#directoryDefaults = next;
-    this.#updateDefaultsHash();
-    if (before !== this.#defaultsHash) {
-      this.#log.info('vassal defaults changed', {uwsgi: `[emperor] vassal defaults ${path ?? '(none)'} applied to every vassal`});
-      this.#redefineAll();
-    }
-  }
-
-  #updateDefaultsHash(): void {
-    const hash = createHash('sha1');
-    for (const {file, text} of this.#defaults()) hash.update(file).update('\0').update(text).update('\0');
-    this.#defaultsHash = this.#defaults().length === 0 ? '' : hash.digest('hex');
+    if (!(await this.#defaults.onDirectoryFile(path))) return;
+    this.#log.info('vassal defaults changed', {uwsgi: `[emperor] vassal defaults ${path ?? '(none)'} applied to every vassal`});
+    this.#redefineAll();
   }
 
   /** Re-evaluates every vassal against the current defaults (only those whose effective config changed reload). */

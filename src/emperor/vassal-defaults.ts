@@ -1,0 +1,92 @@
+/**
+ * The defaults every vassal inherits: `--vassals-include` files, then the watched directory's `_defaults.toml`
+ * (lowest precedence first; the vassal file itself wins over both, see `VassalSpecContext.defaults`). A broken
+ * defaults file is reported and skipped (includes) or the previous one kept (`_defaults.toml`), as a running vassal
+ * keeps its last good config. `hash` changes whenever the effective defaults do, so the emperor can re-evaluate
+ * every vassal against them.
+ */
+import {createHash} from 'node:crypto';
+import {readFile} from 'node:fs/promises';
+import {formatDiagnostic} from '../config/diagnostic.js';
+import {checkDefaults} from '../config/vassal-spec.js';
+import type {Logger} from '../log/logger.js';
+
+/** One defaults file as read. */
+export interface DefaultsFile {
+  file: string;
+  text: Buffer;
+}
+
+/** The current defaults of one emperor. */
+export class VassalDefaults {
+  readonly #log: Logger;
+  readonly #includeFiles: readonly string[];
+  readonly #vassalDir: string;
+  #includes: DefaultsFile[] = [];
+  #directory: DefaultsFile | undefined;
+  #hash = '';
+
+  constructor(log: Logger, includeFiles: readonly string[], vassalDir: string) {
+    this.#log = log;
+    this.#includeFiles = includeFiles;
+    this.#vassalDir = vassalDir;
+  }
+
+  /** Lowest precedence first. */
+  get files(): DefaultsFile[] {
+    return this.#directory ? [...this.#includes, this.#directory] : this.#includes;
+  }
+
+  /** Changes whenever the effective defaults do ('' for none). */
+  get hash(): string {
+    return this.#hash;
+  }
+
+  /** (Re)reads the --vassals-include files; true when the defaults changed. */
+  async readIncludes(): Promise<boolean> {
+    const read: DefaultsFile[] = [];
+    for (const file of this.#includeFiles) {
+      try {
+        const text = await readFile(file);
+        if (this.#problems(file, text, 'invalid vassals-include file; ignoring it')) continue;
+        read.push({file, text});
+      } catch (cause) {
+        this.#log.error('cannot read vassals-include file', {file, error: String(cause)});
+      }
+    }
+    this.#includes = read;
+    return this.#rehash();
+  }
+
+  /** The directory's defaults file appeared, changed (path) or vanished (undefined); true when the defaults changed. */
+  async onDirectoryFile(path: string | undefined): Promise<boolean> {
+    let next: DefaultsFile | undefined;
+    if (path !== undefined) {
+      try {
+        const text = await readFile(path);
+        if (this.#problems(path, text, 'invalid vassal defaults; keeping the previous ones')) return false;
+        next = {file: path, text};
+      } catch {
+        next = undefined;
+      }
+    }
+    this.#directory = next;
+    return this.#rehash();
+  }
+
+  #problems(file: string, text: Buffer, message: string): boolean {
+    const problems = checkDefaults(file, text, {vassalDir: this.#vassalDir});
+    if (problems.length === 0) return false;
+    this.#log.error(message, {uwsgi: `[emperor] ${problems.map(formatDiagnostic).join('\n')}`});
+    return true;
+  }
+
+  #rehash(): boolean {
+    const before = this.#hash;
+    const files = this.files;
+    const hash = createHash('sha1');
+    for (const {file, text} of files) hash.update(file).update('\0').update(text).update('\0');
+    this.#hash = files.length === 0 ? '' : hash.digest('hex');
+    return before !== this.#hash;
+  }
+}
