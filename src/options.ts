@@ -124,7 +124,7 @@ export const OPTIONS = [
   {name: 'max-requests', aliases: ['R'], type: 'int', default: 0, scopes: ['server'], arg: 'N', help: 'recycle a worker gracefully after N requests'},
   {name: 'reload-on-rss', type: 'int', default: 0, scopes: ['server'], arg: 'MB', help: 'recycle a worker gracefully once its RSS reaches MB'},
   {name: 'worker-reload-mercy', type: 'seconds', default: 60, scopes: ['server'], arg: 'S', help: 'time a retiring worker gets to finish in-flight requests'},
-  {name: 'reload-mode', type: 'string', default: 'all', scopes: ['server'], arg: 'all|chain', help: 'graceful reload: start all new workers then retire the old (all), or one at a time (chain)'},
+  {name: 'reload-mode', type: 'string', default: 'chain', scopes: ['server'], arg: 'chain|all', help: 'graceful reload: replace workers one at a time (chain, the smallest pause measured), or start all new workers then retire the old (all)'},
   {name: 'touch-reload', type: 'path', multi: true, scopes: ['server'], arg: 'FILE', help: 'graceful reload when FILE is touched'},
   {name: 'touch-chain-reload', type: 'path', multi: true, scopes: ['server'], arg: 'FILE', help: 'chain reload when FILE is touched'},
   {name: 'master-fifo', type: 'path', multi: true, scopes: ['server'], arg: 'FILE', help: 'command FIFO: r reload, c chain reload, q graceful stop, Q brutal stop'},

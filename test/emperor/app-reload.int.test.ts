@@ -111,11 +111,11 @@ describe('app-server vassal reloads under load', () => {
     });
   });
 
-  it('chain reload mode also loses nothing', async () => {
+  it('all-at-once reload mode (start N new, then retire N old) also loses nothing', async () => {
     const {port, writeApp, publish} = await setup(3);
     const result = await underLoad(port, async () => {
       writeApp('v2');
-      publish('reload-mode = chain\n');
+      publish('reload-mode = all\n');
       await served(port, 'v2');
     });
     expect(result.errors).toEqual({});

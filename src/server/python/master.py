@@ -368,7 +368,7 @@ class Master:
     def start_reload(self, cfg, mode=None):
         if self.phase == 'stopping':
             return
-        mode = mode or cfg.get('reload-mode') or 'all'
+        mode = mode or cfg.get('reload-mode') or 'chain'
         if self.reload is not None or self.phase == 'starting':
             self.reload_queued = (cfg, mode)
             return
