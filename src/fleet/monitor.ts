@@ -72,6 +72,8 @@ export const DEFAULT_FLEET_TTL_SECONDS = 3;
 const DEFAULT_ROLL_SETTLE_MS = 3_000;
 const FENCE_CHECK_MS = 100;
 const RECONNECT_MS = 500;
+/** A re-claim of a running replica that could not be settled is tried again this often. */
+const CLAIM_RETRY_MS = 250;
 /** TTLs an emperor waits after its lease was in doubt before it takes replicas it did not run. */
 const RECOVERY_GRACE_TTLS = 2;
 /** States in which a replica counts as failed for a rolling reload. */
@@ -112,6 +114,7 @@ export class FleetMonitor {
   #retryTimer: NodeJS.Timeout | undefined;
   #rollTimer: NodeJS.Timeout | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
+  #claimRetryTimer: NodeJS.Timeout | undefined;
   #switch: DeadManSwitch | undefined;
 
   // The store as last seen.
@@ -179,6 +182,8 @@ export class FleetMonitor {
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#rollTimer);
     clearTimeout(this.#graceTimer);
+    clearTimeout(this.#claimRetryTimer);
+    this.#claimRetryTimer = undefined;
     clearInterval(this.#fenceTimer);
   }
 
@@ -259,15 +264,26 @@ export class FleetMonitor {
         this.#log.debug('cannot announce this emperor', {error: String(error)});
       }
     }
-    // A new lease means the old one expired with our claims: take back what still runs here, unless taken.
+    // A new lease means the old one expired with our claims: take back what still runs here, unless another emperor
+    // took it. A claim that cannot be settled now (etcd slow or still recovering) is retried, never given up.
     await Promise.all(
       [...this.#held].map(async ([name, held]) => {
         if (held.phase === 'releasing') return;
-        const won = await this.#tryClaim(name, held.index, held.seq, held.rev, held.state).catch(() => false);
-        if (!won && this.#held.get(name) === held && this.#claims.get(name)?.get(held.index)?.lease !== lease) this.#lose(name, held);
+        const outcome = await this.#tryClaim(name, held.index, held.seq, held.rev, held.state);
+        if (outcome === 'taken' && this.#held.get(name) === held && (held.phase as HeldReplica['phase']) !== 'releasing') this.#lose(name, held);
+        else if (outcome === 'unknown') this.#retryClaimsSoon();
       }),
     );
     this.#scheduleReconcile();
+  }
+
+  /** A re-claim could not be settled: look again shortly even if the store sends no event. */
+  #retryClaimsSoon(): void {
+    if (this.#claimRetryTimer !== undefined || !this.#isActive()) return;
+    this.#claimRetryTimer = setTimeout(() => {
+      this.#claimRetryTimer = undefined;
+      this.#scheduleReconcile();
+    }, CLAIM_RETRY_MS);
   }
 
   #isActive(): boolean {
@@ -403,8 +419,14 @@ export class FleetMonitor {
         continue;
       }
       const claim = this.#claims.get(name)?.get(held.index);
-      if (claim === undefined) {
-        tasks.push(this.#tryClaim(name, held.index, held.seq, held.rev, held.state).catch(() => false));
+      // Missing, or still the claim of our previous lease (its deletion not seen yet): claim it again under this
+      // lease. Only a claim another emperor holds means the replica runs elsewhere.
+      if (claim === undefined || (claim.lease !== lease && claim.record.host === this.#o.hostId)) {
+        tasks.push(
+          this.#tryClaim(name, held.index, held.seq, held.rev, held.state).then((outcome) => {
+            if (outcome === 'unknown') this.#retryClaimsSoon();
+          }),
+        );
         continue;
       }
       if (claim.lease !== lease) {
@@ -436,10 +458,7 @@ export class FleetMonitor {
       }
     }
     if (index === -1) return;
-    const won = await this.#tryClaim(name, index, meta.seq, file.rev, 'claimed').catch((error: unknown) => {
-      this.#log.debug('claim failed', {vassal: name, index, error: String(error)});
-      return false;
-    });
+    const won = (await this.#tryClaim(name, index, meta.seq, file.rev, 'claimed')) === 'won';
     if (!won || this.#held.has(name) || !this.#isActive()) return;
     const held: HeldReplica = {index, phase: 'running', rev: file.rev, seq: meta.seq, state: 'claimed', singleton: meta.singleton, deleteClaim: true};
     this.#held.set(name, held);
@@ -447,13 +466,30 @@ export class FleetMonitor {
     this.#defineHeld(name, held, meta, file);
   }
 
-  async #tryClaim(name: string, index: number, seq: number, rev: number, state: string): Promise<boolean> {
+  /**
+   * Creates claim `NAME/INDEX` under the current lease if nobody holds it. `won`: the claim is ours under this lease
+   * (also when an earlier attempt whose answer was lost, or a concurrent one of ours, created it); `taken`: another
+   * emperor holds it; `unknown`: not settled (no lease, etcd unreachable or slow, or the claim of our previous lease
+   * is not deleted yet), so try again later and change nothing meanwhile.
+   */
+  async #tryClaim(name: string, index: number, seq: number, rev: number, state: string): Promise<'won' | 'taken' | 'unknown'> {
     const lease = this.#keeper.lease;
-    if (lease === undefined) return false;
+    if (lease === undefined) return 'unknown';
     const key = this.#keys.claim(name, index);
     const record: ClaimRecord = {host: this.#o.hostId, state, seq, rev, at: Date.now()};
-    const res = await this.#store.txn([{key, target: 'create', op: '=', value: 0}], [{op: 'put', key, value: JSON.stringify(record), lease}], [], {deadlineMs: 2_000});
-    return res.succeeded;
+    try {
+      const res = await this.#store.txn([{key, target: 'create', op: '=', value: 0}], [{op: 'put', key, value: JSON.stringify(record), lease}], [], {deadlineMs: 2_000});
+      if (res.succeeded) return 'won';
+      const {kvs} = await this.#store.get(key, {deadlineMs: 2_000});
+      const current = kvs[0];
+      if (current === undefined) return 'unknown';
+      if (current.lease === lease) return 'won';
+      if (parseClaimRecord(current.value)?.host === this.#o.hostId) return 'unknown';
+      return 'taken';
+    } catch (error) {
+      this.#log.debug('claim not settled', {vassal: name, index, error: String(error)});
+      return 'unknown';
+    }
   }
 
   #defineHeld(name: string, held: HeldReplica, meta: VassalMeta, file: {text: Buffer; rev: number}): void {
