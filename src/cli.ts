@@ -213,7 +213,6 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     const started = await startControlServer(controlPath, governed, log);
     if (started.ok) {
       control = started.value;
-      log.info('control socket', {uwsgi: `*** control socket on ${controlPath} ***`});
     } else if (options.control !== undefined) {
       throw new Error(`cannot open the control socket: ${started.error}`);
     } else {

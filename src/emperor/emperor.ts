@@ -8,7 +8,7 @@
  * reload-mercy) → SIGKILL what is left → close the stats server → close the reaper.
  */
 import {createHash} from 'node:crypto';
-import {existsSync} from 'node:fs';
+import {existsSync, readFileSync} from 'node:fs';
 import {readFile, stat} from 'node:fs/promises';
 import {fileURLToPath} from 'node:url';
 import type {Server} from 'node:net';
@@ -210,6 +210,7 @@ export class Emperor {
   async start(): Promise<void> {
     this.#reaper.start();
     this.#log.info('starting', {uwsgi: '*** starting kaiser Emperor ***', dir: this.#options.dir, pid: process.pid});
+    this.#logOpenFileLimit();
     if (this.#options.statsAddress) {
       const {server, address} = await startStatsServer(this.#options.statsAddress, () => this.statsJson());
       this.#statsServer = server;
@@ -235,6 +236,28 @@ export class Emperor {
       };
       tick();
     }
+  }
+
+  /**
+   * Every vassal costs the emperor a few descriptors (pipes, held sockets; an on-demand vassal one per socket here and
+   * one in the runtime host). Node raises its soft RLIMIT_NOFILE to the hard limit at start; say what we got, and
+   * warn when it is low for mass hosting (raise the hard limit: LimitNOFILE= in the systemd unit, ulimit -Hn).
+   */
+  #logOpenFileLimit(): void {
+    let soft: number | undefined;
+    let hard: number | undefined;
+    try {
+      const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+      const fields = line?.split(/\s+/) ?? [];
+      soft = Number(fields[3]);
+      hard = Number(fields[4]);
+    } catch {
+      return;
+    }
+    if (!Number.isFinite(soft)) return;
+    const message = `open-file limit ${soft} (hard ${Number.isFinite(hard) ? hard : 'unlimited'}; a vassal needs 1-3 descriptors here)`;
+    if ((soft ?? 0) < 16384) this.#log.warn('low open-file limit', {uwsgi: `[emperor] ${message}; raise it for mass hosting (LimitNOFILE= / ulimit -n)`});
+    else this.#log.info('open-file limit', {uwsgi: `[emperor] ${message}`});
   }
 
   /** SIGHUP: re-read `--vassals-include`, then reload every vassal. */
