@@ -326,7 +326,8 @@ row_pm2() {  # row_pm2 ROW APPTEXT
       pm2c delete app > /dev/null 2>&1
       wait_down "$port" 20 || echo "detail: run $r: WARNING port still open 20 s after pm2 delete"
     done
-    echo "detail: pm2 $("$PM2" --version 2>/dev/null | tail -1) cluster mode -i $PROCS, pm2 reload app --update-env (default kill_timeout 1600 ms, stop signal SIGINT)"
+    # (pm2 --version without PM2_HOME would start a daemon in ~/.pm2: ask its own daemon)
+    echo "detail: pm2 $(pm2c --version 2>/dev/null | tail -1) cluster mode -i $PROCS, pm2 reload app --update-env (default kill_timeout 1600 ms, stop signal SIGINT)"
   } > "$WORK/rows/$row.out"
   sed "s/^/$row /" "$WORK/rows/$row.out"
   pm2c kill > /dev/null 2>&1
