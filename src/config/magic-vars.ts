@@ -123,6 +123,18 @@ export function djb33xHex(text: string): string {
 
 /** The facts of this host and process, read from the OS (the one impure function of this module). */
 export function currentHostFacts(version: string): HostFacts {
+  // Asked once per vassal file read: os.cpus() and the passwd lookup cost ~0.25 ms each, which a thousand vassals
+  // repeat for nothing. The facts are taken once per process (a host name change applies after a restart).
+  const cached = HOST_FACTS.get(version);
+  if (cached) return cached;
+  const facts = readHostFacts(version);
+  HOST_FACTS.set(version, facts);
+  return facts;
+}
+
+const HOST_FACTS = new Map<string, HostFacts>();
+
+function readHostFacts(version: string): HostFacts {
   const user = safeUserInfo();
   return {
     hostname: hostname(),

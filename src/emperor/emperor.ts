@@ -123,6 +123,8 @@ interface VassalRecord {
   source: string;
   /** The last definition seen, to re-evaluate the vassal when the defaults change. */
   definition: VassalDefinition | undefined;
+  /** inode:size:mtime:uid:gid of the file when last read (directory vassals), so rescans skip unchanged files. */
+  statKey?: string;
   /** The effective spec (JSON) and version last applied: a defaults change that leaves both alone reloads nothing. */
   applied: string | undefined;
   hash: string;
@@ -166,6 +168,10 @@ export class Emperor {
   readonly #monitor: DirectoryMonitor | undefined;
   /** Every source feeding this emperor (the directory, fleet stores), for stats. */
   readonly #sources = new Set<string>();
+  /** Vassal names by content hash, to find the old name of a renamed file without scanning every vassal. */
+  readonly #byHash = new Map<string, Set<string>>();
+  /** The definition pass in progress per vassal name (see `define`). */
+  readonly #defining = new Map<string, Promise<void>>();
   /** Vassal defaults, lowest precedence first: `--vassals-include` files, then the directory's `_defaults.toml`. */
   readonly #defaults: VassalDefaults;
   #statsServer: Server | undefined;
@@ -376,6 +382,11 @@ export class Emperor {
       const st = await stat(path);
       mtimeMs = st.mtimeMs;
       owner = {uid: st.uid, gid: st.gid};
+      // Rescans report every file: one whose inode, size, mtime and owner are unchanged was read already.
+      const statKey = `${st.ino}:${st.size}:${st.mtimeMs}:${st.uid}:${st.gid}`;
+      const known = this.#records.get(name);
+      if (known?.present && known.statKey === statKey && known.hash !== 'recheck' && known.hash !== 'rebind') return;
+      if (known) known.statKey = statKey;
       if (st.size > MAX_FILE_BYTES) {
         error = operatorError(path, 'KAISER_CONFIG_TOO_LARGE', {sizeBytes: st.size, limitBytes: MAX_FILE_BYTES});
         text = Buffer.alloc(0);
@@ -407,7 +418,20 @@ export class Emperor {
    * the fleet store). Unchanged content and version do nothing; a change reloads; a broken definition keeps a running
    * vassal on its last good config.
    */
-  async define(name: string, def: VassalDefinition): Promise<void> {
+  define(name: string, def: VassalDefinition): Promise<void> {
+    // One definition of a name at a time: the first scan and the watcher may both report a file at once, and two
+    // concurrent passes would both bind its sockets.
+    const previous = this.#defining.get(name) ?? Promise.resolve();
+    const next = previous.then(() => this.#define(name, def));
+    const settled = next.catch(() => undefined);
+    this.#defining.set(name, settled);
+    void settled.then(() => {
+      if (this.#defining.get(name) === settled) this.#defining.delete(name);
+    });
+    return next;
+  }
+
+  async #define(name: string, def: VassalDefinition): Promise<void> {
     if (this.#stopping) return;
     const {path, text, version: mtimeMs} = def;
     let error = def.error;
@@ -441,7 +465,7 @@ export class Emperor {
       };
       this.#records.set(name, record);
     }
-    record.hash = hash;
+    this.#setHash(name, record, hash);
     record.mtimeMs = mtimeMs;
     record.present = true;
     record.definition = def;
@@ -463,7 +487,7 @@ export class Emperor {
       const message = error ?? 'invalid vassal file';
       if (def.recheck && Date.now() - def.changedAt < HALF_WRITTEN_WINDOW_MS) {
         // Perhaps still being written: look again shortly; report only once the file is stable.
-        record.hash = 'recheck';
+        this.#setHash(name, record, 'recheck');
         record.recheck = setTimeout(def.recheck, HALF_WRITTEN_RECHECK_MS);
         return;
       }
@@ -511,11 +535,12 @@ export class Emperor {
     }
     if (wanted.value.length > 0) {
       const keys = wanted.value.map((socket) => socket.key);
-      const bound = await this.#sockets.acquire(name, keys);
+      // An on-demand app-server vassal's sockets live in the runtime host only (it watches them and forks the master).
+      const bound = await this.#sockets.acquire(name, keys, spec.kind === 'app-server');
       if (!bound.ok) {
         const message = operatorError(path, 'KAISER_SOCKET_BIND_FAILED', {address: keys.join(', '), cause: bound.error});
         this.#log.error('cannot bind vassal socket', {uwsgi: `[emperor] ${message} (retrying in ${BIND_RETRY_MS / 1000} s)`, vassal: name});
-        record.hash = 'rebind';
+        this.#setHash(name, record, 'rebind');
         record.recheck = setTimeout(() => (def.recheck ? def.recheck() : void this.define(name, def)), BIND_RETRY_MS);
         record.vassal.onConfigInvalid(message);
         return;
@@ -547,10 +572,24 @@ export class Emperor {
    * old name first, so the new one does not race it for the same port (uWSGI starts both and lets them clash). The
    * unlink event may still be on its way, so the vanished file is checked on disk.
    */
+  /** Sets a record's content hash, keeping the hash → names index (used to spot renames) in step. */
+  #setHash(name: string, record: VassalRecord, hash: string): void {
+    const old = this.#byHash.get(record.hash);
+    if (old) {
+      old.delete(name);
+      if (old.size === 0) this.#byHash.delete(record.hash);
+    }
+    record.hash = hash;
+    const names = this.#byHash.get(hash) ?? new Set<string>();
+    names.add(name);
+    this.#byHash.set(hash, names);
+  }
+
   async #finishRename(name: string, hash: string, source: string): Promise<void> {
     if (source !== this.#options.dir) return; // only files of the watched directory can be renamed
-    for (const [other, record] of this.#records) {
-      if (other === name || record.hash !== hash || record.source !== source || !record.definition) continue;
+    for (const other of [...(this.#byHash.get(hash) ?? [])]) {
+      const record = this.#records.get(other);
+      if (other === name || !record || record.hash !== hash || record.source !== source || !record.definition) continue;
       const gone = record.present ? !existsSync(record.definition.path) : record.vassal.state.id !== 'stopped';
       if (gone) await this.undefine(other).then(() => record.vassal.remove('removed'));
     }
@@ -578,6 +617,7 @@ export class Emperor {
     return record.vassal.remove('removed').then(() => {
       if (!record.present && this.#records.get(name) === record) {
         this.#records.delete(name);
+        this.#byHash.get(record.hash)?.delete(name);
         void record.cgroup?.remove();
         record.cgroup = undefined;
         record.logFile?.close();

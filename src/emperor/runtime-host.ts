@@ -59,6 +59,7 @@ type HostEvent =
   | {ev: 'exit'; id: string; pid: number; code: number | null; signal: string | null}
   | {ev: 'wake'; key: string}
   | {ev: 'listening'; key: string}
+  | {ev: 'bind-failed'; key: string; error: string}
   | {ev: 'error'; id?: string; message: string};
 
 const RESTART_FIRST_MS = 100;
@@ -84,7 +85,12 @@ export class RuntimeHost {
   readonly #armed = new Set<string>();
   readonly #wakeListeners: ((key: string) => void)[] = [];
   /** Callers waiting for the host’s listening event, by socket key. */
-  readonly #listening = new Map<string, (() => void)[]>();
+  readonly #listening = new Map<string, ((error?: string) => void)[]>();
+  /** Handle sends in flight, by socket key, and who waits for them to finish (see `whenSent`). */
+  readonly #sending = new Map<string, number>();
+  readonly #sentWaiters = new Map<string, (() => void)[]>();
+  /** Sockets the host bound itself (`bindSocket`), bound again if the host restarts. */
+  readonly #bound = new Set<string>();
   #readyWaiters: ((ok: boolean) => void)[] = [];
 
   constructor(options: RuntimeHostOptions) {
@@ -145,17 +151,33 @@ export class RuntimeHost {
    */
   addSocket(key: string, handle: RawSocketHandle): Promise<boolean> {
     this.#sockets.set(key, handle);
-    const listening = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 5_000);
+    const listening = this.#waitListening(key).then((error) => error === undefined);
+    this.#sendSocket(key, handle);
+    return listening;
+  }
+
+  /**
+   * Asks the host to bind and listen on `key` (`tcp://HOST:PORT`, `unix:/path`) itself and keep it: for sockets only
+   * the host needs (on-demand app-server vassals), with no copy in the emperor. Resolves with an error text or
+   * undefined once listening.
+   */
+  bindSocket(key: string): Promise<string | undefined> {
+    this.#bound.add(key);
+    const result = this.#waitListening(key);
+    this.#send({op: 'bind', key});
+    return result;
+  }
+
+  #waitListening(key: string): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve('the runtime host did not answer within 5 s'), 5_000);
       const waiters = this.#listening.get(key) ?? [];
-      waiters.push(() => {
+      waiters.push((error) => {
         clearTimeout(timer);
-        resolve(true);
+        resolve(error);
       });
       this.#listening.set(key, waiters);
     });
-    this.#sendSocket(key, handle);
-    return listening;
   }
 
   /** Asks for one `wake` event when a connection is pending on `key` (nothing is accepted). */
@@ -172,6 +194,7 @@ export class RuntimeHost {
   closeSocket(key: string): void {
     this.#armed.delete(key);
     this.#sockets.delete(key);
+    this.#bound.delete(key);
     this.#send({op: 'close-socket', key});
   }
 
@@ -213,6 +236,7 @@ export class RuntimeHost {
     // The channel must not keep the emperor alive on its own.
     proc.channel?.unref();
     for (const [key, handle] of this.#sockets) this.#sendSocket(key, handle);
+    for (const key of this.#bound) this.#send({op: 'bind', key});
     for (const key of this.#armed) this.#send({op: 'arm', key});
   }
 
@@ -246,10 +270,11 @@ export class RuntimeHost {
       case 'wake':
         this.#wakeListeners.forEach((l) => l(message.key));
         return;
-      case 'listening': {
+      case 'listening':
+      case 'bind-failed': {
         const waiters = this.#listening.get(message.key) ?? [];
         this.#listening.delete(message.key);
-        waiters.forEach((w) => w());
+        waiters.forEach((w) => w(message.ev === 'bind-failed' ? message.error : undefined));
         return;
       }
       case 'error': {
@@ -289,11 +314,11 @@ export class RuntimeHost {
     this.#restartMs = Math.min(RESTART_MAX_MS, this.#restartMs * 2);
   }
 
-  #send(message: Record<string, unknown>, handle?: RawSocketHandle): boolean {
+  #send(message: Record<string, unknown>, handle?: RawSocketHandle, onSent?: () => void): boolean {
     const proc = this.#proc;
     if (!proc || !proc.connected) return false;
     try {
-      if (handle) proc.send(message, handle as never, {keepOpen: true});
+      if (handle) proc.send(message, handle as never, {keepOpen: true}, () => onSent?.());
       else proc.send(message);
       return true;
     } catch (error) {
@@ -303,7 +328,24 @@ export class RuntimeHost {
   }
 
   #sendSocket(key: string, handle: RawSocketHandle): void {
-    this.#send({op: 'socket', key}, handle);
+    // A handle queued for sending must stay open until it has gone: libuv aborts the process on a closed one.
+    const inFlight = this.#sending.get(key) ?? 0;
+    this.#sending.set(key, inFlight + 1);
+    const sent = () => {
+      const left = (this.#sending.get(key) ?? 1) - 1;
+      if (left > 0) return void this.#sending.set(key, left);
+      this.#sending.delete(key);
+      const waiters = this.#sentWaiters.get(key) ?? [];
+      this.#sentWaiters.delete(key);
+      waiters.forEach((w) => w());
+    };
+    if (!this.#send({op: 'socket', key}, handle, sent)) sent();
+  }
+
+  /** Resolves once no send of `key`'s handle is in flight, so the caller may close its copy. */
+  whenSent(key: string): Promise<void> {
+    if (!this.#sending.has(key)) return Promise.resolve();
+    return new Promise((resolve) => this.#sentWaiters.set(key, [...(this.#sentWaiters.get(key) ?? []), resolve]));
   }
 }
 

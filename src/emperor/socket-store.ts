@@ -35,7 +35,11 @@ export interface SocketHost {
   readonly available: boolean;
   /** Resolves true once the socket listens. */
   addSocket(key: string, handle: object): Promise<boolean>;
+  /** Binds and listens on `key` in the host only; resolves with an error text, or undefined once listening. */
+  bindSocket(key: string): Promise<string | undefined>;
   closeSocket(key: string): void;
+  /** Resolves once no copy of `key`'s handle is still being sent (only then may it be closed). */
+  whenSent(key: string): Promise<void>;
 }
 
 /** A socket the store owns. */
@@ -48,7 +52,8 @@ export interface OwnedSocket {
 
 interface Entry {
   socket: OwnedSocket;
-  handle: RawHandle;
+  /** Undefined for a socket only the runtime host holds (`hostOnly`). */
+  handle: RawHandle | undefined;
   users: Set<string>;
   /** The runtime host holds a copy (and listened on it). */
   hosted: boolean;
@@ -75,7 +80,11 @@ export class SocketStore {
   }
 
   /** Binds (or reuses) the sockets for `vassal`; all or nothing. */
-  async acquire(vassal: string, addresses: readonly string[]): Promise<Result<OwnedSocket[], string>> {
+  /**
+   * With `hostOnly`, sockets that only the runtime host needs (on-demand app-server vassals: the host watches them and
+   * hands them to the masters it forks) are bound by the host itself: no copy here, no fd passing per socket.
+   */
+  async acquire(vassal: string, addresses: readonly string[], hostOnly = false): Promise<Result<OwnedSocket[], string>> {
     const got: OwnedSocket[] = [];
     for (const address of addresses) {
       const existing = this.#entries.get(address);
@@ -84,7 +93,7 @@ export class SocketStore {
         got.push(existing.socket);
         continue;
       }
-      const bound = await this.#bind(address);
+      const bound = hostOnly && this.#host?.available ? await this.#bindInHost(address) : await this.#bind(address);
       if (!bound.ok) {
         this.release(vassal, addresses);
         return err(`cannot bind ${address}: ${bound.error}`);
@@ -95,11 +104,29 @@ export class SocketStore {
     return ok(got);
   }
 
-  /** The socket bound at `address`; it must have been acquired. */
+  /** Closes our copy; a copy handed to the runtime host is closed only once its send has completed. */
+  #close(address: string, entry: Entry): void {
+    const handle = entry.handle;
+    entry.handle = undefined;
+    if (!entry.hosted || !this.#host) return void handle?.close();
+    this.#host.closeSocket(address);
+    void this.#host.whenSent(address).then(() => handle?.close());
+  }
+
+  /** The socket bound at `address`; it must have been acquired, not host-only. */
   owned(address: string): OwnedSocket {
     const entry = this.#entries.get(address);
-    if (!entry) throw new Error(`Internal error: socket ${address} was not acquired`);
+    if (!entry || entry.handle === undefined) throw new Error(`Internal error: socket ${address} was not acquired here`);
     return entry.socket;
+  }
+
+  async #bindInHost(address: string): Promise<Result<{socket: OwnedSocket; handle: undefined; hosted: true}, string>> {
+    const error = await this.#host!.bindSocket(address);
+    if (error !== undefined) {
+      this.#host!.closeSocket(address);
+      return err(error);
+    }
+    return ok({socket: {address, fd: -1, name: address.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 255)}, handle: undefined, hosted: true});
   }
 
   /** Gives up `vassal`'s claim on these addresses; a socket nobody claims is closed. */
@@ -108,8 +135,7 @@ export class SocketStore {
       const entry = this.#entries.get(address);
       if (!entry || !entry.users.delete(vassal) || entry.users.size > 0) continue;
       this.#entries.delete(address);
-      if (entry.hosted) this.#host?.closeSocket(address);
-      entry.handle.close();
+      this.#close(address, entry);
       if (address.startsWith('unix:')) {
         try {
           unlinkSync(address.slice(5));
@@ -125,7 +151,7 @@ export class SocketStore {
     for (const [address, entry] of this.#entries) {
       entry.users.clear();
       this.release('', [address]);
-      entry.handle.close();
+      this.#close(address, entry);
     }
     this.#entries.clear();
   }
@@ -169,7 +195,8 @@ export class SocketStore {
     if (this.#host?.available) {
       if (!(await this.#host.addSocket(address, handle))) {
         this.#host.closeSocket(address);
-        handle.close();
+        const host = this.#host;
+        void host.whenSent(address).then(() => handle.close());
         return err('the runtime host did not listen on it');
       }
       hosted = true;
