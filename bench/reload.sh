@@ -11,10 +11,11 @@
 #   uwsgi-chain       uWSGI emperor, lazy-apps + touch-chain-reload, trigger touched
 #                     (reload-under-load.sh chain)
 #   kaiser-config     kaiser emperor, the same ini vassal (an app-server vassal),
-#                     file touched: reload-mode = all (kaiser's default)
+#                     file touched: the default reload mode (chain)
 #   kaiser-chain      kaiser emperor, the same chain vassal (lazy-apps +
 #                     touch-chain-reload, both accepted by kaiser), trigger touched
 #   kaiser-config-chainmode  the ini vassal + `reload-mode = chain`, file touched
+#   kaiser-config-allmode    the ini vassal + `reload-mode = all`, file touched
 #   kaiser-cmd        kaiser command vassal with socket activation: a Node http server
 #                     (`exec = ["node", "-e", …]`, `server.listen({fd: 3})`,
 #                     `socket = "tcp://127.0.0.1:PORT"`, `ready = "notify"`, READY=1
@@ -60,7 +61,7 @@ source "$HERE/lib/kaiser.sh"
 # shellcheck source=uwsgi-bench/lib/common.sh
 source "$UB/lib/common.sh"     # WORK, track/cleanup, PROBE, wait_200, median, detail
 
-ROWS=${ROWS:-"uwsgi-config uwsgi-chain kaiser-config kaiser-chain kaiser-config-chainmode kaiser-cmd pm2 pm2-graceful kaiser-noreload"}
+ROWS=${ROWS:-"uwsgi-config uwsgi-chain kaiser-config kaiser-chain kaiser-config-chainmode kaiser-config-allmode kaiser-cmd pm2 pm2-graceful kaiser-noreload"}
 RELOAD_WINDOW=${RELOAD_WINDOW:-3}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}
@@ -367,6 +368,7 @@ row_kaiser_noreload() {
 
 # ---------------------------------------------------------------------------------------
 { cat "$UB/lib/vassal.ini.tmpl"; echo "reload-mode = chain"; } > "$WORK/vassal-chainmode.ini.tmpl"
+{ cat "$UB/lib/vassal.ini.tmpl"; echo "reload-mode = all"; } > "$WORK/vassal-allmode.ini.tmpl"
 
 for row in $ROWS; do
   t_row=$(now)
@@ -376,6 +378,7 @@ for row in $ROWS; do
     kaiser-config) shared_row "$row" kaiser config ;;
     kaiser-chain) shared_row "$row" kaiser chain ;;
     kaiser-config-chainmode) shared_row "$row" kaiser config "VASSAL_TEMPLATE=$WORK/vassal-chainmode.ini.tmpl" ;;
+    kaiser-config-allmode) shared_row "$row" kaiser config "VASSAL_TEMPLATE=$WORK/vassal-allmode.ini.tmpl" ;;
     kaiser-cmd) row_kaiser_cmd ;;
     pm2) row_pm2 pm2 "$PM2_PLAIN" ;;
     pm2-graceful) row_pm2 pm2-graceful "$PM2_GRACEFUL" ;;
@@ -395,9 +398,10 @@ d, W = sys.argv[1], float(sys.argv[2])
 label = {
   "uwsgi-config": ("uWSGI emperor", "vassal file touched (graceful reload)"),
   "uwsgi-chain": ("uWSGI emperor", "chain reload (lazy-apps + touch-chain-reload)"),
-  "kaiser-config": ("kaiser app-server vassal", "vassal file touched, reload-mode all (default)"),
+  "kaiser-config": ("kaiser app-server vassal", "vassal file touched, default reload mode (chain)"),
   "kaiser-chain": ("kaiser app-server vassal", "chain reload (lazy-apps + touch-chain-reload)"),
   "kaiser-config-chainmode": ("kaiser app-server vassal", "vassal file touched, reload-mode = chain"),
+  "kaiser-config-allmode": ("kaiser app-server vassal", "vassal file touched, reload-mode = all"),
   "kaiser-cmd": ("kaiser command vassal (Node on fd 3, socket activation)", "vassal file rewritten (new env value)"),
   "pm2": ("PM2 cluster mode, plain app", "pm2 reload"),
   "pm2-graceful": ("PM2 cluster mode, app drains on SIGINT", "pm2 reload"),
