@@ -641,6 +641,7 @@ export class Emperor {
       log: this.#options.log,
       groups: this.#reaper,
       childSpecFor: (spec) => this.#withPlacement(name, this.#childSpecFor(spec)),
+      serverConfigFor: (spec) => this.#serverConfigFor(spec),
       requestSlot: (grant) => this.#slots.request(grant),
       releaseSlot: () => this.#slots.release(),
       onTransition: (vassal, from, event) => this.#onTransition(vassal, from, event),
@@ -871,6 +872,11 @@ export class Emperor {
     if (stale.length) this.#sockets.release(vassal.name, stale);
   }
 
+  /** What an app-server master gets as KAISER_CONFIG, at spawn and with every reload. */
+  #serverConfigFor(spec: VassalSpec & {kind: 'app-server'}): Record<string, unknown> {
+    return {...spec.serverConfig, idle: spec.idleSeconds, _name: spec.name, _node: process.execPath, _node_worker: NODE_WORKER};
+  }
+
   #childSpecFor(spec: VassalSpec): ChildSpec {
     const base: Record<string, string> = {};
     for (const [key, value] of Object.entries(process.env)) if (value !== undefined) base[key] = value;
@@ -901,7 +907,7 @@ export class Emperor {
         };
       }
       case 'app-server': {
-        const config = {...spec.serverConfig, idle: spec.idleSeconds, _name: spec.name, _node: process.execPath, _node_worker: NODE_WORKER};
+        const config = this.#serverConfigFor(spec);
         const inherit = this.#emperorSockets(spec);
         const adopted = inherit.ok && inherit.value.length > 0 ? {inherit: Object.fromEntries(inherit.value.map((s) => [s.written, s.key]))} : {};
         return {file: spec.python, args: [MASTER_PY], cwd: spec.dir, env: {...base, KAISER_CONFIG: JSON.stringify(config)}, emperorPipe: true, listenFds: [], ...adopted};

@@ -33,6 +33,8 @@ export interface VassalDeps {
   groups: {add(pgid: number): void; remove(pgid: number): void};
   /** Builds what to run for a spec (command line, env, pipe). */
   childSpecFor(spec: VassalSpec): ChildSpec;
+  /** The full KAISER_CONFIG of an app-server vassal (its options plus the emperor's internals), for reloads. */
+  serverConfigFor(spec: VassalSpec & {kind: 'app-server'}): Record<string, unknown>;
   /** Asks the emperor for a spawn slot; `grant` is called when one is free. Returns a cancel function. */
   requestSlot(grant: () => void): () => void;
   releaseSlot(): void;
@@ -100,6 +102,8 @@ export class Vassal {
   #appStats: AppServerStats | undefined;
   #statsWaiters: (() => void)[] = [];
   #stopWaiters: (() => void)[] = [];
+  /** The config changed while an app-server master was starting: reload it once it is ready. */
+  #reloadWhenReady = false;
   /** Old instances being stopped in the background after an overlap reload. */
   readonly #retiring = new Set<Child>();
 
@@ -179,6 +183,12 @@ export class Vassal {
         if (!spec.onDemand) return this.#queue('CONFIG_CHANGED');
         return;
       case 'starting':
+        // An app-server master that is still starting owns its sockets already: stopping it would refuse
+        // connections. Reload it in place as soon as it is ready instead.
+        if (previous?.kind === 'app-server' && spec.kind === 'app-server') {
+          this.#reloadWhenReady = true;
+          return;
+        }
         return this.#stop('restart', 'CONFIG_CHANGED');
       case 'ready':
       case 'reload-failed':
@@ -401,6 +411,7 @@ export class Vassal {
 
   #spawn(): void {
     const spec = this.#requireSpec();
+    this.#reloadWhenReady = false; // a new process starts with the newest config anyway
     const {child, cancelProbe} = this.#launch(spec);
     this.#changeState({id: 'starting', child, spawnedAt: this.#lastSpawn, cancelProbe}, 'SLOT');
   }
@@ -492,6 +503,10 @@ export class Vassal {
     this.#lastError = undefined;
     this.#changeState({id: 'ready', child, readyAt: this.#deps.now()}, 'READY');
     this.#log.info('vassal ready', {uwsgi: `[emperor] vassal ${this.name} is ready to accept requests`});
+    if (this.#reloadWhenReady) {
+      this.#reloadWhenReady = false;
+      this.#reloadInPlace('CONFIG_CHANGED');
+    }
   }
 
   #onMessage(child: Child, message: VassalMessage): void {
@@ -537,7 +552,7 @@ export class Vassal {
       case FROM_VASSAL.CONFIG_REQUEST:
         // The master was asked to reload (SIGHUP, touch-reload, FIFO): hand it the current config.
         if (this.#spec?.kind === 'app-server') {
-          child.send(encodeConfigPacket(this.#spec.serverConfig));
+          child.send(encodeConfigPacket(this.#deps.serverConfigFor(this.#spec)));
           child.send(Buffer.from([TO_VASSAL.RELOAD]));
           const s = this.#state;
           if (s.id === 'ready' || s.id === 'reload-failed') {
@@ -563,7 +578,7 @@ export class Vassal {
     if (s.id !== 'ready' && s.id !== 'reload-failed' && s.id !== 'reloading') throw unexpectedState(s, event);
     const spec = this.#spec;
     if (spec?.kind !== 'app-server') throw unexpectedState(s, event);
-    s.child.send(encodeConfigPacket(spec.serverConfig));
+    s.child.send(encodeConfigPacket(this.#deps.serverConfigFor(spec)));
     s.child.send(Buffer.from([TO_VASSAL.RELOAD]));
     this.#log.info('vassal reload', {uwsgi: `[emperor] reload the uwsgi instance ${this.name}`});
     this.#changeState({id: 'reloading', child: s.child, requestedAt: this.#deps.now(), readyAt: s.readyAt}, event);

@@ -121,3 +121,26 @@ describe('app-server vassal reloads under load', () => {
     expect(result.errors).toEqual({});
   });
 });
+
+describe('Node app-server vassal reloads', () => {
+  it('reloads a node-app vassal with new code under load, with zero failures', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const app = join(dir, 'app.mjs');
+    const writeApp = (version: string) => writeFileSync(app, `export default {fetch() { return new Response('${version}'); }};\n`);
+    const publishToml = (extra = '') => {
+      writeFileSync(join(dir, '.node.toml.tmp'), `http-socket = "127.0.0.1:${port}"\nnode-app = "app.mjs"\nprocesses = 2\n${extra}`);
+      renameSync(join(dir, '.node.toml.tmp'), join(dir, 'node.toml'));
+    };
+    writeApp('n1');
+    const emperor = startKaiser(['--emperor', dir]);
+    publishToml();
+    expect((await waitFor200(port, 20_000)).body).toBe('n1');
+    const result = await underLoad(port, async () => {
+      writeApp('n2');
+      publishToml('# edited\n');
+      await served(port, 'n2');
+    });
+    if (Object.keys(result.errors).length) throw new Error(`${JSON.stringify(result.errors)}\n${emperor.output().split('\n').filter((l) => !l.includes('GET /')).slice(-40).join('\n')}`);
+  });
+});

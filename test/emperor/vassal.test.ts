@@ -67,6 +67,7 @@ class FakeWorld {
       log: winston.createLogger({silent: true}),
       groups: {add: () => undefined, remove: () => undefined},
       childSpecFor: (): ChildSpec => ({file: 'x', args: [], cwd: '/', env: {}, emperorPipe: false, listenFds: []}),
+      serverConfigFor: (spec: {serverConfig: Record<string, unknown>}) => ({...spec.serverConfig, _internal: true}),
       requestSlot: (grant: () => void) => {
         this.slotsInUse += 1;
         grant();
@@ -280,5 +281,20 @@ describe('Vassal: limits and refusals', () => {
     await world.last.exit({code: 0, signal: null});
     expect(world.children).toHaveLength(2);
     expect(v.state.id).toBe('starting');
+  });
+});
+
+describe('Vassal: config changes while an app-server master starts', () => {
+  it('reloads in place once ready instead of stopping the master', () => {
+    const world = new FakeWorld();
+    const v = new Vassal('app.ini', world.deps());
+    v.onConfigChanged(appSpec());
+    v.onConfigChanged(appSpec());
+    expect(world.last.signals).toEqual([]);
+    expect(world.last.sent).toEqual([]);
+    world.last.byte(5);
+    expect(v.state.id).toBe('reloading');
+    expect(world.last.sent.map((b) => b[0])).toEqual([115, 1]);
+    expect(world.children).toHaveLength(1);
   });
 });

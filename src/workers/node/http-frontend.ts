@@ -2,10 +2,19 @@
  * The HTTP servers of the worker: one `http.Server` per inherited `http` listening socket (`listen({fd})`),
  * all sharing the request listener, plus the graceful stop of SIGHUP: stop accepting, let in-flight requests
  * finish (their responses get `Connection: close` when the head is not out yet), close keep-alive
- * connections as soon as they are idle, resolve when every connection is gone.
+ * connections once they have been idle for a second, resolve when every connection is gone.
+ *
+ * Not `http.Server#close()`: since Node 19 it closes idle keep-alive connections at once, under a client that may
+ * be sending its next request on one at that instant (it gets a reset). A connection idle for a second is closed
+ * with a FIN; one that brings a request meanwhile is answered with `Connection: close`.
  */
 import http from 'node:http';
+import net from 'node:net';
+import type {Socket} from 'node:net';
 import type {IncomingMessage, ServerResponse} from 'node:http';
+
+/** How long a keep-alive connection must have been idle before a stopping worker closes it. */
+const IDLE_GRACE_MS = 1_000;
 
 /** Server tuning taken from the options. */
 export interface FrontendOptions {
@@ -22,7 +31,9 @@ export class HttpFrontend {
   private readonly servers: http.Server[] = [];
   private readonly inFlight = new Set<ServerResponse>();
   private draining = false;
-  private idleSweepScheduled = false;
+  /** Every open client connection, with the time its last response ended (or it connected). */
+  private readonly connections = new Map<Socket, number>();
+  private idleSweep: NodeJS.Timeout | undefined;
 
   /**
    * @param listener the request pipeline (dispatch.ts)
@@ -50,9 +61,13 @@ export class HttpFrontend {
   stopGracefully(): Promise<void> {
     this.draining = true;
     for (const res of this.inFlight) markLast(res);
-    const closed = this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
-    this.sweepIdle();
-    return Promise.all(closed).then(() => undefined);
+    // net.Server's close: stop accepting, and call back once every connection has ended (see the header).
+    const closed = this.servers.map((server) => new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve())));
+    this.idleSweep = setInterval(() => this.closeIdle(IDLE_GRACE_MS), 100);
+    this.idleSweep.unref();
+    return Promise.all(closed).then(() => {
+      if (this.idleSweep) clearInterval(this.idleSweep);
+    });
   }
 
   private listenOne(fd: number): Promise<void> {
@@ -70,9 +85,13 @@ export class HttpFrontend {
       if (this.draining) markLast(res);
       res.once('close', () => {
         this.inFlight.delete(res);
-        if (this.draining) this.sweepIdle();
+        if (this.connections.has(req.socket)) this.connections.set(req.socket, performance.now());
       });
       this.listener(req, res);
+    });
+    server.on('connection', (socket: Socket) => {
+      this.connections.set(socket, performance.now());
+      socket.once('close', () => this.connections.delete(socket));
     });
     this.servers.push(server);
     return new Promise((resolve, reject) => {
@@ -85,14 +104,14 @@ export class HttpFrontend {
     });
   }
 
-  /** Closes connections that are idle (between keep-alive requests); batched per event-loop turn. */
-  private sweepIdle(): void {
-    if (this.idleSweepScheduled) return;
-    this.idleSweepScheduled = true;
-    setImmediate(() => {
-      this.idleSweepScheduled = false;
-      for (const server of this.servers) server.closeIdleConnections();
-    });
+  /** Ends connections with no request in flight whose last response ended at least `graceMs` ago. */
+  private closeIdle(graceMs: number): void {
+    const busy = new Set<Socket>();
+    for (const res of this.inFlight) if (res.socket) busy.add(res.socket);
+    const now = performance.now();
+    for (const [socket, lastActive] of this.connections) {
+      if (!busy.has(socket) && now - lastActive >= graceMs) socket.end();
+    }
   }
 }
 
