@@ -186,6 +186,17 @@ function checkWords(words: readonly string[], what: string): string | undefined 
   return bad === undefined ? undefined : `bad ${what} "${bad}" (letters, digits, . _ -)`;
 }
 
+/** A vassal's stored revisions, oldest first, and the revision number that is current (if any). */
+async function readHistory(store: FleetStore, keys: FleetKeys, name: string): Promise<{entries: HistoryEntry[]; current: number | undefined}> {
+  const [history, meta] = await Promise.all([store.get(keys.history(name), {prefix: true}), store.get(keys.meta(name))]);
+  const current = meta.kvs[0] ? parseVassalMeta(meta.kvs[0].value)?.seq : undefined;
+  const entries = history.kvs.flatMap((kv) => {
+    const e = parseHistoryEntry(kv.value);
+    return e ? [e] : [];
+  });
+  return {entries, current};
+}
+
 const HANDLERS: Record<string, Handler> = {
   async put(a, store, keys, io) {
     const path = resolve(io.cwd ?? process.cwd(), a.positionals[0]!);
@@ -316,12 +327,7 @@ const HANDLERS: Record<string, Handler> = {
 
   async history(a, store, keys, io) {
     const name = a.positionals[0]!;
-    const [history, meta] = await Promise.all([store.get(keys.history(name), {prefix: true}), store.get(keys.meta(name))]);
-    const current = meta.kvs[0] ? parseVassalMeta(meta.kvs[0].value)?.seq : undefined;
-    const entries = history.kvs.flatMap((kv) => {
-      const e = parseHistoryEntry(kv.value);
-      return e ? [e] : [];
-    });
+    const {entries, current} = await readHistory(store, keys, name);
     if (entries.length === 0) {
       io.stderr.write(`kaiser fleet history: no history for ${name}\n`);
       return EXIT.FAILURE;
@@ -336,12 +342,7 @@ const HANDLERS: Record<string, Handler> = {
 
   async rollback(a, store, keys, io) {
     const name = a.positionals[0]!;
-    const [history, meta] = await Promise.all([store.get(keys.history(name), {prefix: true}), store.get(keys.meta(name))]);
-    const current = meta.kvs[0] ? parseVassalMeta(meta.kvs[0].value)?.seq : undefined;
-    const entries = history.kvs.flatMap((kv) => {
-      const e = parseHistoryEntry(kv.value);
-      return e ? [e] : [];
-    });
+    const {entries, current} = await readHistory(store, keys, name);
     const wanted = a.positionals[1];
     let target: HistoryEntry | undefined;
     if (wanted !== undefined) target = entries.find((e) => String(e.seq) === wanted);
