@@ -519,7 +519,10 @@ export class Emperor {
       return;
     }
     // The host is the on-demand waker too: start it before binding the sockets it must watch.
-    if (spec.onDemand || (spec.kind === 'app-server' && this.#countAppServers() >= HOST_FROM_VASSALS)) await this.#ensureHost();
+    // Counting the app-server vassals is needed only until the host has been started once.
+    if (spec.onDemand || (spec.kind === 'app-server' && (this.#hostStart !== undefined || this.#countAppServers() >= HOST_FROM_VASSALS))) {
+      await this.#ensureHost();
+    }
     const wanted: Result<{key: string; written: string}[], string> =
       spec.onDemand && !this.#host?.available
         ? err('KAISER_CONFIG_CONFLICT "on-demand" needs the runtime host, which watches the sockets: do not run the emperor with --emperor-zygote=false')
