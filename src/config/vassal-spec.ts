@@ -9,7 +9,7 @@ import {basename, dirname, resolve} from 'node:path';
 import {findOption, OPTIONS, type OptionScope, type OptionSpec} from '../options.js';
 import {err, ok, type Result} from '../result.js';
 import {collectOptions, locate, type CollectedOptions} from './collect-options.js';
-import {parseConfigFile, type ConfigFile} from './config-file.js';
+import {parseConfigFile, type ConfigFile, type ConfigFileContext} from './config-file.js';
 import type {ConfigEntry} from './config-entry.js';
 import {configError, hasErrors, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
 import {currentHostFacts, type HostFacts} from './magic-vars.js';
@@ -129,14 +129,7 @@ const SCOPES_OF: Readonly<Record<VassalSpec['kind'] | 'unknown', readonly Option
 export function loadVassalSpec(file: string, text: string | Buffer, ctx: VassalSpecContext = {}): Result<VassalSpec, Diagnostic[]> {
   const path = resolve(ctx.vassalDir ?? process.cwd(), file);
   const dir = ctx.vassalDir === undefined ? dirname(path) : resolve(ctx.vassalDir);
-  const parsed = parseConfigFile(file, text, {
-    cwd: dir,
-    env: ctx.env ?? process.env,
-    host: ctx.host ?? currentHostFacts('kaiser'),
-    nowMs: ctx.nowMs ?? Date.now(),
-    vassalsDir: dir,
-    ...(ctx.inode === undefined ? {} : {inode: ctx.inode}),
-  });
+  const parsed = parseConfigFile(file, text, {...fileContext(ctx, dir), ...(ctx.inode === undefined ? {} : {inode: ctx.inode})});
   if (!parsed.ok) return parsed;
   const common = {name: basename(path), file: path, dir};
   const kind = kindOf(parsed.value.entries);
@@ -160,20 +153,18 @@ export function loadVassalSpec(file: string, text: string | Buffer, ctx: VassalS
   }
 }
 
+/** How a file of the vassal directory `dir` is read: relative paths, environment, host facts, clock. */
+function fileContext(ctx: VassalSpecContext, dir: string): ConfigFileContext {
+  return {cwd: dir, env: ctx.env ?? process.env, host: ctx.host ?? currentHostFacts('kaiser'), nowMs: ctx.nowMs ?? Date.now(), vassalsDir: dir};
+}
+
 /** Puts the applicable default entries before the vassal's own (see `VassalSpecContext.defaults` for the rules). */
 function withDefaults(own: readonly ConfigEntry[], kind: VassalSpec['kind'], file: string, ctx: VassalSpecContext, dir: string): ConfigEntry[] {
   const ownNames = new Set(own.map((entry) => findOption(entry.key)?.name).filter((name) => name !== undefined));
   const scopes = SCOPES_OF[kind];
   const inherited: ConfigEntry[] = [];
   for (const source of ctx.defaults ?? []) {
-    const parsed = parseConfigFile(source.file, source.text, {
-      cwd: dir,
-      env: ctx.env ?? process.env,
-      host: ctx.host ?? currentHostFacts('kaiser'),
-      nowMs: ctx.nowMs ?? Date.now(),
-      vassalsDir: dir,
-      magicFile: file,
-    });
+    const parsed = parseConfigFile(source.file, source.text, {...fileContext(ctx, dir), magicFile: file});
     if (!parsed.ok) continue;
     for (const entry of parsed.value.entries) {
       const spec = findOption(entry.key);
@@ -189,13 +180,7 @@ function withDefaults(own: readonly ConfigEntry[], kind: VassalSpec['kind'], fil
 /** Problems of a defaults file on its own (parse errors, unknown or unsupported keys), for the emperor to report. */
 export function checkDefaults(file: string, text: string | Buffer, ctx: VassalSpecContext = {}): Diagnostic[] {
   const dir = ctx.vassalDir ?? process.cwd();
-  const parsed = parseConfigFile(file, text, {
-    cwd: dir,
-    env: ctx.env ?? process.env,
-    host: ctx.host ?? currentHostFacts('kaiser'),
-    nowMs: ctx.nowMs ?? Date.now(),
-    vassalsDir: dir,
-  });
+  const parsed = parseConfigFile(file, text, fileContext(ctx, dir));
   if (!parsed.ok) return parsed.error;
   const problems = [...collectOptions(parsed.value.entries, {scopes: ['command', 'server', 'vassal'], context: 'vassal defaults', placeholders: parsed.value.placeholders}).diagnostics];
   for (const entry of parsed.value.entries) {
