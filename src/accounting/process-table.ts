@@ -49,7 +49,9 @@ export async function sampleSessions(sessions: ReadonlySet<number>): Promise<Map
     if (first < 48 || first > 57) continue;
     let text: string;
     try {
-      text = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      // 'utf8' takes Node's native whole-file read: other encodings read a size-0 /proc file through two fresh
+      // 64 KiB buffers (measured: 2.5x slower, and 128 kB of malloc churn per process per tick).
+      text = readFileSync(`/proc/${entry}/stat`, 'utf8');
     } catch {
       continue; // exited between readdir and read
     }

@@ -37,9 +37,27 @@ const SERVER_OPTIONS: readonly OptionSpec[] = (OPTIONS as readonly OptionSpec[])
 
 /** `values` as the complete `KAISER_CONFIG` object. Pure; `values` are assumed checked (`checkServerOptions`). */
 export function normalizeServerOptions(values: OptionValues, ctx: ServerConfigContext): ServerConfig {
+  return completeServerConfig(explicitServerOptions(values, ctx));
+}
+
+/**
+ * Only the `server` options `values` sets, plus the extras and `_name`: what a vassal spec keeps (the emperor holds
+ * one per vassal, and the ~70 defaults would cost about 1 kB each). `completeServerConfig` makes it whole.
+ */
+export function explicitServerOptions(values: OptionValues, ctx: ServerConfigContext): ServerConfig {
   const config: Record<string, ServerConfigValue> = {};
-  for (const spec of SERVER_OPTIONS) config[spec.name] = values.get(spec.name) ?? defaultValue(spec) ?? null;
+  for (const spec of SERVER_OPTIONS) {
+    const value = values.get(spec.name);
+    if (value !== undefined) config[spec.name] = value;
+  }
   return {...config, ...ctx.extras, _name: ctx.name};
+}
+
+/** `config` with every `server` option present, defaults filled (`null` when none): the `KAISER_CONFIG` object. */
+export function completeServerConfig(config: ServerConfig): ServerConfig {
+  const complete: Record<string, ServerConfigValue> = {};
+  for (const spec of SERVER_OPTIONS) complete[spec.name] = config[spec.name] ?? defaultValue(spec) ?? null;
+  return {...complete, ...config};
 }
 
 /**

@@ -13,7 +13,7 @@ import {parseConfigFile, type ConfigFile, type ConfigFileContext} from './config
 import type {ConfigEntry} from './config-entry.js';
 import {configError, hasErrors, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
 import {currentHostFacts, type HostFacts} from './magic-vars.js';
-import {APP_OPTIONS, checkServerOptions, choosePython, normalizeServerOptions, SOCKET_OPTIONS, type ServerConfig} from './server-config.js';
+import {APP_OPTIONS, checkServerOptions, choosePython, explicitServerOptions, SOCKET_OPTIONS, type ServerConfig} from './server-config.js';
 import type {OptionValues} from './values.js';
 
 export {formatDiagnostic, type Diagnostic} from './diagnostic.js';
@@ -77,7 +77,10 @@ export interface AppServerVassalSpec extends VassalCommon {
   kind: 'app-server';
   /** Interpreter for the master: `<virtualenv>/bin/python3`, else `python`, else `/usr/bin/python3`, else `python3`. */
   python: string;
-  /** The `KAISER_CONFIG` object (runtime-protocol.md §1), `_name` included. */
+  /**
+   * The options the file (and the defaults files) set, under canonical names, `_name` included. Option defaults
+   * are not filled in: `completeServerConfig` turns it into the `KAISER_CONFIG` object (runtime-protocol.md §1).
+   */
   serverConfig: ServerConfig;
 }
 
@@ -274,7 +277,7 @@ function loadAppServerVassal(
       fileExists: ctx.fileExists ?? existsSync,
       ...(ctx.python === undefined ? {} : {fallback: ctx.python}),
     }),
-    serverConfig: normalizeServerOptions(values, {name: common.name}),
+    serverConfig: explicitServerOptions(values, {name: common.name}),
   });
 }
 

@@ -13,7 +13,8 @@ interface Page {
   readonly lines: string[];
   /** Index of the oldest line once the ring is full. */
   start: number;
-  readonly followers: Set<(line: string) => void>;
+  /** Made on the first `follow` (most vassals are never followed). */
+  followers: Set<(line: string) => void> | undefined;
 }
 
 /** Recent output lines per vassal, and live followers. */
@@ -34,11 +35,11 @@ export class VassalLogBook {
       page.lines[page.start] = kept;
       page.start = (page.start + 1) % this.#capacity;
     }
-    for (const follower of page.followers) {
+    for (const follower of page.followers ?? []) {
       try {
         follower(kept);
       } catch {
-        page.followers.delete(follower);
+        page.followers?.delete(follower);
       }
     }
   }
@@ -54,9 +55,10 @@ export class VassalLogBook {
   /** Calls `onLine` for each new line of `vassal`; returns the unsubscribe function. */
   follow(vassal: string, onLine: (line: string) => void): () => void {
     const page = this.#page(vassal);
+    page.followers ??= new Set();
     page.followers.add(onLine);
     return () => {
-      page.followers.delete(onLine);
+      page.followers?.delete(onLine);
     };
   }
 
@@ -64,7 +66,7 @@ export class VassalLogBook {
   forget(vassal: string): void {
     const page = this.#pages.get(vassal);
     if (page === undefined) return;
-    if (page.followers.size === 0) this.#pages.delete(vassal);
+    if (!page.followers?.size) this.#pages.delete(vassal);
     else {
       page.lines.length = 0;
       page.start = 0;
@@ -74,7 +76,7 @@ export class VassalLogBook {
   #page(vassal: string): Page {
     let page = this.#pages.get(vassal);
     if (page === undefined) {
-      page = {lines: [], start: 0, followers: new Set()};
+      page = {lines: [], start: 0, followers: undefined};
       this.#pages.set(vassal, page);
     }
     return page;

@@ -13,6 +13,7 @@ import {readFile, stat} from 'node:fs/promises';
 import {fileURLToPath} from 'node:url';
 import type {Server} from 'node:net';
 import {loadVassalSpec, type VassalSpec} from '../config/vassal-spec.js';
+import {completeServerConfig} from '../config/server-config.js';
 import {formatDiagnostic} from '../config/diagnostic.js';
 import type {Logger} from '../log/logger.js';
 import {Accountant} from '../accounting/accountant.js';
@@ -29,7 +30,7 @@ import {DirectoryMonitor} from './monitor.js';
 import {Reaper} from './reaper.js';
 import {startStatsServer} from './stats-server.js';
 import {renderEmperorStats} from './stats.js';
-import {Vassal, type VassalSnapshot} from './vassal.js';
+import {Vassal, type VassalDeps, type VassalSnapshot} from './vassal.js';
 import {SpawnSlots} from './spawn-slots.js';
 
 const MAX_FILE_BYTES = 1024 * 1024;
@@ -135,7 +136,7 @@ interface VassalRecord {
   /** The last error logged for this file, so a broken file is reported once per change. */
   lastReported: string | undefined;
   /** Addresses of emperor-owned sockets this vassal holds (socket activation). */
-  sockets: Set<string>;
+  sockets: string[];
   /** The file owner seen last (tyrant mode stops a vassal whose owner changes to a refused one). */
   owner: Identity | undefined;
   /** Who the vassal runs as (undefined: as the emperor), and its cgroup (memory-limit, cpu-limit). */
@@ -169,11 +170,13 @@ export class Emperor {
   /** Every source feeding this emperor (the directory, fleet stores), for stats. */
   readonly #sources = new Set<string>();
   /** Vassal names by content hash, to find the old name of a renamed file without scanning every vassal. */
-  readonly #byHash = new Map<string, Set<string>>();
+  readonly #byHash = new Map<string, string[]>();
   /** The definition pass in progress per vassal name (see `define`). */
   readonly #defining = new Map<string, Promise<void>>();
   /** Vassal defaults, lowest precedence first: `--vassals-include` files, then the directory's `_defaults.toml`. */
   readonly #defaults: VassalDefaults;
+  /** What every vassal does to the world (one object shared by all of them). */
+  #vassalDeps: VassalDeps | undefined;
   #statsServer: Server | undefined;
   #accountingTimer: NodeJS.Timeout | undefined;
   #stopping = false;
@@ -196,7 +199,7 @@ export class Emperor {
       this.#host = new RuntimeHost({python, hostPy: HOST_PY, log: this.#log});
       // A pending connection on a sleeping on-demand vassal's socket wakes the vassal.
       this.#host.onWake((key) => {
-        for (const record of this.#records.values()) if (record.sockets.has(key)) record.vassal.wake();
+        for (const record of this.#records.values()) if (record.sockets.includes(key)) record.vassal.wake();
       });
     }
     this.#sockets = new SocketStore(options.python ?? '/usr/bin/python3', this.#host);
@@ -453,7 +456,7 @@ export class Emperor {
         logFile: undefined,
         recheck: undefined,
         lastReported: undefined,
-        sockets: new Set(),
+        sockets: [],
         owner: def.owner,
         identity: undefined,
         cgroup: undefined,
@@ -548,7 +551,7 @@ export class Emperor {
         record.vassal.onConfigInvalid(message);
         return;
       }
-      for (const key of keys) record.sockets.add(key);
+      for (const key of keys) if (!record.sockets.includes(key)) record.sockets.push(key);
     }
     if (spec.kind === 'command') await prepareSpawner();
     record.lastReported = undefined;
@@ -577,15 +580,19 @@ export class Emperor {
    */
   /** Sets a record's content hash, keeping the hash → names index (used to spot renames) in step. */
   #setHash(name: string, record: VassalRecord, hash: string): void {
-    const old = this.#byHash.get(record.hash);
-    if (old) {
-      old.delete(name);
-      if (old.size === 0) this.#byHash.delete(record.hash);
-    }
+    this.#unindexHash(name, record.hash);
     record.hash = hash;
-    const names = this.#byHash.get(hash) ?? new Set<string>();
-    names.add(name);
-    this.#byHash.set(hash, names);
+    const names = this.#byHash.get(hash);
+    if (names === undefined) this.#byHash.set(hash, [name]);
+    else if (!names.includes(name)) names.push(name);
+  }
+
+  #unindexHash(name: string, hash: string): void {
+    const names = this.#byHash.get(hash);
+    const at = names ? names.indexOf(name) : -1;
+    if (!names || at < 0) return;
+    names.splice(at, 1);
+    if (names.length === 0) this.#byHash.delete(hash);
   }
 
   async #finishRename(name: string, hash: string, source: string): Promise<void> {
@@ -620,12 +627,12 @@ export class Emperor {
     return record.vassal.remove('removed').then(() => {
       if (!record.present && this.#records.get(name) === record) {
         this.#records.delete(name);
-        this.#byHash.get(record.hash)?.delete(name);
+        this.#unindexHash(name, record.hash);
         void record.cgroup?.remove();
         record.cgroup = undefined;
         record.logFile?.close();
-        this.#sockets.release(name, [...record.sockets]);
-        record.sockets.clear();
+        this.#sockets.release(name, record.sockets);
+        record.sockets = [];
         this.#options.onVassalRemoved?.(name);
       }
     });
@@ -634,7 +641,7 @@ export class Emperor {
   // ── vassal plumbing ─────────────────────────────────────────────────────────────────────────
 
   #newVassal(name: string): Vassal {
-    return new Vassal(name, {
+    this.#vassalDeps ??= {
       spawn: (spec) => this.#spawn(spec),
       now: () => Date.now(),
       setTimer: (ms, fn) => {
@@ -643,14 +650,15 @@ export class Emperor {
       },
       log: this.#options.log,
       groups: this.#reaper,
-      childSpecFor: (spec) => this.#withPlacement(name, this.#childSpecFor(spec)),
+      childSpecFor: (vassal, spec) => this.#withPlacement(vassal.name, this.#childSpecFor(spec)),
       serverConfigFor: (spec) => this.#serverConfigFor(spec),
       requestSlot: (grant) => this.#slots.request(grant),
       releaseSlot: () => this.#slots.release(),
       onTransition: (vassal, from, event) => this.#onTransition(vassal, from, event),
       onOutput: (vassal, line) => this.#onOutput(vassal.name, line),
-      exitReason: (_vassal, child, exit) => this.#exitReason(name, child, exit),
-    });
+      exitReason: (vassal, child, exit) => this.#exitReason(vassal.name, child, exit),
+    };
+    return new Vassal(name, this.#vassalDeps);
   }
 
   /** App-server masters are forked by the runtime host when it is up (and runs their python); the rest is spawned. */
@@ -867,17 +875,17 @@ export class Emperor {
     // After a reload to new socket addresses, the old ones close only once the new instance is ready.
     const record = this.#records.get(vassal.name);
     const spec = vassal.spec;
-    if (!record || vassal.state.id !== 'ready' || record.sockets.size === 0) return;
+    if (!record || vassal.state.id !== 'ready' || record.sockets.length === 0) return;
     const current = spec === undefined ? undefined : this.#emperorSockets(spec);
     const wanted = new Set(current?.ok ? current.value.map((socket) => socket.key) : []);
-    const stale = [...record.sockets].filter((address) => !wanted.has(address));
-    for (const address of stale) record.sockets.delete(address);
+    const stale = record.sockets.filter((address) => !wanted.has(address));
+    record.sockets = record.sockets.filter((address) => wanted.has(address));
     if (stale.length) this.#sockets.release(vassal.name, stale);
   }
 
   /** What an app-server master gets as KAISER_CONFIG, at spawn and with every reload. */
   #serverConfigFor(spec: VassalSpec & {kind: 'app-server'}): Record<string, unknown> {
-    return {...spec.serverConfig, idle: spec.idleSeconds, _name: spec.name, _node: process.execPath, _node_worker: NODE_WORKER};
+    return {...completeServerConfig(spec.serverConfig), idle: spec.idleSeconds, _name: spec.name, _node: process.execPath, _node_worker: NODE_WORKER};
   }
 
   #childSpecFor(spec: VassalSpec): ChildSpec {

@@ -54,7 +54,8 @@ interface Entry {
   socket: OwnedSocket;
   /** Undefined for a socket only the runtime host holds (`hostOnly`). */
   handle: RawHandle | undefined;
-  users: Set<string>;
+  /** The vassals claiming it (usually one: an array is a fraction of a Set's size, which counts at 10,000 sockets). */
+  users: string[];
   /** The runtime host holds a copy (and listened on it). */
   hosted: boolean;
 }
@@ -89,7 +90,7 @@ export class SocketStore {
     for (const address of addresses) {
       const existing = this.#entries.get(address);
       if (existing) {
-        existing.users.add(vassal);
+        if (!existing.users.includes(vassal)) existing.users.push(vassal);
         got.push(existing.socket);
         continue;
       }
@@ -98,7 +99,8 @@ export class SocketStore {
         this.release(vassal, addresses);
         return err(`cannot bind ${address}: ${bound.error}`);
       }
-      this.#entries.set(address, {...bound.value, users: new Set([vassal])});
+      const {socket, handle, hosted} = bound.value;
+      this.#entries.set(address, {socket, handle, users: [vassal], hosted});
       got.push(bound.value.socket);
     }
     return ok(got);
@@ -133,7 +135,10 @@ export class SocketStore {
   release(vassal: string, addresses: readonly string[]): void {
     for (const address of addresses) {
       const entry = this.#entries.get(address);
-      if (!entry || !entry.users.delete(vassal) || entry.users.size > 0) continue;
+      const at = entry ? entry.users.indexOf(vassal) : -1;
+      if (!entry || at < 0) continue;
+      entry.users.splice(at, 1);
+      if (entry.users.length > 0) continue;
       this.#entries.delete(address);
       this.#close(address, entry);
       if (address.startsWith('unix:')) {
@@ -149,7 +154,7 @@ export class SocketStore {
   /** Closes every socket. */
   closeAll(): void {
     for (const [address, entry] of this.#entries) {
-      entry.users.clear();
+      entry.users = [''];
       this.release('', [address]);
       this.#close(address, entry);
     }

@@ -19,7 +19,10 @@ const BACKOFF_FIRST_MS = 1_000;
 const BACKOFF_MAX_MS = 60_000;
 const HEALTHY_RESET_MS = 60_000;
 
-/** Everything a vassal does to the world, injectable for tests. */
+/**
+ * Everything a vassal does to the world, injectable for tests. One object serves every vassal (methods that need
+ * to know which one take it as an argument): a thousand vassals share it instead of a thousand sets of closures.
+ */
 export interface VassalDeps {
   /**
    * Starts a process. A child forked by the runtime host learns its pid a moment later: it then has `pidReady`
@@ -31,8 +34,8 @@ export interface VassalDeps {
   log: Logger;
   /** Process-group bookkeeping for the no-orphan guarantee. */
   groups: {add(pgid: number): void; remove(pgid: number): void};
-  /** Builds what to run for a spec (command line, env, pipe). */
-  childSpecFor(spec: VassalSpec): ChildSpec;
+  /** Builds what to run for a vassal's spec (command line, env, pipe). */
+  childSpecFor(vassal: Vassal, spec: VassalSpec): ChildSpec;
   /** The full KAISER_CONFIG of an app-server vassal (its options plus the emperor's internals), for reloads. */
   serverConfigFor(spec: VassalSpec & {kind: 'app-server'}): Record<string, unknown>;
   /** Asks the emperor for a spawn slot; `grant` is called when one is free. Returns a cancel function. */
@@ -87,7 +90,6 @@ export class Vassal {
   #state: VassalState = {id: 'waiting'};
   #spec: VassalSpec | undefined;
   readonly #deps: VassalDeps;
-  readonly #log: Logger;
   #cancelSlot: (() => void) | undefined;
   #holdsSlot = false;
   #failures = 0;
@@ -104,13 +106,17 @@ export class Vassal {
   #stopWaiters: (() => void)[] = [];
   /** The config changed while an app-server master was starting: reload it once it is ready. */
   #reloadWhenReady = false;
-  /** Old instances being stopped in the background after an overlap reload. */
-  readonly #retiring = new Set<Child>();
+  /** Old instances being stopped in the background after an overlap reload (made on first use). */
+  #retiring: Set<Child> | undefined;
 
   constructor(name: string, deps: VassalDeps) {
     this.name = name;
     this.#deps = deps;
-    this.#log = deps.log.child({vassal: name});
+  }
+
+  /** A logger naming this vassal, made when something is logged (a child logger per vassal would cost memory). */
+  get #log(): Logger {
+    return this.#deps.log.child({vassal: this.name});
   }
 
   get state(): VassalState {
@@ -418,33 +424,13 @@ export class Vassal {
 
   /** Starts a process for `spec` with its probes, deadline and listeners; the caller records the new state. */
   #launch(spec: VassalSpec): {child: Child; cancelProbe: () => void} {
-    const child = this.#deps.spawn(this.#deps.childSpecFor(spec));
+    const child = this.#deps.spawn(this.#deps.childSpecFor(this, spec));
     const now = this.#deps.now();
     this.#lastSpawn = now;
     if (this.#born === 0) this.#born = now;
-    const announce = () => {
-      this.#deps.groups.add(child.pid);
-      this.#log.info('vassal spawned', {uwsgi: `[emperor] vassal ${this.name} has been spawned (pid: ${child.pid})`, pid: child.pid});
-    };
-    if (child.pidReady === undefined || child.pid > 0) announce();
-    else void child.pidReady.then((pid) => pid > 0 && announce());
-    child.onLine((line, stream) => {
-      if (spec.kind === 'command' && line.trim() === 'READY=1') this.#onReady(child);
-      this.#deps.onOutput(this, line, stream);
-    });
-    child.onMessage((message) => this.#onMessage(child, message));
-    void child.exited.then((exit) => this.#onExit(child, exit));
+    this.#listen(child, spec.kind === 'command');
     const cancelProbe = spec.kind === 'command' ? startReadyProbe(spec.ready, () => this.#onReady(child)) : () => undefined;
-    const cancelDeadline = this.#deps.setTimer(spec.startTimeoutMs, () => {
-      const s = this.#state;
-      if (s.id === 'starting' && s.child === child) {
-        this.#lastError = `not ready within ${spec.startTimeoutMs / 1000} s`;
-        this.#stop('deadline', 'DEADLINE');
-      } else if (s.id === 'replacing' && s.next === child) {
-        this.#lastError = `new instance not ready within ${spec.startTimeoutMs / 1000} s`;
-        this.#retire(child);
-      }
-    });
+    const cancelDeadline = this.#startDeadline(child, spec.startTimeoutMs);
     return {
       child,
       cancelProbe: () => {
@@ -452,6 +438,39 @@ export class Vassal {
         cancelDeadline();
       },
     };
+  }
+
+  /**
+   * Follows a child's pid, output, messages and exit. Kept apart from `#launch`: these listeners live as long as the
+   * child, and closures made in one function share its scope, which would keep the start deadline's timer alive.
+   */
+  #listen(child: ReturnType<VassalDeps['spawn']>, readyByNotify: boolean): void {
+    const announce = () => {
+      this.#deps.groups.add(child.pid);
+      this.#log.info('vassal spawned', {uwsgi: `[emperor] vassal ${this.name} has been spawned (pid: ${child.pid})`, pid: child.pid});
+    };
+    if (child.pidReady === undefined || child.pid > 0) announce();
+    else void child.pidReady.then((pid) => pid > 0 && announce());
+    child.onLine((line, stream) => {
+      if (readyByNotify && line.trim() === 'READY=1') this.#onReady(child);
+      this.#deps.onOutput(this, line, stream);
+    });
+    child.onMessage((message) => this.#onMessage(child, message));
+    void child.exited.then((exit) => this.#onExit(child, exit));
+  }
+
+  /** Stops (or, for a replacement, retires) a child that is not ready within `ms`. Returns the cancel function. */
+  #startDeadline(child: Child, ms: number): () => void {
+    return this.#deps.setTimer(ms, () => {
+      const s = this.#state;
+      if (s.id === 'starting' && s.child === child) {
+        this.#lastError = `not ready within ${ms / 1000} s`;
+        this.#stop('deadline', 'DEADLINE');
+      } else if (s.id === 'replacing' && s.next === child) {
+        this.#lastError = `new instance not ready within ${ms / 1000} s`;
+        this.#retire(child);
+      }
+    });
   }
 
   #requireSpec(): VassalSpec {
@@ -479,6 +498,7 @@ export class Vassal {
 
   /** Stops an instance that no longer carries the vassal: stop-signal, then SIGKILL after stop-timeout. */
   #retire(child: Child): void {
+    this.#retiring ??= new Set();
     if (this.#retiring.has(child)) return;
     this.#retiring.add(child);
     const spec = this.#spec;
@@ -626,7 +646,7 @@ export class Vassal {
     this.#deps.groups.remove(child.pid);
     const now = this.#deps.now();
     const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
-    if (this.#retiring.delete(child)) return;
+    if (this.#retiring?.delete(child)) return;
     this.#lastExit = {...exit, at: now};
     const s = this.#state;
     if (s.id === 'replacing' && s.next === child) {

@@ -46,12 +46,14 @@ export function encodeConfigPacket(config: unknown): Buffer {
 
 const MAX_FRAME = 16 * 1024 * 1024;
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * Incremental decoder for the vassal → emperor stream. Feed it chunks; it returns whole messages and keeps partial
  * frames. A frame claiming more than 16 MiB is a protocol error: the rest of the stream is dropped.
  */
 export class VassalStreamDecoder {
-  #pending: Buffer = Buffer.alloc(0);
+  #pending: Buffer = EMPTY;
   #broken = false;
 
   /** Decodes as much of the stream as is complete. */
@@ -85,7 +87,8 @@ export class VassalStreamDecoder {
         // A malformed event is ignored, like an unknown byte: the peer may be newer than us.
       }
     }
-    this.#pending = this.#pending.subarray(at);
+    // A view of a consumed chunk would keep the chunk's memory alive for as long as the vassal runs.
+    this.#pending = at < this.#pending.length ? this.#pending.subarray(at) : EMPTY;
     return out;
   }
 }

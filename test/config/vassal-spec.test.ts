@@ -1,6 +1,7 @@
 import {readFileSync} from 'node:fs';
 import {formatDiagnostic, loadVassalSpec, parseReadyProbe, type Diagnostic, type VassalSpec} from '../../src/config/vassal-spec.js';
 import {VASSAL_CTX} from './fixed-context.js';
+import {completeServerConfig} from '../../src/config/server-config.js';
 
 const fixture = (name: string) => readFileSync(`test/fixtures/configs/${name}`);
 
@@ -59,13 +60,15 @@ describe('loadVassalSpec: kinds', () => {
     });
   });
 
-  it('makes a file with an app and a socket an app-server vassal with the normalized server config', () => {
+  it('makes a file with an app and a socket an app-server vassal with the options it sets (defaults filled when sent)', () => {
     const spec = loaded('hitme.ini', fixture('hitme.ini'));
     expect(spec.kind).toBe('app-server');
     if (spec.kind !== 'app-server') return;
     expect(spec.python).toBe('/usr/bin/python3');
     expect(spec.stopTimeoutMs).toBe(10_000);
-    expect(spec.serverConfig).toMatchObject({_name: 'hitme.ini', http: [':9090'], 'wsgi-file': 'hitme.py', master: true, processes: 4, threads: 2, stats: '127.0.0.1:9191', socket: []});
+    expect(spec.serverConfig).toMatchObject({_name: 'hitme.ini', http: [':9090'], 'wsgi-file': 'hitme.py', master: true, processes: 4, threads: 2, stats: '127.0.0.1:9191'});
+    expect(spec.serverConfig).not.toHaveProperty('socket');
+    expect(completeServerConfig(spec.serverConfig)).toMatchObject({...spec.serverConfig, socket: [], harakiri: 0});
   });
 
   it('uses the virtualenv python and the emperor curse tolerance as stop timeout', () => {
