@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Tiny launcher: everything lives in dist/cli.js, built by `npm ci` (prepare) or `npm run build`.
+// Tiny launcher: everything lives in dist/, built by `npm ci` (prepare) or `npm run build`.
 import v8 from 'node:v8';
 
 // The emperor is long-lived and allocates little per event: a 1 MB young generation (instead of up to 16 MB per
@@ -9,5 +9,13 @@ v8.setFlagsFromString('--max-semi-space-size=1');
 v8.setFlagsFromString('--semi-space-growth-factor=1');
 v8.setFlagsFromString('--optimize-for-size');
 
+// The command line is parsed first: whether V8's optimizing compiler is needed depends on it, and the answer must
+// be given before the rest of kaiser is loaded (see src/v8-tiering.ts).
+const args = process.argv.slice(2);
+const {parseCommandLine} = await import('../dist/config/argv.js');
+const parsed = parseCommandLine(args);
+const {needsOptimizingCompiler} = await import('../dist/v8-tiering.js');
+if (!needsOptimizingCompiler(parsed)) v8.setFlagsFromString('--max-opt=1');
+
 const {main} = await import('../dist/cli.js');
-main(process.argv.slice(2));
+main(args, parsed);

@@ -7,8 +7,8 @@
  */
 import {accessSync, constants, readFileSync, statSync} from 'node:fs';
 import {join, resolve} from 'node:path';
-import {parseCommandLine, type EmperorMode} from './config/argv.js';
-import {formatDiagnostic} from './config/diagnostic.js';
+import {parseCommandLine, type CommandLineMode, type EmperorMode} from './config/argv.js';
+import {formatDiagnostic, type Diagnostic} from './config/diagnostic.js';
 import {helpText} from './config/help.js';
 import {Emperor} from './emperor/emperor.js';
 import {EXIT} from './exit-codes.js';
@@ -20,7 +20,7 @@ import type {Dashboard} from './dashboard/server.js';
 import {TransitionFeed} from './dashboard/event-stream.js';
 import {Notifier} from './systemd/notify.js';
 import {formatError} from './errors.js';
-import {ok} from './result.js';
+import {ok, type Result} from './result.js';
 import {startHttpRouter, type HttpRouter} from './router/http-router.js';
 import {buildRouteTable, type RouteTable} from './router/route-table.js';
 import {runControlCommand} from './control/commands.js';
@@ -46,8 +46,8 @@ function fail(message: string, code: number = EXIT.USAGE): never {
 }
 
 /** Entry point of bin/kaiser.js. */
-export function main(argv: string[]): void {
-  const parsed = parseCommandLine(argv);
+/** Runs kaiser with `argv` (already parsed by the launcher, or parsed here). */
+export function main(argv: string[], parsed: Result<CommandLineMode, Diagnostic[]> = parseCommandLine(argv)): void {
   if (!parsed.ok) {
     for (const d of parsed.error) process.stderr.write(`${formatDiagnostic(d)}\n`);
     process.stderr.write('kaiser: see kaiser --help\n');
