@@ -153,11 +153,7 @@ export class SocketStore {
 
   /** Closes every socket. */
   closeAll(): void {
-    for (const [address, entry] of this.#entries) {
-      entry.users = [''];
-      this.release('', [address]);
-      this.#close(address, entry);
-    }
+    for (const [address, entry] of this.#entries) this.#close(address, entry);
     this.#entries.clear();
   }
 
