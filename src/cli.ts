@@ -169,10 +169,9 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     metrics = new EmperorMetrics({snapshots: () => emperor.snapshots().map(toMetricsRow), refresh: () => emperor.refreshAppStats()});
   }
   const publishStatus = () => {
-    const snaps = emperor.snapshots();
-    const ready = snaps.filter((s) => s.state === 'ready').length;
-    const failing = snaps.filter((s) => s.state === 'backoff' || s.state === 'invalid' || s.state === 'reload-failed').length;
-    notifier.status(`The Emperor is governing ${snaps.length} vassals: ${ready} ready, ${failing} failing`);
+    if (!notifier.isEnabled) return; // not under systemd: nothing to count
+    const {total, ready, failing} = emperor.census();
+    notifier.status(`The Emperor is governing ${total} vassals: ${ready} ready, ${failing} failing`);
   };
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

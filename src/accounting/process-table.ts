@@ -39,6 +39,31 @@ const HAS_PROC = (() => {
 const CLOCK_TICKS = HAS_PROC ? sysconf('CLK_TCK', 100) : 100;
 const PAGE_BYTES = HAS_PROC ? sysconf('PAGESIZE', 4096) : 4096;
 
+/**
+ * Reads numeric fields of one /proc/PID/stat line in increasing order without splitting it (a tick reads every
+ * process on the machine: splitting made some 50 strings per process).
+ */
+class StatFields {
+  readonly #text: string;
+  #at: number;
+  #field = 0;
+
+  constructor(text: string, at: number) {
+    this.#text = text;
+    this.#at = at;
+  }
+
+  /** Field `index` (not before the last one read) as a number. */
+  next(index: number): number {
+    while (this.#field < index) {
+      this.#at = this.#text.indexOf(' ', this.#at) + 1;
+      this.#field += 1;
+    }
+    const end = this.#text.indexOf(' ', this.#at);
+    return Number(this.#text.slice(this.#at, end < 0 ? undefined : end));
+  }
+}
+
 /** Reads /proc once and returns usage per session id, for the sessions asked for. */
 export async function sampleSessions(sessions: ReadonlySet<number>): Promise<Map<number, TreeUsage>> {
   const usage = new Map<number, TreeUsage>();
@@ -55,12 +80,12 @@ export async function sampleSessions(sessions: ReadonlySet<number>): Promise<Map
     } catch {
       continue; // exited between readdir and read
     }
-    // Fields after the command name (which may contain spaces and parentheses).
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    const session = Number(fields[3]);
+    // Fields after the command name (which may contain spaces and parentheses), counted from 0 = state.
+    const fields = new StatFields(text, text.lastIndexOf(')') + 2);
+    const session = fields.next(3);
     if (!sessions.has(session)) continue;
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    const rssPages = Number(fields[21]);
+    const ticks = fields.next(11) + fields.next(12);
+    const rssPages = fields.next(21);
     const total = usage.get(session) ?? {cpuSeconds: 0, rssBytes: 0, processes: 0};
     total.cpuSeconds += ticks / CLOCK_TICKS;
     total.rssBytes += rssPages * PAGE_BYTES;

@@ -307,6 +307,18 @@ export class Emperor {
     });
   }
 
+  /** How many vassals there are, are ready and are failing (backoff, invalid, reload failed), without snapshots. */
+  census(): {total: number; ready: number; failing: number} {
+    let ready = 0;
+    let failing = 0;
+    for (const {vassal} of this.#records.values()) {
+      const id = vassal.state.id;
+      if (id === 'ready') ready += 1;
+      else if (id === 'backoff' || id === 'invalid' || id === 'reload-failed') failing += 1;
+    }
+    return {total: this.#records.size, ready, failing};
+  }
+
   /** The emperor stats document. */
   statsJson(): string {
     return renderEmperorStats({version: this.#options.version, sources: [...this.#sources], vassals: this.snapshots(), tyrant: this.#options.tyrant === true});
