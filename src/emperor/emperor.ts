@@ -13,7 +13,6 @@ import {readFile, stat} from 'node:fs/promises';
 import {fileURLToPath} from 'node:url';
 import type {Server} from 'node:net';
 import {loadVassalSpec, type VassalSpec} from '../config/vassal-spec.js';
-import {completeServerConfig} from '../config/server-config.js';
 import {formatDiagnostic} from '../config/diagnostic.js';
 import type {Logger} from '../log/logger.js';
 import {Accountant} from '../accounting/accountant.js';
@@ -32,6 +31,7 @@ import {startStatsServer} from './stats-server.js';
 import {renderEmperorStats} from './stats.js';
 import {Vassal, type VassalDeps, type VassalSnapshot} from './vassal.js';
 import {SpawnSlots} from './spawn-slots.js';
+import {childSpecFor, emperorSocketsOf, MASTER_PY, serverConfigFor} from './child-spec.js';
 
 const MAX_FILE_BYTES = 1024 * 1024;
 const BIND_RETRY_MS = 5_000;
@@ -153,9 +153,7 @@ interface VassalRecord {
   limitWarned: string | undefined;
 }
 
-const MASTER_PY = fileURLToPath(new URL('../server/python/master.py', import.meta.url));
 const HOST_PY = fileURLToPath(new URL('../server/python/host.py', import.meta.url));
-const NODE_WORKER = fileURLToPath(new URL('../workers/node/worker.js', import.meta.url));
 
 /** The emperor of one directory. */
 export class Emperor {
@@ -541,7 +539,7 @@ export class Emperor {
     const wanted: Result<{key: string; written: string}[], string> =
       spec.onDemand && !this.#host?.available
         ? err('KAISER_CONFIG_CONFLICT "on-demand" needs the runtime host, which watches the sockets: do not run the emperor with --emperor-zygote=false')
-        : this.#emperorSockets(spec);
+        : emperorSocketsOf(spec);
     if (!wanted.ok) {
       const message = `${path}: error ${wanted.error}`;
       if (record.lastReported !== message) {
@@ -662,8 +660,8 @@ export class Emperor {
       },
       log: this.#options.log,
       groups: this.#reaper,
-      childSpecFor: (vassal, spec) => this.#withPlacement(vassal.name, this.#childSpecFor(spec)),
-      serverConfigFor: (spec) => this.#serverConfigFor(spec),
+      childSpecFor: (vassal, spec) => this.#withPlacement(vassal.name, childSpecFor(spec, (address) => this.#sockets.owned(address))),
+      serverConfigFor: (spec) => serverConfigFor(spec),
       requestSlot: (grant) => this.#slots.request(grant),
       releaseSlot: () => this.#slots.release(),
       onTransition: (vassal, from, event) => this.#onTransition(vassal, from, event),
@@ -849,28 +847,6 @@ export class Emperor {
     }
   }
 
-  /**
-   * The sockets the emperor holds for a vassal: a command vassal's `socket` entries (socket activation), and the
-   * addresses of an on-demand app-server vassal (`written` is the address as its file gives it, which the master
-   * looks up when it adopts the socket).
-   */
-  #emperorSockets(spec: VassalSpec): Result<{key: string; written: string}[], string> {
-    if (spec.kind === 'command') {
-      if (spec.onDemand && spec.sockets.length === 0) return err('KAISER_CONFIG_NO_SOCKET an on-demand command vassal needs a socket = "tcp://HOST:PORT" to wait on');
-      return ok(spec.sockets.map((key) => ({key, written: key})));
-    }
-    if (!spec.onDemand) return ok([]);
-    const written = ['http', 'http-socket', 'socket'].flatMap((option) => (spec.serverConfig[option] as readonly string[] | undefined) ?? []);
-    const sockets: {key: string; written: string}[] = [];
-    for (const address of written) {
-      if (address.startsWith('@')) return err(`KAISER_CONFIG_BAD_VALUE on-demand cannot hold the abstract socket ${address}: use a path or host:port`);
-      const at = address.lastIndexOf(':');
-      const key = address.startsWith('/') || at < 0 ? `unix:${address}` : `tcp://${address.slice(0, at) || '0.0.0.0'}:${address.slice(at + 1)}`;
-      sockets.push({key, written: address});
-    }
-    return ok(sockets);
-  }
-
   #onTransition(vassal: Vassal, from: string, event: string): void {
     this.#options.onVassalTransition?.({vassal: vassal.name, from, to: vassal.state.id, event, at: Date.now()});
     const held = this.#records.get(vassal.name);
@@ -888,58 +864,11 @@ export class Emperor {
     const record = this.#records.get(vassal.name);
     const spec = vassal.spec;
     if (!record || vassal.state.id !== 'ready' || record.sockets.length === 0) return;
-    const current = spec === undefined ? undefined : this.#emperorSockets(spec);
+    const current = spec === undefined ? undefined : emperorSocketsOf(spec);
     const wanted = new Set(current?.ok ? current.value.map((socket) => socket.key) : []);
     const stale = record.sockets.filter((address) => !wanted.has(address));
     record.sockets = record.sockets.filter((address) => wanted.has(address));
     if (stale.length) this.#sockets.release(vassal.name, stale);
-  }
-
-  /** What an app-server master gets as KAISER_CONFIG, at spawn and with every reload. */
-  #serverConfigFor(spec: VassalSpec & {kind: 'app-server'}): Record<string, unknown> {
-    return {...completeServerConfig(spec.serverConfig), idle: spec.idleSeconds, _name: spec.name, _node: process.execPath, _node_worker: NODE_WORKER};
-  }
-
-  #childSpecFor(spec: VassalSpec): ChildSpec {
-    const base: Record<string, string> = {};
-    for (const [key, value] of Object.entries(process.env)) if (value !== undefined) base[key] = value;
-    delete base['NOTIFY_SOCKET'];
-    delete base['UWSGI_EMPEROR_FD'];
-    base['KAISER_VASSAL'] = spec.name;
-    switch (spec.kind) {
-      case 'command': {
-        const [file, ...args] = spec.argv;
-        if (file === undefined) throw new Error(`Internal error: empty argv for ${spec.name}`);
-        if (spec.sockets.length === 0) return {file, args, cwd: spec.cwd, env: {...base, ...spec.env}, emperorPipe: false, listenFds: []};
-        // systemd socket activation: fds from 3, LISTEN_FDS/LISTEN_FDNAMES, and LISTEN_PID set to the program's own
-        // pid by a /bin/sh that then execs it (the pid is not known before the fork).
-        const owned = spec.sockets.map((address) => this.#sockets.owned(address));
-        const env = {
-          ...base,
-          ...spec.env,
-          LISTEN_FDS: String(owned.length),
-          LISTEN_FDNAMES: owned.map((socket) => socket.name).join(':'),
-        };
-        return {
-          file: '/bin/sh',
-          args: ['-c', 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"', file, ...args],
-          cwd: spec.cwd,
-          env,
-          emperorPipe: false,
-          listenFds: owned.map((socket) => socket.fd),
-        };
-      }
-      case 'app-server': {
-        const config = this.#serverConfigFor(spec);
-        const inherit = this.#emperorSockets(spec);
-        const adopted = inherit.ok && inherit.value.length > 0 ? {inherit: Object.fromEntries(inherit.value.map((s) => [s.written, s.key]))} : {};
-        return {file: spec.python, args: [MASTER_PY], cwd: spec.dir, env: {...base, KAISER_CONFIG: JSON.stringify(config)}, emperorPipe: true, listenFds: [], ...adopted};
-      }
-      default: {
-        const never: never = spec;
-        throw new Error(`Internal error: unknown vassal kind ${JSON.stringify(never)}`);
-      }
-    }
   }
 
   #openLog(record: VassalRecord, spec: VassalSpec): void {
