@@ -13,7 +13,7 @@
 #      - emperor RSS, and the emperor's idle CPU over IDLE s (from /proc/PID/stat),
 #    and for kaiser only:
 #      - emperor RSS over an idle soak of SOAK s (60; SOAK=600 for the 10-minute soak):
-#        start, every 10 s, end,
+#        start, every 10 s, end, and the least-squares trend over those samples,
 #      - CYCLES add/remove cycles (200; CYCLES=1000) of one extra vassal next to the N
 #        (file renamed in -> first 200 -> file removed -> port refused), emperor RSS
 #        before and after (and after 10 s more) = flatness.
@@ -148,10 +148,18 @@ scale_side() {
       samples+=("$(rss_kb "$EMP_PID")")
     done
     r1=$(rss_kb "$EMP_PID")
-    R[soak]="$(mib "$r0") -> $(mib "$r1") MiB over ${SOAK} s"
+    # RSS swings by a few MB between garbage collections: the least-squares slope over all samples (10 s apart),
+    # scaled to the soak's length, says more about growth than the first and last sample alone.
+    local fit lo hi trend
+    fit=$(echo "$r0 ${samples[*]}" | awk '{for (i = 1; i <= NF; i++) {x = (i - 1) * 10; sx += x; sy += $i; sxx += x * x; sxy += x * $i; if (i == 1 || $i < lo) lo = $i; if ($i > hi) hi = $i}
+      n = NF; d = n * sxx - sx * sx; slope = d > 0 ? (n * sxy - sx * sy) / d : 0
+      printf "%.1f %.1f %+.2f", lo / 1024, hi / 1024, slope * (n - 1) * 10 / 1024}')
+    read -r lo hi trend <<< "$fit"
+    R[soak]="$(mib "$r0") -> $(mib "$r1") MiB over ${SOAK} s (samples $lo-$hi, trend $trend MiB)"
     detail "kaiser soak: emperor RSS kB every 10 s over ${SOAK}s: $r0 ${samples[*]}"
     metric "mass_kaiser_emperor_rss_soak_start_n$N" "$(mib "$r0")" MiB
     metric "mass_kaiser_emperor_rss_soak_end_n$N" "$(mib "$r1")" MiB
+    metric "mass_kaiser_emperor_rss_soak_trend_n$N" "$trend" MiB
     # add/remove cycles of one more vassal
     local cport cyc
     cport=$(free_ports "$(( ${PORT_BASE:-26000} + N + 500 ))" 1)
