@@ -21,8 +21,8 @@ import {formatError, type ErrorCode, type ErrorFields} from '../errors.js';
 import {SocketStore} from './socket-store.js';
 import {VassalDefaults} from './vassal-defaults.js';
 import {VassalLogFile} from '../log/vassal-log-file.js';
-import {prepareSpawner, SETPRIV, spawnChild, type Child, type ChildSpec, type ExitStatus} from './child.js';
-import {Cgroups, detectCgroups, type VassalCgroup} from './cgroups.js';
+import {prepareSpawner, spawnChild, type Child, type ChildSpec} from './child.js';
+import {VassalLimits, type LimitedVassal} from './limits.js';
 import {identityFor, type Identity} from './identity.js';
 import {RuntimeHost} from './runtime-host.js';
 import {DirectoryMonitor} from './monitor.js';
@@ -41,8 +41,6 @@ function operatorError<C extends ErrorCode>(path: string, code: C, fields: Error
   return `${path}: error ${code} ${formatError(code, fields)}`;
 }
 const SETTLE_MS = 15;
-/** An exit this soon after a tick saw the group's OOM kill counter rise is attributed to the limit. */
-const OOM_ATTRIBUTION_MS = 3_000;
 /** A file that fails to parse right after a write may be half-written: look again before calling it invalid. */
 const HALF_WRITTEN_RECHECK_MS = 200;
 const HALF_WRITTEN_WINDOW_MS = 2_000;
@@ -139,18 +137,10 @@ interface VassalRecord {
   sockets: string[];
   /** The file owner seen last (tyrant mode stops a vassal whose owner changes to a refused one). */
   owner: Identity | undefined;
-  /** Who the vassal runs as (undefined: as the emperor), and its cgroup (memory-limit, cpu-limit). */
+  /** Who the vassal runs as (undefined: as the emperor). */
   identity: Identity | undefined;
-  cgroup: VassalCgroup | undefined;
   /** What the running instance was started with (identity, cgroup): a change needs a restart, not a reload. */
   launchedAs: string | undefined;
-  /** The group's OOM kill counter as last seen, and when a tick last saw it rise. */
-  oomKills: number;
-  oomSeenAt: number;
-  /** The child the emperor's sampling killed for going over memory-limit (no cgroups). */
-  memoryKill: Child | undefined;
-  /** "cpu-limit needs cgroups" and friends are said once per vassal. */
-  limitWarned: string | undefined;
 }
 
 const HOST_PY = fileURLToPath(new URL('../server/python/host.py', import.meta.url));
@@ -183,8 +173,8 @@ export class Emperor {
   #hostFallbackLogged = false;
   /** The host is started lazily: one vassal is cheaper without it (~6 MB), from the second one on it saves memory. */
   #hostStart: Promise<void> | undefined;
-  /** Per-vassal cgroups: undefined until a vassal with a limit appears, null when they cannot be used. */
-  #cgroups: Cgroups | null | undefined;
+  /** memory-limit and cpu-limit of every vassal (cgroups, or sampling). */
+  readonly #limits: VassalLimits;
   readonly startedAt = Date.now();
 
   constructor(options: EmperorOptions) {
@@ -192,6 +182,7 @@ export class Emperor {
     this.#log = options.log.child({component: 'emperor'});
     this.#slots = new SpawnSlots(options.spawnConcurrency);
     this.#defaults = new VassalDefaults(this.#log, options.vassalsInclude ?? [], options.dir ?? process.cwd());
+    this.#limits = new VassalLimits({log: this.#log, accountingMs: options.accountingMs});
     if (options.zygote !== false) {
       const python = options.python ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
       this.#host = new RuntimeHost({python, hostPy: HOST_PY, log: this.#log});
@@ -229,7 +220,7 @@ export class Emperor {
       const tick = () => {
         const started = performance.now();
         void this.sampleAccounting().then(() => {
-          this.#enforceLimits();
+          this.#limits.enforce(this.#limitedVassals(), (pid) => this.#accountant.usageOf(pid));
           // logrotate without a signal (create mode): follow the path to the new file.
           for (const record of this.#records.values()) record.logFile?.reopenIfMoved();
           if (this.#stopping) return;
@@ -340,9 +331,9 @@ export class Emperor {
     // A vassal with a cgroup is accounted from its cgroup's counters (the whole group, even processes that left the
     // vassal's session); the others from one pass over /proc.
     const fromCgroups = new Map<number, {rssBytes: number; cpuSeconds: number}>();
-    for (const record of this.#records.values()) {
+    for (const [name, record] of this.#records) {
       const s = record.vassal.state;
-      const usage = 'child' in s && s.child.pid > 0 ? record.cgroup?.usage() : undefined;
+      const usage = 'child' in s && s.child.pid > 0 ? this.#limits.cgroupOf(name)?.usage() : undefined;
       if (usage && 'child' in s) fromCgroups.set(s.child.pid, usage);
     }
     return this.#accountant.sample(this.#leaderPids(), fromCgroups);
@@ -373,8 +364,7 @@ export class Emperor {
       await all;
     }
     for (const record of this.#records.values()) record.logFile?.close();
-    await Promise.all([...this.#records.values()].map((record) => record.cgroup?.remove()));
-    this.#cgroups?.close();
+    await this.#limits.close();
     await new Promise<void>((resolve) => (this.#statsServer ? this.#statsServer.close(() => resolve()) : resolve()));
     this.#sockets.closeAll();
     await this.#host?.close();
@@ -469,12 +459,7 @@ export class Emperor {
         sockets: [],
         owner: def.owner,
         identity: undefined,
-        cgroup: undefined,
         launchedAs: undefined,
-        oomKills: 0,
-        oomSeenAt: 0,
-        memoryKill: undefined,
-        limitWarned: undefined,
       };
       this.#records.set(name, record);
     }
@@ -638,8 +623,7 @@ export class Emperor {
       if (!record.present && this.#records.get(name) === record) {
         this.#records.delete(name);
         this.#unindexHash(name, record.hash);
-        void record.cgroup?.remove();
-        record.cgroup = undefined;
+        this.#limits.forget(name);
         record.logFile?.close();
         this.#sockets.release(name, record.sockets);
         record.sockets = [];
@@ -666,7 +650,7 @@ export class Emperor {
       releaseSlot: () => this.#slots.release(),
       onTransition: (vassal, from, event) => this.#onTransition(vassal, from, event),
       onOutput: (vassal, line) => this.#onOutput(vassal.name, line),
-      exitReason: (vassal, child, exit) => this.#exitReason(vassal.name, child, exit),
+      exitReason: (vassal, child) => this.#limits.exitReason(vassal.name, vassal.spec, child),
     };
     return new Vassal(name, this.#vassalDeps);
   }
@@ -715,69 +699,20 @@ export class Emperor {
     this.#log.error('runtime host unavailable', {uwsgi: `[emperor] runtime host unavailable (${why}): starting app-server masters directly`});
   }
 
-  // ── identity and limits ─────────────────────────────────────────────────────────────────────
+  // ── identity and limits (limits.ts) ─────────────────────────────────────────────────────────
 
   /**
-   * Decides who the vassal runs as and prepares its cgroup. Returns what the next instance is launched with (a
+   * Decides who the vassal runs as and applies its limits. Returns what the next instance is launched with (a
    * change of it restarts a running vassal), or a `CODE message` error that refuses the vassal.
    */
   #placeVassal(name: string, record: VassalRecord, spec: VassalSpec, def: VassalDefinition): Result<string, string> {
     const request = {name, ...(spec.uid === undefined ? {} : {uid: spec.uid}), ...(spec.gid === undefined ? {} : {gid: spec.gid})};
     const identity = identityFor(request, def.owner, this.#options.tyrant === true);
     if (!identity.ok) return identity;
-    const limits = {memoryLimitBytes: spec.memoryLimitBytes, cpuLimitPercent: spec.cpuLimitPercent};
-    const wantsLimits = limits.memoryLimitBytes > 0 || limits.cpuLimitPercent > 0;
-    const cgroups = wantsLimits || record.cgroup ? this.#openCgroups() : undefined;
-    if (cgroups && wantsLimits) {
-      if (spec.kind === 'command' && identity.value !== undefined && SETPRIV === undefined) {
-        return err(`KAISER_LIMITS_NEED_SETPRIV ${formatError('KAISER_LIMITS_NEED_SETPRIV', {vassal: name})}`);
-      }
-      try {
-        if (record.cgroup) record.cgroup.setLimits(limits);
-        else {
-          record.cgroup = cgroups.create(name, limits);
-          record.oomKills = record.cgroup.oomKills();
-        }
-      } catch (error) {
-        const reason = `cannot set up the cgroup of ${name}: ${(error as Error).message}`;
-        return err(`KAISER_CONFIG_BAD_VALUE ${formatError('KAISER_CONFIG_BAD_VALUE', {key: 'memory-limit/cpu-limit', reason})}`);
-      }
-    } else if (record.cgroup) {
-      // Limits removed: the running instance stays in its group, now unlimited.
-      record.cgroup.setLimits(limits);
-    }
-    if (!cgroups && wantsLimits) this.#warnLimitsUnenforced(name, record, spec);
+    const limited = this.#limits.apply(name, spec, identity.value !== undefined);
+    if (!limited.ok) return limited;
     record.identity = identity.value;
-    return ok(JSON.stringify({identity: identity.value ?? null, cgroup: record.cgroup !== undefined}));
-  }
-
-  /** Detects and opens cgroups once, saying in the log what the limits will rely on. */
-  #openCgroups(): Cgroups | undefined {
-    if (this.#cgroups !== undefined) return this.#cgroups ?? undefined;
-    const opened = Cgroups.open(detectCgroups());
-    if ('error' in opened) {
-      this.#cgroups = null;
-      const sampling = this.#options.accountingMs > 0 ? `enforced by sampling every ${this.#options.accountingMs / 1000} s (SIGKILL over the limit)` : 'not enforced (accounting is off)';
-      this.#log.warn('cgroups unavailable', {
-        uwsgi: `[emperor] cgroups unavailable (${opened.error}): memory-limit is ${sampling}; cpu-limit is not enforced`,
-        reason: opened.error,
-      });
-      return undefined;
-    }
-    this.#cgroups = opened;
-    const where = opened.support.kind === 'v1' ? opened.support.memory : opened.support.dir;
-    this.#log.info('cgroups', {uwsgi: `[emperor] vassal limits through cgroup ${opened.support.kind} (${where}/kaiser-${process.pid})`, version: opened.support.kind});
-    return opened;
-  }
-
-  #warnLimitsUnenforced(name: string, record: VassalRecord, spec: VassalSpec): void {
-    const problems: string[] = [];
-    if (spec.cpuLimitPercent > 0) problems.push('cpu-limit needs cgroups: not enforced');
-    if (spec.memoryLimitBytes > 0 && this.#options.accountingMs <= 0) problems.push('memory-limit needs cgroups or emperor-accounting-freq > 0: not enforced');
-    const warning = problems.join('; ');
-    if (warning === '' || record.limitWarned === warning) return;
-    record.limitWarned = warning;
-    this.#log.warn('vassal limit not enforced', {uwsgi: `[emperor] vassal ${name}: ${warning}`, vassal: name});
+    return ok(JSON.stringify({identity: identity.value ?? null, cgroup: this.#limits.cgroupOf(name) !== undefined}));
   }
 
   /** Adds the identity and cgroup of `name` to what is spawned, and says who it runs as. */
@@ -785,7 +720,8 @@ export class Emperor {
     const record = this.#records.get(name);
     if (!record) return child;
     const identity = record.identity;
-    record.launchedAs = JSON.stringify({identity: identity ?? null, cgroup: record.cgroup !== undefined});
+    const cgroup = this.#limits.cgroupOf(name);
+    record.launchedAs = JSON.stringify({identity: identity ?? null, cgroup: cgroup !== undefined});
     if (identity) {
       const uwsgi = this.#options.tyrant
         ? `[emperor-tyrant] dropping privileges to ${identity.uid} ${identity.gid} for instance ${name}`
@@ -795,55 +731,15 @@ export class Emperor {
     return {
       ...child,
       ...(identity ? {uid: identity.uid, gid: identity.gid} : {}),
-      ...(record.cgroup ? {cgroupProcs: record.cgroup.procsFiles} : {}),
+      ...(cgroup ? {cgroupProcs: cgroup.procsFiles} : {}),
     };
   }
 
-  /** An exit the emperor knows more about: over memory-limit (OOM kill in the cgroup, or killed by sampling). */
-  #exitReason(name: string, child: Child, _exit: ExitStatus): string | undefined {
-    const record = this.#records.get(name);
-    const limitBytes = record?.vassal.spec?.memoryLimitBytes ?? 0;
-    if (!record || limitBytes <= 0) return undefined;
-    let over = record.memoryKill === child;
-    record.memoryKill = undefined;
-    if (record.cgroup) {
-      const kills = record.cgroup.oomKills();
-      // A kill the last tick already counted still explains an exit that follows it closely.
-      if (kills > record.oomKills || Date.now() - record.oomSeenAt < OOM_ATTRIBUTION_MS) over = true;
-      record.oomKills = kills;
-      record.oomSeenAt = 0;
-    }
-    return over ? formatError('KAISER_VASSAL_OVER_MEMORY_LIMIT', {limitMb: Math.round(limitBytes / 1048576)}) : undefined;
-  }
-
-  /** After each accounting sample: OOM kills inside groups are reported; without cgroups, memory-limit is enforced. */
-  #enforceLimits(): void {
-    for (const [name, record] of this.#records) {
-      const spec = record.vassal.spec;
-      const s = record.vassal.state;
-      if (!spec || spec.memoryLimitBytes <= 0 || !('child' in s) || s.child.pid <= 0) continue;
-      const limitMb = Math.round(spec.memoryLimitBytes / 1048576);
-      if (record.cgroup) {
-        const kills = record.cgroup.oomKills();
-        if (kills > record.oomKills) {
-          record.oomKills = kills;
-          record.oomSeenAt = Date.now();
-          this.#log.warn('vassal process killed over memory-limit', {
-            uwsgi: `[emperor] the OOM killer killed a process of vassal ${name} (memory-limit ${limitMb} MB)`,
-            vassal: name,
-          });
-        }
-        continue;
-      }
-      const usage = this.#accountant.usageOf(s.child.pid);
-      if (usage === undefined || usage.rssBytes <= spec.memoryLimitBytes || record.memoryKill === s.child) continue;
-      record.memoryKill = s.child;
-      this.#log.warn('vassal over memory-limit', {
-        uwsgi: `[emperor] vassal ${name} uses ${Math.round(usage.rssBytes / 1048576)} MB, over its memory-limit of ${limitMb} MB: killing it`,
-        vassal: name,
-        rssBytes: usage.rssBytes,
-      });
-      s.child.killGroup('SIGKILL');
+  /** The running vassals, for the limits' check after each accounting sample. */
+  *#limitedVassals(): Iterable<LimitedVassal> {
+    for (const [name, {vassal}] of this.#records) {
+      const s = vassal.state;
+      yield {name, spec: vassal.spec, child: 'child' in s ? s.child : undefined};
     }
   }
 
