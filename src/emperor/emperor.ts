@@ -30,6 +30,7 @@ import {Reaper} from './reaper.js';
 import {startStatsServer} from './stats-server.js';
 import {renderEmperorStats} from './stats.js';
 import {Vassal, type VassalDeps, type VassalSnapshot} from './vassal.js';
+import {FAILING_STATES} from './vassal-states.js';
 import {SpawnSlots} from './spawn-slots.js';
 import {childSpecFor, emperorSocketsOf, MASTER_PY, serverConfigFor} from './child-spec.js';
 
@@ -164,7 +165,7 @@ export class Emperor {
   /** Vassal defaults, lowest precedence first: `--vassals-include` files, then the directory's `_defaults.toml`. */
   readonly #defaults: VassalDefaults;
   /** What every vassal does to the world (one object shared by all of them). */
-  #vassalDeps: VassalDeps | undefined;
+  readonly #vassalDeps: VassalDeps;
   #statsServer: Server | undefined;
   #accountingTimer: NodeJS.Timeout | undefined;
   #stopping = false;
@@ -183,6 +184,7 @@ export class Emperor {
     this.#slots = new SpawnSlots(options.spawnConcurrency);
     this.#defaults = new VassalDefaults(this.#log, options.vassalsInclude ?? [], options.dir ?? process.cwd());
     this.#limits = new VassalLimits({log: this.#log, accountingMs: options.accountingMs});
+    this.#vassalDeps = this.#makeVassalDeps();
     if (options.zygote !== false) {
       const python = options.python ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
       this.#host = new RuntimeHost({python, hostPy: HOST_PY, log: this.#log});
@@ -303,7 +305,7 @@ export class Emperor {
     for (const {vassal} of this.#records.values()) {
       const id = vassal.state.id;
       if (id === 'ready') ready += 1;
-      else if (id === 'backoff' || id === 'invalid' || id === 'reload-failed') failing += 1;
+      else if (FAILING_STATES.has(id)) failing += 1;
     }
     return {total: this.#records.size, ready, failing};
   }
@@ -446,7 +448,7 @@ export class Emperor {
     const isNew = record === undefined;
     if (!record) {
       record = {
-        vassal: this.#newVassal(name),
+        vassal: new Vassal(name, this.#vassalDeps),
         source: def.source,
         definition: def,
         applied: undefined,
@@ -634,8 +636,9 @@ export class Emperor {
 
   // ── vassal plumbing ─────────────────────────────────────────────────────────────────────────
 
-  #newVassal(name: string): Vassal {
-    this.#vassalDeps ??= {
+  /** What every vassal does to the world: one object for all of them, made once. */
+  #makeVassalDeps(): VassalDeps {
+    return {
       spawn: (spec) => this.#spawn(spec),
       now: () => Date.now(),
       setTimer: (ms, fn) => {
@@ -652,7 +655,6 @@ export class Emperor {
       onOutput: (vassal, line) => this.#onOutput(vassal.name, line),
       exitReason: (vassal, child) => this.#limits.exitReason(vassal.name, vassal.spec, child),
     };
-    return new Vassal(name, this.#vassalDeps);
   }
 
   /** App-server masters are forked by the runtime host when it is up (and runs their python); the rest is spawned. */

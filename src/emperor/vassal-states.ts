@@ -58,6 +58,9 @@ export type VassalEventName =
   | 'STOP'
   | 'WAKE';
 
+/** States that count as failing (stats, `kaiser ls`, the systemd status line, a fleet's rolling reload). */
+export const FAILING_STATES: ReadonlySet<string> = new Set<VassalStateId>(['backoff', 'invalid', 'reload-failed']);
+
 /** States in which a process runs. */
 export const HAS_CHILD = ['starting', 'ready', 'reloading', 'reload-failed', 'replacing', 'stopping'] as const;
 

@@ -18,6 +18,17 @@ import {FleetKeys, isFleetVassalName, isFleetWord, parseClaimRecord, parseHistor
 import {DEFAULT_FLEET_PREFIX, isFleetUrl, normalizePrefix, parseEndpoints, parseFleetUrl, type FleetAddress} from './fleet-url.js';
 import {EtcdStore, type FleetStore} from './store.js';
 
+/** One row of `kaiser fleet ls --json`: a replica, where it runs, its state and revision (null: not claimed). */
+export interface FleetLsRow {
+  name: string;
+  replica: number;
+  host: string;
+  state: string;
+  revision: number | null;
+  /** The vassal's newest revision. */
+  current: number;
+}
+
 export interface FleetCommandEnv {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdout: {write(text: string): unknown};
@@ -244,7 +255,7 @@ const HANDLERS: Record<string, Handler> = {
   async ls(a, store, keys, io) {
     const [metas, claims, hosts] = await Promise.all([store.get(keys.metas(), {prefix: true}), store.get(keys.claims(), {prefix: true}), store.get(keys.hosts(), {prefix: true})]);
     const live = new Set(hosts.kvs.map((kv) => parseHostRecord(kv.value)?.hostId));
-    const rows: {name: string; replica: number; host: string; state: string; revision: number | null; current: number}[] = [];
+    const rows: FleetLsRow[] = [];
     const byName = new Map<string, Map<number, ReturnType<typeof parseClaimRecord>>>();
     for (const kv of claims.kvs) {
       const key = keys.classify(kv.key);

@@ -35,6 +35,7 @@ import {DeadManSwitch} from './dead-man-switch.js';
 import {LeaseKeeper} from './lease-keeper.js';
 import {placeReplicas, type PlacementHost, type PlacementVassal} from './placement.js';
 import {EtcdStore, type FleetStore, type StoreEvent, type StoreWatch} from './store.js';
+import {FAILING_STATES} from '../emperor/vassal-states.js';
 
 /** What the monitor needs of the emperor (`Emperor` fits). */
 export interface FleetEmperor {
@@ -76,8 +77,6 @@ const RECONNECT_MS = 500;
 const CLAIM_RETRY_MS = 250;
 /** TTLs an emperor waits after its lease was in doubt before it takes replicas it did not run. */
 const RECOVERY_GRACE_TTLS = 2;
-/** States in which a replica counts as failed for a rolling reload. */
-const FAILED_STATES = new Set(['backoff', 'invalid', 'reload-failed']);
 
 export type FleetMonitorState = {id: 'new'} | {id: 'connecting'} | {id: 'joined'; since: number} | {id: 'paused'} | {id: 'closed'};
 
@@ -550,7 +549,7 @@ export class FleetMonitor {
     for (let i = 0; i < held.index; i++) {
       const claim = claims.get(i);
       if (claim === undefined) continue;
-      if (claim.record.rev === rev && FAILED_STATES.has(claim.record.state)) {
+      if (claim.record.rev === rev && FAILING_STATES.has(claim.record.state)) {
         const halt = `${name}@${rev}`;
         if (!this.#haltedRollouts.has(halt)) {
           this.#haltedRollouts.add(halt);

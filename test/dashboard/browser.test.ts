@@ -2,12 +2,13 @@
  * The dashboard in a real browser: Debian's chromium driven by playwright-core (no browser download). Skipped, with
  * a message, only when /usr/bin/chromium is absent (`apt-get install -y chromium`).
  */
-import {existsSync, mkdirSync} from 'node:fs';
+import {mkdirSync} from 'node:fs';
 import {createServer} from 'node:http';
 import type {AddressInfo} from 'node:net';
 import {join} from 'node:path';
-import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
-import {chromium, type Browser, type BrowserContext, type Page} from 'playwright-core';
+import {afterAll, afterEach, beforeAll, expect, it} from '@jest/globals';
+import type {Browser, BrowserContext, Page} from 'playwright-core';
+import {describeBrowser, hasChromium, launchChromium} from './chromium.js';
 import type {VassalHistory} from '../../src/dashboard/history.js';
 import {BEARER, manyVassals, row, startRig, TOKEN, type Rig} from './dashboard-rig.js';
 import {waitFor} from '../helpers/processes.js';
@@ -18,10 +19,6 @@ declare const document: any, window: any, MutationObserver: any;
 type HTMLCanvasElement = any;
 type HTMLElement = any;
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) process.stderr.write(`dashboard browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium)\n`);
-const describeBrowser = hasChromium ? describe : describe.skip;
 // The README's screenshots are refreshed only on request (KAISER_SCREENSHOTS=1), so a test run leaves the tree clean.
 const SCREENSHOTS = process.env['KAISER_SCREENSHOTS'] === '1' ? new URL('../../docs/screenshots/', import.meta.url).pathname : undefined;
 
@@ -31,11 +28,7 @@ let rig: Rig | undefined;
 
 beforeAll(async () => {
   if (!hasChromium) return;
-  // playwright-core launches chromium with a new, empty temporary profile (user-data-dir) and removes it on close.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

@@ -2,14 +2,12 @@
  * The dashboard of a real emperor (`kaiser --emperor DIR --dashboard 127.0.0.1:0 --dashboard-token-file F`), in
  * Debian's chromium: the table lists the vassal, touching its file shows the reload live, the reload button reloads
  * it (logged with the token's name), charts draw from the emperor's accounting, and refusals hold end to end.
- *
- * SKIPPED until cli.ts and options.ts wire `--dashboard` and `--dashboard-token-file` (see the dashboard report):
- * once wired, change `describe.skip` below to `describeBrowser`.
  */
-import {chmodSync, existsSync, mkdirSync, utimesSync, writeFileSync} from 'node:fs';
+import {chmodSync, mkdirSync, utimesSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
-import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
-import {chromium, type Browser} from 'playwright-core';
+import {afterAll, afterEach, beforeAll, expect, it} from '@jest/globals';
+import type {Browser} from 'playwright-core';
+import {describeBrowser, hasChromium, launchChromium} from './chromium.js';
 import {cleanupProcesses, freePort, PYTHON, startKaiser, tempDir, waitFor, waitFor200} from '../helpers/processes.js';
 
 // Browser globals for the callbacks run by page.evaluate (this program is type-checked without the DOM lib).
@@ -18,18 +16,12 @@ declare const document: any, window: any, MutationObserver: any;
 type HTMLCanvasElement = any;
 type HTMLElement = any;
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'ops-token-0123456789abcdef';
-const describeBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
-void describeBrowser;
 
 let browser: Browser | undefined;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) return;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  if (!hasChromium) return;
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

@@ -9,19 +9,13 @@ import {join} from 'node:path';
 import {promisify} from 'node:util';
 import {cleanupProcesses, KAISER_BIN, startKaiser, tempDir, waitFor, type Started} from '../helpers/processes.js';
 import {findEtcd, startEtcdCluster, type EtcdCluster} from './etcd-cluster.js';
+import type {FleetLsRow} from '../../src/fleet/commands.js';
 
 const run = promisify(execFile);
 const ETCD = findEtcd();
 const RUN = `run-${process.pid}-${Date.now()}`;
 const PREFIX = '/kaiser-test';
 
-interface FleetRow {
-  name: string;
-  replica: number;
-  host: string;
-  state: string;
-  revision: number | null;
-}
 
 /** Marker processes of this run: vassal file name → [{pid, rev}]. */
 function scanVassalProcesses(): Map<string, {pid: number; rev: string}[]> {
@@ -55,8 +49,8 @@ function scanVassalProcesses(): Map<string, {pid: number; rev: string}[]> {
     const {stdout} = await run(process.execPath, [KAISER_BIN, 'fleet', ...args], {env, cwd: dir, timeout: 20_000});
     return stdout;
   }
-  async function fleetRows(): Promise<FleetRow[]> {
-    return JSON.parse(await fleet('ls', '--json')) as FleetRow[];
+  async function fleetRows(): Promise<FleetLsRow[]> {
+    return JSON.parse(await fleet('ls', '--json')) as FleetLsRow[];
   }
   function vassalFile(name: string, rev = '1'): string {
     const path = join(dir, name);

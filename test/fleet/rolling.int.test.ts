@@ -9,7 +9,7 @@ import {execFile} from 'node:child_process';
 import {writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {promisify} from 'node:util';
-import {runFleetCommand} from '../../src/fleet/commands.js';
+import {runFleetCommand, type FleetLsRow} from '../../src/fleet/commands.js';
 import {cleanupProcesses, KAISER_BIN, startKaiser, tempDir, waitFor} from '../helpers/processes.js';
 import {findEtcd, startEtcdCluster, type EtcdCluster} from './etcd-cluster.js';
 
@@ -21,19 +21,12 @@ const NAME = 'rolling.toml';
 /** The monitor's roll settle time is 3 s; the measured gap is a lower bound that loses up to two polls. */
 const MIN_GAP_MS = 2_500;
 
-interface FleetRow {
-  name: string;
-  replica: number;
-  host: string;
-  state: string;
-  revision: number | null;
-}
 
 /** One `fleet ls` answer: the rows reflect etcd at some moment between `sent` and `received`. */
 interface Sample {
   sent: number;
   received: number;
-  rows: FleetRow[];
+  rows: FleetLsRow[];
 }
 
 (ETCD ? describe : describe.skip)(ETCD ? 'fleet rolling reload' : 'fleet rolling reload (skipped: no etcd binary; apt-get install etcd-server)', () => {
@@ -53,11 +46,11 @@ interface Sample {
     if (code !== 0) throw new Error(`fleet ${args.join(' ')} exited ${code}: ${errors}`);
     return out;
   }
-  async function rows(): Promise<FleetRow[]> {
-    return (JSON.parse(await fleetInProcess('ls', '--json')) as FleetRow[]).filter((r) => r.name === NAME).sort((x, y) => x.replica - y.replica);
+  async function rows(): Promise<FleetLsRow[]> {
+    return (JSON.parse(await fleetInProcess('ls', '--json')) as FleetLsRow[]).filter((r) => r.name === NAME).sort((x, y) => x.replica - y.replica);
   }
   /** Polls `fleet ls` every ~100 ms (back to back when a query takes longer) until `done` holds or the deadline. */
-  async function observe(withinMs: number, what: string, done: (rs: FleetRow[], samples: Sample[]) => boolean): Promise<Sample[]> {
+  async function observe(withinMs: number, what: string, done: (rs: FleetLsRow[], samples: Sample[]) => boolean): Promise<Sample[]> {
     const samples: Sample[] = [];
     const until = Date.now() + withinMs;
     for (;;) {
@@ -76,7 +69,7 @@ interface Sample {
     const args = ['put', path, '--replicas', '3', '--json'];
     return (JSON.parse(await (options.cli ? fleet(...args) : fleetInProcess(...args))) as {revision: number}).revision;
   }
-  const allReadyOn = (revision: number) => (rs: FleetRow[]) => rs.length === 3 && rs.every((r) => r.state === 'ready' && r.revision === revision);
+  const allReadyOn = (revision: number) => (rs: FleetLsRow[]) => rs.length === 3 && rs.every((r) => r.state === 'ready' && r.revision === revision);
 
   beforeAll(async () => {
     cluster = await startEtcdCluster(ETCD!);
