@@ -84,7 +84,7 @@ export function requestControl(path: string, request: ControlRequest, options: C
 
 /** `{"line":…}` messages after the answer, held until someone listens: the answer's own lines print first. */
 class StreamedLines {
-  #held: string[] = [];
+  readonly #held: string[] = [];
   #listener: ((line: string) => void) | undefined;
 
   push(raw: string): void {
@@ -133,6 +133,7 @@ function connectError(path: string, cause: NodeJS.ErrnoException): ControlError 
     case 'EACCES':
     case 'EPERM':
       return controlError('KAISER_CONTROL_DENIED', `permission denied on ${path}: the control socket is open only to the user running the emperor`);
+    case undefined: // not a system call error: its message says what happened
     default:
       return controlError('KAISER_CONTROL_DISCONNECTED', `cannot talk to the emperor on ${path}: ${cause.code ?? cause.message}`);
   }

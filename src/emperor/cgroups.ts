@@ -299,7 +299,7 @@ function enableControllers(dir: string): void {
   try {
     writeFileSync(join(dir, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
   } catch (error) {
-    throw new Error(`cannot enable ${missing.join(' and ')} for the children of ${dir} (${(error as NodeJS.ErrnoException).code ?? String(error)}): delegate them to the emperor's cgroup (systemd: Delegate=yes)`);
+    throw new Error(`cannot enable ${missing.join(' and ')} for the children of ${dir} (${(error as NodeJS.ErrnoException).code ?? String(error)}): delegate them to the emperor's cgroup (systemd: Delegate=yes)`, {cause: error});
   }
 }
 

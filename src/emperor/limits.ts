@@ -145,7 +145,7 @@ export class VassalLimits {
 
   /** Removes every group (the emperor is stopping). */
   async close(): Promise<void> {
-    await Promise.all([...this.#states.values()].map((state) => state.cgroup?.remove()));
+    await Promise.all([...this.#states.values()].flatMap(({cgroup}) => (cgroup ? [cgroup.remove()] : [])));
     this.#states.clear();
     this.#cgroups?.close();
   }

@@ -127,6 +127,7 @@ export class FleetKeys {
       }
       case 'history':
         return {kind: 'history', name: a};
+      case undefined: // never (split yields at least one part), but the index type cannot know
       default:
         return undefined;
     }

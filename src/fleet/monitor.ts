@@ -129,7 +129,7 @@ export class FleetMonitor {
   readonly #held = new Map<string, HeldReplica>();
   readonly #pendingDeletes = new Map<string, string>();
   readonly #reportQueue = new Set<string>();
-  #haltedRollouts = new Set<string>();
+  readonly #haltedRollouts = new Set<string>();
 
   #reconcileQueued = false;
   #reconciling = false;
@@ -364,7 +364,7 @@ export class FleetMonitor {
     try {
       await this.#reconcile();
     } catch (error) {
-      throw new Error(`Internal error: fleet reconcile failed: ${String(error)}`);
+      throw new Error(`Internal error: fleet reconcile failed: ${String(error)}`, {cause: error});
     } finally {
       this.#reconciling = false;
       if (this.#dirty) {

@@ -282,6 +282,7 @@ function describeError(error: NodeJS.ErrnoException): string {
       return 'socket file missing';
     case 'ETIMEDOUT':
       return 'timed out';
+    case undefined: // not a system call error: its message says what happened
     default:
       return error.code ?? error.message;
   }

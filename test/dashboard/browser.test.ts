@@ -15,9 +15,8 @@ import {waitFor} from '../helpers/processes.js';
 
 // Browser globals for the callbacks run by page.evaluate (this program is type-checked without the DOM lib).
 /* eslint-disable @typescript-eslint/no-explicit-any */
-declare const document: any, window: any, MutationObserver: any;
+declare const document: any;
 type HTMLCanvasElement = any;
-type HTMLElement = any;
 
 // The README's screenshots are refreshed only on request (KAISER_SCREENSHOTS=1), so a test run leaves the tree clean.
 const SCREENSHOTS = process.env['KAISER_SCREENSHOTS'] === '1' ? new URL('../../docs/screenshots/', import.meta.url).pathname : undefined;

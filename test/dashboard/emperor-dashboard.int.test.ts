@@ -8,7 +8,7 @@ import {join} from 'node:path';
 import {afterAll, afterEach, beforeAll, expect, it} from '@jest/globals';
 import type {Browser} from 'playwright-core';
 import {describeBrowser, hasChromium, launchChromium} from './chromium.js';
-import {cleanupProcesses, freePort, PYTHON, startKaiser, tempDir, waitFor, waitFor200} from '../helpers/processes.js';
+import {cleanupProcesses, freePort, PYTHON, startKaiser, tempDir, waitFor200} from '../helpers/processes.js';
 
 // Browser globals for the callbacks run by page.evaluate (this program is type-checked without the DOM lib).
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -85,7 +85,7 @@ describeBrowser('dashboard of a real emperor', () => {
     for (const chart of ['.cpu-chart', '.rss-chart']) {
       await page.waitForFunction(
         (selector) => {
-          const canvas = document.querySelector(`${selector} canvas`) as HTMLCanvasElement | null;
+          const canvas = document.querySelector(`${selector} canvas`) as HTMLCanvasElement;
           if (!canvas) return false;
           const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
           let colored = 0;

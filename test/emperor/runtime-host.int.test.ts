@@ -179,8 +179,8 @@ describe('runtime host: waker', () => {
     }
     const wakes: string[] = [];
     host.onWake((key) => wakes.push(key));
-    host.addSocket('armed', bound[0]!.tcp);
-    host.addSocket('disarmed', bound[1]!.tcp);
+    void host.addSocket('armed', bound[0]!.tcp);
+    void host.addSocket('disarmed', bound[1]!.tcp);
     host.arm('armed');
     host.arm('disarmed');
     host.disarm('disarmed');

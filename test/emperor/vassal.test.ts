@@ -13,8 +13,8 @@ class FakeChild implements Child {
   readonly sent: Buffer[] = [];
   #exit!: (status: ExitStatus) => void;
   readonly exited = new Promise<ExitStatus>((resolve) => (this.#exit = resolve));
-  #lines: ((line: string, stream: 'stdout' | 'stderr') => void)[] = [];
-  #messages: ((m: VassalMessage) => void)[] = [];
+  readonly #lines: ((line: string, stream: 'stdout' | 'stderr') => void)[] = [];
+  readonly #messages: ((m: VassalMessage) => void)[] = [];
   onLine(l: (line: string, stream: 'stdout' | 'stderr') => void): void {
     this.#lines.push(l);
   }
@@ -48,7 +48,7 @@ const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 class FakeWorld {
   time = 0;
   readonly children: FakeChild[] = [];
-  #timers: {at: number; fn: () => void; live: boolean}[] = [];
+  readonly #timers: {at: number; fn: () => void; live: boolean}[] = [];
   slotsInUse = 0;
 
   deps() {

@@ -30,7 +30,7 @@ export class Master {
   readonly proc: ChildProcess;
   readonly lines: string[] = [];
   readonly exited: Promise<number | null>;
-  private waiters: Array<() => void> = [];
+  private readonly waiters: Array<() => void> = [];
   private partial = '';
 
   constructor(cfg: RuntimeConfig, extraEnv: Record<string, string> = {}, stdio: Array<'pipe' | 'ignore' | number> = ['ignore', 'ignore', 'pipe']) {
