@@ -20,7 +20,7 @@ export interface ServerConfig {
 }
 
 /** Options naming the app; an app server needs exactly one. */
-export const APP_OPTIONS = ['wsgi-file', 'module', 'node-app'] as const;
+export const APP_OPTIONS = ['wsgi-file', 'module', 'node-app', 'psgi', 'rack', 'lua', 'cgi', 'php-docroot'] as const;
 
 /** Options binding a socket; an app server needs at least one. */
 export const SOCKET_OPTIONS = ['http', 'http-socket', 'socket'] as const;
@@ -73,7 +73,7 @@ export function checkServerOptions(
   const apps = APP_OPTIONS.filter((name) => values.has(name));
   const [first, second] = apps;
   if (first === undefined) {
-    problems.push(configError(where, 'KAISER_CONFIG_NO_APP', {reason: 'set wsgi-file, module or node-app'}));
+    problems.push(configError(where, 'KAISER_CONFIG_NO_APP', {reason: 'set wsgi-file, module, node-app, psgi, rack, lua, cgi or php-docroot'}));
   } else if (second !== undefined) {
     problems.push(configError(origins.get(second) ?? where, 'KAISER_CONFIG_CONFLICT', {key: second, other: first, reason: 'an app server runs one app'}));
   }

@@ -18,9 +18,15 @@ DEFAULTS = {
     'touch-chain-reload': [], 'master-fifo': [], 'pidfile': None, 'heartbeat': 0, 'socket-timeout': 4,
     'disable-logging': False, 'stats': None, 'stats-http': False, 'stats-minified': False,
     'memory-report': False, 'log-format': 'human',
+    # other languages (kinds.py; cgi.py and php.py for the forked bridges)
+    'psgi': None, 'rack': None, 'lua': None, 'cgi': [], 'cgi-allowed-ext': [], 'cgi-index': [], 'cgi-helper': [],
+    'cgi-timeout': 0, 'php-docroot': None, 'php-index': [], 'php-allowed-ext': [], 'php-set': [], 'php-ini': None,
+    'perl-bin': None, 'ruby-bin': None, 'lua-bin': None, 'php-cgi-bin': None, 'http-socket-modifier1': None,
+    'http-socket-modifier2': None,
 }
 LIST_KEYS = ('http', 'http-socket', 'socket', 'pythonpath', 'plugin', 'touch-reload', 'touch-chain-reload',
-             'master-fifo')
+             'master-fifo', 'cgi', 'cgi-allowed-ext', 'cgi-index', 'cgi-helper', 'php-index', 'php-allowed-ext',
+             'php-set')
 
 
 class ConfigError(Exception):
@@ -55,7 +61,7 @@ def parse(text):
     cfg['processes'] = max(1, cfg['processes'])
     cfg['threads'] = max(1, cfg['threads'])
     cfg['buffer-size'] = min(max(cfg['buffer-size'], 512), 65535)
-    for k in ('harakiri', 'worker-reload-mercy', 'reload-mercy', 'heartbeat', 'socket-timeout'):
+    for k in ('harakiri', 'worker-reload-mercy', 'reload-mercy', 'heartbeat', 'socket-timeout', 'cgi-timeout'):
         cfg[k] = float(cfg[k] or 0)
     return cfg
 

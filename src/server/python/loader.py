@@ -1,7 +1,7 @@
 """Loading the WSGI application inside a worker (after the fork, so each reload imports
 fresh code).
 
-Owns: `chdir`, `env`, `pythonpath`, `wsgi-file` (executed as module `uwsgi_file_<mangled
+Owns: `chdir`, `env`, `pythonpath`, the CGI and PHP bridges (cgi_app.py, php_app.py), `wsgi-file` (executed as module `uwsgi_file_<mangled
 path>` like uWSGI), `module` (`mod` or `mod:callable`), `callable`.
 """
 import os
@@ -27,6 +27,12 @@ def prepare(cfg):
 
 def load(cfg):
     """Import the app and return its callable; raises on any failure."""
+    if cfg.get('cgi'):
+        from .cgi_app import CgiApp
+        return CgiApp(cfg)
+    if cfg.get('php-docroot'):
+        from .php_app import PhpApp
+        return PhpApp(cfg)
     cwd = os.getcwd()
     paths = [os.path.abspath(p) for p in (cfg.get('pythonpath') or [])]
     for p in reversed(paths + [cwd]):

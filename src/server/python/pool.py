@@ -1,5 +1,5 @@
-"""Worker processes as the master sees them: generations, spawning (fork for Python,
-fork+exec for Node per docs/runtime-protocol.md §3), status messages and memory figures.
+"""Worker processes as the master sees them: generations, spawning (fork for Python, fork+exec
+for the languages of kinds.py per docs/runtime-protocol.md §3), status messages and memory figures.
 
 Owns: the WorkerProc record, the Generation (config + listening sockets + scoreboard that a
 set of workers was started with), fd hygiene in children, reading status pipes.
@@ -11,6 +11,7 @@ import time
 from . import log
 from .scoreboard import Scoreboard
 from . import minijson
+from . import kinds
 
 PAGE = os.sysconf('SC_PAGE_SIZE')
 
@@ -25,7 +26,7 @@ class Generation:
         self.listeners = listeners
         self.sb = Scoreboard(2 * cfg['processes'], cfg['threads'])
         self.threads = cfg['threads']
-        self.node = bool(cfg.get('node-app'))
+        self.kind = kinds.exec_kind(cfg)   # None: forked Python worker
 
 
 class WorkerProc:
@@ -100,8 +101,8 @@ def spawn(wid, gen, master_fds, life_r):
     r, w = os.pipe()
     gen_fds = {l.fd for l in gen.listeners}
     close_fds = [fd for fd in master_fds if fd not in gen_fds] + [r]
-    if gen.node:
-        pid = _spawn_node(wid, gen, slot, w, life_r, close_fds)
+    if gen.kind is not None:
+        pid = _spawn_exec(wid, gen, slot, w, life_r, close_fds)
     else:
         pid = os.fork()
         if pid == 0:
@@ -115,10 +116,9 @@ def spawn(wid, gen, master_fds, life_r):
     return wp
 
 
-def _spawn_node(wid, gen, slot, status_w, life_r, close_fds):
+def _spawn_exec(wid, gen, slot, status_w, life_r, close_fds):
     cfg = gen.cfg
-    node = cfg.get('_node') or 'node'
-    script = cfg.get('_node_worker')
+    argv = gen.kind.argv(cfg)
     env = dict(os.environ)
     env.update({
         'KAISER_WORKER_ID': str(wid),
@@ -148,10 +148,18 @@ def _spawn_node(wid, gen, slot, status_w, life_r, close_fds):
                 os.chdir(cfg['chdir'])
             for k, v in (cfg.get('env') or {}).items():
                 env[str(k)] = str(v)
-            os.execve(node, [node, script], env) if os.path.isabs(node) else os.execvpe(node, [node, script], env)
+            runtime = argv[0]
+            try:
+                os.execve(runtime, argv, env) if os.path.sep in runtime else os.execvpe(runtime, argv, env)
+            except OSError as e:
+                # the worker's own load-failed: the vassal fails to load with the package to install
+                msg = gen.kind.missing_runtime(runtime, e.strerror or e)
+                os.write(status_w, (minijson.dumps({'act': 'load-failed', 'error': msg}) + '\n').encode())
+                os.write(2, (msg + '\n').encode())
+                os._exit(22)
         except BaseException as e:
             try:
-                os.write(2, ('cannot exec the node worker %s %s: %s\n' % (node, script, e)).encode())
+                os.write(2, ('cannot exec the %s worker %s: %s\n' % (gen.kind.name, ' '.join(argv), e)).encode())
             finally:
                 os._exit(127)
     return pid
