@@ -120,3 +120,106 @@ export function comparable(a: Answer): {status: number; headers: string[]; body:
     body: a.body.toString('latin1'),
   };
 }
+
+/** Reads the uWSGI stats JSON from a `stats` address (plain TCP: the JSON, then close). */
+export async function readStats(port: number): Promise<{workers: Array<{pid: number; requests: number; exceptions: number; harakiri_count: number}>}> {
+  const text = await withDeadline(
+    new Promise<string>((resolve, reject) => {
+      const socket = connect({host: '127.0.0.1', port});
+      let data = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (c: string) => (data += c));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(data));
+    }),
+    5000,
+    () => `stats on port ${port}`,
+  );
+  return JSON.parse(text) as {workers: Array<{pid: number; requests: number; exceptions: number; harakiri_count: number}>};
+}
+
+/** What the process features of a language worker need from its fixture app. */
+export interface FeatureApp {
+  /** kaiser arguments naming the app (`--psgi app.psgi`). */
+  readonly args: string[];
+  /** Directory the server runs in. */
+  readonly cwd: string;
+  /** A path answered 200 at once. */
+  readonly hello: string;
+  /** A path that never answers (sleeps 30 s or more). */
+  readonly stuck: string;
+  /** A path whose handler raises. */
+  readonly raises: string;
+}
+
+/**
+ * The master's features with this worker: stats and the scoreboard (requests and exceptions counted per worker),
+ * harakiri (a stuck request kills the worker, which is respawned), max-requests (a worker recycles itself).
+ */
+export async function checkProcessFeatures(app: FeatureApp): Promise<void> {
+  const {server, target} = await startKaiserApp([...app.args, '--processes', '1', '--harakiri', '2', '--max-requests', '4', '--stats', '127.0.0.1:0'], app.cwd);
+  const statsLine = await server.waitForLine(/Stats server enabled on 127\.0\.0\.1:(\d+)/);
+  const statsPort = Number(/127\.0\.0\.1:(\d+)/.exec(statsLine)?.[1]);
+  const first = (await readStats(statsPort)).workers[0];
+  if (first === undefined) throw new Error('no worker in the stats');
+  // 3 requests (one raising): counted on the scoreboard
+  for (const path of [app.hello, app.hello, app.raises]) await exchange(target, request('GET', path));
+  await waitFor(async () => {
+    const w = (await readStats(statsPort)).workers[0];
+    return w !== undefined && w.requests >= 3 && w.exceptions >= 1;
+  }, 10_000, 'requests and exceptions in the stats');
+  // the 4th request reaches max-requests: the worker retires itself and a new one takes over
+  await exchange(target, request('GET', app.hello));
+  await server.waitForLine(/retired \(max-requests\)/, 20_000);
+  await waitFor(async () => {
+    const w = (await readStats(statsPort)).workers[0];
+    return w !== undefined && w.pid !== first.pid && w.pid > 0;
+  }, 20_000, 'a new worker after max-requests');
+  // a stuck request: harakiri kills the worker, the client's connection closes, a new worker answers
+  await exchange(target, request('GET', app.stuck), 30_000).catch(() => undefined);
+  await server.waitForLine(/HARAKIRI ON WORKER 1/, 20_000);
+  await waitFor(async () => (await exchange(target, request('GET', app.hello)).catch(() => undefined))?.status === 200, 20_000, 'a worker after harakiri');
+  const after = (await readStats(statsPort)).workers[0];
+  if ((after?.harakiri_count ?? 0) < 1) throw new Error(`harakiri not counted: ${JSON.stringify(after)}`);
+}
+
+/** The files and vassal settings of the emperor scenario. */
+export interface VassalScenario {
+  /** Files of the two app versions and a broken one, relative to the apps directory. */
+  readonly files: Record<string, string>;
+  /** The `[uwsgi]` lines naming the app of a variant (paths relative to the apps directory). */
+  readonly appLines: (variant: 'v1' | 'v2' | 'broken', appsDir: string) => string;
+  /** Bodies of GET / for v1 and v2. */
+  readonly bodies: readonly [string, string];
+}
+
+/**
+ * Under the emperor: the vassal serves, an edit reloads it onto v2 (2 processes, chain reload), and an edit to a
+ * broken app fails to load while v2 keeps serving (rollback).
+ */
+export async function checkVassalLifecycle(scenario: VassalScenario): Promise<void> {
+  const {chmodSync, mkdirSync, writeFileSync} = await import('node:fs');
+  const {freePort, httpGet, startKaiser: start, tempDir, waitFor200} = await import('../../helpers/processes.js');
+  const dir = tempDir();
+  const vassals = join(dir, 'vassals');
+  const apps = join(dir, 'apps');
+  mkdirSync(vassals);
+  for (const [name, text] of Object.entries(scenario.files)) {
+    const file = join(apps, name);
+    mkdirSync(join(file, '..'), {recursive: true});
+    writeFileSync(file, text);
+    if (text.startsWith('#!')) chmodSync(file, 0o755);
+  }
+  const port = await freePort();
+  const ini = (variant: 'v1' | 'v2' | 'broken') => `[uwsgi]\nhttp-socket = 127.0.0.1:${port}\nprocesses = 2\n${scenario.appLines(variant, apps)}\n`;
+  writeFileSync(join(vassals, 'app.ini'), ini('v1'));
+  const emperor = start(['--emperor', vassals]);
+  const first = await waitFor200(port, 30_000);
+  if (first.body !== scenario.bodies[0]) throw new Error(`v1 answered ${JSON.stringify(first.body)}`);
+  writeFileSync(join(vassals, 'app.ini'), ini('v2'));
+  await waitFor(async () => (await httpGet(port))?.body === scenario.bodies[1], 30_000, 'v2 after the reload');
+  writeFileSync(join(vassals, 'app.ini'), ini('broken'));
+  await emperor.waitForLine(/reload.failed|reload failed/, 30_000);
+  const still = await httpGet(port);
+  if (still?.body !== scenario.bodies[1]) throw new Error(`after a failed reload: ${JSON.stringify(still?.body)}`);
+}

@@ -1,0 +1,279 @@
+#!/usr/bin/perl
+# kaiser's PSGI worker: `perl dist/workers/psgi/worker.pl`, exec'd by the Python master with the worker contract
+# of docs/runtime-protocol.md §3 (KAISER_LISTEN_FDS, KAISER_STATUS_FD, KAISER_LIFE_FD, KAISER_SCOREBOARD_FD/OFFSET,
+# KAISER_CONFIG). Core Perl only (JSON::PP, Socket, POSIX, IO::Poll): Plack is not needed to serve a PSGI app.
+#
+# One process, one event loop (poll(2)) over the inherited listening sockets, the client connections and the life
+# pipe. A request is read without blocking (head and whole body, so a slow client never holds the worker), then the
+# app runs inline and the response is written. Keep-alive and pipelining on HTTP/1.x; the uwsgi protocol (nginx
+# uwsgi_pass) answers raw HTTP and closes, as uWSGI does. Perl has no threads worth the name here: one request at a
+# time per worker, on scoreboard core 0.
+#
+# Sequence: parse the contract → chdir, env → load the app (`do FILE`, must return a code ref) → {"act":"loaded"}
+# → accept → scoreboard accepting=1 → {"act":"accepting"}. Any failure before that is load-failed + exit 22.
+# Signals: SIGHUP graceful (stop accepting, take what is queued, finish, close idle keep-alive connections after
+# 0.5 s, exit 0); SIGTERM/SIGINT exit 0 at once; life-pipe EOF: exit 1 at once. max-requests: retire by itself.
+use strict;
+use warnings;
+use Socket qw(IPPROTO_TCP TCP_NODELAY SOL_SOCKET SO_TYPE);
+use POSIX ();
+use Time::HiRes ();
+use Scalar::Util ();
+use overload ();
+use IO::Poll ();
+use JSON::PP ();
+use File::Spec ();
+use lib do { my $d = __FILE__; $d =~ s{/[^/]*$}{}; "$d/lib" };
+use Kaiser::HTTP ();
+use Kaiser::Scoreboard ();
+use Kaiser::Response ();
+
+use constant {POLLIN => 0x001, POLLOUT => 0x004, POLLERR => 0x008, POLLHUP => 0x010};
+use constant STOP_GRACE => 0.5;
+
+my $WORKER_ID = $ENV{KAISER_WORKER_ID} || 1;
+my $status_fh;
+my $LOG_BUF = '';
+
+sub logline { my $l = shift; $l .= "\n" unless $l =~ /\n\z/; syswrite(STDERR, $l) }
+sub send_status {
+    my $msg = shift;
+    return unless $status_fh;
+    syswrite($status_fh, JSON::PP->new->canonical->encode($msg) . "\n");
+}
+sub load_failed {
+    my $err = shift;
+    logline($err);
+    send_status({act => 'load-failed', error => $err});
+    POSIX::_exit(22);
+}
+sub flush_log { if (length $LOG_BUF) { syswrite(STDERR, $LOG_BUF); $LOG_BUF = '' } }
+
+# ── the contract ─────────────────────────────────────────────────────────────────────────────────────────────────
+if (defined $ENV{KAISER_STATUS_FD} && length $ENV{KAISER_STATUS_FD}) {
+    open($status_fh, '>&=', $ENV{KAISER_STATUS_FD}) or die "KAISER_STATUS_FD $ENV{KAISER_STATUS_FD}: $!\n";
+}
+my $cfg = eval { length($ENV{KAISER_CONFIG} // '') ? JSON::PP->new->decode($ENV{KAISER_CONFIG}) : {} };
+load_failed("KAISER_CONFIG is not valid JSON: $@") unless ref $cfg eq 'HASH';
+my $life_fd = $ENV{KAISER_LIFE_FD};
+my $sb = Kaiser::Scoreboard->new($ENV{KAISER_SCOREBOARD_FD}, $ENV{KAISER_SCOREBOARD_OFFSET} || 0, $cfg->{threads} || 1);
+$sb->reset;
+
+my @listeners;
+for my $item (split /,/, $ENV{KAISER_LISTEN_FDS} // '') {
+    next unless length $item;
+    my ($fd, $proto) = split /:/, $item, 2;
+    $proto ||= 'http';
+    load_failed("KAISER_LISTEN_FDS: unsupported protocol $proto on fd $fd") unless $proto eq 'http' || $proto eq 'uwsgi';
+    open(my $fh, '+<&=', $fd) or load_failed("KAISER_LISTEN_FDS: fd $fd is not open ($!)");
+    load_failed("KAISER_LISTEN_FDS: fd $fd is not a socket") unless -S $fh;
+    $fh->blocking(0);
+    my $name = getsockname($fh);
+    my ($sname, $sport) = ('', '');
+    if ($name && Socket::sockaddr_family($name) == Socket::AF_INET()) {
+        my ($port, $addr) = Socket::unpack_sockaddr_in($name);
+        ($sname, $sport) = (Socket::inet_ntoa($addr), $port);
+    } elsif ($name && Socket::sockaddr_family($name) == Socket::AF_INET6()) {
+        my ($port, $addr) = Socket::unpack_sockaddr_in6($name);
+        ($sname, $sport) = (Socket::inet_ntop(Socket::AF_INET6(), $addr), $port);
+    } elsif ($name) {
+        my $path = eval { Socket::unpack_sockaddr_un($name) } // '';
+        ($sname, $sport) = ($path, '');
+    }
+    push @listeners, {fh => $fh, fd => $fd, uwsgi => $proto eq 'uwsgi', server_name => $sname, server_port => "$sport",
+                      tcp => ($name && Socket::sockaddr_family($name) != Socket::AF_UNIX())};
+}
+load_failed('no listening socket: KAISER_LISTEN_FDS is empty') unless @listeners;
+
+# ── load the app ─────────────────────────────────────────────────────────────────────────────────────────────────
+if ($cfg->{chdir}) { chdir $cfg->{chdir} or load_failed("chdir($cfg->{chdir}): $!") }
+if (ref $cfg->{env} eq 'HASH') { $ENV{$_} = $cfg->{env}{$_} // '' for keys %{$cfg->{env}} }
+my $psgi = $cfg->{psgi} or load_failed('no psgi given: nothing to load');
+my $began = time;
+my $app = do {
+    my $file = File::Spec->rel2abs($psgi);
+    load_failed("unable to find PSGI file $psgi ($file): no such file") unless -f $file;
+    local $0 = $file;
+    my $got = do {
+        package main;
+        no strict;
+        do $file;
+    };
+    load_failed("unable to load PSGI file $psgi: $@") if $@;
+    load_failed("unable to load PSGI file $psgi: $!") if !defined $got && $!;
+    $got;
+};
+unless (ref $app eq 'CODE' || (Scalar::Util::blessed($app) && overload::Method($app, '&{}'))) {
+    load_failed("unable to load PSGI file $psgi: it must return a code ref (the PSGI app), not " . (defined $app ? (ref $app || "'$app'") : 'undef'));
+}
+logline(sprintf("PSGI app 0 (%s) loaded in %d seconds at %s (interpreter 1)", $psgi, time - $began, $app));
+send_status({act => 'loaded'});
+
+# ── serving ──────────────────────────────────────────────────────────────────────────────────────────────────────
+my %conns;               # fd → connection
+my $stopping = 0;        # graceful stop under way
+my $stop_time = 0;
+my $hup = 0;
+my $requests = 0;
+my $loyal = 0;
+my $max_requests = $cfg->{'max-requests'} || 0;
+my $timeout = $cfg->{'socket-timeout'} || 4;
+my $bufsize = $cfg->{'buffer-size'} || 4096;
+my $logging = !$cfg->{'disable-logging'};
+my $multiprocess = ($cfg->{processes} || 1) > 1 ? 1 : 0;
+my $ctx = {sb => $sb, timeout => $timeout, log => \&request_log, multiprocess => $multiprocess, pid => $$,
+           exception => \&app_exception};
+
+$SIG{HUP} = sub { $hup = 1 };
+$SIG{TERM} = $SIG{INT} = sub { flush_log(); POSIX::_exit(0) };
+$SIG{PIPE} = 'IGNORE';
+
+$sb->set_accepting(1);
+send_status({act => 'accepting'});
+
+sub app_exception {
+    my ($req, $err) = @_;
+    $sb->count_exception;
+    logline("[psgi] exception in $req->{env}{REQUEST_METHOD} $req->{env}{REQUEST_URI} (pid: $$): $err");
+}
+
+sub request_log {
+    my ($r) = @_;
+    return unless $logging;
+    my @t = localtime($r->{start});
+    my $when = POSIX::strftime('%a %b %e %H:%M:%S %Y', @t);
+    $when =~ s/  / /;
+    $LOG_BUF .= sprintf("[pid: %d|app: 0|req: %d/%d] %s () {%d vars in %d bytes} [%s] %s %s => generated %d bytes in %d msecs (%s %d) %d headers in %d bytes (1 switches on core 0)\n",
+        $$, $requests, $requests, $r->{env}{REMOTE_ADDR} // '', $r->{vars}, $r->{head_bytes}, $when, $r->{env}{REQUEST_METHOD},
+        $r->{env}{REQUEST_URI}, $r->{body_bytes}, $r->{msecs}, $r->{env}{SERVER_PROTOCOL}, $r->{status}, $r->{headers}, $r->{resp_head_bytes});
+    flush_log() if length $LOG_BUF > 65536;
+}
+
+sub accept_one {
+    my $l = shift;
+    my $fh;
+    my $peer = accept($fh, $l->{fh}) or return 0;
+    $fh->blocking(0);
+    setsockopt($fh, IPPROTO_TCP, TCP_NODELAY, 1) if $l->{tcp};
+    my ($raddr, $rport) = ('', '');
+    if ($l->{tcp}) {
+        my $fam = Socket::sockaddr_family($peer);
+        if ($fam == Socket::AF_INET()) {
+            my ($p, $a) = Socket::unpack_sockaddr_in($peer);
+            ($raddr, $rport) = (Socket::inet_ntoa($a), $p);
+        } elsif ($fam == Socket::AF_INET6()) {
+            my ($p, $a) = Socket::unpack_sockaddr_in6($peer);
+            ($raddr, $rport) = (Socket::inet_ntop(Socket::AF_INET6(), $a), $p);
+        }
+    }
+    my $c = {fh => $fh, fd => fileno($fh), buf => '', l => $l, remote => $raddr, rport => "$rport", last => now()};
+    $conns{$c->{fd}} = $c;
+    return 1;
+}
+
+sub now { Time::HiRes::clock_gettime(Time::HiRes::CLOCK_MONOTONIC()) }   # monotonic, fractional seconds
+
+sub close_conn {
+    my $c = shift;
+    delete $conns{$c->{fd}};
+    close($c->{fh});
+}
+
+sub begin_stop {
+    return if $stopping;
+    $stopping = 1;
+    $stop_time = now();
+    $sb->set_accepting(0);
+    # an EPOLLEXCLUSIVE-style wakeup may have gone to us alone: take what is queued before we stop listening
+    for my $l (@listeners) {
+        for (1 .. 1024) { last unless accept_one($l) }
+    }
+    close($_->{fh}) for @listeners;
+    @listeners = ();
+}
+
+sub retire_max_requests {
+    logline("worker $WORKER_ID (pid: $$): reached max-requests ($max_requests), recycling");
+    send_status({act => 'retiring', reason => 'max-requests'});
+    begin_stop();
+}
+
+# One readable connection: read what is there, serve every complete request in the buffer.
+sub on_readable {
+    my $c = shift;
+    my $n = sysread($c->{fh}, my $data, 65536);
+    if (!defined $n) {
+        return if $!{EAGAIN} || $!{EINTR};
+        $sb->read_error;
+        return close_conn($c);
+    }
+    return close_conn($c) if $n == 0;
+    $c->{buf} .= $data;
+    $c->{last} = now();
+    while (length $c->{buf}) {
+        my $req = $c->{l}{uwsgi} ? Kaiser::HTTP::parse_uwsgi($c, $bufsize) : Kaiser::HTTP::parse_http($c, $bufsize);
+        return unless $req;                       # incomplete: wait for more bytes
+        if ($req->{reject}) {
+            Kaiser::Response::reject($c, $req->{reject}, $timeout);
+            logline("worker $WORKER_ID (pid: $$): rejected request from " . ($c->{remote} || 'unix') . " ($req->{reject})");
+            return close_conn($c);
+        }
+        $req->{keepalive} = 0 if $stopping;
+        if ($max_requests && $requests + 1 >= $max_requests && !$stopping) {
+            retire_max_requests();
+            $req->{keepalive} = 0;
+        }
+        $requests++;
+        my $keep = Kaiser::Response::serve($ctx, $app, $c, $req);
+        if (!$loyal) { $loyal = 1; send_status({act => 'first-request'}) }
+        if ($ctx->{harakiri} && !$stopping) {
+            # psgix.harakiri.commit: the app asked for this worker to go once the response is out
+            send_status({act => 'retiring', reason => 'psgix.harakiri.commit'});
+            begin_stop();
+        }
+        $c->{last} = now();
+        return close_conn($c) unless $keep;
+        return unless exists $conns{$c->{fd}};
+    }
+}
+
+my $life;
+if (defined $life_fd && length $life_fd) { open($life, '<&=', $life_fd) or undef $life }
+
+my $next_sweep = now() + 1;
+while (1) {
+    if ($hup) { $hup = 0; logline("gracefully stopping worker $WORKER_ID (pid: $$)"); begin_stop() }
+    my @poll;
+    push @poll, $_->{fd}, POLLIN for @listeners;
+    push @poll, $_, POLLIN for keys %conns;
+    push @poll, $life_fd, POLLIN if $life;
+    my $wait = length($LOG_BUF) || $stopping ? 100 : 1000;
+    my $n = IO::Poll::_poll($wait, @poll);
+    if ($n > 0) {
+        for (my $i = 0; $i < @poll; $i += 2) {
+            my ($fd, $rev) = @poll[$i, $i + 1];
+            next unless $rev;
+            if (my $c = $conns{$fd}) { on_readable($c); next }
+            if ($life && $fd == $life_fd) {
+                flush_log();
+                logline('UAAAAAAH my master disconnected: i will kill myself !!!');
+                POSIX::_exit(1);
+            }
+            for my $l (@listeners) { if ($l->{fd} == $fd) { accept_one($l) unless $stopping; last } }
+        }
+    }
+    flush_log() if length $LOG_BUF && ($n <= 0 || length $LOG_BUF > 3072);
+    my $t = now();
+    if ($stopping || $t >= $next_sweep) {
+        $next_sweep = $t + 1;
+        for my $c (values %conns) {
+            my $idle = $t - ($stopping && $c->{last} < $stop_time ? $stop_time : $c->{last});
+            close_conn($c) if ($stopping && !length $c->{buf} && $idle >= STOP_GRACE) || $idle >= $timeout;
+        }
+        if ($stopping && !%conns) {
+            flush_log();
+            logline("worker $WORKER_ID (pid: $$) finished its requests, goodbye");
+            POSIX::_exit(0);
+        }
+    }
+}
