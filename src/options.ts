@@ -119,7 +119,7 @@ export const OPTIONS = [
   {name: 'cgi-timeout', type: 'seconds', default: 0, scopes: ['server'], arg: 'S', help: 'kill a CGI script running longer than this (0 = harakiri only)'},
   {name: 'php-docroot', type: 'path', scopes: ['server'], arg: 'DIR', help: 'document root of a PHP app (scripts run by php-cgi over FastCGI, one per request core)'},
   {name: 'php-index', type: 'string', multi: true, scopes: ['server'], arg: 'FILE', help: 'PHP index file for directory URLs (default index.php)'},
-  {name: 'php-allowed-ext', type: 'string', multi: true, scopes: ['server'], arg: 'EXT', help: 'only run PHP scripts with this extension (default .php)'},
+  {name: 'php-allowed-ext', type: 'string', multi: true, scopes: ['server'], arg: 'EXT', help: 'only run PHP scripts with this extension (e.g. .php; default: any file, as uWSGI)'},
   {name: 'php-set', type: 'string', multi: true, scopes: ['server'], arg: 'KEY=VALUE', help: 'set a php.ini entry (php-cgi -d KEY=VALUE)'},
   {name: 'php-ini', type: 'path', scopes: ['server'], arg: 'FILE', help: 'use this php.ini (php-cgi -c FILE)'},
   {name: 'perl-bin', type: 'path', scopes: ['server'], arg: 'PATH', help: 'perl interpreter for psgi (default: perl on PATH; Debian package perl)'},

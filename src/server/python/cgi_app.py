@@ -19,6 +19,7 @@ import subprocess
 import sys
 
 from . import log
+from .cgi_head import head_end as _head_end, parse_head
 
 VERSION = '2.0.21'   # SERVER_SOFTWARE says uWSGI/…: scripts that check it keep working
 HEAD_LIMIT = 65536   # uWSGI's cgi-buffer-size: the header block must fit
@@ -351,38 +352,6 @@ def _kill(proc):
         proc.wait()
     except OSError:
         pass
-
-
-def _head_end(buf):
-    """(end of the header block, start of the body) or None."""
-    i = buf.find(b'\n\n')
-    j = buf.find(b'\r\n\r\n')
-    k = buf.find(b'\n\r\n')
-    cands = [(x, x + n) for x, n in ((i, 2), (j, 4), (k, 3)) if x >= 0]
-    if not cands:
-        return None
-    return min(cands)
-
-
-def parse_head(head):
-    """The script's header block → (status, headers) as uWSGI sends them."""
-    status = None
-    headers = []
-    for line in head.decode('latin-1').split('\n'):
-        line = line.rstrip('\r')
-        if not line:
-            continue
-        name, colon, value = line.partition(':')
-        if not colon:
-            continue
-        value = value.strip()
-        if status is None and name.lower() == 'status' and len(line) >= 11:
-            status = value
-            continue
-        if status is None and name.lower() == 'location':
-            status = '302 Found'
-        headers.append((name, value))
-    return status or '200 OK', headers
 
 
 def _unquote_arg(a):
