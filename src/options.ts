@@ -124,7 +124,7 @@ export const OPTIONS = [
   {name: 'php-ini', type: 'path', scopes: ['server'], arg: 'FILE', help: 'use this php.ini (php-cgi -c FILE)'},
   {name: 'perl-bin', type: 'path', scopes: ['server'], arg: 'PATH', help: 'perl interpreter for psgi (default: perl on PATH; Debian package perl)'},
   {name: 'ruby-bin', type: 'path', scopes: ['server'], arg: 'PATH', help: 'ruby interpreter for rack (default: ruby on PATH; Debian packages ruby, ruby-rack)'},
-  {name: 'lua-bin', type: 'path', scopes: ['server'], arg: 'PATH', help: 'lua interpreter for lua (default: lua5.1 on PATH; Debian packages lua5.1, lua-socket)'},
+  {name: 'lua-bin', type: 'path', scopes: ['server'], arg: 'PATH', help: 'lua interpreter for lua (default: lua5.1 on PATH; Debian packages lua5.1, lua-posix)'},
   {name: 'php-cgi-bin', type: 'path', scopes: ['server'], arg: 'PATH', help: 'php-cgi for php-docroot (default: php-cgi on PATH; Debian package php-cgi)'},
   {name: 'http-socket-modifier1', aliases: ['http-modifier1'], type: 'int', scopes: ['server'], arg: 'N', help: 'accepted for uWSGI compatibility: the language is chosen from the app option'},
   {name: 'http-socket-modifier2', aliases: ['http-modifier2'], type: 'int', scopes: ['server'], arg: 'N', help: 'accepted for uWSGI compatibility'},
