@@ -41,6 +41,14 @@ export const ERRORS = {
   // ── front router ──────────────────────────────────────────────────────────────────────────
   KAISER_ROUTER_UNROUTABLE: 'vassal {vassal} declares a domain but cannot be routed: {reason}',
   KAISER_ROUTER_DOMAIN_TAKEN: 'domain {domain} of {vassal} is already served by {servedBy}',
+
+  // ── HTTPS, ACME and subscriptions (src/router/tls, src/router/acme, src/router/subscription) ────
+  KAISER_TLS_BAD_CERTIFICATE: 'cannot load the certificate {file} with the key {key}: {cause}',
+  KAISER_TLS_UNKNOWN_NAME: 'no certificate for {name} in {dir}: handshake refused',
+  KAISER_HTTPS_OPTIONS: '{reason}',
+  KAISER_ACME_FAILED: 'cannot get a certificate for {domain} from {directory}: {cause} (next try in {retrySeconds} s)',
+  KAISER_ACME_SKIPPED: 'no certificate will be ordered for {domain}: {reason}',
+  KAISER_SUBSCRIPTION_REFUSED: 'subscription packet from {peer} refused: {reason}',
 } as const;
 
 /** A code of the catalogue, e.g. `KAISER_CONFIG_UNKNOWN_KEY`. */

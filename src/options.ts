@@ -52,6 +52,15 @@ export const OPTIONS = [
   {name: 'vassals-include', type: 'path', multi: true, scopes: ['emperor'], arg: 'FILE', help: 'defaults applied to every vassal (lowest precedence: a _defaults.toml in the vassal directory, then the vassal file itself, win over it); re-read on SIGHUP'},
   {name: 'control', type: 'path', scopes: ['emperor'], arg: 'PATH', help: 'control socket for kaiser ls/top/reload/stop/start/logs/status (default: /run/kaiser/control.sock as root, else $XDG_RUNTIME_DIR/kaiser/control.sock; env KAISER_CONTROL)'},
   {name: 'emperor-http', type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'front HTTP router: send each request to the vassal whose domain matches its Host header (on-demand vassals wake on their first request)'},
+  // ── front door: HTTPS, ACME, subscriptions (src/router/tls, acme, subscription; README "Front door") ───
+  {name: 'emperor-https', type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'front HTTPS router (needs --sni-dir): TLS 1.2+, certificate by SNI, HTTP/2 by ALPN; routes like --emperor-http'},
+  {name: 'sni-dir', type: 'path', scopes: ['emperor'], arg: 'DIR', help: 'certificates of --emperor-https: DIR/NAME.crt + DIR/NAME.key (uWSGI naming), *.example.test.crt wildcards; re-read when the files change; a name without one gets no handshake'},
+  {name: 'emperor-https-h2', type: 'bool', default: true, scopes: ['emperor'], help: 'offer HTTP/2 to HTTPS clients by ALPN (false = HTTP/1.1 only)'},
+  {name: 'acme-directory', type: 'string', scopes: ['emperor'], arg: 'URL', help: 'ACME (RFC 8555) directory URL: vassal domains without a certificate in --sni-dir get one (HTTP-01 on --emperor-http), renewed before expiry'},
+  {name: 'acme-email', type: 'string', scopes: ['emperor'], arg: 'EMAIL', help: 'contact address of the ACME account'},
+  {name: 'acme-ca-file', type: 'path', scopes: ['emperor'], arg: 'FILE', help: 'trust this CA (PEM) for the ACME directory\u2019s HTTPS (a private ACME server)'},
+  {name: 'subscription-server', type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'uWSGI subscription server (UDP): nodes announcing with subscribe-to/subscribe2 join the pool of their key (a Host) on the front routers'},
+  {name: 'subscription-tolerance', type: 'seconds', default: 17, scopes: ['emperor'], arg: 'S', help: 'a subscribed node silent this long is dropped (uWSGI\u2019s default; nodes announce every 10 s)'},
   {name: 'metrics', type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'serve Prometheus metrics on HOST:PORT at /metrics'},
   {name: 'dashboard', type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'serve the web dashboard on a UNIX socket path (0600: its permissions are the auth) or HOST:PORT (needs --dashboard-token-file)'},
   {name: 'dashboard-token-file', type: 'path', scopes: ['emperor'], arg: 'FILE', help: 'tokens allowed to use a TCP dashboard: one name:token line each (tokens of 16+ characters; chmod 600)'},
@@ -81,6 +90,7 @@ export const OPTIONS = [
   {name: 'on-demand', type: 'bool', scopes: ['vassal'], help: 'bind the vassal sockets but start it only on the first connection (scale to zero)'},
   {name: 'idle', type: 'seconds', default: 0, scopes: ['vassal'], arg: 'S', help: 'an on-demand app-server vassal with no request for S seconds exits; the emperor keeps its socket for the next wake-up'},
   {name: 'domain', type: 'string', multi: true, scopes: ['vassal'], arg: 'HOST', help: 'host name routed to this vassal by the emperor HTTP router (--emperor-http); *.example.test wildcards'},
+  {name: 'https-redirect', type: 'bool', scopes: ['vassal'], help: 'the front router answers this vassal\u2019s plain-HTTP requests with a 308 redirect to HTTPS (--emperor-https)'},
   {name: 'start-timeout', type: 'seconds', default: 60, scopes: ['vassal'], arg: 'S', help: 'a vassal not ready after this long is killed and retried with backoff'},
   // fleet placement keys (read by `kaiser fleet put`; the emperor ignores them)
   {name: 'replicas', type: 'int', default: 1, scopes: ['vassal'], arg: 'N', help: 'fleet: run N copies, each on a different emperor'},

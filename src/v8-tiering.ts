@@ -15,5 +15,7 @@ import type {Result} from './result.js';
 /** True when the process should keep V8's optimizing compiler. */
 export function needsOptimizingCompiler(parsed: Result<CommandLineMode, unknown>): boolean {
   if (!parsed.ok) return true; // it prints an error and exits: nothing to save
-  return parsed.value.mode !== 'emperor' || parsed.value.options.emperorHttp !== undefined;
+  if (parsed.value.mode !== 'emperor') return true;
+  const options = parsed.value.options;
+  return options.emperorHttp !== undefined || options.emperorHttps !== undefined;
 }

@@ -51,6 +51,15 @@ export interface EmperorOptions {
   metrics: string | undefined;
   /** `--emperor-http ADDR`: the front router. */
   emperorHttp: string | undefined;
+  /** The HTTPS front door, ACME and the subscription server (README "Front door"). */
+  emperorHttps: string | undefined;
+  sniDir: string | undefined;
+  emperorHttpsH2: boolean;
+  acmeDirectory: string | undefined;
+  acmeEmail: string | undefined;
+  acmeCaFile: string | undefined;
+  subscriptionServer: string | undefined;
+  subscriptionToleranceSeconds: number;
   /** `--dashboard ADDR`: UNIX socket path or HOST:PORT. */
   dashboard: string | undefined;
   /** `--dashboard-token-file FILE`: name:token lines. */
@@ -301,6 +310,14 @@ function emperorOptions(values: OptionValues): EmperorOptions {
     control: get('control') as string | undefined,
     metrics: get('metrics') as string | undefined,
     emperorHttp: get('emperor-http') as string | undefined,
+    emperorHttps: get('emperor-https') as string | undefined,
+    sniDir: get('sni-dir') as string | undefined,
+    emperorHttpsH2: get('emperor-https-h2') !== false,
+    acmeDirectory: get('acme-directory') as string | undefined,
+    acmeEmail: get('acme-email') as string | undefined,
+    acmeCaFile: get('acme-ca-file') as string | undefined,
+    subscriptionServer: get('subscription-server') as string | undefined,
+    subscriptionToleranceSeconds: get('subscription-tolerance') as number,
     dashboard: get('dashboard') as string | undefined,
     dashboardTokenFile: get('dashboard-token-file') as string | undefined,
     hostId: get('host-id') as string | undefined,

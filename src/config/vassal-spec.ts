@@ -51,6 +51,8 @@ export interface VassalCommon {
   idleSeconds: number;
   /** Host names the emperor HTTP router sends to this vassal. */
   domains: string[];
+  /** Plain-HTTP requests for its domains get a redirect to HTTPS (`https-redirect`). */
+  httpsRedirect: boolean;
   stopTimeoutMs: number;
   startTimeoutMs: number;
 }
@@ -332,6 +334,7 @@ function runtimeOptions(values: OptionValues, dir: string, stopDefaultMs: number
     onDemand: values.get('on-demand') === true,
     idleSeconds: numberOr(values, 'idle', 0),
     domains: [...((values.get('domain') as readonly string[] | undefined) ?? [])].map((d) => d.toLowerCase()),
+    httpsRedirect: values.get('https-redirect') === true,
   };
 }
 

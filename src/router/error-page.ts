@@ -12,7 +12,9 @@ export type RouterFailure =
   /** The vassal is not in a state that serves (starting, backoff, stopped…), or could not be woken. */
   | {kind: 'unavailable'; vassal: string; state: string; cause: string}
   /** The vassal should be serving but its socket refused, reset or timed out. */
-  | {kind: 'bad-gateway'; vassal: string; state: string; cause: string};
+  | {kind: 'bad-gateway'; vassal: string; state: string; cause: string}
+  /** The request cannot be carried to the upstream (a uwsgi packet holds 64 KiB of headers; chunked bodies are bounded). */
+  | {kind: 'refused'; status: 413 | 431; cause: string};
 
 /** The status code for a failure. */
 export function statusOf(failure: RouterFailure): number {
@@ -25,6 +27,8 @@ export function statusOf(failure: RouterFailure): number {
       return 503;
     case 'bad-gateway':
       return 502;
+    case 'refused':
+      return failure.status;
     default: {
       const never: never = failure;
       throw new Error(`Internal error: unknown router failure ${JSON.stringify(never)}`);
@@ -57,6 +61,8 @@ function bodyOf(failure: RouterFailure): {type: string; body: string} {
       return page(503, 'Service Unavailable', failure.vassal, failure.state, failure.cause);
     case 'bad-gateway':
       return page(502, 'Bad Gateway', failure.vassal, failure.state, failure.cause);
+    case 'refused':
+      return {type: 'text/plain; charset=utf-8', body: `${failure.cause}\n`};
     default: {
       const never: never = failure;
       throw new Error(`Internal error: unknown router failure ${JSON.stringify(never)}`);

@@ -20,18 +20,26 @@
  * vassal had just closed is replayed once on a fresh one (bodies are streamed, so only requests without one).
  * Upgrade requests (WebSocket) are passed through as a raw byte pipe once the vassal accepts the connection.
  */
-import {createServer, request, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
+import {createServer, request, type IncomingMessage, type ServerResponse} from 'node:http';
 import {connect, type Socket} from 'node:net';
 import type {Duplex} from 'node:stream';
 import type {Logger} from '../log/logger.js';
 import {sendFailure, type RouterFailure} from './error-page.js';
 import {downstreamResponseHeaders, hasRequestBody, upstreamRequestHeaders} from './proxy-headers.js';
-import {upstreamKey, upstreamOfAddress, type Route, type RouteTable} from './route-table.js';
+import {listenOn} from './listen-address.js';
+import {upstreamKey, type Route, type RouteTable} from './route-table.js';
 import {UpstreamAgents, type UpstreamAgentOptions} from './upstream-agents.js';
+import {answerChallenge, httpsRedirectLocation, isAcmeChallenge, isEncrypted, redirect} from './tls/plain-http-hooks.js';
+import {SubscribedRoutes, type SubscriptionPools} from './subscription/subscribed-routes.js';
+import {uwsgiRequest, UwsgiRequestRefused, uwsgiVars} from './uwsgi-request.js';
+import {encodePacket, MODIFIER1} from '../protocol/uwsgi-packet.js';
 
 export interface HttpRouterOptions {
-  /** Where to listen: `127.0.0.1:8080`, `:80` (every interface), `[::1]:8080`, `/run/kaiser-http.sock`; port 0 picks one. */
-  address: string;
+  /**
+   * Where to listen: `127.0.0.1:8080`, `:80` (every interface), `[::1]:8080`, `/run/kaiser-http.sock`; port 0 picks
+   * one. Undefined: no plain listener, only `handlers` (an HTTPS-only front door).
+   */
+  address: string | undefined;
   /** The current table; called per request. */
   routes: () => RouteTable;
   /** Resolves when the vassal may accept (on-demand vassals spawn here). Not called when absent. */
@@ -45,11 +53,22 @@ export interface HttpRouterOptions {
   clientKeepAliveMs?: number;
   /** Upstream connection pool sizes. */
   agents?: Partial<UpstreamAgentOptions>;
+  /** Nodes from the subscription server, for Hosts no vassal serves (subscription/). */
+  pools?: SubscriptionPools;
+  /** The key authorization for an ACME HTTP-01 token, served at /.well-known/acme-challenge/TOKEN (acme/). */
+  acmeChallenge?: (token: string) => string | undefined;
+  /** The HTTPS port that `https-redirect` vassals' plain-HTTP requests are sent to (443 leaves it out). */
+  httpsPort?: () => number | undefined;
 }
 
 export interface HttpRouter {
   /** The bound address, with the real port (`127.0.0.1:41234`) or the socket path. */
   readonly address: string;
+  /** The request and upgrade handlers, for other listeners of the same front door (HTTPS: tls/https-listener.ts). */
+  readonly handlers: {
+    request(req: IncomingMessage, res: ServerResponse): void;
+    upgrade(req: IncomingMessage, client: Duplex, head: Buffer): void;
+  };
   /** Stops accepting, lets requests in flight finish for `graceMs` (default 5 s), then closes everything. */
   close(graceMs?: number): Promise<void>;
 }
@@ -67,6 +86,7 @@ export async function startHttpRouter(options: HttpRouterOptions): Promise<HttpR
   const agents = new UpstreamAgents(options.agents);
   const upstreamTimeoutMs = options.upstreamTimeoutMs ?? 60_000;
   const failureLog = new FailureLog(log);
+  const subscribed = options.pools === undefined ? undefined : new SubscribedRoutes(options.pools);
   let lastTable: RouteTable | undefined;
 
   /** The route for a request, retiring upstream agents whenever a new table appears. */
@@ -76,7 +96,7 @@ export async function startHttpRouter(options: HttpRouterOptions): Promise<HttpR
       if (lastTable !== undefined) agents.retainOnly(table.upstreamKeys());
       lastTable = table;
     }
-    return table.lookup(hostHeader);
+    return table.lookup(hostHeader) ?? subscribed?.routeOf(hostHeader);
   };
 
   /** Wakes and checks the vassal; a failure to answer with, or undefined to go ahead. */
@@ -106,20 +126,24 @@ export async function startHttpRouter(options: HttpRouterOptions): Promise<HttpR
 
   const proxy = (req: IncomingMessage, res: ServerResponse, route: Route, replayed: boolean): void => {
     const upstream = route.upstream;
-    const upReq = request({
-      ...('socketPath' in upstream ? {socketPath: upstream.socketPath} : {host: upstream.host, port: upstream.port}),
-      method: req.method,
-      path: req.url,
-      headers: upstreamRequestHeaders(req),
-      agent: agents.agentFor(upstream),
-      timeout: upstreamTimeoutMs,
-      // Headers go as the client sent them: Host included; Node must not add its own.
-      setHost: false,
-    });
+    const upReq = route.protocol === 'uwsgi'
+      ? uwsgiRequest(req, {address: upstream, modifier1: route.modifier1, modifier2: route.modifier2}, {timeoutMs: upstreamTimeoutMs})
+      : request({
+        ...('socketPath' in upstream ? {socketPath: upstream.socketPath} : {host: upstream.host, port: upstream.port}),
+        method: req.method,
+        path: req.url,
+        headers: upstreamRequestHeaders(req),
+        agent: agents.agentFor(upstream),
+        timeout: upstreamTimeoutMs,
+        // Headers go as the client sent them: Host included; Node must not add its own.
+        setHost: false,
+      });
     let answered = false;
     upReq.on('response', (upRes) => {
       answered = true;
-      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, downstreamResponseHeaders(upRes.rawHeaders, upRes.headers));
+      // HTTP/2 has no reason phrase (Node warns when given one).
+      const reason = req.httpVersionMajor === 2 ? undefined : upRes.statusMessage;
+      res.writeHead(upRes.statusCode ?? 502, reason, downstreamResponseHeaders(upRes.rawHeaders, upRes.headers));
       upRes.pipe(res);
       // Headers go out with the first body bytes (one write); a vassal that sends headers and then waits (long
       // polling, an upload answered early) must not leave the client waiting for them.
@@ -144,21 +168,29 @@ export async function startHttpRouter(options: HttpRouterOptions): Promise<HttpR
         proxy(req, res, route, true);
         return;
       }
+      if (error instanceof UwsgiRequestRefused) return sendFailure(res, {kind: 'refused', status: error.status, cause: error.message});
+      // A subscribed node that refused: skip it for a while, and give the request (without a body) to another one.
+      const retry = subscribed?.onFailure(route, error, !replayed && !hasRequestBody(req));
+      if (retry !== undefined) return proxy(req, res, retry, true);
       fail(res, route, describeError(error));
     });
     // The client went away: stop the upstream request (its socket is not reused).
     res.on('close', () => {
       if (!res.writableFinished) upReq.destroy();
     });
+    if (route.protocol === 'uwsgi') return; // uwsgiRequest sends the body itself
     if (hasRequestBody(req)) req.pipe(upReq);
     else upReq.end();
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (options.acmeChallenge !== undefined && isAcmeChallenge(req)) return answerChallenge(req, res, options.acmeChallenge);
     const host = req.headers.host;
     if (host === undefined || host === '') return sendFailure(res, {kind: 'no-host'});
     const route = routeOf(host);
     if (route === undefined) return sendFailure(res, {kind: 'unknown-host', host});
+    const httpsPort = route.httpsRedirect === true ? options.httpsPort?.() : undefined;
+    if (httpsPort !== undefined && !isEncrypted(req)) return redirect(res, httpsRedirectLocation(host, req.url ?? '/', httpsPort));
     if (options.wake === undefined && options.state === undefined) return proxy(req, res, route, false);
     void admit(route).then((failure) => {
       if (failure === undefined) return proxy(req, res, route, false);
@@ -191,12 +223,13 @@ export async function startHttpRouter(options: HttpRouterOptions): Promise<HttpR
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     else socket.destroy();
   });
-  const address = await listen(server, options.address);
-  log.info('router listening', {uwsgi: `*** kaiser HTTP router enabled on ${address} ***`, address});
+  const address = options.address === undefined ? '' : await listenOn(server, options.address);
+  if (options.address !== undefined) log.info('router listening', {uwsgi: `*** kaiser HTTP router enabled on ${address} ***`, address});
 
   let closing: Promise<void> | undefined;
   return {
     address,
+    handlers: {request: onRequest, upgrade: onUpgrade},
     close(graceMs = 5_000) {
       return (closing ??= new Promise<void>((resolve) => {
         const force = setTimeout(() => server.closeAllConnections(), graceMs);
@@ -218,6 +251,14 @@ function tunnel(req: IncomingMessage, client: Duplex, head: Buffer, route: Route
   let connected = false;
   socket.once('connect', () => {
     connected = true;
+    if (route.protocol === 'uwsgi') {
+      // uWSGI's own router does the same: the request as a vars packet, then raw bytes both ways.
+      socket.write(encodePacket(route.modifier1 ?? MODIFIER1.REQUEST, route.modifier2 ?? 0, uwsgiVars(req, {bodyLength: undefined, upgrade: true})));
+      if (head.length > 0) socket.write(head);
+      socket.pipe(client);
+      client.pipe(socket);
+      return;
+    }
     const headers = upstreamRequestHeaders(req, {upgrade: true});
     let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
     for (const [name, value] of Object.entries(headers)) {
@@ -240,36 +281,6 @@ function tunnel(req: IncomingMessage, client: Duplex, head: Buffer, route: Route
 function rejectUpgrade(client: Duplex, status: number, body: string): void {
   const reason = status === 404 ? 'Not Found' : status === 503 ? 'Service Unavailable' : 'Bad Gateway';
   client.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-}
-
-function listen(server: Server, address: string): Promise<string> {
-  const parsed = parseListenAddress(address);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    const onListening = () => {
-      server.off('error', reject);
-      const bound = server.address();
-      if (bound === null || typeof bound === 'string') return resolve(bound ?? address);
-      resolve(bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`);
-    };
-    if ('socketPath' in parsed) server.listen(parsed.socketPath, onListening);
-    else server.listen(parsed.port, parsed.host, onListening);
-  });
-}
-
-/** `:80` and `*:80` listen on every interface; a path (or a name without a port) is a UNIX socket; port 0 picks one. */
-function parseListenAddress(address: string): {socketPath: string} | {host: string | undefined; port: number} {
-  const text = address.trim();
-  const tcp = /^(?:\[([0-9a-fA-F:.]+)\]|([^:/[\]]*)):(\d+)$/.exec(text);
-  if (tcp === null) {
-    const unix = upstreamOfAddress(text, process.cwd());
-    if (unix.ok && 'socketPath' in unix.value) return unix.value;
-    throw new Error(`cannot listen on ${JSON.stringify(address)}: expected HOST:PORT, :PORT or a socket path`);
-  }
-  const host = tcp[1] ?? tcp[2] ?? '';
-  const port = Number(tcp[3]);
-  if (port > 65535) throw new Error(`cannot listen on ${JSON.stringify(address)}: bad port`);
-  return {host: host === '' || host === '*' ? undefined : host, port};
 }
 
 function describeError(error: NodeJS.ErrnoException): string {

@@ -23,7 +23,8 @@ export function upstreamRequestHeaders(req: IncomingMessage, {upgrade = false} =
   const headers: OutgoingHttpHeaders = {};
   const dropped = connectionTokens(req.headers);
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
+    // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are the request line, not headers.
+    if (value === undefined || name.startsWith(':')) continue;
     if (HOP_BY_HOP.has(name) || dropped.has(name)) {
       if (!(upgrade && (name === 'connection' || name === 'upgrade'))) continue;
     }

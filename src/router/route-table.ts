@@ -18,6 +18,13 @@ export type Upstream = {host: string; port: number} | {socketPath: string};
 export interface Route {
   readonly vassal: string;
   readonly upstream: Upstream;
+  /** How to talk to the upstream: HTTP (vassals), or the uwsgi protocol (subscribed uWSGI nodes). Default http. */
+  readonly protocol?: 'http' | 'uwsgi';
+  /** modifier1/modifier2 of uwsgi-protocol requests (the node's subscription says). */
+  readonly modifier1?: number;
+  readonly modifier2?: number;
+  /** Plain-HTTP requests get a 308 to HTTPS (`https-redirect`). */
+  readonly httpsRedirect?: boolean;
 }
 
 /** One vassal's claim: its `domain` values and its upstream. */
@@ -25,6 +32,7 @@ export interface RouteEntry {
   readonly vassal: string;
   readonly domains: readonly string[];
   readonly upstream: Upstream;
+  readonly httpsRedirect?: boolean;
 }
 
 /** A domain two vassals declared; `kept` serves it, `ignored` does not. */
@@ -58,7 +66,7 @@ export class RouteTable {
     // Name order, so which vassal keeps a contested domain does not depend on the order files were scanned.
     const sorted = [...entries].sort((a, b) => (a.vassal < b.vassal ? -1 : a.vassal > b.vassal ? 1 : 0));
     for (const entry of sorted) {
-      const route: Route = {vassal: entry.vassal, upstream: entry.upstream};
+      const route: Route = {vassal: entry.vassal, upstream: entry.upstream, ...(entry.httpsRedirect === true ? {httpsRedirect: true} : {})};
       for (const raw of entry.domains) {
         const checked = checkDomain(raw);
         if (!checked.ok) {
@@ -93,7 +101,7 @@ export class RouteTable {
     return undefined;
   }
 
-  /** Every domain served, with its vassal (for `kaiser ls`, logs and tests). */
+  /** Every domain served, with its vassal and whether it redirects to HTTPS (for ACME, `kaiser ls`, logs and tests). */
   domains(): {domain: string; vassal: string}[] {
     return [
       ...[...this.#exact].map(([domain, route]) => ({domain, vassal: route.vassal})),
@@ -242,7 +250,7 @@ export function buildRouteTable(vassals: readonly RoutableVassal[]): {table: Rou
   for (const {spec, domains} of vassals) {
     if (domains.length === 0) continue;
     const upstream = upstreamOf(spec);
-    if (upstream.ok) entries.push({vassal: spec.name, domains, upstream: upstream.value});
+    if (upstream.ok) entries.push({vassal: spec.name, domains, upstream: upstream.value, httpsRedirect: spec.httpsRedirect});
     else unroutable.push({vassal: spec.name, reason: upstream.error});
   }
   return {table: new RouteTable(entries), unroutable};
