@@ -7,7 +7,8 @@
  * acme-client is loaded on first use, so an emperor without --acme-directory does not carry it (axios and friends).
  */
 import {readFileSync, existsSync} from 'node:fs';
-import {Agent} from 'node:https';
+import {get as httpGet} from 'node:http';
+import {Agent, get as httpsGet} from 'node:https';
 import {join} from 'node:path';
 import {rootCertificates} from 'node:tls';
 import {acmeDir, removeChallenge, writeChallenge, writeFileAtomic} from './cert-files.js';
@@ -41,6 +42,9 @@ export class AcmeAccount {
 
   /** Orders a certificate for `domain`; rejects with the CA's or the network's reason. */
   async order(domain: string): Promise<IssuedPair> {
+    // acme-client reports a network failure as a TypeError about its own internals: ask the directory first, so
+    // the operator reads ECONNREFUSED or "unable to verify the first certificate" instead.
+    await this.#reachDirectory();
     const {acme, client} = await (this.#client ??= this.#connect());
     const domainKey = await acme.crypto.createPrivateEcdsaKey('P-256');
     const [, csr] = await acme.crypto.createCsr({commonName: domain, altNames: [domain]}, domainKey);
@@ -65,8 +69,27 @@ export class AcmeAccount {
     return {keyPem: domainKey, certPem, notAfterMs: info.notAfter.getTime()};
   }
 
+  #reachDirectory(): Promise<void> {
+    const url = new URL(this.#options.directoryUrl);
+    const get = url.protocol === 'http:' ? httpGet : httpsGet;
+    const ca = this.#options.caFile === undefined ? undefined : [...rootCertificates, readFileSync(this.#options.caFile, 'utf8')];
+    return new Promise((resolve, reject) => {
+      const req = get(url, {timeout: 10_000, ...(ca === undefined ? {} : {ca})}, (res) => {
+        res.resume();
+        if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) resolve();
+        else reject(new Error(`the directory answered HTTP ${res.statusCode ?? '?'}`));
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error('the directory did not answer within 10 s'), {code: 'ETIMEDOUT'})));
+      req.on('error', (error: NodeJS.ErrnoException) => reject(new Error(`cannot reach the directory: ${error.message}${error.code !== undefined && !error.message.includes(error.code) ? ` (${error.code})` : ''}`)));
+    });
+  }
+
   async #connect(): Promise<{acme: AcmeModule; client: InstanceType<AcmeModule['Client']>}> {
     const acme = (await import('acme-client')).default;
+    // acme-client retries a failed request 5 times, 5 s more each time (75 s before an order fails when the server is
+    // down); two quick retries are enough inside an order, kaiser's own backoff spaces out the orders.
+    const settings = (acme.axios.defaults as {acmeSettings?: {retryMaxAttempts: number; retryDefaultDelay: number}}).acmeSettings;
+    if (settings !== undefined) Object.assign(settings, {retryMaxAttempts: 2, retryDefaultDelay: 1});
     if (this.#options.caFile !== undefined) {
       // acme-client talks through its own axios instance: trust the private CA there, next to the system's roots.
       acme.axios.defaults.httpsAgent = new Agent({ca: [...rootCertificates, readFileSync(this.#options.caFile, 'utf8')], keepAlive: true});
