@@ -90,7 +90,7 @@ describe('HTTPS listener with an sni-dir', () => {
     await waitFor(async () => (await tlsProbe(port, 'c.test', {ca: third})).status === 200, 5_000, 'the third certificate to verify');
   });
 
-  it('speaks TLS 1.2 and 1.3 only, HTTP/2 by ALPN, and HTTP/1.1 with upgrades to clients that ask for it', async () => {
+  it('speaks TLS 1.2 and 1.3 only, HTTP/2 by ALPN, and HTTP/1.1 to clients that ask for it', async () => {
     const dir = tempDir();
     selfSigned(dir, 'h.test', 0x4001);
     const {port} = await start(dir);
