@@ -161,6 +161,9 @@ export const OPTIONS = [
   {name: 'pidfile', aliases: ['safe-pidfile'], type: 'path', scopes: ['server'], arg: 'FILE', help: 'write the master pid to FILE'},
   {name: 'die-on-term', type: 'bool', scopes: ['server'], help: 'accepted: SIGTERM always stops kaiser gracefully'},
   {name: 'heartbeat', type: 'seconds', default: 0, scopes: ['server'], arg: 'S', help: 'send a heartbeat to the emperor every S seconds'},
+  {name: 'subscribe-to', type: 'string', multi: true, scopes: ['server'], arg: 'SERVER:KEY', help: 'announce this instance to a uWSGI subscription server every subscribe-freq seconds (uWSGI syntax: HOST:PORT:KEY[,modifier1], KEY may be @FILE)'},
+  {name: 'subscribe2', type: 'string', multi: true, scopes: ['server'], arg: 'k=v,…', help: 'announce with uWSGI\u2019s key=value form: server=, key=, addr=, weight=, modifier1=, modifier2=, proto=http'},
+  {name: 'subscribe-freq', type: 'seconds', default: 10, scopes: ['server'], arg: 'S', help: 'how often subscriptions are announced (the server drops a node silent for its tolerance, 17 s)'},
   {name: 'socket-timeout', type: 'seconds', default: 4, scopes: ['server'], arg: 'S', help: 'idle timeout for reading a request from a client'},
   {name: 'disable-logging', aliases: ['L'], type: 'bool', scopes: ['server'], help: 'do not log requests'},
 

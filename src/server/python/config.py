@@ -23,10 +23,12 @@ DEFAULTS = {
     'cgi-timeout': 0, 'php-docroot': None, 'php-index': [], 'php-allowed-ext': [], 'php-set': [], 'php-ini': None,
     'perl-bin': None, 'ruby-bin': None, 'lua-bin': None, 'php-cgi-bin': None, 'http-socket-modifier1': None,
     'http-socket-modifier2': None,
+    # subscriptions to uWSGI subscription servers (subscriber.py)
+    'subscribe-to': [], 'subscribe2': [], 'subscribe-freq': 10,
 }
 LIST_KEYS = ('http', 'http-socket', 'socket', 'pythonpath', 'plugin', 'touch-reload', 'touch-chain-reload',
              'master-fifo', 'cgi', 'cgi-allowed-ext', 'cgi-index', 'cgi-helper', 'php-index', 'php-allowed-ext',
-             'php-set')
+             'php-set', 'subscribe-to', 'subscribe2')
 
 
 class ConfigError(Exception):

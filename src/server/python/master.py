@@ -40,6 +40,7 @@ from _kaiser import log  # noqa: E402
 from _kaiser import sockets  # noqa: E402
 from _kaiser import pool  # noqa: E402
 from _kaiser.pool import Generation  # noqa: E402
+from _kaiser import subscriber as _subscriber  # noqa: E402
 # imported here so forked workers share these pages with the master
 from _kaiser import worker as _worker, core as _core, wsgi as _wsgi, loader as _loader  # noqa: E402,F401
 
@@ -75,6 +76,7 @@ class Master:
         self.old_gens = []
         self.exit_code = 0
         self.listeners = []
+        self.subscriber = None   # subscribe-to / subscribe2 (subscriber.py)
 
     # ── set-up ────────────────────────────────────────────────────────────────────────────────
     def start(self):
@@ -124,7 +126,15 @@ class Master:
         self.loop()
 
     def setup_aux(self, cfg, old):
-        """Stats server, master FIFOs, touch files, heartbeat: (re)configured per config."""
+        """Stats server, master FIFOs, touch files, heartbeat, subscriptions: (re)configured per config."""
+        if old is None or any(old.get(k) != cfg.get(k) for k in ('subscribe-to', 'subscribe2', 'subscribe-freq')):
+            if self.subscriber:
+                self.subscriber.stop()
+            try:
+                self.subscriber = _subscriber.Subscriber.from_config(cfg, self.listeners)
+            except _subscriber.SubscriptionError as e:
+                log.log('cannot subscribe: %s' % e)
+                self.subscriber = None
         if old is None or old.get('stats') != cfg.get('stats') or old.get('stats-http') != cfg.get('stats-http') \
                 or old.get('stats-minified') != cfg.get('stats-minified'):
             if self.stats:
@@ -455,6 +465,8 @@ class Master:
             return
         log.log('SIGINT/SIGTERM received...gracefully killing workers...')
         self.phase = 'stopping'
+        if self.subscriber:
+            self.subscriber.stop()
         self.stop_deadline = time.monotonic() + (self.cfg.get('reload-mercy') or 30)
         for l in self.listeners:
             l.close(vacuum=bool(self.cfg.get('vacuum')))
@@ -472,6 +484,8 @@ class Master:
 
     def brutal_stop(self, code=0):
         self.phase = 'stopping'
+        if self.subscriber:
+            self.subscriber.stop()
         for w in self.workers.values():
             w.signal(signal.SIGKILL)
         deadline = time.monotonic() + 3
@@ -652,6 +666,8 @@ class Master:
         if self.next_heartbeat is not None and now >= self.next_heartbeat:
             self.emperor.send(26)
             self.next_heartbeat = now + self.cfg['heartbeat']
+        if self.subscriber and self.phase != 'stopping':
+            self.subscriber.tick(now)
         if self.phase == 'stopping' and self.stop_deadline and now > self.stop_deadline:
             log.log('reload-mercy expired: killing the remaining workers')
             self.brutal_stop(self.exit_code)
@@ -675,6 +691,8 @@ class Master:
             dl.append(self.next_idle_check)
         if self.stop_deadline:
             dl.append(self.stop_deadline)
+        if self.subscriber and self.phase != 'stopping':
+            dl.append(self.subscriber.next_at)
         if dl:
             d = max(0.01, min(dl) - now)
             t = d if t is None else min(t, d)

@@ -5,10 +5,14 @@
  * been silent for --subscription-tolerance (a listener put on its address tells).
  */
 import {afterEach, describe, expect, it} from '@jest/globals';
+import {existsSync, rmSync} from 'node:fs';
 import {createServer, type Server} from 'node:net';
 import {request} from 'node:http';
 import {join} from 'node:path';
-import {ROOT, cleanupProcesses, freePort, startKaiser, startProcess, tempDir, waitFor} from '../../helpers/processes.js';
+import {ROOT, cleanupProcesses, freePort, publish, startKaiser, startProcess, tempDir, waitFor} from '../../helpers/processes.js';
+
+/** Real uWSGI with its Python 3 plugin (Debian uwsgi-core, uwsgi-plugin-python3), installed by .ci/run. */
+const UWSGI = existsSync('/usr/bin/uwsgi') && existsSync('/usr/lib/uwsgi/plugins/python3_plugin.so');
 
 const WHOAMI = join(ROOT, 'test/fixtures/apps/whoami.py');
 const stale: Server[] = [];
@@ -37,7 +41,27 @@ function uwsgiNode(dir: string, name: string, port: number, subscription: string
     '--master', '--processes', '1', '--subscribe-to', subscription, '--subscribe-freq', '1', ...extra], {cwd: dir});
 }
 
-describe('subscription server with real uWSGI nodes', () => {
+describe('subscription server with kaiser vassals (subscribe-to in a vassal file)', () => {
+  it('routes to vassals that subscribe over HTTP and over the uwsgi protocol, and forgets one whose file is removed', async () => {
+    const dir = tempDir();
+    const [http, udp, k1, k2] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const kaiser = startKaiser(['--emperor', dir, '--emperor-http', `127.0.0.1:${http}`, '--subscription-server', `127.0.0.1:${udp}`, '--control', join(dir, 'control.sock')]);
+    await kaiser.waitForLine('uWSGI subscription server on udp', 20_000);
+    publish(dir, 'k1.toml', `http-socket = "127.0.0.1:${k1}"\nwsgi-file = "${WHOAMI}"\nenv = ["WHOAMI=k1"]\nsubscribe-to = "127.0.0.1:${udp}:kv.test"\nsubscribe-freq = 1\n`);
+    publish(dir, 'k2.toml', `socket = "127.0.0.1:${k2}"\nwsgi-file = "${WHOAMI}"\nenv = ["WHOAMI=k2"]\nsubscribe2 = "server=127.0.0.1:${udp},key=kv.test,weight=1"\n`);
+    await kaiser.waitForLine(`kv.test => new node: 127.0.0.1:${k1}`, 30_000);
+    await kaiser.waitForLine(`kv.test => new node: 127.0.0.1:${k2}`, 30_000);
+    const answers = new Set<string>();
+    for (let i = 0; i < 6; i += 1) answers.add((await call(http, 'kv.test', {path: '/q'})).body);
+    // k1 over HTTP (the router adds X-Forwarded-Proto), k2 over the uwsgi protocol (its own url scheme)
+    expect([...answers].sort()).toEqual(['k1 http /q', 'k2 http /q']);
+    rmSync(join(dir, 'k1.toml'));
+    await kaiser.waitForLine(`kv.test => removing node 127.0.0.1:${k1}`, 30_000);
+    for (let i = 0; i < 4; i += 1) expect((await call(http, 'kv.test')).body).toBe('k2 http /');
+  });
+});
+
+(UWSGI ? describe : describe.skip)(UWSGI ? 'subscription server with real uWSGI nodes' : 'subscription server with real uWSGI nodes (skipped: apt-get install uwsgi-core uwsgi-plugin-python3)', () => {
   it('routes a subscribed key to its nodes over the uwsgi protocol, and drops a killed node after the tolerance', async () => {
     const dir = tempDir();
     const [http, udp, n1, n2] = [await freePort(), await freePort(), await freePort(), await freePort()];

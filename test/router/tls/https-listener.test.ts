@@ -118,8 +118,17 @@ describe('HTTPS listener with an sni-dir', () => {
     });
     session.close();
     expect(body).toBe('h.test 2.0');
-    const upgraded = await tlsProbe(port, 'h.test', {request: false});
-    expect(upgraded.handshake).toBe(true);
+    // an upgrade (WebSocket handshake) over HTTP/1.1 reaches the router's upgrade handler
+    const upgraded = await new Promise<string>((resolve) => {
+      const s = connect({host: '127.0.0.1', port, servername: 'h.test', rejectUnauthorized: false, ALPNProtocols: ['http/1.1']});
+      let text = '';
+      s.once('secureConnect', () => s.write('GET /ws HTTP/1.1\r\nHost: h.test\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n'));
+      s.setEncoding('utf8');
+      s.on('data', (chunk: string) => (text += chunk));
+      s.on('close', () => resolve(text));
+      s.on('error', () => undefined);
+    });
+    expect(upgraded).toMatch(/^HTTP\/1\.1 101 [^]*upgraded$/);
   });
 
   it('offers HTTP/1.1 only when h2 is off', async () => {
