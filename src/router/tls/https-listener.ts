@@ -1,21 +1,23 @@
 /**
  * The HTTPS front door (`--emperor-https ADDR`): a TLS listener that picks each connection's certificate by SNI from
- * the sni-dir (sni-store.ts) and hands the decrypted requests to the same handlers as the plain HTTP router, so
- * routing, keep-alive, WebSockets and error pages are one code path whatever the transport.
+ * the sni-dir (sni-store.ts), then hands the decrypted connection on by the protocol ALPN chose:
  *
- *   ClientHello ──SNI name──► SniStore.contextFor ──► context ──► handshake ──ALPN──► h2 | http/1.1 ──► handlers
- *                   │                                  none
- *                   └── no SNI ──► no certificate ◄────┘  handshake refused (alert), never another tenant's cert
+ *   ClientHello ──SNI name──► SniStore.contextFor ──► context ──► handshake ──ALPN──► h2 ──► HTTP/2 server ──► handlers
+ *                   │                                  none                    └──► http/1.1 (or none) ──► http1(socket)
+ *                   └── no SNI ──► no certificate ◄────┘  handshake_failure alert, never another tenant's cert
+ *
+ * `http1(socket)` is the router's own connection handling for plain HTTP given a TLSSocket (a `net` proxy core takes
+ * it as is); without one, a Node HTTP server with the router's `handlers` serves it. HTTP/2 streams go to an
+ * `http2` server fed the decrypted socket, with the same `handlers` (`:authority` becomes Host). So routing, errors
+ * and upgrades are one code path whatever the transport.
  *
  * Modern defaults, as Mozilla's "intermediate" profile: TLS 1.2 and 1.3 only, AEAD ciphers with forward secrecy,
- * the client's cipher preference (clients know whether they have AES hardware). HTTP/2 is offered by ALPN next to
- * HTTP/1.1 (Node's http2 with allowHTTP1); `h2: false` offers HTTP/1.1 only.
+ * the client's cipher preference (clients know whether they have AES hardware). `h2: false` offers HTTP/1.1 only.
  */
-import {createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse} from 'node:http2';
-import {createServer as createHttpsServer, type Server as HttpsServer} from 'node:https';
-import type {IncomingMessage, ServerResponse} from 'node:http';
+import {createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse} from 'node:http';
+import {createServer as createH2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session} from 'node:http2';
 import type {Duplex} from 'node:stream';
-import {createSecureContext, type TLSSocket} from 'node:tls';
+import {createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket} from 'node:tls';
 import {formatError} from '../../errors.js';
 import type {Logger} from '../../log/logger.js';
 import {listenOn} from '../listen-address.js';
@@ -41,17 +43,20 @@ export interface RequestHandlers {
 }
 
 export interface HttpsListenerOptions {
-  /** `127.0.0.1:8443`, `:443`, `[::1]:443`; port 0 picks one. */
-  readonly address: string;
+  /** `127.0.0.1:8443`, `:443`, `[::1]:443`; port 0 picks one. Or a listening handle (a router process's socket). */
+  readonly address: string | {readonly handle: object};
   readonly store: SniStore;
+  /** Serve HTTP/2 streams, and HTTP/1.1 connections unless `http1` is given. */
   readonly handlers: RequestHandlers;
+  /** Takes a decrypted HTTP/1.1 connection (the router's connection handling); default: a Node HTTP server. */
+  readonly http1?: (socket: TLSSocket) => void;
   readonly log: Logger;
   /** Offer HTTP/2 by ALPN (default true). */
   readonly h2?: boolean;
   /** How long an idle client connection stays open (default 75 s, as the plain router). */
   readonly clientKeepAliveMs?: number;
   /** Extra SNI resolution tried before the store (ACME's TLS-ALPN-01 challenge certificates). */
-  readonly contextOverride?: (servername: string) => import('node:tls').SecureContext | undefined;
+  readonly contextOverride?: (servername: string) => SecureContext | undefined;
 }
 
 export interface HttpsListener {
@@ -63,15 +68,16 @@ export interface HttpsListener {
   close(graceMs?: number): Promise<void>;
 }
 
-/** Starts the TLS listener; resolves once it listens. */
-export async function startHttpsListener(options: HttpsListenerOptions): Promise<HttpsListener> {
-  const log = options.log.child({component: 'https'});
-  let refused = 0;
+/** The SNI callback: the name's context, or one without a certificate (a handshake_failure alert). */
+function sniCallbackOf(options: HttpsListenerOptions, log: Logger, onRefused: () => void) {
   const lastRefusalLog = {at: Number.NEGATIVE_INFINITY, suppressed: 0};
-  const SNICallback = (servername: string, done: (error: Error | null, context?: import('node:tls').SecureContext) => void): void => {
+  // OpenSSL ends a handshake on a context without a certificate with a handshake_failure alert, which clients report
+  // clearly ("sslv3 alert handshake failure"), where an error here would only drop the connection.
+  const noCertificate = createSecureContext({...TLS_DEFAULTS});
+  return (servername: string, done: (error: Error | null, context?: SecureContext) => void): void => {
     const context = options.contextOverride?.(servername) ?? options.store.contextFor(servername);
     if (context !== undefined) return done(null, context);
-    refused += 1;
+    onRefused();
     const now = Date.now();
     if (now - lastRefusalLog.at >= 1_000) {
       log.warn('no certificate for name', {
@@ -85,57 +91,57 @@ export async function startHttpsListener(options: HttpsListenerOptions): Promise
     } else {
       lastRefusalLog.suppressed += 1;
     }
-    // A context without a certificate: OpenSSL ends the handshake with a handshake_failure alert, which clients
-    // report clearly ("sslv3 alert handshake failure"), where an error here would only drop the connection.
     done(null, noCertificate);
   };
-  const noCertificate = createSecureContext({...TLS_DEFAULTS});
-  const tlsOptions = {...TLS_DEFAULTS, SNICallback, honorCipherOrder: false};
-  const server: Http2SecureServer | HttpsServer = options.h2 === false
-    ? createHttpsServer({...tlsOptions, requestTimeout: 0, headersTimeout: 60_000})
-    : createSecureServer({...tlsOptions, allowHTTP1: true});
-  const onRequest = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
-    // HTTP/2 names the host in :authority; the router routes by Host.
-    if (req.headers.host === undefined) {
-      const authority = req.headers[':authority'];
-      if (typeof authority === 'string') req.headers.host = authority;
-    }
-    options.handlers.request(req as IncomingMessage, res as ServerResponse);
-  };
-  server.on('request', onRequest);
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => options.handlers.upgrade(req, socket, head));
+}
+
+/** Starts the TLS listener; resolves once it listens. */
+export async function startHttpsListener(options: HttpsListenerOptions): Promise<HttpsListener> {
+  const log = options.log.child({component: 'https'});
+  let refused = 0;
+  const offerH2 = options.h2 !== false;
+  const keepAliveMs = options.clientKeepAliveMs ?? 75_000;
+  const server = createTlsServer({
+    ...TLS_DEFAULTS,
+    SNICallback: sniCallbackOf(options, log, () => (refused += 1)),
+    honorCipherOrder: false,
+    ALPNProtocols: offerH2 ? ['h2', 'http/1.1'] : ['http/1.1'],
+  });
+  // HTTP/2: a plain-text http2 server fed the decrypted sockets.
+  const h2 = offerH2 ? createH2Server() : undefined;
+  const sessions = new Set<ServerHttp2Session>();
+  if (h2 !== undefined) {
+    h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+      // HTTP/2 names the host in :authority; the router routes by Host.
+      if (req.headers.host === undefined && typeof req.headers[':authority'] === 'string') req.headers.host = req.headers[':authority'];
+      options.handlers.request(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+    });
+    h2.on('session', (session: ServerHttp2Session) => {
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+    });
+    h2.setTimeout(keepAliveMs);
+  }
+  // HTTP/1.1: the router's own connection handling, or a Node HTTP server with its handlers.
+  let http1Server: HttpServer | undefined;
+  const http1 = options.http1 ?? (() => {
+    const plain = createHttpServer({requestTimeout: 0, headersTimeout: 60_000}, options.handlers.request);
+    plain.on('upgrade', options.handlers.upgrade);
+    plain.keepAliveTimeout = keepAliveMs;
+    http1Server = plain;
+    return (socket: TLSSocket) => plain.emit('connection', socket);
+  })();
+  const sockets = new Set<TLSSocket>();
+  server.on('secureConnection', (socket: TLSSocket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    if (socket.alpnProtocol === 'h2' && h2 !== undefined) h2.emit('connection', socket);
+    else http1(socket);
+  });
   // A refused or broken handshake is the client's business: no crash, no log line per scanner.
   server.on('tlsClientError', (_error: Error, socket: TLSSocket) => socket.destroy());
-  // HTTP/1.1 connections (https, or http2's allowHTTP1 fallback, which runs Node's HTTP/1 connection code and reads
-  // the same property) close after this much idle time; HTTP/2 sessions after the same.
-  const keepAliveMs = options.clientKeepAliveMs ?? 75_000;
-  (server as {keepAliveTimeout?: number}).keepAliveTimeout = keepAliveMs;
-  if (options.h2 !== false) server.setTimeout(keepAliveMs);
-  // What close() must end: HTTP/2 sessions get a GOAWAY, HTTP/1.1 connections close once idle.
-  const sessions = new Set<import('node:http2').ServerHttp2Session>();
-  server.on('session', (session: import('node:http2').ServerHttp2Session) => {
-    sessions.add(session);
-    session.once('close', () => sessions.delete(session));
-  });
-  const http1 = new Map<Duplex, number>();
-  let closingNow = false;
-  server.on('secureConnection', (socket: TLSSocket) => {
-    if (socket.alpnProtocol === 'h2') return;
-    http1.set(socket, 0);
-    socket.once('close', () => http1.delete(socket));
-  });
-  server.prependListener('request', (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
-    if (req.httpVersionMajor !== 1) return;
-    const socket = req.socket as Duplex;
-    http1.set(socket, (http1.get(socket) ?? 0) + 1);
-    res.once('close', () => {
-      const left = (http1.get(socket) ?? 1) - 1;
-      http1.set(socket, left);
-      if (closingNow && left === 0) socket.destroy();
-    });
-  });
-  const address = await listenOn(server, options.address);
-  log.info('https listening', {uwsgi: `*** kaiser HTTPS router enabled on ${address} (certificates from ${options.store.dir}) ***`, address, h2: options.h2 !== false});
+  const address = typeof options.address === 'string' ? await listenOn(server, options.address) : await listenOnHandle(server, options.address.handle);
+  log.info('https listening', {uwsgi: `*** kaiser HTTPS router enabled on ${address} (certificates from ${options.store.dir}) ***`, address, h2: offerH2});
 
   let closing: Promise<void> | undefined;
   return {
@@ -145,10 +151,8 @@ export async function startHttpsListener(options: HttpsListenerOptions): Promise
     },
     close(graceMs = 5_000) {
       return (closing ??= new Promise<void>((resolve) => {
-        closingNow = true;
         const force = setTimeout(() => {
-          for (const session of sessions) session.destroy();
-          for (const socket of http1.keys()) socket.destroy();
+          for (const socket of sockets) socket.destroy();
         }, graceMs);
         force.unref();
         server.close(() => {
@@ -156,8 +160,23 @@ export async function startHttpsListener(options: HttpsListenerOptions): Promise
           resolve();
         });
         for (const session of sessions) session.close();
-        for (const [socket, inflight] of http1) if (inflight === 0) socket.destroy();
+        http1Server?.closeIdleConnections();
+        if (http1Server !== undefined) {
+          // Requests in flight finish; their connections close when idle.
+          http1Server.on('request', (_req: IncomingMessage, res: ServerResponse) => void (res.shouldKeepAlive = false));
+        }
       }));
     },
   };
+}
+
+function listenOnHandle(server: import('node:net').Server, handle: object): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(handle, () => {
+      server.off('error', reject);
+      const bound = server.address();
+      resolve(bound === null || typeof bound === 'string' ? String(bound) : bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`);
+    });
+  });
 }
