@@ -65,6 +65,7 @@ export function main(argv: string[], parsed: Result<CommandLineMode, Diagnostic[
       return void runEmperor(mode);
     case 'server': {
       const log = createLogger({format: logFormatOf(mode.serverConfig['log-format'])});
+      for (const d of mode.warnings) log.warn(formatDiagnostic(d));
       void runServer({
         python: mode.python,
         serverConfig: mode.serverConfig as Record<string, unknown>,

@@ -23,6 +23,11 @@ export const ERRORS = {
   KAISER_CONFIG_WRONG_SCOPE: 'option "{key}" does not apply to {context}: it is for {scopes}',
   KAISER_CONFIG_NO_SOCKET: 'an app-server vassal needs a socket: set http, http-socket or socket',
   KAISER_CONFIG_NO_SECTION: 'no [{section}] section in this ini file',
+  // uWSGI config semantics (src/config/ini-reading.ts, expansion.ts, logic-blocks.ts)
+  KAISER_CONFIG_EXPANSION: 'cannot expand "{key}": {reason}',
+  KAISER_CONFIG_INCLUDE: 'cannot include "{target}": {reason}',
+  KAISER_CONFIG_LOGIC: 'config logic: {reason}',
+  KAISER_CONFIG_NOT_APPLIED: 'uWSGI option "{key}" is accepted but not applied yet by this kaiser version',
 
   // ── running vassals ───────────────────────────────────────────────────────────────────────
   KAISER_SOCKET_BIND_FAILED: 'cannot bind {address}: {cause}',

@@ -9,6 +9,7 @@
  *   - `vassal`:  any vassal file, whatever its kind (handled by the emperor: logs, limits, on-demand)
  * Names are uWSGI's wherever uWSGI has the option, so a uWSGI command line or `.ini` works unchanged.
  */
+import {isUwsgiOptionName} from './uwsgi-option-names.js';
 
 /** How a value is read from text (CLI, ini) or checked (TOML). */
 export type OptionType =
@@ -36,6 +37,12 @@ export interface OptionSpec {
   readonly help: string;
   /** Placeholder shown in `--help`, e.g. ADDR. */
   readonly arg?: string;
+  /**
+   * uWSGI options kaiser accepts without doing what uWSGI does: `noop` = nothing to do by kaiser's design (the help
+   * says why; docs/uwsgi-compat.md lists them); `pending` = accepted so the vassal runs, but not applied yet: each
+   * use is a KAISER_CONFIG_NOT_APPLIED warning (shown by `kaiser ls`, the dashboard and stats).
+   */
+  readonly effect?: 'noop' | 'pending';
 }
 
 export const OPTIONS = [
@@ -78,7 +85,7 @@ export const OPTIONS = [
   {name: 'version', type: 'bool', scopes: ['emperor'], help: 'print the version and exit'},
 
   // ── any vassal ────────────────────────────────────────────────────────────────────────────
-  {name: 'logto', type: 'path', scopes: ['vassal', 'server'], arg: 'FILE', help: 'append this vassal’s output to FILE (still prefixed in the emperor log)'},
+  {name: 'logto', aliases: ['logto2', 'daemonize', 'd', 'daemonize2'], type: 'path', scopes: ['vassal', 'server'], arg: 'FILE', help: 'append this vassal’s output to FILE (still prefixed in the emperor log); daemonize = FILE means the same, as in a uWSGI vassal (kaiser never forks into the background: run it under systemd)'},
   {name: 'log-maxsize', type: 'int', default: 0, scopes: ['vassal'], arg: 'BYTES', help: 'rotate the logto file when it would grow past BYTES (0 = never)'},
   {name: 'log-backups', type: 'int', default: 5, scopes: ['vassal'], arg: 'N', help: 'rotated logto files to keep (FILE.1 … FILE.N)'},
   {name: 'stop-signal', type: 'signal', default: 'SIGTERM', scopes: ['command'], arg: 'SIG', help: 'signal asking the program to stop'},
@@ -172,6 +179,84 @@ export const OPTIONS = [
   {name: 'stats-http', type: 'bool', scopes: ['server'], help: 'serve stats with HTTP headers'},
   {name: 'stats-minified', aliases: ['stats-min'], type: 'bool', scopes: ['server'], help: 'compact stats JSON'},
   {name: 'memory-report', aliases: ['m'], type: 'bool', scopes: ['server'], help: 'fill rss/vsz of workers in stats'},
+
+  // ── uWSGI compatibility (issue 15; docs/uwsgi-compat.md) ─────────────────────────────────────
+  {name: 'strict', type: 'bool', scopes: ['vassal', 'server'], help: 'unknown keys of an ini file are errors, not warnings (uWSGI: unknown keys are silent placeholders unless strict)'},
+  {name: 'protocol', type: 'string', scopes: ['server'], arg: 'uwsgi|http', help: 'protocol of the socket = … sockets: uwsgi (default) or http (they then act as http-socket)'},
+  // accepted, nothing to do by kaiser's design
+  {name: 'single-interpreter', aliases: ['i'], type: 'bool', effect: 'noop', scopes: ['server'], help: 'accepted: each worker runs one interpreter; kaiser has no sub-interpreters'},
+  {name: 'thunder-lock', type: 'bool', effect: 'noop', scopes: ['server'], help: 'accepted: kaiser workers take connections from the master, so they never contend in accept()'},
+  {name: 'no-orphans', type: 'bool', effect: 'noop', scopes: ['server'], help: 'accepted: workers always die with their master (parent-death signal)'},
+  {name: 'log-master', type: 'bool', effect: 'noop', scopes: ['server'], help: 'accepted: the master always collects the workers’ output'},
+  {name: 'log-reopen', type: 'bool', effect: 'noop', scopes: ['vassal', 'server'], help: 'accepted: the logto file is reopened on every reload'},
+  {name: 'enable-metrics', type: 'bool', effect: 'noop', scopes: ['server'], help: 'accepted: metrics are always on (emperor --metrics)'},
+  // accepted, applied by a later change (each use warns KAISER_CONFIG_NOT_APPLIED until then)
+  {name: 'log-backupname', type: 'path', effect: 'pending', scopes: ['vassal'], arg: 'FILE', help: 'rotate logto by renaming it to FILE'},
+  {name: 'logfile-chown', type: 'bool', effect: 'pending', scopes: ['vassal'], help: 'give the logto file to the vassal’s uid/gid'},
+  {name: 'logfile-chmod', type: 'string', effect: 'pending', scopes: ['vassal'], arg: 'MODE', help: 'mode of the logto file'},
+  {name: 'log-date', aliases: ['logdate'], type: 'string', effect: 'pending', scopes: ['server'], arg: '[FORMAT]', help: 'prefix log lines with the date (or a strftime format)'},
+  {name: 'logformat', aliases: ['log-format-strftime', 'logformat-strftime'], type: 'string', effect: 'pending', scopes: ['server'], arg: 'FORMAT', help: 'request log line format with uWSGI variables (%(addr) %(method) %(uri) %(status) …); log-format = FORMAT means the same when FORMAT is not human or json'},
+  {name: 'log-x-forwarded-for', type: 'bool', effect: 'pending', scopes: ['server'], help: 'log the X-Forwarded-For address instead of REMOTE_ADDR'},
+  {name: 'log-4xx', type: 'bool', effect: 'pending', scopes: ['server'], help: 'log requests answered 4xx (with disable-logging)'},
+  {name: 'log-5xx', type: 'bool', effect: 'pending', scopes: ['server'], help: 'log requests answered 5xx (with disable-logging)'},
+  {name: 'log-slow', type: 'int', effect: 'pending', scopes: ['server'], arg: 'MS', help: 'log requests slower than MS (with disable-logging)'},
+  {name: 'log-big', type: 'int', effect: 'pending', scopes: ['server'], arg: 'BYTES', help: 'log responses bigger than BYTES (with disable-logging)'},
+  {name: 'log-zero', type: 'bool', effect: 'pending', scopes: ['server'], help: 'log responses without a body (with disable-logging)'},
+  {name: 'log-micros', type: 'bool', effect: 'pending', scopes: ['server'], help: 'request times in microseconds'},
+  {name: 'log-prefix', type: 'string', effect: 'pending', scopes: ['server'], arg: 'TEXT', help: 'prefix log lines with TEXT'},
+  {name: 'logger', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: '[NAME] file:PATH|syslog[:ID]|stdio', help: 'where log lines go'},
+  {name: 'req-logger', aliases: ['logger-req'], type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'file:PATH|syslog[:ID]|stdio', help: 'where request log lines go'},
+  {name: 'log-route', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'NAME REGEXP', help: 'send log lines matching REGEXP to the named logger'},
+  {name: 'log-req-route', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'NAME REGEXP', help: 'send request log lines matching REGEXP to the named request logger'},
+  {name: 'attach-daemon', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'CMD', help: 'run CMD next to the workers, restart it when it exits, stop and reload it with the vassal'},
+  {name: 'attach-daemon2', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'cmd=CMD,…', help: 'attach-daemon with key=value settings (pidfile, stopsignal, reloadsignal…)'},
+  {name: 'smart-attach-daemon', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'PIDFILE CMD', help: 'attach a daemon that forks into the background, tracked by its pidfile'},
+  {name: 'smart-attach-daemon2', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'PIDFILE CMD', help: 'attach a daemon that stays in the foreground and writes PIDFILE'},
+  {name: 'cron', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'MIN HOUR DAY MONTH WEEKDAY CMD', help: 'run CMD on a schedule (-1 = any, -N = every N)'},
+  {name: 'cron2', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'minute=…,unique=1 CMD', help: 'cron with key=value fields'},
+  {name: 'unique-cron', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'MIN HOUR DAY MONTH WEEKDAY CMD', help: 'cron that never runs twice at once'},
+  {name: 'cheaper', type: 'int', effect: 'pending', scopes: ['server'], arg: 'N', help: 'adaptive workers: keep at least N running'},
+  {name: 'cheaper-initial', type: 'int', effect: 'pending', scopes: ['server'], arg: 'N', help: 'workers started at first with cheaper'},
+  {name: 'cheaper-step', type: 'int', effect: 'pending', scopes: ['server'], arg: 'N', help: 'workers added at each overload'},
+  {name: 'cheaper-algo', type: 'string', effect: 'pending', scopes: ['server'], arg: 'spare|spare2|backlog|busyness', help: 'cheaper algorithm'},
+  {name: 'cheaper-overload', type: 'int', effect: 'pending', scopes: ['server'], arg: 'S', help: 'seconds of all-busy before adding workers'},
+  {name: 'cheap', type: 'bool', effect: 'pending', scopes: ['server'], help: 'start workers on the first request only'},
+  {name: 'die-on-idle', type: 'bool', effect: 'pending', scopes: ['server'], help: 'with idle: exit instead of going cheap'},
+  {name: 'static-map', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: '/URL=DIR', help: 'serve files under DIR at /URL'},
+  {name: 'static-map2', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: '/URL=DIR', help: 'like static-map, appending the whole request path to DIR'},
+  {name: 'check-static', aliases: ['static-check'], type: 'path', multi: true, effect: 'pending', scopes: ['server'], arg: 'DIR', help: 'serve a file of DIR when the request path names one'},
+  {name: 'static-index', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'FILE', help: 'file served for a directory'},
+  {name: 'static-expires', aliases: ['static-expires-uri', 'static-expires-path-info', 'static-expires-mtime', 'static-expires-uri-mtime', 'static-expires-path-info-mtime'], type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'REGEXP S', help: 'Expires header for static files matching REGEXP'},
+  {name: 'static-expires-type', aliases: ['static-expires-type-mtime'], type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'TYPE=S', help: 'Expires header for static files by content type'},
+  {name: 'static-skip-ext', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'EXT', help: 'never serve files with this extension statically'},
+  {name: 'static-safe', type: 'path', multi: true, effect: 'pending', scopes: ['server'], arg: 'DIR', help: 'static files may resolve (through symlinks) under DIR'},
+  {name: 'offload-threads', aliases: ['offload-thread'], type: 'int', effect: 'pending', scopes: ['server'], arg: 'N', help: 'send static files without holding a worker'},
+  {name: 'mount', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: '/PATH=APP', help: 'load another app under /PATH'},
+  {name: 'manage-script-name', type: 'bool', effect: 'pending', scopes: ['server'], help: 'move the mount point from PATH_INFO to SCRIPT_NAME'},
+  {name: 'add-header', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'NAME: VALUE', help: 'add a header to every response'},
+  {name: 'route', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'REGEXP ACTION', help: 'internal routing on PATH_INFO (rewrite, redirect, addheader, basicauth, return, break, continue, setvar)'},
+  {name: 'route-run', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'ACTION', help: 'internal routing action run for every request'},
+  {name: 'route-host', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'REGEXP ACTION', help: 'internal routing on the Host header'},
+  {name: 'route-uri', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'REGEXP ACTION', help: 'internal routing on REQUEST_URI'},
+  {name: 'post-buffering', type: 'int', effect: 'pending', scopes: ['server'], arg: 'BYTES', help: 'read request bodies larger than BYTES into a temporary file before calling the app'},
+  {name: 'procname', type: 'string', effect: 'pending', scopes: ['server'], arg: 'NAME', help: 'process title of the workers'},
+  {name: 'procname-prefix', type: 'string', effect: 'pending', scopes: ['server'], arg: 'TEXT', help: 'prefix of every process title'},
+  {name: 'procname-prefix-spaced', type: 'string', effect: 'pending', scopes: ['server'], arg: 'TEXT', help: 'prefix of every process title, followed by a space'},
+  {name: 'procname-append', type: 'string', effect: 'pending', scopes: ['server'], arg: 'TEXT', help: 'suffix of every process title'},
+  {name: 'procname-master', type: 'string', effect: 'pending', scopes: ['server'], arg: 'NAME', help: 'process title of the master'},
+  {name: 'auto-procname', type: 'bool', effect: 'pending', scopes: ['server'], help: 'meaningful process titles (uWSGI master, uWSGI worker N)'},
+  {name: 'max-worker-lifetime', type: 'seconds', effect: 'pending', scopes: ['server'], arg: 'S', help: 'recycle a worker gracefully after S seconds'},
+  {name: 'max-worker-lifetime-delta', type: 'seconds', effect: 'pending', scopes: ['server'], arg: 'S', help: 'add worker id × S to max-worker-lifetime'},
+  {name: 'max-requests-delta', type: 'int', effect: 'pending', scopes: ['server'], arg: 'N', help: 'add worker id × N to max-requests'},
+  {name: 'harakiri-verbose', type: 'bool', effect: 'pending', scopes: ['server'], help: 'log what a worker killed by harakiri was doing'},
+  {name: 'evil-reload-on-rss', type: 'int', effect: 'pending', scopes: ['server'], arg: 'MB', help: 'kill a worker at once when its RSS passes MB'},
+  {name: 'exit-on-reload', type: 'bool', effect: 'pending', scopes: ['server'], help: 'exit instead of reloading (the emperor starts it again)'},
+  {name: 'ignore-sigpipe', type: 'bool', effect: 'pending', scopes: ['server'], help: 'do not log SIGPIPE'},
+  {name: 'ignore-write-errors', type: 'bool', effect: 'pending', scopes: ['server'], help: 'do not log write errors to clients'},
+  {name: 'disable-write-exception', type: 'bool', effect: 'pending', scopes: ['server'], help: 'a write to a gone client raises no exception in the app'},
+  {name: 'http-timeout', type: 'seconds', effect: 'pending', scopes: ['server'], arg: 'S', help: 'timeout of the http = … socket'},
+  {name: 'so-keepalive', type: 'bool', effect: 'pending', scopes: ['server'], help: 'TCP keepalives on client connections'},
+  {name: 'reuse-port', type: 'bool', effect: 'pending', scopes: ['server'], help: 'SO_REUSEPORT on bound sockets'},
 ] as const satisfies readonly OptionSpec[];
 
 export type OptionName = (typeof OPTIONS)[number]['name'];
@@ -193,17 +278,31 @@ export function allOptionNames(): string[] {
 }
 
 /**
- * uWSGI options kaiser knows but does not implement. Naming one is a clear error
- * (KAISER_CONFIG_UNSUPPORTED), never silently ignored.
+ * uWSGI options kaiser refuses by name (KAISER_CONFIG_UNSUPPORTED), with why: a subsystem kaiser does not have,
+ * or a behaviour its design replaces. Any other uWSGI option kaiser does not list above is refused too, with the
+ * default reason; docs/uwsgi-compat.md gives the whole picture.
  */
-export const UWSGI_UNSUPPORTED: readonly string[] = [
-  'cheaper', 'cheaper-algo', 'cheaper-initial', 'cheaper-step', 'cheaper-overload', 'die-on-idle', 'cheap',
-  'evil-reload-on-rss', 'limit-as', 'post-buffering', 'static-map', 'static-map2', 'offload-threads', 'vhost', 'mount',
-  'manage-script-name', 'py-autoreload', 'spooler', 'mule', 'mules', 'cron', 'attach-daemon', 'smart-attach-daemon',
-  'route', 'route-run', 'emperor-broodlord', 'zerg', 'zerg-server', 'cache2', 'cache', 'logger',
-  'req-logger', 'logto2', 'daemonize', 'touch-workers-reload', 'touch-logreopen',
-  'touch-exec', 'touch-signal', 'max-worker-lifetime', 'max-requests-delta', 'min-worker-lifetime', 'harakiri-verbose',
-  'harakiri-graceful-timeout', 'single-interpreter', 'protocol', 'http-processes', 'http-timeout', 'http-keepalive',
-  'https', 'ssl', 'shared-socket', 'procname', 'procname-prefix', 'auto-procname', 'reuse-port', 'so-keepalive',
-  'vassals-inherit', 'vassal-set', 'emperor-on-demand-directory', 'emperor-on-demand-extension',
-];
+export const UWSGI_REFUSED: Readonly<Record<string, string>> = {
+  spooler: 'kaiser has no spooler (run the queue as a command vassal)',
+  mule: 'kaiser has no mules (run the task as a command vassal or attach-daemon)',
+  mules: 'kaiser has no mules (run the task as a command vassal or attach-daemon)',
+  vhost: 'kaiser runs one app per vassal (one vassal file per virtual host, routed with domain = …)',
+  'py-autoreload': 'reload on code change is touch-reload in kaiser',
+  'python-autoreload': 'reload on code change is touch-reload in kaiser',
+  zerg: 'kaiser has no zerg mode (scale with processes or fleet replicas)',
+  'zerg-server': 'kaiser has no zerg mode (scale with processes or fleet replicas)',
+  'emperor-broodlord': 'kaiser has no zerg mode (scale with processes or fleet replicas)',
+  cache: 'kaiser has no shared cache subsystem',
+  cache2: 'kaiser has no shared cache subsystem',
+  https: 'TLS is the emperor front router’s job (--emperor-https)',
+  ssl: 'TLS is the emperor front router’s job (--emperor-https)',
+  'http-processes': 'kaiser has no separate HTTP router process per vassal: the master owns the socket',
+  'vassal-set': 'kaiser vassals read their own file; use --vassals-include for shared settings',
+  'vassals-inherit': 'use --vassals-include for shared settings',
+};
+
+/** Why kaiser refuses the uWSGI option `name`, or undefined when `name` is no uWSGI option (or kaiser has it). */
+export function refusalReason(name: string): string | undefined {
+  if (BY_NAME.has(name)) return undefined;
+  return UWSGI_REFUSED[name] ?? (isUwsgiOptionName(name) ? 'kaiser does not implement this uWSGI option' : undefined);
+}

@@ -11,13 +11,14 @@ import {basename, resolve} from 'node:path';
 import {allOptionNames, findOption, type OptionSpec} from '../options.js';
 import {err, ok, type Result} from '../result.js';
 import {collectOptions, isUnsupportedUwsgiOption, unsupported, wrongScope} from './collect-options.js';
-import {configFormatOf, parseConfigFile} from './config-file.js';
+import {collectRulesOf, configFormatOf, parseConfigFile} from './config-file.js';
 import type {ConfigEntry} from './config-entry.js';
+import type {ConfigFs} from './config-fs.js';
 import {COMMAND_LINE, configError, hasErrors, type Diagnostic} from './diagnostic.js';
 import {didYouMean} from './did-you-mean.js';
 import {splitIniSelector} from './ini.js';
 import {currentHostFacts, type HostFacts} from './magic-vars.js';
-import {checkServerOptions, choosePython, normalizeServerOptions, type ServerConfig} from './server-config.js';
+import {applyUwsgiForms, checkServerOptions, choosePython, normalizeServerOptions, type ServerConfig} from './server-config.js';
 import {defaultValue, type OptionValues} from './values.js';
 
 /** Control commands, given as the first word: `kaiser ls`. */
@@ -83,7 +84,7 @@ export interface EmperorOptions {
 export type LogFormatName = 'human' | 'json';
 
 export type EmperorMode = {mode: 'emperor'; options: EmperorOptions};
-export type ServerMode = {mode: 'server'; serverConfig: ServerConfig; python: string; logto: string | undefined};
+export type ServerMode = {mode: 'server'; serverConfig: ServerConfig; python: string; logto: string | undefined; warnings: Diagnostic[]};
 export type SubcommandMode = {mode: 'subcommand'; name: Subcommand; args: string[]};
 
 /** What the command line asks for. */
@@ -98,6 +99,8 @@ export interface CommandLineContext {
   readonly fileExists?: (path: string) => boolean;
   readonly host?: HostFacts;
   readonly nowMs?: number;
+  /** Reads files a config includes; default the real filesystem. */
+  readonly fs?: ConfigFs;
 }
 
 interface ConfigFileRequest {
@@ -130,6 +133,7 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
   const cwd = ctx.cwd ?? process.cwd();
   const fileEntries: ConfigEntry[] = [];
   const placeholders = new Set<string>();
+  let unknownKeys: 'error' | 'warning' = tokens.files.length > 0 ? 'warning' : 'error';
   const problems: Diagnostic[] = [...tokens.diagnostics];
   for (const request of tokens.files) {
     const loaded = loadConfigFile(request, cwd, ctx);
@@ -138,14 +142,17 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
       continue;
     }
     fileEntries.push(...loaded.value.entries);
-    loaded.value.placeholders.forEach((name) => placeholders.add(name));
+    problems.push(...loaded.value.warnings);
+    const rules = collectRulesOf(loaded.value);
+    rules.placeholders.forEach((name) => placeholders.add(name));
+    if (rules.unknownKeys === 'error') unknownKeys = 'error';
   }
 
   const all = [...fileEntries, ...tokens.entries];
   // `--etcd` alone also makes an emperor: one fed only by a fleet.
   const isEmperor = all.some((entry) => findOption(entry.key)?.name === 'emperor' || findOption(entry.key)?.name === 'etcd');
   if (isEmperor) {
-    const collected = collectOptions(all, {scopes: ['emperor'], context: 'the emperor (--emperor)', placeholders});
+    const collected = collectOptions(all, {scopes: ['emperor'], context: 'the emperor (--emperor)', placeholders, unknownKeys});
     problems.push(...collected.diagnostics, ...checkLogFormat(collected.values, collected.origins));
     return hasErrors(problems) ? err(problems) : ok({mode: 'emperor', options: emperorOptions(collected.values)});
   }
@@ -158,19 +165,22 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
     problems.push(wrongScope({file: COMMAND_LINE, key: entry.label ?? entry.key}, spec, 'an app server'));
     return false;
   });
-  const collected = collectOptions([...fileEntries, ...cliEntries], {scopes: ['server', 'vassal'], context: 'an app server', placeholders});
-  problems.push(...collected.diagnostics, ...checkLogFormat(collected.values, collected.origins));
+  const collected = collectOptions([...fileEntries, ...cliEntries], {scopes: ['server', 'vassal'], context: 'an app server', placeholders, unknownKeys});
+  const where = {file: tokens.files[0]?.label ?? COMMAND_LINE};
+  const forms = applyUwsgiForms(collected.values, collected.origins, where);
+  problems.push(...collected.diagnostics, ...forms.problems);
   if (hasErrors(problems)) return err(problems);
-  problems.push(...checkServerOptions(collected.values, {file: tokens.files[0]?.label ?? COMMAND_LINE}, collected.origins));
+  problems.push(...checkServerOptions(forms.values, where, collected.origins));
   if (hasErrors(problems)) return err(problems);
 
   const firstFile = tokens.files[0];
-  const logto = collected.values.get('logto');
+  const logto = forms.values.get('logto');
   return ok({
     mode: 'server',
-    serverConfig: normalizeServerOptions(collected.values, {name: firstFile === undefined ? 'kaiser' : basename(firstFile.path)}),
-    python: choosePython(collected.values, {baseDir: cwd, fileExists: ctx.fileExists ?? existsSync}),
+    serverConfig: normalizeServerOptions(forms.values, {name: firstFile === undefined ? 'kaiser' : basename(firstFile.path)}),
+    python: choosePython(forms.values, {baseDir: cwd, fileExists: ctx.fileExists ?? existsSync}),
     logto: typeof logto === 'string' ? resolve(cwd, logto) : undefined,
+    warnings: problems.filter((d) => d.severity === 'warning'),
   });
 }
 
@@ -282,6 +292,7 @@ function loadConfigFile(request: ConfigFileRequest, cwd: string, ctx: CommandLin
     host: ctx.host ?? currentHostFacts('kaiser'),
     nowMs: ctx.nowMs ?? Date.now(),
     ...(request.section === undefined ? {} : {section: request.section}),
+    ...(ctx.fs === undefined ? {} : {fs: ctx.fs}),
   });
 }
 

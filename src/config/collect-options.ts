@@ -1,13 +1,15 @@
 /**
  * Checks config entries against the option table and folds them into typed values: each key is an option (by
- * name or alias), a uWSGI option kaiser does not implement (KAISER_CONFIG_UNSUPPORTED), a placeholder of the same
- * file, or unknown (KAISER_CONFIG_UNKNOWN_KEY with a suggestion). Options outside the allowed scopes are
- * KAISER_CONFIG_WRONG_SCOPE; values that do not fit their type are KAISER_CONFIG_BAD_VALUE. Entries are applied in
- * order, so later ones override (single values) or append (lists).
+ * name or alias), a uWSGI option kaiser does not implement (KAISER_CONFIG_UNSUPPORTED, with the reason), a
+ * placeholder of the same file, or unknown (KAISER_CONFIG_UNKNOWN_KEY with a suggestion: an error where the source
+ * is strict, a warning where uWSGI would accept the key silently). Options accepted before their behaviour is
+ * there warn (KAISER_CONFIG_NOT_APPLIED). Options outside the allowed scopes are KAISER_CONFIG_WRONG_SCOPE; values
+ * that do not fit their type are KAISER_CONFIG_BAD_VALUE. Entries are applied in order, so later ones override
+ * (single values) or append (lists).
  */
-import {findOption, UWSGI_UNSUPPORTED, type OptionScope, type OptionSpec} from '../options.js';
+import {findOption, refusalReason, type OptionScope, type OptionSpec} from '../options.js';
 import type {ConfigEntry} from './config-entry.js';
-import {configError, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
+import {configError, configWarning, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
 import {didYouMean} from './did-you-mean.js';
 import {coerceValue, mergeValues, type OptionValue, type OptionValues} from './values.js';
 
@@ -19,6 +21,8 @@ export interface CollectRules {
   readonly context: string;
   /** Unknown keys that are placeholders of the file (referenced as `%(name)`), hence not errors. */
   readonly placeholders?: ReadonlySet<string>;
+  /** What an unknown key is: an error (default: command lines, TOML, `strict = true`) or a warning (uWSGI ini). */
+  readonly unknownKeys?: 'error' | 'warning';
 }
 
 /** Values by canonical name, with where each option was last set (for later diagnostics). */
@@ -35,8 +39,6 @@ export const SCOPE_WORDS: Readonly<Record<OptionScope, string>> = {
   command: 'command vassals (exec = …)',
   vassal: 'vassal files',
 };
-
-const UNSUPPORTED = new Set(UWSGI_UNSUPPORTED);
 
 /** Folds `entries` into values under `rules`; every problem becomes a diagnostic and the entry is skipped. */
 export function collectOptions(entries: readonly ConfigEntry[], rules: CollectRules): CollectedOptions {
@@ -55,6 +57,7 @@ export function collectOptions(entries: readonly ConfigEntry[], rules: CollectRu
       diagnostics.push(wrongScope(where, spec, rules.context));
       continue;
     }
+    if (spec.effect === 'pending') diagnostics.push(notApplied(where, spec));
     const coerced = coerceValue(spec, entry.value);
     if (!coerced.ok) {
       diagnostics.push(configError(where, 'KAISER_CONFIG_BAD_VALUE', {key: where.key ?? entry.key, reason: coerced.error}));
@@ -72,20 +75,29 @@ export function wrongScope(where: DiagnosticLocation, spec: OptionSpec, context:
   return configError(where, 'KAISER_CONFIG_WRONG_SCOPE', {key: where.key ?? spec.name, context, scopes});
 }
 
-/** Whether `key` names a uWSGI option kaiser knows but does not implement. */
+/** Whether `key` names a uWSGI option kaiser does not implement (and so refuses, rather than ignore it). */
 export function isUnsupportedUwsgiOption(key: string): boolean {
-  return UNSUPPORTED.has(key);
+  return findOption(key) === undefined && refusalReason(key) !== undefined;
 }
 
-/** The diagnostic for a uWSGI option kaiser does not implement. */
+/** The diagnostic for a uWSGI option kaiser does not implement, with the reason. */
 export function unsupported(where: DiagnosticLocation, key: string): Diagnostic {
-  return configError(where, 'KAISER_CONFIG_UNSUPPORTED', {key, hint: ' (remove it, or run this app under uWSGI)'});
+  const reason = refusalReason(key) ?? 'kaiser does not implement it';
+  return configError(where, 'KAISER_CONFIG_UNSUPPORTED', {key, hint: `: ${reason} (remove it, or run this app under uWSGI; docs/uwsgi-compat.md)`});
+}
+
+/** The warning for an option kaiser accepts before it applies it. */
+export function notApplied(where: DiagnosticLocation, spec: OptionSpec): Diagnostic {
+  return configWarning(where, 'KAISER_CONFIG_NOT_APPLIED', {key: where.key ?? spec.name});
 }
 
 function classifyUnknown(entry: ConfigEntry, where: DiagnosticLocation, rules: CollectRules): Diagnostic | undefined {
   if (isUnsupportedUwsgiOption(entry.key)) return unsupported(where, entry.key);
-  // uWSGI: an unknown key doubles as a placeholder; only the ones the file actually uses are allowed.
+  // uWSGI: an unknown key doubles as a placeholder; the ones the file uses as such are not even a warning.
   if (rules.placeholders?.has(entry.key) === true) return undefined;
+  if (rules.unknownKeys === 'warning') {
+    return configWarning(where, 'KAISER_CONFIG_UNKNOWN_KEY', {key: entry.key, suggestion: `${didYouMean(entry.key)}; ignored, as uWSGI ignores it (strict = true makes it an error)`});
+  }
   return configError(where, 'KAISER_CONFIG_UNKNOWN_KEY', {key: entry.key, suggestion: didYouMean(entry.key)});
 }
 

@@ -1,11 +1,11 @@
 /**
- * uWSGI's value expansion, in uWSGI's order (UWSGI-REFERENCE §14):
- *   1. magic `%x` variables, in the context of the file being read (`%n` name, `%d` directory, …);
- *   2. `$(NAME)` from the environment, left literal when unset;
- *   3. `%(name)` placeholders: the value of another key of the same file (simple names only, no math).
- * Upper-case forms of the per-file letters (`%N`, `%D`…) mean "the real vassal file, not a template" in uWSGI;
- * kaiser has no templates, so they equal the lower-case ones. Everything here is pure except
- * `currentHostFacts`, which asks the OS for the facts the host letters need.
+ * uWSGI's magic variables (UWSGI-REFERENCE §14): `%n` name, `%d` directory, `%h` host… Owns the table of one
+ * file's letters (`magicTable`), uWSGI's whole-text substitution of an ini file before it is parsed
+ * (`substituteMagic`, core/utils.c `magic_sub`), the per-value form TOML files use (`expandMagicVars`), and
+ * `$(NAME)` for TOML. Upper-case forms of the per-file letters (`%N`, `%D`…) mean "the real vassal file" in
+ * uWSGI: a file read through `ini =`/`include =`/`inherit =` keeps the vassal's upper-case letters
+ * (`withVassalLetters`). Everything here is pure except `currentHostFacts`, which asks the OS for the facts the
+ * host letters need.
  */
 import {readFileSync} from 'node:fs';
 import {cpus, hostname, userInfo} from 'node:os';
@@ -31,7 +31,7 @@ export interface MagicContext {
   readonly file: string;
   /** The file name exactly as it was given (`%o`). */
   readonly givenName: string;
-  /** The section read (`%x`), e.g. `uwsgi`. */
+  /** The section named with `file.ini:section` (`%x`); empty when none was named, as in uWSGI. */
   readonly section: string;
   /** The vassals directory, i.e. the emperor's working directory (`%v`). */
   readonly vassalsDir: string;
@@ -42,7 +42,7 @@ export interface MagicContext {
   readonly host: HostFacts;
 }
 
-/** Letters whose upper-case form is the same variable in kaiser (uWSGI: "the real vassal file"). */
+/** Letters whose upper-case form means "the vassal file" rather than the file being read (an included one). */
 const PER_FILE_LETTERS = 'psnedcxijo';
 
 /** The value of every magic letter for `ctx` (`%%` and `%[` included). */
@@ -89,29 +89,50 @@ export function expandMagicVars(value: string, vars: ReadonlyMap<string, string>
   return value.replace(/%([^(])/gu, (_match, letter: string) => vars.get(letter) ?? '');
 }
 
+/** The whole-text substitution of one file, and the original line of each output line (for diagnostics). */
+export interface MagicText {
+  readonly text: string;
+  /** `lineOf[i]` is the 1-based line of the input that output line `i + 1` starts on. */
+  readonly lineOf: readonly number[];
+}
+
+/**
+ * uWSGI's `magic_sub` over a whole ini file: every `%` and the character after it become the letter's value,
+ * `%(` stays, any other character (a newline too: `a = 100%` joins the next line, as in uWSGI) is dropped with the
+ * `%`; a `%` at the very end disappears.
+ */
+export function substituteMagic(text: string, vars: ReadonlyMap<string, string>): MagicText {
+  const parts: string[] = [];
+  const lineOf: number[] = [];
+  let line = 1;
+  let from = 0;
+  // Copies text[from, to) and records where each newline in it leads.
+  const copy = (to: number): void => {
+    for (let nl = text.indexOf('\n', from); nl !== -1 && nl < to; nl = text.indexOf('\n', nl + 1)) lineOf.push(++line);
+    parts.push(text.slice(from, to));
+  };
+  lineOf.push(1);
+  for (let at = text.indexOf('%'); at !== -1; at = text.indexOf('%', from)) {
+    copy(at);
+    const next = text[at + 1];
+    if (next === '\n') line++;
+    parts.push(next === '(' ? '%(' : next === undefined ? '' : (vars.get(next) ?? ''));
+    from = at + 2;
+  }
+  if (from < text.length) copy(text.length);
+  return {text: parts.join(''), lineOf};
+}
+
+/** `table` (an included file's letters) with the upper-case per-file letters taken from `vassal`'s table. */
+export function withVassalLetters(table: ReadonlyMap<string, string>, vassal: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
+  const merged = new Map(table);
+  for (const letter of PER_FILE_LETTERS) merged.set(letter.toUpperCase(), vassal.get(letter.toUpperCase()) ?? '');
+  return merged;
+}
+
 /** `value` with `$(NAME)` replaced from `env`; unset names stay literal, as in uWSGI 2.0. */
 export function expandEnvRefs(value: string, env: Readonly<Record<string, string | undefined>>): string {
   return value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (match, name: string) => env[name] ?? match);
-}
-
-/** The names referenced as `%(name)` in `value`, in order. */
-export function placeholderRefs(value: string): string[] {
-  return [...value.matchAll(/%\(\s*([^()\s]+)\s*\)/g)].map((m) => m[1] ?? '');
-}
-
-/** How deep `%(a)` → `%(b)` → … may go before we stop (a cycle such as `a = %(b)`, `b = %(a)`). */
-const MAX_PLACEHOLDER_DEPTH = 16;
-
-/**
- * `value` with `%(name)` replaced by `lookup(name)`, recursively (a placeholder may use others). Unknown names
- * stay literal. A cycle stops at a fixed depth, leaving the innermost reference literal.
- */
-export function expandPlaceholders(value: string, lookup: (name: string) => string | undefined, depth = 0): string {
-  if (depth >= MAX_PLACEHOLDER_DEPTH) return value;
-  return value.replace(/%\(\s*([^()\s]+)\s*\)/g, (match, name: string) => {
-    const found = lookup(name);
-    return found === undefined ? match : expandPlaceholders(found, lookup, depth + 1);
-  });
 }
 
 /** uWSGI's `%j`: the djb33x hash of the path, as lower-case hex of an unsigned 32-bit integer. */

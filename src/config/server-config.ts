@@ -83,6 +83,34 @@ export function checkServerOptions(
   return problems;
 }
 
+/**
+ * uWSGI spellings that mean a different kaiser option: `protocol = http` makes the `socket = …` sockets HTTP
+ * sockets (`http-socket`), and a `log-format` that is not kaiser's `human`/`json` is uWSGI's request log format
+ * (`logformat`). Returns the values to use and the problems (another protocol).
+ */
+export function applyUwsgiForms(values: OptionValues, origins: ReadonlyMap<string, DiagnosticLocation>, where: DiagnosticLocation): {values: OptionValues; problems: Diagnostic[]} {
+  const out = new Map(values);
+  const problems: Diagnostic[] = [];
+  const protocol = values.get('protocol');
+  if (typeof protocol === 'string') {
+    out.delete('protocol');
+    const name = protocol.trim().toLowerCase();
+    if (name === 'http') {
+      const sockets = (values.get('socket') as readonly string[] | undefined) ?? [];
+      out.set('http-socket', [...((values.get('http-socket') as readonly string[] | undefined) ?? []), ...sockets]);
+      out.delete('socket');
+    } else if (name !== 'uwsgi') {
+      problems.push(configError(origins.get('protocol') ?? where, 'KAISER_CONFIG_BAD_VALUE', {key: 'protocol', reason: `kaiser's sockets speak uwsgi or http, not ${JSON.stringify(protocol)}`}));
+    }
+  }
+  const format = values.get('log-format');
+  if (typeof format === 'string' && format !== 'human' && format !== 'json') {
+    out.delete('log-format');
+    if (!out.has('logformat')) out.set('logformat', format);
+  }
+  return {values: out, problems};
+}
+
 /** How to find an interpreter: the filesystem question is the caller's (injectable for tests). */
 export interface PythonChoice {
   /** Directory relative `virtualenv` paths are resolved against. */

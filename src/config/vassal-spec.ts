@@ -9,11 +9,12 @@ import {basename, dirname, resolve} from 'node:path';
 import {findOption, OPTIONS, type OptionScope, type OptionSpec} from '../options.js';
 import {err, ok, type Result} from '../result.js';
 import {collectOptions, locate, type CollectedOptions} from './collect-options.js';
-import {parseConfigFile, type ConfigFile, type ConfigFileContext} from './config-file.js';
+import {collectRulesOf, parseConfigFile, type ConfigFile, type ConfigFileContext} from './config-file.js';
 import type {ConfigEntry} from './config-entry.js';
-import {configError, hasErrors, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
+import type {ConfigFs} from './config-fs.js';
+import {configError, formatDiagnostic, hasErrors, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
 import {currentHostFacts, type HostFacts} from './magic-vars.js';
-import {APP_OPTIONS, checkServerOptions, choosePython, explicitServerOptions, SOCKET_OPTIONS, type ServerConfig} from './server-config.js';
+import {APP_OPTIONS, applyUwsgiForms, checkServerOptions, choosePython, explicitServerOptions, SOCKET_OPTIONS, type ServerConfig} from './server-config.js';
 import type {OptionValues} from './values.js';
 
 export {formatDiagnostic, type Diagnostic} from './diagnostic.js';
@@ -55,6 +56,12 @@ export interface VassalCommon {
   httpsRedirect: boolean;
   stopTimeoutMs: number;
   startTimeoutMs: number;
+  /**
+   * Config warnings (unknown keys uWSGI would ignore, options accepted but not applied yet), one formatted line
+   * each; absent when there are none (the emperor holds a spec per vassal). Shown by `kaiser ls`, the dashboard
+   * and stats.
+   */
+  warnings?: string[];
 }
 
 /** A vassal that runs any program (`exec = …`). */
@@ -107,6 +114,8 @@ export interface VassalSpecContext {
   readonly curseToleranceMs?: number;
   /** Default `fs.existsSync`; used to look for /usr/bin/python3. */
   readonly fileExists?: (path: string) => boolean;
+  /** Reads files the vassal includes (`ini =`, `@(file)`, `if-exists`…); default the real filesystem, bounded. */
+  readonly fs?: ConfigFs;
   /**
    * Vassal defaults (`--vassals-include` files, then the directory's `_defaults.toml`), lowest precedence first.
    * Precedence: the vassal file wins over `_defaults.toml`, which wins over `--vassals-include`. Scalars: the last
@@ -160,7 +169,14 @@ export function loadVassalSpec(file: string, text: string | Buffer, ctx: VassalS
 
 /** How a file of the vassal directory `dir` is read: relative paths, environment, host facts, clock. */
 function fileContext(ctx: VassalSpecContext, dir: string): ConfigFileContext {
-  return {cwd: dir, env: ctx.env ?? process.env, host: ctx.host ?? currentHostFacts('kaiser'), nowMs: ctx.nowMs ?? Date.now(), vassalsDir: dir};
+  return {
+    cwd: dir,
+    env: ctx.env ?? process.env,
+    host: ctx.host ?? currentHostFacts('kaiser'),
+    nowMs: ctx.nowMs ?? Date.now(),
+    vassalsDir: dir,
+    ...(ctx.fs === undefined ? {} : {fs: ctx.fs}),
+  };
 }
 
 /** Puts the applicable default entries before the vassal's own (see `VassalSpecContext.defaults` for the rules). */
@@ -187,7 +203,7 @@ export function checkDefaults(file: string, text: string | Buffer, ctx: VassalSp
   const dir = ctx.vassalDir ?? process.cwd();
   const parsed = parseConfigFile(file, text, fileContext(ctx, dir));
   if (!parsed.ok) return parsed.error;
-  const problems = [...collectOptions(parsed.value.entries, {scopes: ['command', 'server', 'vassal'], context: 'vassal defaults', placeholders: parsed.value.placeholders}).diagnostics];
+  const problems = [...parsed.value.warnings, ...collectOptions(parsed.value.entries, {scopes: ['command', 'server', 'vassal'], context: 'vassal defaults', ...collectRulesOf(parsed.value)}).diagnostics];
   for (const entry of parsed.value.entries) {
     const name = findOption(entry.key)?.name;
     if (name === 'exec' || (name !== undefined && (APP_OPTIONS as readonly string[]).includes(name))) {
@@ -213,7 +229,14 @@ function isShared(spec: OptionSpec): boolean {
 
 function collect(file: ConfigFile, kind: VassalSpec['kind'] | 'unknown', entries: readonly ConfigEntry[] = file.entries): CollectedOptions {
   const context = kind === 'command' ? 'a command vassal (this file has exec)' : kind === 'app-server' ? 'an app-server vassal' : 'a vassal file';
-  return collectOptions(entries, {scopes: SCOPES_OF[kind], context, placeholders: file.placeholders});
+  const collected = collectOptions(entries, {scopes: SCOPES_OF[kind], context, ...collectRulesOf(file)});
+  return {...collected, diagnostics: [...file.warnings, ...collected.diagnostics]};
+}
+
+/** The warnings among `diagnostics`, formatted, or undefined when there are none. */
+function warningLines(diagnostics: readonly Diagnostic[]): {warnings?: string[]} {
+  const lines = diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);
+  return lines.length === 0 ? {} : {warnings: lines};
 }
 
 function loadCommandVassal(file: string, config: ConfigFile, common: Pick<VassalCommon, 'name' | 'file' | 'dir'>): Result<CommandVassalSpec, Diagnostic[]> {
@@ -251,6 +274,7 @@ function loadCommandVassal(file: string, config: ConfigFile, common: Pick<Vassal
     kind: 'command',
     ...common,
     ...runtimeOptions(values, common.dir, COMMAND_DEFAULTS.stopTimeoutMs),
+    ...warningLines(problems),
     argv: [...(values.get('exec') as readonly string[])],
     cwd: typeof cwd === 'string' ? resolve(common.dir, cwd) : common.dir,
     env: {...((values.get('env') as Readonly<Record<string, string>> | undefined) ?? {})},
@@ -267,13 +291,16 @@ function loadAppServerVassal(
   common: Pick<VassalCommon, 'name' | 'file' | 'dir'>,
   ctx: VassalSpecContext,
 ): Result<AppServerVassalSpec, Diagnostic[]> {
-  const {values, origins, diagnostics} = collect(config, 'app-server');
-  const problems = [...diagnostics, ...checkServerOptions(values, {file}, origins)];
+  const collected = collect(config, 'app-server');
+  const {origins} = collected;
+  const {values, problems: formProblems} = applyUwsgiForms(collected.values, origins, {file});
+  const problems = [...collected.diagnostics, ...formProblems, ...checkServerOptions(values, {file}, origins)];
   if (hasErrors(problems)) return err(problems);
   return ok({
     kind: 'app-server',
     ...common,
     ...runtimeOptions(values, common.dir, ctx.curseToleranceMs ?? defaultSecondsMs('emperor-curse-tolerance')),
+    ...warningLines(problems),
     python: choosePython(values, {
       baseDir: common.dir,
       fileExists: ctx.fileExists ?? existsSync,

@@ -148,8 +148,9 @@ describe('parseCommandLine: errors', () => {
   });
 
   it('names an unsupported uWSGI flag', () => {
-    const found = codes('--http', ':1', '--module', 'app', '--cheaper', '2');
-    expect(found).toEqual([expect.objectContaining({code: 'KAISER_CONFIG_UNSUPPORTED', key: '--cheaper'})]);
+    const found = codes('--http', ':1', '--module', 'app', '--spooler', 'spool/');
+    expect(found).toEqual([expect.objectContaining({code: 'KAISER_CONFIG_UNSUPPORTED', key: '--spooler'})]);
+    expect(found[0]?.message).toMatch(/kaiser has no spooler/);
     expect(codes('--xml', 'app.xml')).toEqual([expect.objectContaining({code: 'KAISER_CONFIG_UNSUPPORTED', key: '--xml'})]);
   });
 

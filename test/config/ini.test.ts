@@ -1,6 +1,12 @@
-import {parseIni, splitIniSelector} from '../../src/config/ini.js';
+import {readIniSection, splitIniSelector, type IniEntry} from '../../src/config/ini.js';
 
-describe('parseIni', () => {
+function parseIni(file: string, text: string, section?: string): {ok: true; value: IniEntry[]} | {ok: false; error: ReturnType<typeof readIniSection>['problems']} {
+  const read = readIniSection(file, text, section);
+  if (read.problems.length > 0) return {ok: false, error: read.problems};
+  return {ok: true, value: read.entries};
+}
+
+describe('readIniSection', () => {
   it('reads the [uwsgi] section with 1-based line numbers, skipping comments and other sections', () => {
     const text = ['; comment', 'ignored = before any section', '[other]', 'a = 1', '[uwsgi]', '# comment', 'http = :9090', '', 'processes = 4'].join('\n');
     const parsed = parseIni('a.ini', text);
@@ -12,9 +18,14 @@ describe('parseIni', () => {
     expect(parsed.ok && parsed.value).toEqual([{key: 'exec', value: 'echo a ; b # c', line: 2}]);
   });
 
-  it('reads a key without = (or without a value) as true', () => {
+  it('reads a key without = (or without a value) as the empty value, which a flag takes as true', () => {
     const parsed = parseIni('a.ini', '[uwsgi]\nmaster\nvacuum =\n');
-    expect(parsed.ok && parsed.value).toEqual([{key: 'master', value: 'true', line: 2}, {key: 'vacuum', value: 'true', line: 3}]);
+    expect(parsed.ok && parsed.value).toEqual([{key: 'master', value: '', line: 2}, {key: 'vacuum', value: '', line: 3}]);
+  });
+
+  it('strips only spaces, tabs and carriage returns, as uWSGI does', () => {
+    const parsed = parseIni('a.ini', '[uwsgi]\n\t key \t=\t v \f\r\n');
+    expect(parsed.ok && parsed.value).toEqual([{key: 'key', value: 'v \f', line: 2}]);
   });
 
   it('keeps a repeated key as one entry per line, in order', () => {
@@ -37,10 +48,8 @@ describe('parseIni', () => {
     expect(parsed.ok && parsed.value).toEqual([{key: 'b', value: '2', line: 4}]);
   });
 
-  it('reports a file without the section as KAISER_CONFIG_NO_SECTION', () => {
-    const parsed = parseIni('a.ini', 'processes = 4\n');
-    expect(parsed.ok).toBe(false);
-    expect(!parsed.ok && parsed.error[0]).toMatchObject({file: 'a.ini', code: 'KAISER_CONFIG_NO_SECTION', severity: 'error'});
+  it('says when the file has no such section', () => {
+    expect(readIniSection('a.ini', 'processes = 4\n')).toEqual({entries: [], found: false, problems: []});
   });
 
   it('reports an unterminated section header with its line', () => {
@@ -56,5 +65,9 @@ describe('splitIniSelector', () => {
 
   it('leaves a plain path alone', () => {
     expect(splitIniSelector('/a:b/app.ini')).toEqual({path: '/a:b/app.ini', section: undefined});
+  });
+
+  it('reads ":section" as a section of the file read last', () => {
+    expect(splitIniSelector(':prod')).toEqual({path: '', section: 'prod'});
   });
 });

@@ -1,4 +1,4 @@
-import {djb33xHex, expandEnvRefs, expandMagicVars, expandPlaceholders, magicTable, placeholderRefs} from '../../src/config/magic-vars.js';
+import {djb33xHex, expandEnvRefs, expandMagicVars, magicTable, substituteMagic, withVassalLetters} from '../../src/config/magic-vars.js';
 import {HOST, NOW_MS} from './fixed-context.js';
 
 const vars = magicTable({file: '/srv/vassals/shop.ini', givenName: 'shop.ini', section: 'uwsgi', vassalsDir: '/srv/vassals', nowMs: NOW_MS, host: HOST, inode: 42});
@@ -44,19 +44,21 @@ describe('expandEnvRefs', () => {
   });
 });
 
-describe('expandPlaceholders', () => {
-  const known = new Map([['port', '9090'], ['addr', ':%(port)'], ['a', '%(b)'], ['b', '%(a)']]);
-  const lookup = (name: string) => known.get(name);
-
-  it('replaces %(name), recursively, and leaves unknown names literal', () => {
-    expect(expandPlaceholders('http=%(addr) %(missing)', lookup)).toBe('http=:9090 %(missing)');
+describe('substituteMagic', () => {
+  it('substitutes a whole file, keeping %( for the placeholder pass and the line of each output line', () => {
+    const out = substituteMagic('[uwsgi]\nsocket = %d%n.sock\nport = %(p)\n', vars);
+    expect(out.text).toBe('[uwsgi]\nsocket = /srv/vassals/shop.sock\nport = %(p)\n');
+    expect(out.lineOf).toEqual([1, 2, 3, 4]);
   });
 
-  it('stops on a cycle instead of looping forever', () => {
-    expect(expandPlaceholders('%(a)', lookup)).toMatch(/%\((a|b)\)/);
+  it('drops a % and the character after it, a newline too (the next line joins, as in uWSGI)', () => {
+    const out = substituteMagic('a = 100%\nb = 1\nc = 2%', vars);
+    expect(out.text).toBe('a = 100b = 1\nc = 2');
+    expect(out.lineOf).toEqual([1, 3]);
   });
 
-  it('lists the placeholders a value uses', () => {
-    expect(placeholderRefs('%(a)-%( b )-%(c)')).toEqual(['a', 'b', 'c']);
+  it('keeps the vassal file upper-case letters for an included file', () => {
+    const included = magicTable({file: '/srv/common/base.ini', givenName: 'base.ini', section: '', vassalsDir: '/srv/vassals', nowMs: NOW_MS, host: HOST});
+    expect(substituteMagic('%n %N %d %D', withVassalLetters(included, vars)).text).toBe('base shop /srv/common/ /srv/vassals/');
   });
 });

@@ -90,14 +90,49 @@ describe('loadVassalSpec: kinds', () => {
 });
 
 describe('loadVassalSpec: diagnostics', () => {
-  it('points an unknown key at its file, line and section, with a suggestion', () => {
-    const found = problems('vassals/shop.ini', fixture('shop.ini'));
+  it('runs an ini file with an unknown key, as uWSGI does, with a warning naming file, line, key and a suggestion', () => {
+    const spec = loaded('vassals/shop.ini', fixture('shop.ini'));
+    expect(spec.warnings).toEqual([
+      'vassals/shop.ini:10 [uwsgi] procesess: warning KAISER_CONFIG_UNKNOWN_KEY unknown option "procesess" (did you mean "processes"?); ignored, as uWSGI ignores it (strict = true makes it an error)',
+    ]);
+    expect(spec.kind === 'app-server' && spec.serverConfig).not.toHaveProperty('processes');
+  });
+
+  it('refuses an unknown key under strict = true, as uWSGI\'s strict mode does (a used placeholder too)', () => {
+    const found = problems('vassals/shop.ini', `${fixture('shop.ini').toString()}strict = true\n`);
     expect(found).toEqual([
+      {file: 'vassals/shop.ini', line: 8, section: 'uwsgi', key: 'port', code: 'KAISER_CONFIG_UNKNOWN_KEY', severity: 'error', message: 'unknown option "port"'},
       {file: 'vassals/shop.ini', line: 10, section: 'uwsgi', key: 'procesess', code: 'KAISER_CONFIG_UNKNOWN_KEY', severity: 'error', message: 'unknown option "procesess" (did you mean "processes"?)'},
     ]);
-    expect(formatDiagnostic(found[0]!)).toBe(
+    expect(formatDiagnostic(found[1]!)).toBe(
       'vassals/shop.ini:10 [uwsgi] procesess: error KAISER_CONFIG_UNKNOWN_KEY unknown option "procesess" (did you mean "processes"?)',
     );
+  });
+
+  it('keeps TOML strict: an unknown key is an error', () => {
+    expect(problems('a.toml', 'http = ":1"\nwsgi-file = "a.py"\nproject = "x"\n').map((d) => d.code)).toEqual(['KAISER_CONFIG_UNKNOWN_KEY']);
+  });
+
+  it('accepts a key uWSGI ignores silently, like piku\'s project = myapp, with a warning', () => {
+    const spec = loaded('a.ini', '[uwsgi]\nproject = myapp\nhttp = :1\nmodule = app\n');
+    expect(spec.warnings).toEqual([expect.stringMatching(/a\.ini:2 \[uwsgi\] project: warning KAISER_CONFIG_UNKNOWN_KEY/)]);
+  });
+
+  it('accepts an option whose behaviour is not there yet with a KAISER_CONFIG_NOT_APPLIED warning', () => {
+    const spec = loaded('a.ini', '[uwsgi]\nhttp = :1\nmodule = app\ncheaper = 2\nthunder-lock\n');
+    expect(spec.warnings).toEqual(['a.ini:4 [uwsgi] cheaper: warning KAISER_CONFIG_NOT_APPLIED uWSGI option "cheaper" is accepted but not applied yet by this kaiser version']);
+  });
+
+  it('treats protocol = http as http sockets and a uWSGI log-format as the request log format', () => {
+    const spec = loaded('a.ini', '[uwsgi]\nsocket = :8000\nprotocol = http\nmodule = app\nlog-format = %(addr) %(status)\n');
+    expect(spec.kind === 'app-server' && spec.serverConfig).toMatchObject({'http-socket': [':8000'], logformat: '%(addr) %(status)'});
+    expect(spec.kind === 'app-server' && spec.serverConfig).not.toHaveProperty('socket');
+    expect(spec.kind === 'app-server' && spec.serverConfig).not.toHaveProperty('log-format');
+  });
+
+  it('reads daemonize and logto2 as logto, as a uWSGI vassal does', () => {
+    expect(loaded('a.ini', '[uwsgi]\nhttp = :1\nmodule = app\ndaemonize = /var/log/a.log\n').logto).toBe('/var/log/a.log');
+    expect(loaded('a.ini', '[uwsgi]\nhttp = :1\nmodule = app\nlogto2 = logs/a.log\n').logto).toBe('/srv/vassals/logs/a.log');
   });
 
   it('treats an unknown key used as %(name) as a placeholder, and expands magic vars', () => {
@@ -126,10 +161,12 @@ describe('loadVassalSpec: diagnostics', () => {
     expect(spec.kind === 'command' && spec.argv[2]).toBe('/opt/app/run');
   });
 
-  it('names a uWSGI option kaiser does not implement', () => {
-    const found = problems('a.ini', '[uwsgi]\nhttp = :1\nwsgi-file = a.py\ncheaper = 2\n');
-    expect(found).toEqual([expect.objectContaining({code: 'KAISER_CONFIG_UNSUPPORTED', key: 'cheaper', line: 4})]);
-    expect(found[0]?.message).toMatch(/"cheaper" is not supported/);
+  it('names a uWSGI option kaiser does not implement, with the reason', () => {
+    const found = problems('a.ini', '[uwsgi]\nhttp = :1\nwsgi-file = a.py\nspooler = spool\nlegion = a b c\n');
+    expect(found).toEqual([
+      expect.objectContaining({code: 'KAISER_CONFIG_UNSUPPORTED', key: 'spooler', line: 4, message: expect.stringMatching(/"spooler" is not supported by kaiser: kaiser has no spooler/)}),
+      expect.objectContaining({code: 'KAISER_CONFIG_UNSUPPORTED', key: 'legion', line: 5}),
+    ]);
   });
 
   it('reports a wrong type with key and reason', () => {
