@@ -176,9 +176,9 @@ describe('bad options', () => {
   });
 
   it('names a uWSGI option kaiser does not implement', () => {
-    const r = run(['--http-socket', ':0', '--wsgi-file', HELLO, '--cheaper', '2']);
+    const r = run(['--http-socket', ':0', '--wsgi-file', HELLO, '--spooler', 'spool']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/KAISER_CONFIG_UNSUPPORTED.*cheaper/);
+    expect(r.stderr).toMatch(/KAISER_CONFIG_UNSUPPORTED.*spooler.*kaiser has no spooler/);
   });
 
   it('fails loudly with exit 22 when the app cannot be loaded', () => {
