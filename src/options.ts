@@ -185,8 +185,8 @@ export const OPTIONS = [
   {name: 'protocol', type: 'string', scopes: ['server'], arg: 'uwsgi|http', help: 'protocol of the socket = … sockets: uwsgi (default) or http (they then act as http-socket)'},
   // accepted, nothing to do by kaiser's design
   {name: 'single-interpreter', aliases: ['i'], type: 'bool', effect: 'noop', scopes: ['server'], help: 'accepted: each worker runs one interpreter; kaiser has no sub-interpreters'},
-  {name: 'thunder-lock', type: 'bool', effect: 'noop', scopes: ['server'], help: 'accepted: kaiser workers take connections from the master, so they never contend in accept()'},
-  {name: 'no-orphans', type: 'bool', effect: 'noop', scopes: ['server'], help: 'accepted: workers always die with their master (parent-death signal)'},
+  {name: 'thunder-lock', type: 'bool', effect: 'noop', scopes: ['server'], help: 'accepted: workers wait on the socket with EPOLLEXCLUSIVE, so the kernel wakes one worker per connection'},
+  {name: 'no-orphans', type: 'bool', effect: 'noop', scopes: ['server'], help: 'accepted: workers always exit when their master goes (they watch a pipe to it)'},
   {name: 'log-master', type: 'bool', effect: 'noop', scopes: ['server'], help: 'accepted: the master always collects the workers’ output'},
   {name: 'log-reopen', type: 'bool', effect: 'noop', scopes: ['vassal', 'server'], help: 'accepted: the logto file is reopened on every reload'},
   {name: 'enable-metrics', type: 'bool', effect: 'noop', scopes: ['server'], help: 'accepted: metrics are always on (emperor --metrics)'},

@@ -37,7 +37,7 @@ const TOP_INTERVAL_MS = 1_000;
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 
 const USAGE: Record<ControlCommand, string> = {
-  ls: 'kaiser ls [--json] [--control PATH]\n  one row per vassal: NAME KIND STATE PID CPU% RSS UPTIME RESTARTS SOCKETS LAST-ERROR',
+  ls: 'kaiser ls [--json] [--control PATH]\n  one row per vassal: NAME KIND STATE PID CPU% RSS UPTIME RESTARTS SOCKETS LAST-ERROR WARNINGS',
   status: 'kaiser status [--json] [--control PATH]\n  the emperor: pid, uptime, memory, vassal counts',
   reload: 'kaiser reload NAME [--json] [--control PATH]\n  reload one vassal with its current file (like touching it)',
   stop: 'kaiser stop NAME [--json] [--control PATH]\n  stop one vassal; it stays down until `kaiser start NAME` or a change to its file',

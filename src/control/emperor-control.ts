@@ -108,6 +108,7 @@ export function vassalRow(snap: VassalSnapshot & {cpuPercent: number; rssBytes: 
     restarts: snap.restarts,
     sockets: spec === undefined ? [] : socketsOf(spec),
     lastError: snap.lastError ?? null,
+    ...(snap.warnings === undefined ? {} : {warnings: snap.warnings}),
     source: snap.source ?? 'dir',
   };
 }

@@ -5,7 +5,7 @@
 import type {EmperorStatus, VassalRow} from './protocol.js';
 
 /** The columns of `kaiser ls`, in order. */
-export const LS_COLUMNS = ['NAME', 'KIND', 'STATE', 'PID', 'CPU%', 'RSS', 'UPTIME', 'RESTARTS', 'SOCKETS', 'LAST-ERROR'] as const;
+export const LS_COLUMNS = ['NAME', 'KIND', 'STATE', 'PID', 'CPU%', 'RSS', 'UPTIME', 'RESTARTS', 'SOCKETS', 'LAST-ERROR', 'WARNINGS'] as const;
 
 /** Widest a LAST-ERROR cell may be in a table (the full text is in `--json`). */
 const MAX_ERROR_CELL = 60;
@@ -69,8 +69,22 @@ export function formatVassalTable(rows: readonly VassalRow[]): string {
       String(row.restarts),
       row.sockets.length === 0 ? '-' : row.sockets.join(','),
       row.lastError ? shorten(row.lastError) : '-',
+      warningCell(row.warnings),
     ]),
   );
+}
+
+/**
+ * The WARNINGS cell: the first config warning without its file prefix and code (`procesess: unknown option …`),
+ * and how many more there are; `kaiser ls --json` has them all.
+ */
+export function warningCell(warnings: readonly string[] | undefined): string {
+  const [first] = warnings ?? [];
+  if (first === undefined) return '-';
+  const match = /^\S+(?: \[[^\]]*\])? (.*?): warning KAISER_\w+ (.*)$/.exec(first);
+  const text = match === null ? first : `${match[1] ?? ''}: ${match[2] ?? ''}`;
+  const more = (warnings?.length ?? 0) - 1;
+  return more > 0 ? `${shorten(text, 70)} (+${more})` : shorten(text, 80);
 }
 
 /** The `kaiser status` block. */

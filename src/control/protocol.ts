@@ -51,6 +51,8 @@ export interface VassalRow {
   /** Addresses the vassal serves on, as configured. */
   sockets: string[];
   lastError: string | null;
+  /** Config warnings of the running definition (unknown keys, options not applied yet); absent when none. */
+  warnings?: string[];
   /** Where the definition comes from: the vassal directory, or the fleet store (etcd://…). */
   source: string;
 }

@@ -134,6 +134,8 @@ interface VassalRecord {
   recheck: NodeJS.Timeout | undefined;
   /** The last error logged for this file, so a broken file is reported once per change. */
   lastReported: string | undefined;
+  /** The definition hash whose config warnings were last logged (each change of the file logs them once). */
+  warnedFor?: string;
   /** Addresses of emperor-owned sockets this vassal holds (socket activation). */
   sockets: string[];
   /** The file owner seen last (tyrant mode stops a vassal whose owner changes to a refused one). */
@@ -482,6 +484,11 @@ export class Emperor {
       });
       if (loaded.ok) spec = loaded.value;
       else error = loaded.error.map(formatDiagnostic).join('\n');
+      // Config warnings (unknown keys uWSGI ignores, options not applied yet): logged once per change of the file.
+      if (spec?.warnings !== undefined && hash !== record.warnedFor) {
+        record.warnedFor = hash;
+        this.#log.warn('vassal config warnings', {uwsgi: `[emperor] vassal ${name} config warnings:\n${spec.warnings.join('\n')}`, vassal: name, warnings: spec.warnings});
+      }
     }
     if (spec === undefined) {
       const message = error ?? 'invalid vassal file';

@@ -1,6 +1,7 @@
 /**
  * The emperor stats document: uWSGI's keys in uWSGI's order (so exporters and uwsgitop read it), then kaiser's own
- * per-vassal fields (state, kind, cpu, rss, restarts, last error, last exit, next retry). Times are unix seconds.
+ * per-vassal fields (state, kind, cpu, rss, restarts, last error, config warnings, last exit, next retry). Times are
+ * unix seconds.
  */
 import type {VassalSnapshot} from './vassal.js';
 
@@ -56,6 +57,7 @@ export function renderEmperorStats(input: StatsInput): string {
       rss: v.rssBytes,
       restarts: v.restarts,
       last_error: v.lastError ?? '',
+      warnings: v.warnings ?? [],
       last_exit: v.lastExit ? {code: v.lastExit.code, signal: v.lastExit.signal, at: seconds(v.lastExit.at)} : null,
       next_retry: seconds(v.nextRetryAt),
     })),

@@ -70,6 +70,8 @@ export interface VassalSnapshot {
   nextRetryAt: number;
   lastExit: LastExit | undefined;
   lastError: string | undefined;
+  /** Config warnings of the current spec (KAISER_CONFIG_UNKNOWN_KEY, KAISER_CONFIG_NOT_APPLIED), when there are any. */
+  warnings?: string[];
   file: string;
   /** Request figures of an app-server vassal, as of its last answer to a stats request. */
   appStats: AppServerStats | undefined;
@@ -149,6 +151,7 @@ export class Vassal {
       lastExit: this.#lastExit,
       lastError: s.id === 'invalid' ? s.error : this.#lastError,
       file: this.#spec?.file ?? '',
+      ...(this.#spec?.warnings === undefined ? {} : {warnings: this.#spec.warnings}),
       appStats: this.#appStats,
     };
   }

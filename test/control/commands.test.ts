@@ -36,7 +36,7 @@ describe('kaiser ls', () => {
     expect(code).toBe(0);
     const [header, shop, blog] = stdout.split('\n');
     for (const column of LS_COLUMNS) expect(header).toContain(column);
-    expect(shop).toMatch(/^shop\.ini\s+app-server\s+ready\s+4242\s+1\.5\s+25\.0M\s+1h02m\s+2\s+http=127\.0\.0\.1:8080\s+-$/);
+    expect(shop).toMatch(/^shop\.ini\s+app-server\s+ready\s+4242\s+1\.5\s+25\.0M\s+1h02m\s+2\s+http=127\.0\.0\.1:8080\s+-\s+-$/);
     expect(blog).toContain('exited with code 1 …');
     expect(blog).not.toContain('traceback');
   });

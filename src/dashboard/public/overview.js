@@ -15,6 +15,7 @@ const COLUMNS = [
   {key: 'restarts', label: 'Restarts', num: true},
   {key: 'sockets', label: 'Sockets'},
   {key: 'lastError', label: 'Last error'},
+  {key: 'warnings', label: 'Warnings'},
 ];
 
 /** Shows the overview in `main`; `rows` is the promise of /api/vassals (started early by app.js). */
@@ -87,6 +88,10 @@ export async function showOverview(main, rows) {
     c.sockets.title = row.sockets.join('\n');
     c.lastError.textContent = row.lastError ?? '';
     c.lastError.title = row.lastError ?? '';
+    // Config warnings (unknown keys uWSGI ignores, options not applied yet): the first, the rest on hover.
+    const warnings = row.warnings ?? [];
+    c.warnings.textContent = warnings.length === 0 ? '' : `${warnings.length} · ${shortWarning(warnings[0])}`;
+    c.warnings.title = warnings.join('\n');
     entry.tr.dataset.state = row.state;
   }
 
@@ -107,7 +112,7 @@ export async function showOverview(main, rows) {
     tr.append(boxCell);
     const cells = {};
     for (const column of COLUMNS) {
-      const td = el('td', column.num ? 'num' : column.key === 'lastError' ? 'error' : column.key === 'sockets' ? 'sockets' : '');
+      const td = el('td', column.num ? 'num' : column.key === 'lastError' ? 'error' : column.key === 'warnings' ? 'warning' : column.key === 'sockets' ? 'sockets' : '');
       if (column.key === 'name') {
         const a = el('a');
         a.href = vassalHref(row.name);
@@ -125,7 +130,7 @@ export async function showOverview(main, rows) {
 
   function matches(row) {
     if (!filter) return true;
-    return `${row.name} ${row.state} ${row.kind} ${row.lastError ?? ''} ${row.sockets.join(' ')}`.toLowerCase().includes(filter);
+    return `${row.name} ${row.state} ${row.kind} ${row.lastError ?? ''} ${row.sockets.join(' ')} ${(row.warnings ?? []).join(' ')}`.toLowerCase().includes(filter);
   }
 
   function renderBody() {
@@ -235,4 +240,10 @@ export async function showOverview(main, rows) {
     },
     close() {},
   };
+}
+
+/** `vassals/a.ini:3 [uwsgi] project: warning KAISER_CONFIG_UNKNOWN_KEY unknown option …` → `project: unknown option …`. */
+function shortWarning(line) {
+  const match = /^\S+(?: \[[^\]]*\])? (.*?): warning KAISER_\w+ (.*)$/.exec(line);
+  return match === null ? line : `${match[1]}: ${match[2]}`;
 }

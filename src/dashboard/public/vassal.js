@@ -61,6 +61,7 @@ export async function showVassal(main, name) {
       ['Restarts', row.restarts],
       ['Sockets', row.sockets.join(' ') || '–'],
       ['Last error', row.lastError ?? '–'],
+      ['Config warnings', (row.warnings ?? []).join('\n') || '–'],
     ];
     facts.replaceChildren();
     for (const [label, value] of items) {
