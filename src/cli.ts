@@ -116,6 +116,7 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     fail(`--emperor ${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : `cannot read (${(error as NodeJS.ErrnoException).code})`}`);
   }
   const log = createLogger({format: logFormatOf(options.logFormat)});
+  for (const d of mode.warnings) log.warn(formatDiagnostic(d));
   // The etcd client (gRPC) costs the emperor ~25 MB of RSS: loaded only for fleets.
   const wantsFleet = dirs.length < options.emperor.length || options.etcd !== undefined;
   const fleetsResult = wantsFleet

@@ -278,31 +278,41 @@ export function allOptionNames(): string[] {
 }
 
 /**
- * uWSGI options kaiser refuses by name (KAISER_CONFIG_UNSUPPORTED), with why: a subsystem kaiser does not have,
- * or a behaviour its design replaces. Any other uWSGI option kaiser does not list above is refused too, with the
- * default reason; docs/uwsgi-compat.md gives the whole picture.
+ * uWSGI options kaiser refuses by name (KAISER_CONFIG_UNSUPPORTED), with why: each belongs to a subsystem that
+ * cannot work with kaiser's design, so running the vassal without it would break it in ways the operator only
+ * finds later. Exact names, and prefixes ending in `*`. Every other uWSGI option kaiser does not list above is
+ * accepted with a KAISER_CONFIG_NOT_APPLIED warning (docs/uwsgi-compat.md).
  */
 export const UWSGI_REFUSED: Readonly<Record<string, string>> = {
-  spooler: 'kaiser has no spooler (run the queue as a command vassal)',
-  mule: 'kaiser has no mules (run the task as a command vassal or attach-daemon)',
+  'spooler*': 'kaiser has no spooler (run the queue as a command vassal)',
+  'mule*': 'kaiser has no mules (run the task as a command vassal or attach-daemon)',
   mules: 'kaiser has no mules (run the task as a command vassal or attach-daemon)',
-  vhost: 'kaiser runs one app per vassal (one vassal file per virtual host, routed with domain = …)',
-  'py-autoreload': 'reload on code change is touch-reload in kaiser',
-  'python-autoreload': 'reload on code change is touch-reload in kaiser',
-  zerg: 'kaiser has no zerg mode (scale with processes or fleet replicas)',
-  'zerg-server': 'kaiser has no zerg mode (scale with processes or fleet replicas)',
+  farm: 'kaiser has no mules (run the task as a command vassal or attach-daemon)',
+  'zerg*': 'kaiser has no zerg mode (scale with processes or fleet replicas)',
   'emperor-broodlord': 'kaiser has no zerg mode (scale with processes or fleet replicas)',
-  cache: 'kaiser has no shared cache subsystem',
-  cache2: 'kaiser has no shared cache subsystem',
-  https: 'TLS is the emperor front router’s job (--emperor-https)',
-  ssl: 'TLS is the emperor front router’s job (--emperor-https)',
-  'http-processes': 'kaiser has no separate HTTP router process per vassal: the master owns the socket',
-  'vassal-set': 'kaiser vassals read their own file; use --vassals-include for shared settings',
-  'vassals-inherit': 'use --vassals-include for shared settings',
+  'vassal-sos*': 'kaiser has no zerg mode (scale with processes or fleet replicas)',
+  'legion*': 'kaiser has no legions (fleet mode elects where vassals run)',
+  vhost: 'virtual hosting by request variables loads code named by the client: kaiser runs one app per vassal (one vassal file per host, routed with domain = …)',
+  https: 'a vassal does not terminate TLS in kaiser: the emperor front router does (--emperor-https)',
+  'https2': 'a vassal does not terminate TLS in kaiser: the emperor front router does (--emperor-https)',
+  'https-socket': 'a vassal does not terminate TLS in kaiser: the emperor front router does (--emperor-https)',
+  'fastrouter*': 'routers run in the emperor (--emperor-http), not inside a vassal',
+  'rawrouter*': 'routers run in the emperor (--emperor-http), not inside a vassal',
+  'sslrouter*': 'routers run in the emperor (--emperor-http), not inside a vassal',
 };
 
-/** Why kaiser refuses the uWSGI option `name`, or undefined when `name` is no uWSGI option (or kaiser has it). */
+const REFUSED_PREFIXES = Object.keys(UWSGI_REFUSED).filter((key) => key.endsWith('*')).map((key) => key.slice(0, -1));
+
+/** Why kaiser refuses the uWSGI option `name`, or undefined when it does not (or `name` is no uWSGI option). */
 export function refusalReason(name: string): string | undefined {
-  if (BY_NAME.has(name)) return undefined;
-  return UWSGI_REFUSED[name] ?? (isUwsgiOptionName(name) ? 'kaiser does not implement this uWSGI option' : undefined);
+  if (BY_NAME.has(name) || !isUwsgiOptionName(name)) return undefined;
+  const exact = UWSGI_REFUSED[name];
+  if (exact !== undefined) return exact;
+  const prefix = REFUSED_PREFIXES.find((p) => name.startsWith(p));
+  return prefix === undefined ? undefined : UWSGI_REFUSED[`${prefix}*`];
+}
+
+/** Whether `name` is a uWSGI option kaiser neither has nor refuses: accepted with a KAISER_CONFIG_NOT_APPLIED warning. */
+export function isNotAppliedUwsgiOption(name: string): boolean {
+  return !BY_NAME.has(name) && isUwsgiOptionName(name) && refusalReason(name) === undefined;
 }

@@ -8,7 +8,8 @@
  */
 import {existsSync, readFileSync} from 'node:fs';
 import {basename, resolve} from 'node:path';
-import {allOptionNames, findOption, type OptionSpec} from '../options.js';
+import {allOptionNames, findOption, isNotAppliedUwsgiOption, type OptionSpec} from '../options.js';
+import {uwsgiArgumentOf} from '../uwsgi-option-names.js';
 import {err, ok, type Result} from '../result.js';
 import {collectOptions, isUnsupportedUwsgiOption, unsupported, wrongScope} from './collect-options.js';
 import {collectRulesOf, configFormatOf, parseConfigFile} from './config-file.js';
@@ -83,7 +84,7 @@ export interface EmperorOptions {
 /** The log formats `--log-format` accepts. */
 export type LogFormatName = 'human' | 'json';
 
-export type EmperorMode = {mode: 'emperor'; options: EmperorOptions};
+export type EmperorMode = {mode: 'emperor'; options: EmperorOptions; warnings: Diagnostic[]};
 export type ServerMode = {mode: 'server'; serverConfig: ServerConfig; python: string; logto: string | undefined; warnings: Diagnostic[]};
 export type SubcommandMode = {mode: 'subcommand'; name: Subcommand; args: string[]};
 
@@ -154,7 +155,7 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
   if (isEmperor) {
     const collected = collectOptions(all, {scopes: ['emperor'], context: 'the emperor (--emperor)', placeholders, unknownKeys});
     problems.push(...collected.diagnostics, ...checkLogFormat(collected.values, collected.origins));
-    return hasErrors(problems) ? err(problems) : ok({mode: 'emperor', options: emperorOptions(collected.values)});
+    return hasErrors(problems) ? err(problems) : ok({mode: 'emperor', options: emperorOptions(collected.values), warnings: problems.filter((d) => d.severity === 'warning')});
   }
 
   // Vassal-scope keys (stop-timeout…) are fine in a file that is also used as a vassal; on the command line
@@ -234,8 +235,17 @@ function longFlag(tokens: Tokens, arg: string, {peek, next}: Cursor): void {
   }
   const spec = findOption(name);
   if (spec === undefined) {
-    // We cannot know whether an unknown flag takes a value; assuming it does avoids a second, confusing error.
-    if (inline === undefined && !isFlagLike(peek())) next();
+    const argument = uwsgiArgumentOf(name);
+    if (argument !== undefined && isNotAppliedUwsgiOption(name)) {
+      // A uWSGI option kaiser accepts without applying it: collectOptions warns (KAISER_CONFIG_NOT_APPLIED).
+      const value = inline ?? (argument === 'value' ? next() : '');
+      if (value === undefined) tokens.diagnostics.push(usage(`option "${label}" needs a value`, label));
+      else tokens.entries.push({key: name, value, file: COMMAND_LINE, label});
+      return;
+    }
+    // uWSGI's table says whether the flag takes a value; for names uWSGI does not know either, assuming a value
+    // avoids a second, confusing error.
+    if (inline === undefined && argument !== 'flag' && argument !== 'optional' && !isFlagLike(peek())) next();
     if (isUnsupportedUwsgiOption(name)) tokens.diagnostics.push(unsupported({file: COMMAND_LINE, key: label}, name));
     else tokens.diagnostics.push(usage(`unknown option "${label}"${didYouMean(name, longNames(), '--')}`, label));
     return;

@@ -7,7 +7,7 @@
  * that do not fit their type are KAISER_CONFIG_BAD_VALUE. Entries are applied in order, so later ones override
  * (single values) or append (lists).
  */
-import {findOption, refusalReason, type OptionScope, type OptionSpec} from '../options.js';
+import {findOption, isNotAppliedUwsgiOption, refusalReason, type OptionScope, type OptionSpec} from '../options.js';
 import type {ConfigEntry} from './config-entry.js';
 import {configError, configWarning, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
 import {didYouMean} from './did-you-mean.js';
@@ -82,7 +82,7 @@ export function isUnsupportedUwsgiOption(key: string): boolean {
 
 /** The diagnostic for a uWSGI option kaiser does not implement, with the reason. */
 export function unsupported(where: DiagnosticLocation, key: string): Diagnostic {
-  const reason = refusalReason(key) ?? 'kaiser does not implement it';
+  const reason = refusalReason(key) ?? 'kaiser cannot run it';
   return configError(where, 'KAISER_CONFIG_UNSUPPORTED', {key, hint: `: ${reason} (remove it, or run this app under uWSGI; docs/uwsgi-compat.md)`});
 }
 
@@ -93,6 +93,7 @@ export function notApplied(where: DiagnosticLocation, spec: OptionSpec): Diagnos
 
 function classifyUnknown(entry: ConfigEntry, where: DiagnosticLocation, rules: CollectRules): Diagnostic | undefined {
   if (isUnsupportedUwsgiOption(entry.key)) return unsupported(where, entry.key);
+  if (isNotAppliedUwsgiOption(entry.key)) return configWarning(where, 'KAISER_CONFIG_NOT_APPLIED', {key: where.key ?? entry.key});
   // uWSGI: an unknown key doubles as a placeholder; the ones the file uses as such are not even a warning.
   if (rules.placeholders?.has(entry.key) === true) return undefined;
   if (rules.unknownKeys === 'warning') {

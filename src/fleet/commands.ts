@@ -9,7 +9,7 @@
 import {readFileSync} from 'node:fs';
 import {basename, dirname, resolve} from 'node:path';
 import {collectOptions} from '../config/collect-options.js';
-import {parseConfigFile} from '../config/config-file.js';
+import {collectRulesOf, parseConfigFile} from '../config/config-file.js';
 import {formatDiagnostic, hasErrors} from '../config/diagnostic.js';
 import {currentHostFacts} from '../config/magic-vars.js';
 import {EXIT} from '../exit-codes.js';
@@ -154,7 +154,7 @@ function splitWords(text: string | undefined): string[] {
 function placementFromFile(file: string, text: Buffer): Result<Partial<Pick<VassalMeta, 'replicas' | 'hosts' | 'tags' | 'singleton'>>, string> {
   const parsed = parseConfigFile(basename(file), text, {cwd: dirname(file), env: process.env, host: currentHostFacts('kaiser'), nowMs: Date.now()});
   if (!parsed.ok) return err(parsed.error.map(formatDiagnostic).join('\n'));
-  const collected = collectOptions(parsed.value.entries, {scopes: ['command', 'server', 'vassal'], context: 'a fleet vassal', placeholders: parsed.value.placeholders});
+  const collected = collectOptions(parsed.value.entries, {scopes: ['command', 'server', 'vassal'], context: 'a fleet vassal', ...collectRulesOf(parsed.value)});
   if (hasErrors(collected.diagnostics)) return err(collected.diagnostics.map(formatDiagnostic).join('\n'));
   const v = collected.values;
   const out: {replicas?: number; hosts?: string[]; tags?: string[]; singleton?: boolean} = {};

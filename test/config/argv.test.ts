@@ -154,6 +154,15 @@ describe('parseCommandLine: errors', () => {
     expect(codes('--xml', 'app.xml')).toEqual([expect.objectContaining({code: 'KAISER_CONFIG_UNSUPPORTED', key: '--xml'})]);
   });
 
+  it('accepts a uWSGI flag kaiser does not apply yet with a warning, knowing whether it takes a value', () => {
+    const found = parseCommandLine(['--http', ':1', '--module', 'app', '--max-fd', '100', '--no-default-app', '--processes', '2'], {cwd: '/srv', env: {}, fileExists: () => true});
+    expect(found.ok && found.value.mode === 'server' && found.value.warnings.map((d) => [d.code, d.key])).toEqual([
+      ['KAISER_CONFIG_NOT_APPLIED', '--max-fd'],
+      ['KAISER_CONFIG_NOT_APPLIED', '--no-default-app'],
+    ]);
+    expect(found.ok && found.value.mode === 'server' && found.value.serverConfig.processes).toBe(2);
+  });
+
   it('reports a missing value, including one swallowed by the next flag', () => {
     expect(codes('--http', ':1', '--module', 'app', '--processes')).toEqual([expect.objectContaining({code: 'KAISER_USAGE', message: 'option "--processes" needs a value (N)'})]);
     expect(codes('--processes', '--master', '--http', ':1', '--module', 'a')).toEqual([expect.objectContaining({code: 'KAISER_USAGE', key: '--processes'})]);
