@@ -21,7 +21,7 @@ import {TransitionFeed} from './dashboard/event-stream.js';
 import {Notifier} from './systemd/notify.js';
 import {formatError} from './errors.js';
 import {ok, type Result} from './result.js';
-import {checkFrontDoorOptions, startFrontDoor, wantsFrontDoor, type FrontDoor} from './router/front-door.js';
+import {checkTlsGatewayOptions, startTlsGateway, wantsTlsGateway, type TlsGateway} from './router/tls-front-door.js';
 import {buildRouteTable, type RouteTable} from './router/route-table.js';
 import {runControlCommand} from './control/commands.js';
 import {resolveControlPath} from './control/control-path.js';
@@ -125,14 +125,14 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   if (!fleetsResult.ok) fail(fleetsResult.error);
   const fleets = fleetsResult.value;
   if (dir === undefined && fleets.length === 0) fail('give --emperor DIR or --emperor etcd://HOST:PORT/PREFIX');
-  const frontDoorChecked = checkFrontDoorOptions(options);
-  if (!frontDoorChecked.ok) fail(frontDoorChecked.error);
+  const tlsGatewayChecked = checkTlsGatewayOptions(options);
+  if (!tlsGatewayChecked.ok) fail(tlsGatewayChecked.error);
   const notifier = Notifier.fromEnvironment({log, ...(options.python ? {python: options.python} : {})});
   const book = new VassalLogBook();
   // The front router's table, rebuilt lazily after any vassal change (not per request).
   let routesChanged = true;
   let routeTable: RouteTable | undefined;
-  let router: FrontDoor | undefined;
+  let router: TlsGateway | undefined;
   let control: ControlServer | undefined;
   let metrics: EmperorMetrics | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -235,7 +235,7 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
       if (!opened.ok) throw new Error(`cannot open the dashboard: ${opened.error}`);
       dashboard = opened.value;
     }
-    if (wantsFrontDoor(options)) {
+    if (wantsTlsGateway(options)) {
       const routes = (): RouteTable => {
         if (!routesChanged && routeTable) return routeTable;
         routesChanged = false;
@@ -253,7 +253,7 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
       };
       // On-demand vassals need no wake call: the router's connection waits in the emperor-held socket's backlog,
       // and the pending connection is what wakes the vassal.
-      router = await startFrontDoor(options, {routes, log, state: (name) => emperor.vassal(name)?.state.id});
+      router = await startTlsGateway(options, {routes, log, state: (name) => emperor.vassal(name)?.state.id});
       if (router.http !== undefined) log.info('front router', {uwsgi: `*** HTTP router on ${router.http.address}: requests go to the vassal serving their Host ***`});
     }
     if (metrics && options.metrics) {

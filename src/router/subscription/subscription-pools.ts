@@ -134,10 +134,12 @@ export class SubscriptionPools {
   }
 
   /** Every pool and its nodes (stats, tests). */
-  snapshot(now: number): {key: string; nodes: {name: string; protocol: NodeProtocol; weight: number; requests: number; lastAnnounceAgoMs: number; failed: boolean}[]}[] {
+  snapshot(now: number): {key: string; nodes: {name: string; address: NodeAddress; protocol: NodeProtocol; weight: number; requests: number; lastAnnounceAgoMs: number; failed: boolean}[]}[] {
     return [...this.#pools].map(([key, nodes]) => ({
       key,
-      nodes: nodes.map((n) => ({name: n.name, protocol: n.protocol, weight: n.weight, requests: n.requests, lastAnnounceAgoMs: now - n.lastAnnounceAt, failed: n.failedUntil > now})),
+      nodes: nodes
+        .filter((n) => now - n.lastAnnounceAt <= this.#toleranceMs)
+        .map((n) => ({name: n.name, address: n.address, protocol: n.protocol, weight: n.weight, requests: n.requests, lastAnnounceAgoMs: now - n.lastAnnounceAt, failed: n.failedUntil > now})),
     }));
   }
 

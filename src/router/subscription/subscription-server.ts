@@ -39,6 +39,8 @@ export interface SubscriptionServerOptions {
   readonly now?: () => number;
   /** How often silent nodes are swept (and logged); default 1 s. */
   readonly sweepMs?: number;
+  /** Called when a pool gained or lost a node (router processes get the new pools: pool-specs.ts). */
+  readonly onChange?: () => void;
 }
 
 export interface SubscriptionServer {
@@ -78,6 +80,7 @@ export async function startSubscriptionServer(options: SubscriptionServerOptions
   };
   const report = (events: PoolEvent[]): void => {
     for (const event of events) logPoolEvent(log, event, options.toleranceMs);
+    if (events.length > 0) options.onChange?.();
   };
   socket.on('message', (bytes, remote) => {
     const peer = `${remote.address}:${remote.port}`;

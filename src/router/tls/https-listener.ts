@@ -57,6 +57,11 @@ export interface HttpsListenerOptions {
   readonly clientKeepAliveMs?: number;
   /** Extra SNI resolution tried before the store (ACME's TLS-ALPN-01 challenge certificates). */
   readonly contextOverride?: (servername: string) => SecureContext | undefined;
+  /**
+   * Session ticket keys (48 bytes) shared by every router process, so a client resumes its TLS session whichever
+   * process SO_REUSEPORT hands its next connection to. Default: random per listener (and per context).
+   */
+  readonly ticketKeys?: Buffer;
 }
 
 export interface HttpsListener {
@@ -107,6 +112,7 @@ export async function startHttpsListener(options: HttpsListenerOptions): Promise
     honorCipherOrder: false,
     ALPNProtocols: offerH2 ? ['h2', 'http/1.1'] : ['http/1.1'],
   });
+  if (options.ticketKeys !== undefined) server.setTicketKeys(options.ticketKeys);
   // HTTP/2: a plain-text http2 server fed the decrypted sockets.
   const h2 = offerH2 ? createH2Server() : undefined;
   const sessions = new Set<ServerHttp2Session>();

@@ -26,6 +26,8 @@ export interface ContextSettings {
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
   readonly ciphers: string;
   readonly ecdhCurve?: string;
+  /** Session ticket keys shared by every context and process (https-listener.ts `ticketKeys`). */
+  readonly ticketKeys?: Buffer;
 }
 
 /** One loaded pair. */

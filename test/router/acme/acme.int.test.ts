@@ -13,7 +13,7 @@ import {tlsProbe} from '../../helpers/tls.js';
 /** Debian's pebble (and its pebble-challtestsrv), installed by .ci/run. */
 const PEBBLE = existsSync('/usr/bin/pebble') && existsSync('/usr/bin/pebble-challtestsrv');
 
-const WHOAMI = join(ROOT, 'test/fixtures/apps/whoami.py');
+const WHOAMI = join(ROOT, 'test/fixtures/apps/whoami-scheme.py');
 
 afterEach(cleanupProcesses);
 

@@ -67,3 +67,24 @@ describe('SubscriptionPools', () => {
     expect(pools.pick('app.test', 6_002)?.name).toBe('127.0.0.1:3001');
   });
 });
+
+describe('poolSpecsOf', () => {
+  it('turns each pool into a pool spec with one member per live node, uwsgi-protocol nodes also for the fastrouter', async () => {
+    const {poolSpecsOf} = await import('../../../src/router/subscription/pool-specs.js');
+    const pools = new SubscriptionPools({toleranceMs: 17_000});
+    pools.announce(node('127.0.0.1:3001', 2), 0);
+    pools.announce({...node('127.0.0.1:8001'), protocol: 'http'}, 0);
+    pools.announce(node('127.0.0.1:3009', 1, 'gone.test'), 0);
+    pools.announce(node('127.0.0.1:3001', 2), 10_000);
+    pools.announce({...node('127.0.0.1:8001'), protocol: 'http'}, 10_000);
+    const specs = poolSpecsOf(pools, 17_500);
+    expect(specs).toEqual([{
+      domain: 'app.test',
+      members: [
+        {id: 'subscription:app.test:127.0.0.1:3001', vassal: 'subscription app.test', upstream: {host: '127.0.0.1', port: 3001}, protocol: 'uwsgi', weight: 2, state: 'ready'},
+        {id: 'subscription:app.test:127.0.0.1:8001', vassal: 'subscription app.test', upstream: {host: '127.0.0.1', port: 8001}, protocol: 'http', weight: 1, state: 'ready'},
+      ],
+      uwsgiMembers: [{id: 'subscription:app.test:127.0.0.1:3001', vassal: 'subscription app.test', upstream: {host: '127.0.0.1', port: 3001}, protocol: 'uwsgi', weight: 2, state: 'ready'}],
+    }]);
+  });
+});

@@ -14,7 +14,7 @@ import {ROOT, cleanupProcesses, freePort, publish, startKaiser, startProcess, te
 /** Real uWSGI with its Python 3 plugin (Debian uwsgi-core, uwsgi-plugin-python3), installed by .ci/run. */
 const UWSGI = existsSync('/usr/bin/uwsgi') && existsSync('/usr/lib/uwsgi/plugins/python3_plugin.so');
 
-const WHOAMI = join(ROOT, 'test/fixtures/apps/whoami.py');
+const WHOAMI = join(ROOT, 'test/fixtures/apps/whoami-scheme.py');
 const stale: Server[] = [];
 
 afterEach(async () => {

@@ -13,7 +13,7 @@ import {join} from 'node:path';
 import {ROOT, cleanupProcesses, freePort, publish, startKaiser, tempDir, waitFor} from '../../helpers/processes.js';
 import {replacePair, selfSigned, serialOf, tlsProbe} from '../../helpers/tls.js';
 
-const WHOAMI = join(ROOT, 'test/fixtures/apps/whoami.py');
+const WHOAMI = join(ROOT, 'test/fixtures/apps/whoami-scheme.py');
 
 afterEach(cleanupProcesses);
 

@@ -1,3 +1,4 @@
+import {randomBytes} from 'node:crypto';
 import {mkdirSync} from 'node:fs';
 import {connect as h2connect} from 'node:http2';
 import {join} from 'node:path';
@@ -25,10 +26,10 @@ const echoHandlers: RequestHandlers = {
   },
 };
 
-async function start(dir: string, h2 = true): Promise<{port: number; lines: Record<string, unknown>[]}> {
+async function start(dir: string, h2 = true, ticketKeys?: Buffer): Promise<{port: number; lines: Record<string, unknown>[]}> {
   const {log, lines} = captureLogger();
-  const store = new SniStore({dir, settings: TLS_DEFAULTS, log, recheckMs: 200});
-  const listener = await startHttpsListener({address: '127.0.0.1:0', store, handlers: echoHandlers, log, h2});
+  const store = new SniStore({dir, settings: {...TLS_DEFAULTS, ...(ticketKeys === undefined ? {} : {ticketKeys})}, log, recheckMs: 200});
+  const listener = await startHttpsListener({address: '127.0.0.1:0', store, handlers: echoHandlers, log, h2, ...(ticketKeys === undefined ? {} : {ticketKeys})});
   listeners.push(listener);
   return {port: Number(listener.address.split(':').pop()), lines};
 }
@@ -129,6 +130,31 @@ describe('HTTPS listener with an sni-dir', () => {
       s.on('error', () => undefined);
     });
     expect(upgraded).toMatch(/^HTTP\/1\.1 101 [^]*upgraded$/);
+  });
+
+  it('resumes a TLS session on another listener (router process) that shares the ticket keys, and only then', async () => {
+    const dir = tempDir();
+    selfSigned(dir, 't.test', 0x6001);
+    const keys = randomBytes(48);
+    const a = await start(dir, true, keys);
+    const b = await start(dir, true, keys);
+    const other = await start(dir, true, randomBytes(48));
+    const {connect} = await import('node:tls');
+    const handshake = (port: number, session?: Buffer) => new Promise<{session: Buffer; reused: boolean}>((resolve, reject) => {
+      const s = connect({host: '127.0.0.1', port, servername: 't.test', rejectUnauthorized: false, maxVersion: 'TLSv1.2', ...(session === undefined ? {} : {session})});
+      s.once('secureConnect', () => {
+        const reused = s.isSessionReused();
+        const got = s.getSession();
+        s.end();
+        if (got === undefined) reject(new Error('no session'));
+        else resolve({session: got, reused});
+      });
+      s.once('error', reject);
+    });
+    const first = await handshake(a.port);
+    expect(first.reused).toBe(false);
+    expect((await handshake(b.port, first.session)).reused).toBe(true);
+    expect((await handshake(other.port, first.session)).reused).toBe(false);
   });
 
   it('offers HTTP/1.1 only when h2 is off', async () => {

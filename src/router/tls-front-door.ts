@@ -7,6 +7,7 @@
  * Start order: subscription server (its pools must exist before a request) → plain router (or only its handlers,
  * for an HTTPS-only door) → HTTPS listener → ACME. Close in reverse.
  */
+import {randomBytes} from 'node:crypto';
 import {existsSync, readFileSync, statSync} from 'node:fs';
 import {resolve} from 'node:path';
 import {formatError} from '../errors.js';
@@ -21,7 +22,7 @@ import {startSubscriptionServer, type SubscriptionServer} from './subscription/s
 import {startHttpsListener, TLS_DEFAULTS, type HttpsListener} from './tls/https-listener.js';
 import {SniStore} from './tls/sni-store.js';
 
-export interface FrontDoorOptions {
+export interface TlsGatewayOptions {
   readonly emperorHttp: string | undefined;
   readonly emperorHttps: string | undefined;
   readonly sniDir: string | undefined;
@@ -33,13 +34,13 @@ export interface FrontDoorOptions {
   readonly subscriptionToleranceSeconds: number;
 }
 
-export interface FrontDoorDeps {
+export interface TlsGatewayDeps {
   readonly routes: () => RouteTable;
   readonly state: (vassal: string) => string | undefined;
   readonly log: Logger;
 }
 
-export interface FrontDoor {
+export interface TlsGateway {
   readonly http: HttpRouter | undefined;
   readonly https: HttpsListener | undefined;
   readonly subscriptions: SubscriptionServer | undefined;
@@ -48,12 +49,12 @@ export interface FrontDoor {
 }
 
 /** Whether any front-door option is given. */
-export function wantsFrontDoor(options: FrontDoorOptions): boolean {
+export function wantsTlsGateway(options: TlsGatewayOptions): boolean {
   return options.emperorHttp !== undefined || options.emperorHttps !== undefined || options.subscriptionServer !== undefined;
 }
 
 /** The options' combination, checked before anything starts (KAISER_HTTPS_OPTIONS). */
-export function checkFrontDoorOptions(options: FrontDoorOptions): Result<void, string> {
+export function checkTlsGatewayOptions(options: TlsGatewayOptions): Result<void, string> {
   const fail = (reason: string) => err(`KAISER_HTTPS_OPTIONS ${formatError('KAISER_HTTPS_OPTIONS', {reason})}`);
   if (options.emperorHttps !== undefined && options.sniDir === undefined) return fail('--emperor-https needs --sni-dir DIR (the certificates, DIR/NAME.crt + DIR/NAME.key)');
   if (options.sniDir !== undefined) {
@@ -79,7 +80,7 @@ export function checkFrontDoorOptions(options: FrontDoorOptions): Result<void, s
 }
 
 /** Starts what the options ask for; on failure, closes what had started and rethrows. */
-export async function startFrontDoor(options: FrontDoorOptions, deps: FrontDoorDeps): Promise<FrontDoor> {
+export async function startTlsGateway(options: TlsGatewayOptions, deps: TlsGatewayDeps): Promise<TlsGateway> {
   const {log} = deps;
   const sniDir = options.sniDir === undefined ? undefined : resolve(options.sniDir);
   let subscriptions: SubscriptionServer | undefined;
@@ -107,8 +108,10 @@ export async function startFrontDoor(options: FrontDoorOptions, deps: FrontDoorD
       ...(options.emperorHttps === undefined ? {} : {httpsPort: () => httpsPort}),
     });
     if (options.emperorHttps !== undefined && sniDir !== undefined) {
-      const store = new SniStore({dir: sniDir, settings: TLS_DEFAULTS, log});
-      https = await startHttpsListener({address: options.emperorHttps, store, handlers: http.handlers, log, h2: options.emperorHttpsH2});
+      // One set of ticket keys for every certificate's context (and, with router processes, every process).
+      const ticketKeys = randomBytes(48);
+      const store = new SniStore({dir: sniDir, settings: {...TLS_DEFAULTS, ticketKeys}, log});
+      https = await startHttpsListener({address: options.emperorHttps, store, handlers: http.handlers, log, h2: options.emperorHttpsH2, ticketKeys});
       httpsPort = portOf(https.address);
       if (options.acmeDirectory !== undefined) {
         if (options.emperorHttp === undefined) {
