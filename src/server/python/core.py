@@ -15,7 +15,10 @@ import time
 from . import http as _http
 from . import uwsgi_proto
 from . import log
-from .wsgi import (Exchange, LengthInput, ChunkedInput, EMPTY_INPUT, run, send_all, FileWrapper, Errors)
+from .version import VERSION
+from .client_io import send_all
+from .request_body import EMPTY_INPUT, ChunkedInput, LengthInput
+from .wsgi import Errors, Exchange, FileWrapper, run
 
 EPOLLIN = select.EPOLLIN
 EXCL = getattr(select, 'EPOLLEXCLUSIVE', 0)
@@ -52,7 +55,7 @@ def template(worker, listener, core):
         'wsgi.version': (1, 0), 'wsgi.url_scheme': 'http', 'wsgi.errors': ERRORS,
         'wsgi.multithread': cfg['threads'] > 1, 'wsgi.multiprocess': cfg['processes'] > 1,
         'wsgi.run_once': False, 'wsgi.file_wrapper': FileWrapper,
-        'uwsgi.version': b'kaiser-0.1.0', 'uwsgi.core': core, 'uwsgi.node': socket.gethostname().encode(),
+        'uwsgi.version': ('kaiser-' + VERSION).encode(), 'uwsgi.core': core, 'uwsgi.node': socket.gethostname().encode(),
     }
 
 

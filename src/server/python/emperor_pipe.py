@@ -1,14 +1,36 @@
-"""The master's end of the emperor pipe (docs/runtime-protocol.md §2).
+"""The master's end of the emperor pipe (docs/runtime-protocol.md §2): the bytes, named, and their framing.
 
-Owns: the single-byte messages both ways, the framed `115` config packets (E→V) and `116`
-event packets (V→E), and EOF detection.
+Owns: the byte values both ways (the same names as src/protocol/emperor-pipe.ts; a unit test keeps them equal), the
+framed `115` config packets (E→V) and `116` event packets (V→E), reading the stream into messages, and EOF.
 """
 import os
 import struct
 
 from . import minijson
 
-SPAWNED, ACCEPTING, LOYAL, HEARTBEAT, WANT_CONFIG = 1, 5, 17, 26, 2
+
+class TO_VASSAL:
+    """Bytes the emperor sends."""
+    STOP = 0
+    RELOAD = 1
+    GRACEFUL_STOP = 2
+    STATS = 3             # kaiser extension: answered with a 116 `stats` event
+    CONFIG = 115          # + u32le N + N bytes of KAISER_CONFIG JSON, applied by the next RELOAD
+
+
+class FROM_VASSAL:
+    """Bytes the master sends."""
+    SPAWNED = 1
+    CONFIG_REQUEST = 2
+    ACCEPTING = 5
+    LOYAL = 17
+    VOLUNTARY_STOP = 22   # an idle on-demand vassal going back to sleep (uWSGI's die-on-idle)
+    HEARTBEAT = 26
+    EVENT = 116           # + u32le N + N bytes of event JSON
+
+
+EOF_MESSAGE = -1          # read(): the emperor closed its end
+_LENGTH = struct.Struct('<I')
 
 
 class EmperorPipe:
@@ -23,7 +45,7 @@ class EmperorPipe:
 
     def event(self, obj):
         data = minijson.dumps(obj).encode()
-        self._write(b't' + struct.pack('<I', len(data)) + data)   # 116 = 't'
+        self._write(bytes((FROM_VASSAL.EVENT,)) + _LENGTH.pack(len(data)) + data)
 
     def _write(self, data):
         try:
@@ -40,7 +62,9 @@ class EmperorPipe:
                 pass
 
     def read(self):
-        """-> list of ('stop'|'reload'|'graceful-stop'|'stats'|'eof', None) or ('config', dict)."""
+        """Everything readable now -> [(byte, payload)]: payload is the config text for TO_VASSAL.CONFIG, else
+        None; (EOF_MESSAGE, None) once the emperor is gone. A config packet that is not UTF-8 is
+        dropped."""
         out = []
         while True:
             try:
@@ -50,32 +74,31 @@ class EmperorPipe:
             except OSError:
                 d = b''
             if not d:
-                out.append(('eof', None))
+                # What came with the EOF is not acted on: the emperor is gone, the master dies with it.
+                out.append((EOF_MESSAGE, None))
                 return out
             self.buf += d
+        out.extend(self._decode())
+        return out
+
+    def _decode(self):
+        out = []
         buf = self.buf
         while buf:
-            b = buf[0]
-            if b == 115:
-                if len(buf) < 5:
-                    break
-                n = struct.unpack_from('<I', buf, 1)[0]
-                if len(buf) < 5 + n:
-                    break
-                try:
-                    out.append(('config', buf[5:5 + n].decode('utf-8')))
-                except UnicodeDecodeError:
-                    pass
-                buf = buf[5 + n:]
+            byte = buf[0]
+            if byte != TO_VASSAL.CONFIG:
+                out.append((byte, None))
+                buf = buf[1:]
                 continue
-            buf = buf[1:]
-            if b == 0:
-                out.append(('stop', None))
-            elif b == 1:
-                out.append(('reload', None))
-            elif b == 2:
-                out.append(('graceful-stop', None))
-            elif b == 3:
-                out.append(('stats', None))
+            if len(buf) < 5:
+                break
+            n = _LENGTH.unpack_from(buf, 1)[0]
+            if len(buf) < 5 + n:
+                break
+            try:
+                out.append((byte, buf[5:5 + n].decode('utf-8')))
+            except UnicodeDecodeError:
+                pass
+            buf = buf[5 + n:]
         self.buf = buf
         return out

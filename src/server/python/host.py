@@ -1,60 +1,36 @@
 """kaiser runtime host (zygote): one per emperor, forks app-server masters on request.
 
-Run as `python3 host.py` by the emperor with a Node IPC channel (NODE_CHANNEL_FD, serialization
-'json': newline-delimited JSON, fds passed with SCM_RIGHTS in `NODE_HANDLE` messages); the
-protocol is docs/runtime-protocol.md §5. The host imports the whole runtime (master, worker, wsgi
-modules) once and freezes the GC, then forks: every master and its workers share the interpreter
-heap copy-on-write with the host and with each other, and a spawn costs a fork instead of an
-interpreter start.
+Run as `python3 host.py` by the emperor with a Node IPC channel (host_channel.py); the protocol is
+docs/runtime-protocol.md §5. The host imports the whole runtime (master, worker, wsgi modules) once and freezes the
+GC, then forks (host_fork.py): every master and its workers share the interpreter heap copy-on-write with the host
+and with each other, and a spawn costs a fork instead of an interpreter start.
 
-Owns: the IPC channel (reading, the NODE_HANDLE / ACK handshake, an ordered send queue that waits
-for each ACK before the next handle), listening sockets held for the emperor (listen, waker:
-arm/disarm/wake), forking a master (setsid, fds, signals, cgroups, uid/gid, environment, inherited sockets),
-reaping and reporting exits, and killing every group it spawned when the emperor is gone.
+Owns: the ops the emperor sends (spawn, socket, bind, close-socket, arm, disarm), the listening sockets held for the
+emperor (an armed socket wakes the emperor on its first connection: on-demand vassals), reaping and reporting
+exits, and killing every group it spawned when the emperor is gone (channel EOF).
 """
-import os
-import sys
+import _kaiser_bootstrap  # noqa: F401  (first: registers the package `_kaiser`)
 
-
-def _bootstrap():
-    here = os.path.dirname(os.path.abspath(__file__))
-    if sys.path and os.path.abspath(sys.path[0] or '.') == here:
-        del sys.path[0]
-    import types
-    pkg = types.ModuleType('_kaiser')
-    pkg.__path__ = [here]
-    pkg.__file__ = os.path.join(here, '__init__.py')
-    sys.modules['_kaiser'] = pkg
-    return here
-
-
-HERE = _bootstrap()
-
-# Dispositions a fresh interpreter starts with, restored in every forked master.
+import os  # noqa: E402
 import signal  # noqa: E402
-_ORIGINAL = {}
-for _s in signal.valid_signals():
-    try:
-        _ORIGINAL[_s] = signal.getsignal(_s)
-    except (OSError, ValueError):
-        pass
+import sys  # noqa: E402
 
+from _kaiser import host_fork  # noqa: E402  (before any handler is installed: it records the original ones)
 import gc  # noqa: E402
-import json  # noqa: E402
 import select  # noqa: E402
 import socket  # noqa: E402
-import time  # noqa: E402
 import traceback  # noqa: E402
 
+from _kaiser.host_channel import EOF_MESSAGES, Channel  # noqa: E402
+from _kaiser.terminate import kill_group  # noqa: E402
 # The whole runtime, imported once here so every fork shares it.
-from _kaiser import master as _master  # noqa: E402
 from _kaiser import config as _config, log as _log, sockets as _sockets, pool as _pool  # noqa: E402,F401
 from _kaiser import worker as _worker, core as _core, wsgi as _wsgi, loader as _loader  # noqa: E402,F401
 from _kaiser import emperor_pipe as _emperor_pipe, scoreboard as _scoreboard, http as _http  # noqa: E402,F401
 from _kaiser import uwsgi_proto as _uwsgi_proto, minijson as _minijson, stats as _stats, fifo as _fifo  # noqa: E402,F401
+from _kaiser import emperor_link as _emperor_link, controls as _controls  # noqa: E402,F401
 
-MASTER_PY = os.path.join(HERE, 'master.py')
-STRIP_ENV = ('NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_UNIQUE_ID', 'UWSGI_EMPEROR_FD')
+LISTEN_BACKLOG = 1024
 
 
 def log(msg):
@@ -66,19 +42,12 @@ def log(msg):
 
 class Host:
     def __init__(self, fd):
-        self.ch = socket.socket(fileno=fd)
-        self.ch.setblocking(False)
-        self.fd = self.ch.fileno()
         self.ep = select.epoll()
-        self.inbuf = b''
-        self.infds = []              # fds received, in order, not yet claimed by a NODE_HANDLE line
-        self.outq = []               # [bytes, fd or None]
-        self.awaiting_ack = False
-        self.want_out = False
+        self.channel = Channel(fd, self.ep)
         self.sockets = {}            # key → fd (listening)
         self.armed = set()           # keys
         self.by_fd = {}              # fd → key, for armed sockets
-        self.children = {}           # pid → id
+        self.children = {}           # pid → vassal id
         self.wake_r, self.wake_w = os.pipe()
         for fd in (self.wake_r, self.wake_w):
             os.set_blocking(fd, False)
@@ -88,154 +57,53 @@ class Host:
         # Stopped by the emperor closing the channel, not by signals meant for the emperor's group.
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(s, signal.SIG_IGN)
-        self.ep.register(self.fd, select.EPOLLIN)
         self.ep.register(self.wake_r, select.EPOLLIN)
 
-    # ── channel out ─────────────────────────────────────────────────────────────────────────
     def send(self, obj, fd=None):
-        if fd is not None:
-            obj = {'cmd': 'NODE_HANDLE', 'type': 'net.Native', 'msg': obj}
-        self.outq.append([(json.dumps(obj, separators=(',', ':')) + '\n').encode(), fd])
-        self.flush()
+        self.channel.send(obj, fd)
 
-    def flush(self):
-        while self.outq and not self.awaiting_ack:
-            item = self.outq[0]
-            data, fd = item
-            try:
-                if fd is not None:
-                    n = self.ch.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fd.to_bytes(4, sys.byteorder))])
-                else:
-                    n = self.ch.send(data)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                self.outq = []       # the emperor is gone: the reader sees EOF
-                return
-            if fd is not None:
-                os.close(fd)         # the kernel holds it in the message now
-                item[1] = None
-            if n < len(data):
-                item[0] = data[n:]
-                continue
-            self.outq.pop(0)
-            if fd is not None:
-                self.awaiting_ack = True
-        want = bool(self.outq) and not self.awaiting_ack
-        if want != self.want_out:
-            self.want_out = want
-            self.ep.modify(self.fd, select.EPOLLIN | (select.EPOLLOUT if want else 0))
-
-    # ── channel in ──────────────────────────────────────────────────────────────────────────
     def on_channel(self):
-        while True:
-            try:
-                data, anc, _flags, _addr = self.ch.recvmsg(65536, socket.CMSG_SPACE(16 * 4))
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                data, anc = b'', []
-            for level, kind, payload in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    n = len(payload) - len(payload) % 4
-                    self.infds += [int.from_bytes(payload[i:i + 4], sys.byteorder) for i in range(0, n, 4)]
-            if not data:
-                return self.emperor_gone()
-            self.inbuf += data
-        *lines, self.inbuf = self.inbuf.split(b'\n')
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                log('bad message from the emperor: %r' % line[:200])
-                continue
-            if not isinstance(msg, dict):
-                continue
-            cmd = msg.get('cmd')
-            fd = None
-            if cmd == 'NODE_HANDLE':
-                fd = self.infds.pop(0) if self.infds else None
-                self._ack()
-                msg = msg.get('msg')
-                if not isinstance(msg, dict):
-                    if fd is not None:
-                        os.close(fd)
-                    continue
-            elif cmd == 'NODE_HANDLE_ACK':
-                self.awaiting_ack = False
-                self.flush()
-                continue
-            elif isinstance(cmd, str) and cmd.startswith('NODE_'):
-                continue
+        messages = self.channel.receive(lambda line: log('bad message from the emperor: %r' % line[:200]))
+        if messages is EOF_MESSAGES:
+            return self.emperor_gone()
+        for msg, fd in messages:
             try:
                 self.handle(msg, fd)
             except Exception as e:
                 log('error handling %r: %s' % (msg.get('op'), traceback.format_exc()))
                 self.send({'ev': 'error', 'id': msg.get('id'), 'message': str(e)})
 
-    def _ack(self):
-        # An ACK carries no handle, so it may jump the queue: the peer waits for it.
-        try:
-            self.ch.send(b'{"cmd":"NODE_HANDLE_ACK"}\n')
-        except (BlockingIOError, InterruptedError):
-            self.outq.insert(0, [b'{"cmd":"NODE_HANDLE_ACK"}\n', None])
-            self.flush()
-        except OSError:
-            pass
-
+    # ── ops ─────────────────────────────────────────────────────────────────────────────────────
     def handle(self, msg, fd):
         op = msg.get('op')
         if op == 'spawn':
             return self.spawn(msg)
         key = msg.get('key')
         if op == 'socket':
-            if fd is None:
-                raise ValueError('socket %s: no file descriptor received' % key)
-            os.set_inheritable(fd, False)
-            s = socket.socket(fileno=fd)
-            try:
-                s.listen(1024)
-            finally:
-                s.detach()
-            self.close_socket(key)
-            self.sockets[key] = fd
-            # The emperor waits for this before it lets anyone rely on the socket accepting connections.
-            self.send({'ev': 'listening', 'key': key})
-            return
+            return self.adopt(key, fd)
         if fd is not None:
             os.close(fd)
-        if op == 'bind':
-            return self.bind(key)
-        if op == 'close-socket':
-            return self.close_socket(key)
-        if op == 'arm':
-            fd = self.sockets.get(key)
-            if fd is None:
-                raise ValueError('arm: unknown socket %s' % key)
-            if key not in self.armed:
-                self.armed.add(key)
-                self.by_fd[fd] = key
-                self.ep.register(fd, select.EPOLLIN)
-            return
-        if op == 'disarm':
-            return self.disarm(key)
-        raise ValueError('unknown op %r' % op)
+        handler = OPS.get(op)
+        if handler is None:
+            raise ValueError('unknown op %r' % op)
+        handler(self, key)
 
-    def disarm(self, key):
-        if key in self.armed:
-            self.armed.discard(key)
-            fd = self.sockets[key]
-            self.by_fd.pop(fd, None)
-            try:
-                self.ep.unregister(fd)
-            except OSError:
-                pass
+    def adopt(self, key, fd):
+        """A socket the emperor bound: listen on it and keep it for the masters that will inherit it."""
+        if fd is None:
+            raise ValueError('socket %s: no file descriptor received' % key)
+        os.set_inheritable(fd, False)
+        s = socket.socket(fileno=fd)
+        try:
+            s.listen(LISTEN_BACKLOG)
+        finally:
+            s.detach()
+        self.hold(key, fd)
 
     def bind(self, key):
         """Binds and listens on `key` (tcp://HOST:PORT or unix:/path) itself: on-demand app-server sockets need no
         copy in the emperor, and creating them here saves one fd-passing round trip per socket."""
+        s = None
         try:
             if key.startswith('unix:'):
                 path = key[5:]
@@ -252,18 +120,21 @@ class Host:
                 s = socket.socket(family, socket.SOCK_STREAM)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind((host, int(port)))
-            s.listen(1024)
+            s.listen(LISTEN_BACKLOG)
         except OSError as e:
-            try:
+            if s is not None:
                 s.close()
-            except Exception:
-                pass
-            self.send({'ev': 'bind-failed', 'key': key, 'error': '%s (%s)' % (os.strerror(e.errno) if e.errno else str(e), key)})
+            reason = os.strerror(e.errno) if e.errno else str(e)
+            self.send({'ev': 'bind-failed', 'key': key, 'error': '%s (%s)' % (reason, key)})
             return
         fd = s.detach()
         os.set_inheritable(fd, False)
+        self.hold(key, fd)
+
+    def hold(self, key, fd):
         self.close_socket(key)
         self.sockets[key] = fd
+        # The emperor waits for this before it lets anyone rely on the socket accepting connections.
         self.send({'ev': 'listening', 'key': key})
 
     def close_socket(self, key):
@@ -272,6 +143,25 @@ class Host:
         if fd is not None:
             os.close(fd)
 
+    def arm(self, key):
+        fd = self.sockets.get(key)
+        if fd is None:
+            raise ValueError('arm: unknown socket %s' % key)
+        if key not in self.armed:
+            self.armed.add(key)
+            self.by_fd[fd] = key
+            self.ep.register(fd, select.EPOLLIN)
+
+    def disarm(self, key):
+        if key in self.armed:
+            self.armed.discard(key)
+            fd = self.sockets[key]
+            self.by_fd.pop(fd, None)
+            try:
+                self.ep.unregister(fd)
+            except OSError:
+                pass
+
     def on_wake(self, fd):
         key = self.by_fd.get(fd)
         if key is None:
@@ -279,7 +169,7 @@ class Host:
         self.disarm(key)
         self.send({'ev': 'wake', 'key': key})
 
-    # ── children ────────────────────────────────────────────────────────────────────────────
+    # ── children ────────────────────────────────────────────────────────────────────────────────
     def spawn(self, msg):
         vid = msg.get('id')
         inherit = {}
@@ -288,102 +178,14 @@ class Host:
             if fd is None:
                 raise ValueError('spawn: unknown socket %s' % key)
             inherit[address] = fd
-        out_p, out_c = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        pipe_p, pipe_c = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        out_p, out_c, pipe_p, pipe_c = out_p.detach(), out_c.detach(), pipe_p.detach(), pipe_c.detach()
-        for f in (sys.stdout, sys.stderr):
-            try:
-                f.flush()
-            except Exception:
-                pass
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                code = self.child(msg, out_c, pipe_c, inherit)
-            except SystemExit as e:
-                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-            except BaseException:
-                try:
-                    os.write(2, ('kaiser host: cannot start the master:\n%s' % traceback.format_exc()).encode())
-                except OSError:
-                    pass
-            finally:
-                os._exit(code if isinstance(code, int) else 1)
-        os.close(out_c)
-        os.close(pipe_c)
+        pid, out_fd, pipe_fd = host_fork.fork_master(msg, inherit, self.close_in_child)
         self.children[pid] = vid
-        self.send({'ev': 'spawned', 'id': vid, 'pid': pid, 'stream': 'output'}, out_p)
-        self.send({'ev': 'spawned', 'id': vid, 'pid': pid, 'stream': 'pipe'}, pipe_p)
+        self.send({'ev': 'spawned', 'id': vid, 'pid': pid, 'stream': 'output'}, out_fd)
+        self.send({'ev': 'spawned', 'id': vid, 'pid': pid, 'stream': 'pipe'}, pipe_fd)
 
-    def child(self, msg, out_fd, pipe_fd, inherit):
-        """In the forked child: become a fresh master process, then run the master in-process."""
-        os.setsid()
-        signal.set_wakeup_fd(-1)
-        for s, h in _ORIGINAL.items():
-            try:
-                signal.signal(s, h if h is not None else signal.SIG_DFL)
-            except (OSError, ValueError, TypeError):
-                pass
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
-        os.dup2(out_fd, 1)
-        os.dup2(out_fd, 2)
-        self.join_cgroups(msg.get('cgroup_procs') or [])
-        self.drop_privileges(msg.get('uid'), msg.get('gid'))
-        keep = {0, 1, 2, pipe_fd} | set(inherit.values())
+    def close_in_child(self):
         self.ep.close()
-        try:
-            self.ch.close()
-        except OSError:
-            pass
-        for name in os.listdir('/proc/self/fd'):
-            fd = int(name)
-            if fd not in keep:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        os.set_inheritable(pipe_fd, False)
-        env = {str(k): str(v) for k, v in (msg.get('env') or {}).items()}
-        for k in STRIP_ENV:
-            env.pop(k, None)
-        config = dict(msg.get('config') or {})
-        env['KAISER_CONFIG'] = json.dumps(config)
-        env['UWSGI_EMPEROR_FD'] = str(pipe_fd)
-        os.environ.clear()
-        os.environ.update(env)
-        if 'TZ' in env:
-            time.tzset()
-        for p in reversed([p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p]):
-            if p not in sys.path:
-                sys.path.insert(0, p)
-        sys.argv = [MASTER_PY]
-        os.chdir(msg.get('cwd') or '/')
-        if inherit:
-            config['_inherit'] = inherit
-        return _master.main(config)
-
-    @staticmethod
-    def join_cgroups(procs_files):
-        """memory-limit / cpu-limit: join the vassal's cgroups (as root) before the master or a worker exists."""
-        pid = str(os.getpid())
-        for path in procs_files:
-            # An error propagates: the master must not run outside its limits (the emperor sees exit 1 before ready).
-            with open(path, 'w') as f:
-                f.write(pid)
-
-    @staticmethod
-    def drop_privileges(uid, gid):
-        """uid/gid and tyrant mode: groups first, then the gid, then the uid (after which nothing can be changed back)."""
-        if uid is None and gid is None:
-            return
-        os.setgroups([])
-        if gid is not None:
-            os.setgid(int(gid))
-        if uid is not None:
-            os.setuid(int(uid))
-        if (uid is not None and os.getuid() != int(uid)) or (gid is not None and os.getgid() != int(gid)):
-            raise RuntimeError('privileges not dropped: uid %d gid %d' % (os.getuid(), os.getgid()))
+        self.channel.close()
 
     def reap(self):
         while True:
@@ -408,30 +210,24 @@ class Host:
 
     def emperor_gone(self):
         for pid in list(self.children):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+            kill_group(pid)
         os._exit(0)
 
-    # ── loop ────────────────────────────────────────────────────────────────────────────────
+    # ── loop ────────────────────────────────────────────────────────────────────────────────────
     def run(self):
         gc.collect()
         gc.freeze()
         self.send({'ev': 'ready', 'pid': os.getpid()})
+        channel_fd = self.channel.fd
         while True:
             try:
                 events = self.ep.poll()
             except InterruptedError:
                 continue
             for fd, ev in events:
-                if fd == self.fd:
+                if fd == channel_fd:
                     if ev & select.EPOLLOUT:
-                        self.flush()
+                        self.channel.flush()
                     if ev & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
                         self.on_channel()
                 elif fd == self.wake_r:
@@ -443,6 +239,14 @@ class Host:
                 else:
                     self.on_wake(fd)
             self.reap()
+
+
+OPS = {
+    'bind': Host.bind,
+    'close-socket': Host.close_socket,
+    'arm': Host.arm,
+    'disarm': Host.disarm,
+}
 
 
 def _noop(signum, frame):

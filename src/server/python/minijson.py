@@ -7,6 +7,7 @@ memory per process); this module keeps a vassal's master + worker small.
 
 _ESC = {'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 _WS = ' \t\n\r'
+_INF = float('inf')
 
 
 class JSONError(ValueError):
@@ -74,17 +75,43 @@ def _value(s, i):
     for word, val in (('true', True), ('false', False), ('null', None)):
         if s.startswith(word, i):
             return val, i + len(word)
-    j = i
+    return _number(s, i)
+
+
+def _digits(s, j):
+    """Index just past the ASCII digits at s[j:] (str.isdigit would also take '²' and other digits)."""
     n = len(s)
-    while j < n and s[j] in '+-0123456789.eE':
+    while j < n and '0' <= s[j] <= '9':
         j += 1
-    num = s[i:j]
-    if not num:
-        raise JSONError('unexpected %r at %d' % (c, i))
-    try:
-        return (float(num) if ('.' in num or 'e' in num or 'E' in num) else int(num)), j
-    except ValueError:
-        raise JSONError('bad number %r' % num)
+    return j
+
+
+def _number(s, i):
+    """RFC 8259: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? -- no '+5', no '01', no '.5', no '1.'."""
+    j = i + 1 if s[i] == '-' else i
+    c = s[j:j + 1]
+    if c == '0':
+        j += 1
+    elif '1' <= c <= '9':
+        j = _digits(s, j + 1)
+    else:
+        raise JSONError('unexpected %r at %d' % (s[i], i))
+    is_float = False
+    if s[j:j + 1] == '.':
+        k = _digits(s, j + 1)
+        if k == j + 1:
+            raise JSONError('bad number %r' % s[i:k + 1])
+        j, is_float = k, True
+    if s[j:j + 1] in ('e', 'E'):
+        k = j + 1
+        if s[k:k + 1] in ('+', '-'):
+            k += 1
+        end = _digits(s, k)
+        if end == k:
+            raise JSONError('bad number %r' % s[i:end + 1])
+        j, is_float = end, True
+    text = s[i:j]
+    return (float(text) if is_float else int(text)), j
 
 
 def _string(s, i):
@@ -95,15 +122,17 @@ def _string(s, i):
         if j < 0:
             raise JSONError('unterminated string')
         if k < 0:
+            _check_plain(s, i, j)
             out.append(s[i:j])
             return ''.join(out), j + 1
+        _check_plain(s, i, k)
         out.append(s[i:k])
         e = s[k + 1:k + 2]
         if e == 'u':
-            cp = int(s[k + 2:k + 6], 16)
+            cp = _hex4(s, k + 2)
             i = k + 6
             if 0xd800 <= cp < 0xdc00 and s[i:i + 2] == '\\u':
-                lo = int(s[i + 2:i + 6], 16)
+                lo = _hex4(s, i + 2)
                 if 0xdc00 <= lo < 0xe000:
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00)
                     i += 6
@@ -115,13 +144,31 @@ def _string(s, i):
             raise JSONError('bad escape at %d' % k)
 
 
+def _check_plain(s, i, j):
+    """Raw control characters are not allowed inside a JSON string (they must be escaped)."""
+    for ch in s[i:j]:
+        if ch < ' ':
+            raise JSONError('control character %r in a string' % ch)
+
+
+_HEX = frozenset('0123456789abcdefABCDEF')
+
+
+def _hex4(s, i):
+    digits = s[i:i + 4]
+    if len(digits) != 4 or not _HEX.issuperset(digits):
+        raise JSONError('bad \\u escape at %d' % (i - 2))
+    return int(digits, 16)
+
+
 def _quote(s):
     out = ['"']
     for ch in s:
         o = ord(ch)
         if ch == '"' or ch == '\\':
             out.append('\\' + ch)
-        elif o < 0x20:
+        elif o < 0x20 or 0xd800 <= o < 0xe000:
+            # control characters must be escaped; lone surrogates cannot be encoded as UTF-8
             out.append({'\n': '\\n', '\r': '\\r', '\t': '\\t'}.get(ch) or '\\u%04x' % o)
         else:
             out.append(ch)
@@ -138,12 +185,16 @@ def dumps(v, indent=None, _level=0):
         return 'false'
     if isinstance(v, str):
         return _quote(v)
-    if isinstance(v, (int, float)):
-        return repr(v) if isinstance(v, float) else str(int(v))
+    if isinstance(v, float):
+        if v != v or v in (_INF, -_INF):
+            raise JSONError('%r is not a JSON number' % v)
+        return repr(v)
+    if isinstance(v, int):
+        return str(int(v))
     if isinstance(v, dict):
         if not v:
             return '{}'
-        items = [_quote(str(k)) + (': ' if indent else ':') + dumps(x, indent, _level + 1) for k, x in v.items()]
+        items = [_key(k) + (': ' if indent else ':') + dumps(x, indent, _level + 1) for k, x in v.items()]
         return _wrap('{', '}', items, indent, _level)
     if isinstance(v, (list, tuple)):
         if not v:
@@ -152,6 +203,15 @@ def dumps(v, indent=None, _level=0):
     if isinstance(v, bytes):
         return _quote(v.decode('latin-1'))
     return _quote(str(v))
+
+
+def _key(k):
+    """An object key as the stdlib json writes it: str as is; bool, None and numbers as their JSON text."""
+    if isinstance(k, str):
+        return _quote(k)
+    if k is None or isinstance(k, (bool, int, float)):
+        return '"%s"' % dumps(k)
+    return _quote(str(k))
 
 
 def _wrap(a, b, items, indent, level):

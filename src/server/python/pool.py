@@ -1,165 +1,297 @@
-"""Worker processes as the master sees them: generations, spawning (fork for Python, fork+exec
-for the languages of kinds.py per docs/runtime-protocol.md §3), status messages and memory figures.
+"""The master's workers: who they are, which one holds each worker id, and what their exits mean.
 
-Owns: the WorkerProc record, the Generation (config + listening sockets + scoreboard that a
-set of workers was started with), fd hygiene in children, reading status pipes.
+Owns: spawning a worker into its slot (worker id → its primary WorkerProc), the per-id totals that outlive a worker
+(uWSGI's per-worker stats survive respawns), the status messages workers send (one handler per `act`), what an exit
+means in each state of worker_states.py, crash respawn with its 1 s throttle, the load-failure backoff, the timed
+watch (mercy deadlines, harakiri, reload-on-rss, due respawns), and freeing the scoreboards of generations no worker
+uses any more. Reloads (reload.py) and stops (shutdown.py) drive it through `spawn`, `retire` and `kill`.
 """
 import _signal as signal
 import os
 import time
 
 from . import log
-from .scoreboard import Scoreboard
-from . import minijson
-from . import kinds
+from . import worker_states as states
+from .phase import RUNNING, STARTING, STOPPING
+from .worker_proc import memory, spawn_worker
 
-PAGE = os.sysconf('SC_PAGE_SIZE')
-
-
-class Generation:
-    counter = 0
-
-    def __init__(self, cfg, listeners):
-        Generation.counter += 1
-        self.number = Generation.counter
-        self.cfg = cfg
-        self.listeners = listeners
-        self.sb = Scoreboard(2 * cfg['processes'], cfg['threads'])
-        self.threads = cfg['threads']
-        self.kind = kinds.exec_kind(cfg)   # None: forked Python worker
+CRASH_THROTTLE_S = 1.0      # a worker dying within this of its spawn is respawned only after this long
+LOAD_BACKOFF_MAX_S = 30
 
 
-class WorkerProc:
-    def __init__(self, wid, gen, slot, pid, status_fd):
-        self.id = wid
-        self.gen = gen
-        self.slot = slot
-        self.pid = pid
-        self.status_fd = status_fd
-        self.buf = b''
-        self.state = 'loading'       # loading → ready → retiring; 'killed' when aborted
-        self.spawned = time.time()
-        self.error = None
-        self.deadline = None
-        self.harakiri = False
-        self.replaces = None         # the worker this one replaces (recycle), retired once we accept
-        self.reason = None
+class WorkerTotals:
+    """What one worker id did across the lives of its workers, plus respawn count and time."""
 
-    def counters(self):
-        return self.gen.sb.worker(self.slot)
+    __slots__ = ('requests', 'exceptions', 'tx', 'running', 'harakiri', 'respawns', 'last_spawn')
 
-    def busy(self):
-        sb = self.gen.sb
-        for c in range(self.gen.threads):
-            if sb.core(self.slot, c)[0]:
-                return True
-        return False
+    def __init__(self):
+        self.requests = self.exceptions = self.tx = self.running = 0
+        self.harakiri = self.respawns = 0
+        self.last_spawn = 0.0
 
-    def read_status(self):
-        """Drain the status pipe; -> list of messages; None at EOF."""
-        msgs = []
-        eof = False
-        while self.status_fd is not None:
+    def add(self, counters):
+        """Adds a buried worker's scoreboard counters (requests, exceptions, tx, running time, …)."""
+        requests, exceptions, tx, running = counters[:4]
+        self.requests += requests
+        self.exceptions += exceptions
+        self.tx += tx
+        self.running += running
+
+
+class WorkerPool:
+    def __init__(self, master):
+        self.master = master
+        self.workers = {}        # pid → WorkerProc, every live worker of every generation
+        self.slots = {}          # worker id → its primary WorkerProc (the one stats show and crashes respawn)
+        self.totals = {}         # worker id → WorkerTotals
+        self.respawn_at = {}     # worker id → monotonic time of a delayed respawn
+        self.backoff = {}        # worker id → seconds of the last load-failure delay
+        self.generations = []    # older generations whose scoreboards are freed once no worker uses them
+
+    # ── starting and stopping workers ───────────────────────────────────────────────────────────
+    def spawn(self, wid, gen, replaces=None):
+        master = self.master
+        wp = spawn_worker(wid, gen, master.master_fds(), master.life_r)
+        self.workers[wp.pid] = wp
+        master.loop.add(wp.status_fd, lambda: self.on_status(wp))
+        self.slots[wid] = wp
+        wp.replaces = replaces
+        totals = self.totals_of(wid)
+        totals.respawns += 1
+        totals.last_spawn = time.time()
+        return wp
+
+    def retire(self, wp, reason):
+        """Graceful: SIGHUP (stop accepting, finish in-flight requests, exit), SIGKILL after worker-reload-mercy."""
+        if not wp.apply(states.RETIRE):
+            return
+        wp.reason = reason
+        self.release_slot(wp)
+        wp.terminate(signal.SIGHUP, _mercy(wp))
+
+    def kill(self, wp):
+        """Forced: SIGKILL now, planned (its exit is not a crash)."""
+        if wp.apply(states.KILL):
+            wp.kill()
+
+    def release_slot(self, wp):
+        if self.slots.get(wp.id) is wp:
+            del self.slots[wp.id]
+
+    def totals_of(self, wid):
+        totals = self.totals.get(wid)
+        if totals is None:
+            totals = self.totals[wid] = WorkerTotals()
+        return totals
+
+    def of_generation(self, gen):
+        return [w for w in self.workers.values() if w.gen is gen]
+
+    def generation_ready(self, gen):
+        return all(w.state == states.READY for w in self.of_generation(gen))
+
+    def status_fds(self):
+        return [w.status_fd for w in self.workers.values() if w.status_fd is not None]
+
+    # ── status messages ─────────────────────────────────────────────────────────────────────────
+    def on_status(self, wp):
+        msgs, eof = wp.read_status()
+        for msg in msgs:
+            act = msg.get('act') if isinstance(msg, dict) else None
+            handler = ACTS.get(act)
+            if handler is None:
+                log.log('worker %d (pid: %d) sent an unknown message %r: ignored' % (wp.id, wp.pid, act))
+                continue
+            handler(self, wp, msg)
+        if eof:
+            self.close_status(wp)
+
+    def close_status(self, wp):
+        if wp.status_fd is not None:
+            self.master.loop.remove(wp.status_fd)
+            os.close(wp.status_fd)
+            wp.status_fd = None
+
+    def _on_loaded(self, wp, msg):
+        pass
+
+    def _on_load_failed(self, wp, msg):
+        wp.error = msg.get('error') or 'unknown error'
+
+    def _on_accepting(self, wp, msg):
+        if not wp.apply(states.ACCEPTING):
+            return
+        self.backoff.pop(wp.id, None)
+        if wp.replaces is not None:
+            self.retire(wp.replaces, 'recycled')
+            wp.replaces = None
+        master = self.master
+        if master.reloader.on_worker_ready(wp):
+            return
+        if master.phase == STARTING and wp.gen is master.gen and self.generation_ready(master.gen):
+            master.on_started()
+
+    def _on_first_request(self, wp, msg):
+        self.master.on_first_request()
+
+    def _on_retiring(self, wp, msg):
+        # The worker retired itself (max-requests): it no longer accepts, so its replacement starts now.
+        if wp.state != states.READY:
+            return
+        wp.apply(states.RETIRE)
+        wp.reason = msg.get('reason')
+        wp.terminate(None, _mercy(wp))
+        master = self.master
+        if self.slots.get(wp.id) is wp and master.phase != STOPPING:
+            del self.slots[wp.id]
+            if wp.gen is master.gen:
+                self.spawn(wp.id, master.gen)
+
+    # ── exits ───────────────────────────────────────────────────────────────────────────────────
+    def reap(self):
+        while True:
             try:
-                d = os.read(self.status_fd, 65536)
-            except BlockingIOError:
-                break
-            except OSError:
-                d = b''
-            if not d:
-                eof = True
-                break
-            self.buf += d
-        *lines, self.buf = self.buf.split(b'\n')
-        for line in lines:
-            try:
-                msgs.append(minijson.loads(line))
-            except ValueError:
-                pass
-        return msgs, eof
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            wp = self.workers.pop(pid, None)
+            if wp is not None:
+                self.on_exit(wp, status)
 
-    def signal(self, sig):
-        try:
-            os.kill(self.pid, sig)
-        except ProcessLookupError:
-            pass
+    def on_exit(self, wp, status):
+        if wp.status_fd is not None:
+            self.on_status(wp)      # its last words (load-failed, accepting) may still be in the pipe
+            self.close_status(wp)
+        code = os.waitstatus_to_exitcode(status)
+        self.totals_of(wp.id).add(wp.counters())
+        wp.gen.sb.give_back(wp.slot)
+        primary = self.slots.get(wp.id) is wp
+        if primary:
+            del self.slots[wp.id]
+        self.free_generations()
+        master = self.master
+        if master.phase == STOPPING:
+            log.log('worker %d buried after %d seconds' % (wp.id, int(time.time() - wp.spawned)))
+            if not self.workers:
+                master.finish_stop()
+            return
+        EXITS[wp.state](self, wp, code, primary)
+
+    def _exited_loading(self, wp, code, primary):
+        err = wp.error or 'worker exited with status %s before loading the app' % code
+        master = self.master
+        if master.reloader.owns(wp):
+            return master.reloader.abort(err)
+        if master.phase == STARTING:
+            return master.on_first_load_failed(err)
+        if wp.replaces is not None and wp.replaces.pid in self.workers:
+            self.slots[wp.id] = wp.replaces   # the worker it was to replace keeps serving
+            log.log('worker %d failed to load the app, keeping pid %d:\n%s' % (wp.id, wp.replaces.pid, err))
+            return
+        delay = min(self.backoff.get(wp.id, 0.5) * 2, LOAD_BACKOFF_MAX_S)
+        self.backoff[wp.id] = delay
+        log.log('worker %d failed to load the app; respawning in %d seconds:\n%s' % (wp.id, delay, err))
+        self.respawn_at[wp.id] = time.monotonic() + delay
+
+    def _exited_ready(self, wp, code, primary):
+        log.log('DAMN ! worker %d (pid: %d) died :( trying respawn ...' % (wp.id, wp.pid))
+        self._respawn_crashed(wp, primary)
+
+    def _exited_harakiri(self, wp, code, primary):
+        self._respawn_crashed(wp, primary)
+
+    def _respawn_crashed(self, wp, primary):
+        master = self.master
+        if primary and wp.gen is master.gen and wp.id <= master.cfg['processes']:
+            if time.time() - wp.spawned < CRASH_THROTTLE_S:
+                log.log('worker respawning too fast !!! i have to sleep a bit (1 seconds)...')
+                self.respawn_at[wp.id] = time.monotonic() + CRASH_THROTTLE_S
+            else:
+                self.spawn(wp.id, master.gen)
+        elif primary and not master.reloader.in_progress():
+            self.spawn(wp.id, master.gen)
+
+    def _exited_retiring(self, wp, code, primary):
+        log.log('worker %d (pid: %d) retired (%s), exit %s' % (wp.id, wp.pid, wp.reason or 'graceful', code))
+
+    def _exited_killed(self, wp, code, primary):
+        pass
+
+    def free_generations(self):
+        keep = {self.master.gen, self.master.reloader.generation()}
+        keep.update(w.gen for w in self.workers.values())
+        for gen in list(self.generations):
+            if gen not in keep:
+                gen.sb.close()
+                self.generations.remove(gen)
+
+    # ── the timed watch ─────────────────────────────────────────────────────────────────────────
+    def check(self, now, wall):
+        """Mercy deadlines, harakiri, reload-on-rss and due respawns (the master's tick)."""
+        master = self.master
+        for w in list(self.workers.values()):
+            if w.state == states.RETIRING and w.termination is not None and w.termination.overdue(now):
+                log.log('worker %d (pid: %d) did not finish in time: killing it' % (w.id, w.pid))
+                self.kill(w)
+                continue
+            if w.state not in states.SERVING:
+                continue
+            harakiri = w.gen.cfg.get('harakiri') or 0
+            if harakiri and _stuck(w, wall, harakiri):
+                log.log('*** HARAKIRI ON WORKER %d (pid: %d, try: 1) ***' % (w.id, w.pid))
+                w.apply(states.STUCK)
+                self.totals_of(w.id).harakiri += 1
+                w.kill()
+                continue
+            limit_mb = w.gen.cfg.get('reload-on-rss') or 0
+            if limit_mb and w.state == states.READY and self.slots.get(w.id) is w and master.phase == RUNNING:
+                rss = memory(w.pid)[0]
+                if rss >= limit_mb * 1024 * 1024:
+                    log.log('worker %d (pid: %d) reached reload-on-rss (%d MB >= %d MB): recycling' % (
+                        w.id, w.pid, rss >> 20, limit_mb))
+                    w.reason = 'reload-on-rss'
+                    self.spawn(w.id, w.gen, replaces=w)
+        for wid, at in list(self.respawn_at.items()):
+            if now >= at:
+                del self.respawn_at[wid]
+                if master.phase != STOPPING and wid not in self.slots and wid <= master.cfg['processes']:
+                    self.spawn(wid, master.gen)
+
+    def deadlines(self):
+        out = [w.termination.deadline for w in self.workers.values()
+               if w.termination is not None and not w.termination.killed]
+        out += self.respawn_at.values()
+        return out
 
 
-def memory(pid):
-    """(rss, vsz) in bytes from /proc, (0, 0) if gone."""
-    try:
-        with open('/proc/%d/statm' % pid, 'rb') as f:
-            vsz, rss = f.read().split()[:2]
-        return int(rss) * PAGE, int(vsz) * PAGE
-    except (OSError, ValueError):
-        return 0, 0
+def _mercy(wp):
+    return wp.gen.cfg.get('worker-reload-mercy') or 60
 
 
-def spawn(wid, gen, master_fds, life_r):
-    """Start worker `wid` of generation `gen`. Returns a WorkerProc."""
-    slot = gen.sb.take()
-    r, w = os.pipe()
-    gen_fds = {l.fd for l in gen.listeners}
-    close_fds = [fd for fd in master_fds if fd not in gen_fds] + [r]
-    if gen.kind is not None:
-        pid = _spawn_exec(wid, gen, slot, w, life_r, close_fds)
-    else:
-        pid = os.fork()
-        if pid == 0:
-            from . import worker
-            worker.start(wid, gen.cfg, gen.listeners, w, life_r, gen.sb.mm, gen.sb.offset(slot), close_fds)
-            os._exit(1)
-    os.close(w)
-    os.set_blocking(r, False)
-    wp = WorkerProc(wid, gen, slot, pid, r)
-    log.log('spawned uWSGI worker %d (pid: %d, cores: %d)' % (wid, pid, gen.threads))
-    return wp
+def _stuck(wp, wall, harakiri):
+    """True when one of the worker's cores has been on its current request longer than `harakiri` seconds."""
+    sb = wp.gen.sb
+    for core in range(wp.gen.threads):
+        start = sb.core(wp.slot, core)[0]
+        if start and wall - start > harakiri:
+            return True
+    return False
 
 
-def _spawn_exec(wid, gen, slot, status_w, life_r, close_fds):
-    cfg = gen.cfg
-    argv = gen.kind.argv(cfg)
-    env = dict(os.environ)
-    env.update({
-        'KAISER_WORKER_ID': str(wid),
-        'KAISER_LISTEN_FDS': ','.join('%d:%s' % (l.fd, l.proto) for l in gen.listeners),
-        'KAISER_STATUS_FD': str(status_w),
-        'KAISER_LIFE_FD': str(life_r),
-        'KAISER_SCOREBOARD_FD': str(gen.sb.fd),
-        'KAISER_SCOREBOARD_OFFSET': str(gen.sb.offset(slot)),
-        'KAISER_CONFIG': minijson.dumps(cfg),
-    })
-    env.pop('UWSGI_EMPEROR_FD', None)
-    pass_fds = [l.fd for l in gen.listeners] + [status_w, life_r, gen.sb.fd]
-    pid = os.fork()
-    if pid == 0:
-        try:
-            signal.set_wakeup_fd(-1)
-            for sig in (signal.SIGPIPE, signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGCHLD):
-                signal.signal(sig, signal.SIG_DFL)
-            for fd in close_fds:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            for fd in pass_fds:
-                os.set_inheritable(fd, True)
-            if cfg.get('chdir'):
-                os.chdir(cfg['chdir'])
-            for k, v in (cfg.get('env') or {}).items():
-                env[str(k)] = str(v)
-            runtime = argv[0]
-            try:
-                os.execve(runtime, argv, env) if os.path.sep in runtime else os.execvpe(runtime, argv, env)
-            except OSError as e:
-                # the worker's own load-failed: the vassal fails to load with the package to install
-                msg = gen.kind.missing_runtime(runtime, e.strerror or e)
-                os.write(status_w, (minijson.dumps({'act': 'load-failed', 'error': msg}) + '\n').encode())
-                os.write(2, (msg + '\n').encode())
-                os._exit(22)
-        except BaseException as e:
-            try:
-                os.write(2, ('cannot exec the %s worker %s: %s\n' % (gen.kind.name, ' '.join(argv), e)).encode())
-            finally:
-                os._exit(127)
-    return pid
+ACTS = {
+    'loaded': WorkerPool._on_loaded,
+    'load-failed': WorkerPool._on_load_failed,
+    'accepting': WorkerPool._on_accepting,
+    'first-request': WorkerPool._on_first_request,
+    'retiring': WorkerPool._on_retiring,
+}
+
+EXITS = {
+    states.LOADING: WorkerPool._exited_loading,
+    states.READY: WorkerPool._exited_ready,
+    states.RETIRING: WorkerPool._exited_retiring,
+    states.HARAKIRI: WorkerPool._exited_harakiri,
+    states.KILLED: WorkerPool._exited_killed,
+}

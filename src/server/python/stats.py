@@ -6,11 +6,12 @@ it: one document per connection, then close.
 import _socket as socket
 import os
 
-from . import sockets as _sockets
-from .pool import memory
 from . import minijson
+from . import sockets as _sockets
+from . import worker_states as states
+from .version import VERSION
+from .worker_proc import memory
 
-VERSION = 'kaiser-0.1.0'
 HTTP_HEAD = (b'HTTP/1.0 200 OK\r\nConnection: close\r\nAccess-Control-Allow-Origin: *\r\n'
              b'Content-Type: application/json\r\n\r\n')
 LOCKS = [{'user 0': 0}, {'signal': 0}, {'filemon': 0}, {'timer': 0}, {'rbtimer': 0}, {'cron': 0}, {'rpc': 0},
@@ -97,20 +98,38 @@ def document(master):
     for wid in range(1, cfg['processes'] + 1):
         workers.append(worker_doc(master, wid, mem))
     return {
-        'version': VERSION, 'listen_queue': lq, 'listen_queue_errors': 0, 'signal_queue': 0,
+        'version': 'kaiser-' + VERSION, 'listen_queue': lq, 'listen_queue_errors': 0, 'signal_queue': 0,
         'load': int(load), 'pid': os.getpid(), 'uid': os.getuid(), 'gid': os.getgid(), 'cwd': os.getcwd(),
         'locks': LOCKS, 'sockets': socks, 'workers': workers,
     }
 
 
+def summary(master):
+    """The figures the emperor exports as metrics, asked for with byte 3 (no timer: idle vassals stay idle)."""
+    requests = inflight = busy = harakiri = workers = 0
+    for wid in range(1, master.cfg['processes'] + 1):
+        doc = worker_doc(master, wid, False)
+        requests += doc['requests']
+        harakiri += doc['harakiri_count']
+        if doc['pid']:
+            workers += 1
+        n = sum(c['in_request'] for c in doc['cores'])
+        inflight += n
+        if n:
+            busy += 1
+    return {'event': 'stats', 'requests': requests, 'inflight': inflight, 'workers': workers,
+            'busy': busy, 'harakiri': harakiri}
+
+
 def worker_doc(master, wid, mem):
-    st = master.idstats(wid)
-    live = [w for w in master.workers.values() if w.id == wid and w.state != 'killed']
-    primary = master.slots.get(wid)
-    requests = st['requests']
-    exceptions = st['exceptions']
-    tx = st['tx']
-    running = st['running']
+    pool = master.pool
+    totals = pool.totals_of(wid)
+    live = [w for w in pool.workers.values() if w.id == wid and w.state in states.COUNTED]
+    primary = pool.slots.get(wid)
+    requests = totals.requests
+    exceptions = totals.exceptions
+    tx = totals.tx
+    running = totals.running
     delta = 0
     avg = 0
     accepting = 0
@@ -126,7 +145,7 @@ def worker_doc(master, wid, mem):
             accepting = acc
     cores = []
     busy = False
-    threads = primary.gen.threads if primary else cfg_threads(master)
+    threads = primary.gen.threads if primary else master.cfg['threads']
     for c in range(threads):
         start, creq, rerr, werr = primary.gen.sb.core(primary.slot, c) if primary else (0.0, 0, 0, 0)
         busy = busy or bool(start)
@@ -140,16 +159,13 @@ def worker_doc(master, wid, mem):
     pid = primary.pid if primary else 0
     return {
         'id': wid, 'pid': pid, 'accepting': accepting, 'requests': requests, 'delta_requests': delta,
-        'exceptions': exceptions, 'harakiri_count': st['harakiri'], 'signals': 0, 'signal_queue': 0,
+        'exceptions': exceptions, 'harakiri_count': totals.harakiri, 'signals': 0, 'signal_queue': 0,
         'status': ('busy' if busy else 'idle') if pid else 'cheap', 'rss': rss, 'vsz': vsz,
-        'running_time': running, 'last_spawn': int(st['last_spawn']), 'respawn_count': st['respawns'],
+        'running_time': running, 'last_spawn': int(totals.last_spawn), 'respawn_count': totals.respawns,
         'tx': tx, 'avg_rt': avg,
         'apps': [{'id': 0, 'modifier1': 0, 'mountpoint': '', 'startup_time': 0, 'requests': requests,
                   'exceptions': exceptions, 'chdir': master.cfg.get('chdir') or ''}] if pid else [],
         'cores': cores,
     }
 
-
-def cfg_threads(master):
-    return master.cfg['threads']
 

@@ -14,6 +14,7 @@ from . import log
 from . import loader
 from .minijson import dumps
 from .scoreboard import SlotWriter
+from .worker_proc import close_all
 
 
 class Worker:
@@ -105,8 +106,8 @@ class Worker:
         if self.stopping[0]:
             os._exit(0)
         from .core import Core
-        from . import wsgi
-        wsgi.TIMEOUT[0] = cfg['socket-timeout'] or 4.0
+        from . import client_io
+        client_io.TIMEOUT[0] = cfg['socket-timeout'] or 4.0
         n = cfg['threads']
         self.cores = [Core(self, i) for i in range(n)]
         threads = []
@@ -146,11 +147,7 @@ def start(wid, cfg, listeners, status_w, life_r, mm, slot_off, close_fds):
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_DFL)
-        for fd in close_fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        close_all(close_fds)
         w = Worker(wid, cfg, listeners, status_w, life_r, mm, slot_off)
         signal.signal(signal.SIGHUP, lambda s, f: w.retire('signal'))
 

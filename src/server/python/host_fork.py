@@ -1,0 +1,123 @@
+"""Forking an app-server master in the runtime host (docs/runtime-protocol.md §5), and what the child does before
+it becomes an ordinary master: a new session, the signal dispositions of a fresh interpreter, its output on the
+socketpair the emperor reads, its cgroups (memory-limit / cpu-limit, joined as root), its uid/gid, no fd of the
+host's but its emperor pipe and inherited sockets, the vassal's environment and cwd; then `master.main(config)`.
+"""
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+
+from . import master as _master
+
+# Dispositions a fresh interpreter starts with, restored in every forked master. Taken at import, before the host
+# installs its own handlers.
+ORIGINAL_DISPOSITIONS = {}
+for _s in signal.valid_signals():
+    try:
+        ORIGINAL_DISPOSITIONS[_s] = signal.getsignal(_s)
+    except (OSError, ValueError):
+        pass
+
+MASTER_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'master.py')
+STRIP_ENV = ('NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_UNIQUE_ID', 'UWSGI_EMPEROR_FD')
+
+
+def fork_master(msg, inherit, close_in_child):
+    """Forks a master for the spawn message `msg` -> (pid, output fd, emperor pipe fd): the parent's ends of the
+    child's stdout/stderr socketpair and of its emperor pipe. `close_in_child()` releases the host's own objects
+    (epoll, channel) in the child."""
+    out_p, out_c = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pipe_p, pipe_c = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    out_p, out_c, pipe_p, pipe_c = out_p.detach(), out_c.detach(), pipe_p.detach(), pipe_c.detach()
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            close_in_child()
+            code = become_master(msg, out_c, pipe_c, inherit)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except BaseException:
+            try:
+                os.write(2, ('kaiser host: cannot start the master:\n%s' % traceback.format_exc()).encode())
+            except OSError:
+                pass
+        finally:
+            os._exit(code if isinstance(code, int) else 1)
+    os.close(out_c)
+    os.close(pipe_c)
+    return pid, out_p, pipe_p
+
+
+def become_master(msg, out_fd, pipe_fd, inherit):
+    """In the forked child: become a fresh master process, then run the master in-process."""
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    for s, h in ORIGINAL_DISPOSITIONS.items():
+        try:
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        except (OSError, ValueError, TypeError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    os.dup2(out_fd, 1)
+    os.dup2(out_fd, 2)
+    join_cgroups(msg.get('cgroup_procs') or [])
+    drop_privileges(msg.get('uid'), msg.get('gid'))
+    keep = {0, 1, 2, pipe_fd} | set(inherit.values())
+    for name in os.listdir('/proc/self/fd'):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    os.set_inheritable(pipe_fd, False)
+    env = {str(k): str(v) for k, v in (msg.get('env') or {}).items()}
+    for k in STRIP_ENV:
+        env.pop(k, None)
+    config = dict(msg.get('config') or {})
+    env['KAISER_CONFIG'] = json.dumps(config)
+    env['UWSGI_EMPEROR_FD'] = str(pipe_fd)
+    os.environ.clear()
+    os.environ.update(env)
+    if 'TZ' in env:
+        time.tzset()
+    for p in reversed([p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p]):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+    sys.argv = [MASTER_PY]
+    os.chdir(msg.get('cwd') or '/')
+    if inherit:
+        config['_inherit'] = inherit
+    return _master.main(config)
+
+
+def join_cgroups(procs_files):
+    """memory-limit / cpu-limit: join the vassal's cgroups (as root) before the master or a worker exists."""
+    pid = str(os.getpid())
+    for path in procs_files:
+        # An error propagates: the master must not run outside its limits (the emperor sees exit 1 before ready).
+        with open(path, 'w') as f:
+            f.write(pid)
+
+
+def drop_privileges(uid, gid):
+    """uid/gid and tyrant mode: groups first, then the gid, then the uid (after which nothing can be changed back)."""
+    if uid is None and gid is None:
+        return
+    os.setgroups([])
+    if gid is not None:
+        os.setgid(int(gid))
+    if uid is not None:
+        os.setuid(int(uid))
+    if (uid is not None and os.getuid() != int(uid)) or (gid is not None and os.getgid() != int(gid)):
+        raise RuntimeError('privileges not dropped: uid %d gid %d' % (os.getuid(), os.getgid()))
