@@ -7,8 +7,9 @@ import os
 
 from . import minijson
 
-# Defaults mirror src/options.ts; the launcher always sends every key, these only make a
-# hand-written KAISER_CONFIG work.
+# Every `server` option of src/options.ts with its default there (test/server/python-config.test.ts keeps them
+# equal, and the typed key lists below in step with the option types). The launcher always sends every key; these
+# make a hand-written KAISER_CONFIG work.
 DEFAULTS = {
     'http': [], 'http-socket': [], 'socket': [], 'chmod-socket': None, 'listen': 100, 'buffer-size': 4096,
     'vacuum': False, 'wsgi-file': None, 'module': None, 'callable': 'application', 'node-app': None,
@@ -17,7 +18,8 @@ DEFAULTS = {
     'worker-reload-mercy': 60, 'reload-mercy': 30, 'reload-mode': 'chain', 'touch-reload': [],
     'touch-chain-reload': [], 'master-fifo': [], 'pidfile': None, 'heartbeat': 0, 'socket-timeout': 4,
     'disable-logging': False, 'stats': None, 'stats-http': False, 'stats-minified': False,
-    'memory-report': False, 'log-format': 'human',
+    'memory-report': False, 'log-format': 'human', 'python': None, 'logto': None, 'enable-threads': False,
+    'lazy-apps': False, 'die-on-term': False,
     # other languages (kinds.py; cgi.py and php.py for the forked bridges)
     'psgi': None, 'rack': None, 'lua': None, 'cgi': [], 'cgi-allowed-ext': [], 'cgi-index': [], 'cgi-helper': [],
     'cgi-timeout': 0, 'php-docroot': None, 'php-index': [], 'php-allowed-ext': [], 'php-set': [], 'php-ini': None,
@@ -26,9 +28,9 @@ DEFAULTS = {
     # subscriptions to uWSGI subscription servers (subscriber.py)
     'subscribe-to': [], 'subscribe2': [], 'subscribe-freq': 10,
 }
-LIST_KEYS = ('http', 'http-socket', 'socket', 'pythonpath', 'plugin', 'touch-reload', 'touch-chain-reload',
-             'master-fifo', 'cgi', 'cgi-allowed-ext', 'cgi-index', 'cgi-helper', 'php-index', 'php-allowed-ext',
-             'php-set', 'subscribe-to', 'subscribe2')
+LIST_KEYS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, list))     # `multi` options
+INT_KEYS = ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss')
+SECONDS_KEYS = ('harakiri', 'worker-reload-mercy', 'reload-mercy', 'heartbeat', 'socket-timeout', 'cgi-timeout')
 
 
 class ConfigError(Exception):
@@ -58,12 +60,16 @@ def parse(text):
         cfg['env'] = dict(e.split('=', 1) for e in env if '=' in e)
     elif not isinstance(env, dict):
         cfg['env'] = {}
-    for k in ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss'):
+    for k in INT_KEYS:
         cfg[k] = int(cfg[k] or 0)
     cfg['processes'] = max(1, cfg['processes'])
     cfg['threads'] = max(1, cfg['threads'])
     cfg['buffer-size'] = min(max(cfg['buffer-size'], 512), 65535)
+<<<<<<< HEAD
     for k in ('harakiri', 'worker-reload-mercy', 'reload-mercy', 'heartbeat', 'socket-timeout', 'cgi-timeout'):
+=======
+    for k in SECONDS_KEYS:
+>>>>>>> bba5915 (Python unit tests for every module of src/server/python (test/server/python, 228 tests), config.py defaults checked against the option table (test/server/python-config.test.ts), no duplicated Python code left (nonblocking.py: drain and exited_children; minijson's object and array share their item loop))
         cfg[k] = float(cfg[k] or 0)
     return cfg
 

@@ -7,6 +7,7 @@ import os
 import struct
 
 from . import minijson
+from .nonblocking import drain
 
 
 class TO_VASSAL:
@@ -65,21 +66,12 @@ class EmperorPipe:
         """Everything readable now -> [(byte, payload)]: payload is the config text for TO_VASSAL.CONFIG, else
         None; (EOF_MESSAGE, None) once the emperor is gone. A config packet that is not UTF-8 is
         dropped."""
-        out = []
-        while True:
-            try:
-                d = os.read(self.fd, 65536)
-            except BlockingIOError:
-                break
-            except OSError:
-                d = b''
-            if not d:
-                # What came with the EOF is not acted on: the emperor is gone, the master dies with it.
-                out.append((EOF_MESSAGE, None))
-                return out
-            self.buf += d
-        out.extend(self._decode())
-        return out
+        data, eof = drain(self.fd)
+        if eof:
+            # What came with the EOF is not acted on: the emperor is gone, the master dies with it.
+            return [(EOF_MESSAGE, None)]
+        self.buf += data
+        return self._decode()
 
     def _decode(self):
         out = []

@@ -22,6 +22,7 @@ import socket  # noqa: E402
 import traceback  # noqa: E402
 
 from _kaiser.host_channel import EOF_MESSAGES, Channel  # noqa: E402
+from _kaiser.nonblocking import exited_children  # noqa: E402
 from _kaiser.terminate import kill_group  # noqa: E402
 # The whole runtime, imported once here so every fork shares it.
 from _kaiser import config as _config, log as _log, sockets as _sockets, pool as _pool  # noqa: E402,F401
@@ -188,13 +189,7 @@ class Host:
         self.channel.close()
 
     def reap(self):
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in exited_children():
             vid = self.children.pop(pid, None)
             if vid is None:
                 continue

@@ -35,47 +35,59 @@ def _value(s, i):
         raise JSONError('unexpected end')
     c = s[i]
     if c == '{':
-        out = {}
-        i = _skip(s, i + 1)
-        if s[i:i + 1] == '}':
-            return out, i + 1
-        while True:
-            if s[i:i + 1] != '"':
-                raise JSONError('expected a key at %d' % i)
-            k, i = _string(s, i + 1)
-            i = _skip(s, i)
-            if s[i:i + 1] != ':':
-                raise JSONError('expected : at %d' % i)
-            v, i = _value(s, _skip(s, i + 1))
-            out[k] = v
-            i = _skip(s, i)
-            c = s[i:i + 1]
-            if c == '}':
-                return out, i + 1
-            if c != ',':
-                raise JSONError('expected , or } at %d' % i)
-            i = _skip(s, i + 1)
+        return _object(s, i)
     if c == '[':
-        out = []
-        i = _skip(s, i + 1)
-        if s[i:i + 1] == ']':
-            return out, i + 1
-        while True:
-            v, i = _value(s, i)
-            out.append(v)
-            i = _skip(s, i)
-            c = s[i:i + 1]
-            if c == ']':
-                return out, i + 1
-            if c != ',':
-                raise JSONError('expected , or ] at %d' % i)
-            i = _skip(s, i + 1)
+        return _array(s, i)
     if c == '"':
         return _string(s, i + 1)
     for word, val in (('true', True), ('false', False), ('null', None)):
         if s.startswith(word, i):
             return val, i + len(word)
     return _number(s, i)
+
+
+def _object(s, i):
+    out = {}
+    i, closed = _open(s, i, '}')
+    while not closed:
+        if s[i:i + 1] != '"':
+            raise JSONError('expected a key at %d' % i)
+        k, i = _string(s, i + 1)
+        i = _skip(s, i)
+        if s[i:i + 1] != ':':
+            raise JSONError('expected : at %d' % i)
+        out[k], i = _value(s, _skip(s, i + 1))
+        i, closed = _next_item(s, i, '}')
+    return out, i
+
+
+def _array(s, i):
+    out = []
+    i, closed = _open(s, i, ']')
+    while not closed:
+        v, i = _value(s, i)
+        out.append(v)
+        i, closed = _next_item(s, i, ']')
+    return out, i
+
+
+def _open(s, i, close):
+    """Past an opening bracket at s[i] -> (index of the first item, or past `close` if empty; closed)."""
+    i = _skip(s, i + 1)
+    if s[i:i + 1] == close:
+        return i + 1, True
+    return i, False
+
+
+def _next_item(s, i, close):
+    """After an item: past ',' to the next item, or past `close` -> (index, closed)."""
+    i = _skip(s, i)
+    c = s[i:i + 1]
+    if c == close:
+        return i + 1, True
+    if c != ',':
+        raise JSONError('expected , or %s at %d' % (close, i))
+    return _skip(s, i + 1), False
 
 
 def _digits(s, j):

@@ -12,6 +12,7 @@ import time
 
 from . import log
 from . import worker_states as states
+from .nonblocking import exited_children
 from .phase import RUNNING, STARTING, STOPPING
 from .worker_proc import memory, spawn_worker
 
@@ -149,13 +150,7 @@ class WorkerPool:
 
     # ── exits ───────────────────────────────────────────────────────────────────────────────────
     def reap(self):
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in exited_children():
             wp = self.workers.pop(pid, None)
             if wp is not None:
                 self.on_exit(wp, status)

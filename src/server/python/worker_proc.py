@@ -13,6 +13,7 @@ from . import kinds
 from . import log
 from . import minijson
 from . import worker_states as states
+from .nonblocking import drain
 from .scoreboard import Scoreboard
 from .terminate import Termination
 
@@ -83,17 +84,9 @@ class WorkerProc:
         """Drains the status pipe -> (messages, at EOF)."""
         msgs = []
         eof = False
-        while self.status_fd is not None:
-            try:
-                d = os.read(self.status_fd, 65536)
-            except BlockingIOError:
-                break
-            except OSError:
-                d = b''
-            if not d:
-                eof = True
-                break
-            self.status_buf += d
+        if self.status_fd is not None:
+            data, eof = drain(self.status_fd)
+            self.status_buf += data
         *lines, self.status_buf = self.status_buf.split(b'\n')
         for line in lines:
             try:

@@ -82,19 +82,12 @@ class Exchange:
         self.env = env
         self.proto = proto
         self.keepalive = keepalive
-        self.head_only = head_only
+        self.head_only = self.no_body = head_only
         self.http = http
-        self.status = None
-        self.headers = None
-        self.sent = False
-        self.chunked = False
-        self.body_bytes = 0
-        self.head_bytes = 0
-        self.exception = False
-        self.write_error = False
-        self.no_body = head_only
-        self.counted = 0
         self.stopping = stopping
+        self.status = self.headers = None
+        self.sent = self.chunked = self.exception = self.write_error = False
+        self.body_bytes = self.head_bytes = self.counted = 0
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info:

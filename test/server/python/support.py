@@ -6,6 +6,7 @@ test/helpers/fake-system.ts does for the emperor.
 import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 from unittest import mock
@@ -19,13 +20,15 @@ if '_kaiser' not in sys.modules:
 
 from _kaiser import config as _config  # noqa: E402
 from _kaiser import log as _log  # noqa: E402
+from _kaiser.version import VERSION  # noqa: E402,F401
 from _kaiser.worker_proc import WorkerProc  # noqa: E402
 
 
 def make_config(**overrides):
-    """A complete config (KAISER_CONFIG defaults) with `overrides`; keys written with _ for -."""
+    """A complete config (KAISER_CONFIG defaults) with `overrides`; option names written with _ for - (the extras
+    keep their leading _: `_node`)."""
     raw = {'http-socket': ['127.0.0.1:0'], 'wsgi-file': 'app.py'}
-    raw.update({k.replace('_', '-'): v for k, v in overrides.items()})
+    raw.update({k if k.startswith('_') else k.replace('_', '-'): v for k, v in overrides.items()})
     return _config.parse(json.dumps(raw))
 
 
@@ -156,6 +159,128 @@ def _die(self, code):
 
 
 def temp_dir(test):
-    d = tempfile.TemporaryDirectory(prefix='kaiser-pytest-')
-    test.addCleanup(d.cleanup)
-    return d.name
+    """A temporary directory removed after the test. Not a TemporaryDirectory: its atexit finalizer would run in a
+    forked worker (workers run atexit handlers when they exit) and remove the directory under the test."""
+    d = tempfile.mkdtemp(prefix='kaiser-pytest-')
+    test.addCleanup(shutil.rmtree, d, True)
+    return d
+
+
+class FakeListener:
+    """A listening socket as a core sees it (no socket: tests hand connections to the core directly)."""
+
+    def __init__(self, proto='http', fd=-1):
+        self.proto = proto
+        self.fd = fd
+        self.name = '127.0.0.1:8000'
+        self.server_name = 'localhost'
+        self.server_port = '8000'
+
+
+class FakeWorker:
+    """What a Core needs of its Worker: config, app, scoreboard slot, the stop flag; records retire()."""
+
+    def __init__(self, test, app, proto='http', **cfg):
+        from _kaiser.scoreboard import Scoreboard, SlotWriter
+        self.cfg = make_config(**cfg)
+        self.listeners = [FakeListener(proto)]
+        self.sb = Scoreboard(2, self.cfg['threads'])
+        test.addCleanup(self.sb.close)
+        self.mm = self.sb.mm
+        self.slot = SlotWriter(self.mm, self.sb.offset(0))
+        self.stopping = [False]
+        self.max_requests = self.cfg['max-requests']
+        self.app = app
+        self.tag = 'worker 1 (pid: test)'
+        self.wake_r, self.wake_w = os.pipe()
+        self.life_r, self.life_w = os.pipe()
+        for fd in (self.wake_r, self.wake_w, self.life_r, self.life_w):
+            test.addCleanup(os.close, fd)
+        self.retired = []
+        self.first_requests = 0
+
+    def first_request(self):
+        self.first_requests += 1
+
+    def retire(self, reason):
+        self.retired.append(reason)
+        self.stopping[0] = True
+
+
+class CoreHarness:
+    """A real Core over a FakeWorker, fed by a real socketpair: `send()` writes raw bytes as a client would and lets
+    the core read them; `response()` returns what the client received so far."""
+
+    def __init__(self, test, app, proto='http', **cfg):
+        import socket
+        cfg.setdefault('disable_logging', True)
+        from _kaiser import client_io
+        from _kaiser.core import Conn, Core
+        self.worker = FakeWorker(test, app, proto, **cfg)
+        self.core = Core(self.worker, 0)
+        test.addCleanup(self.core.ep.close)
+        old_timeout = client_io.TIMEOUT[0]
+        client_io.TIMEOUT[0] = 0.5
+        test.addCleanup(client_io.TIMEOUT.__setitem__, 0, old_timeout)
+        server, self.client = socket.socketpair()
+        test.addCleanup(self.client.close)
+        server.setblocking(False)
+        self.conn = Conn(server, ('127.0.0.1', 50000), self.worker.listeners[0])
+        self.core.conns[self.conn.fd] = self.conn
+        self.core.ep.register(self.conn.fd, 1)
+        test.addCleanup(self.core.close, self.conn)
+        self.client.settimeout(2)
+        self.lines = []
+        patcher = mock.patch.object(_log, 'log', self.lines.append)
+        patcher.start()
+        test.addCleanup(patcher.stop)
+
+    def send(self, raw):
+        self.client.sendall(raw)
+        while self.is_open():
+            before = len(self.conn.buf), self.conn.sock.fileno()
+            self.core.readable(self.conn)
+            if not self._pending():
+                break
+            if (len(self.conn.buf), self.conn.sock.fileno()) == before:
+                break
+
+    def _pending(self):
+        import select
+        p = select.poll()
+        try:
+            p.register(self.conn.sock.fileno(), select.POLLIN)
+        except ValueError:
+            return False
+        return bool(p.poll(0))
+
+    def is_open(self):
+        return self.conn.fd in self.core.conns
+
+    def response(self):
+        """Everything the client can read now (until the core closes or nothing more comes within 50 ms)."""
+        out = []
+        self.client.settimeout(0.05)
+        try:
+            while True:
+                d = self.client.recv(65536)
+                if not d:
+                    break
+                out.append(d)
+        except OSError:
+            pass
+        finally:
+            self.client.settimeout(2)
+        return b''.join(out)
+
+
+def hello_app(env, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'hello']
+
+
+def echo_app(env, start_response):
+    """Answers with the request body it read, and the environ keys the tests look at."""
+    body = env['wsgi.input'].read()
+    start_response('200 OK', [('Content-Type', 'text/plain'), ('X-Path', env['PATH_INFO'])])
+    return [body]

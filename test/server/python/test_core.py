@@ -1,0 +1,118 @@
+"""core: one request core answering raw bytes on a real socket: keep-alive, pipelining, bodies, rejects, uwsgi."""
+import unittest
+
+import support
+from support import CoreHarness, echo_app, hello_app
+from _kaiser import uwsgi_proto
+from _kaiser.core import STOP_GRACE, template
+
+
+class Http(unittest.TestCase):
+    def test_a_request_gets_its_response_and_the_connection_stays_open(self):
+        h = CoreHarness(self, hello_app)
+        h.send(b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+        self.assertEqual(h.response(), b'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello')
+        self.assertTrue(h.is_open())
+        self.assertEqual(h.worker.slot.requests, 1)
+        self.assertEqual(h.worker.first_requests, 1)
+
+    def test_pipelined_requests_are_answered_in_order(self):
+        h = CoreHarness(self, echo_app)
+        h.send(b'GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n')
+        res = h.response()
+        self.assertLess(res.index(b'X-Path: /a'), res.index(b'X-Path: /b'))
+
+    def test_connection_close_closes(self):
+        h = CoreHarness(self, hello_app)
+        h.send(b'GET / HTTP/1.1\r\nConnection: close\r\n\r\n')
+        self.assertIn(b'Connection: close', h.response())
+        self.assertFalse(h.is_open())
+
+    def test_http_10_without_keep_alive_closes(self):
+        h = CoreHarness(self, hello_app)
+        h.send(b'GET / HTTP/1.0\r\n\r\n')
+        self.assertTrue(h.response().startswith(b'HTTP/1.0 200 OK'))
+        self.assertFalse(h.is_open())
+
+    def test_a_content_length_body_reaches_the_app(self):
+        h = CoreHarness(self, echo_app)
+        h.send(b'POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello')
+        self.assertTrue(h.response().endswith(b'\r\n\r\nhello'))
+
+    def test_a_chunked_body_reaches_the_app(self):
+        h = CoreHarness(self, echo_app)
+        h.send(b'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n')
+        self.assertTrue(h.response().endswith(b'\r\n\r\nabcde'))
+
+    def test_expect_100_continue_is_answered_before_the_body_is_read(self):
+        h = CoreHarness(self, echo_app)
+        h.send(b'POST / HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok')
+        self.assertTrue(h.response().startswith(b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK'))
+
+    def test_garbage_and_bad_framing_get_400_and_close(self):
+        for raw in (b'garbage\r\n\r\n', b'GET / HTTP/1.1\r\nContent-Length: nope\r\n\r\n',
+                    b'GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n',
+                    b'POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n',
+                    b'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n'):
+            with self.subTest(raw=raw):
+                h = CoreHarness(self, hello_app)
+                h.send(raw)
+                self.assertTrue(h.response().startswith(b'HTTP/1.1 400 Bad Request\r\n'))
+                self.assertFalse(h.is_open())
+
+    def test_a_head_larger_than_buffer_size_gets_431(self):
+        h = CoreHarness(self, hello_app, buffer_size=1024)
+        h.send(b'GET / HTTP/1.1\r\nX-Big: ' + b'a' * 2000 + b'\r\n\r\n')
+        self.assertTrue(h.response().startswith(b'HTTP/1.1 431 '))
+
+    def test_stray_empty_lines_between_requests_are_skipped(self):
+        h = CoreHarness(self, hello_app)
+        h.send(b'\r\n')
+        h.send(b'GET / HTTP/1.1\r\n\r\n')
+        self.assertTrue(h.response().startswith(b'HTTP/1.1 200 OK'))
+
+    def test_the_last_request_before_max_requests_retires_the_worker_and_closes(self):
+        h = CoreHarness(self, hello_app, max_requests=1)
+        h.send(b'GET / HTTP/1.1\r\n\r\n')
+        self.assertEqual(h.worker.retired, ['max-requests'])
+        self.assertIn(b'Connection: close', h.response())
+
+
+class Uwsgi(unittest.TestCase):
+    def test_a_uwsgi_packet_gets_an_http_response_and_the_connection_closes(self):
+        h = CoreHarness(self, echo_app, proto='uwsgi')
+        h.send(uwsgi_proto.build({'REQUEST_METHOD': 'POST', 'REQUEST_URI': '/u?q=1', 'QUERY_STRING': 'q=1',
+                                  'CONTENT_LENGTH': '3', 'SERVER_PROTOCOL': 'HTTP/1.1'}) + b'abc')
+        res = h.response()
+        self.assertTrue(res.startswith(b'HTTP/1.1 200 OK'))
+        self.assertIn(b'X-Path: /u', res)
+        self.assertTrue(res.endswith(b'abc'))
+        self.assertFalse(h.is_open())
+
+    def test_a_packet_larger_than_buffer_size_is_refused(self):
+        h = CoreHarness(self, hello_app, proto='uwsgi', buffer_size=1024)
+        h.send(uwsgi_proto.build({'X': 'y' * 2000}))
+        self.assertEqual(h.response(), b'')
+        self.assertFalse(h.is_open())
+
+
+class Environ(unittest.TestCase):
+    def test_the_template_has_the_pep_3333_keys_and_the_version(self):
+        h = CoreHarness(self, hello_app, threads=2)
+        env = template(h.worker, h.worker.listeners[0], 1)
+        self.assertEqual(env['wsgi.version'], (1, 0))
+        self.assertTrue(env['wsgi.multithread'])
+        self.assertEqual(env['uwsgi.core'], 1)
+        self.assertEqual(env['uwsgi.version'], ('kaiser-' + support.VERSION).encode())
+
+    def test_a_stopping_core_closes_idle_connections_after_the_grace(self):
+        h = CoreHarness(self, hello_app)
+        h.core.begin_stop()
+        h.core.sweep(h.core.stop_time + STOP_GRACE - 0.01)
+        self.assertTrue(h.is_open())
+        h.core.sweep(h.core.stop_time + STOP_GRACE)
+        self.assertFalse(h.is_open())
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,96 @@
+"""master: master.py as a script (start, serve, stop), main()'s config errors, and the Master's timing and fds."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+
+import support
+from support import MasterHarness, temp_dir
+
+MASTER_PY = os.path.join(support.PY_DIR, 'master.py')
+
+
+class Script(unittest.TestCase):
+    def start(self, config):
+        env = dict(os.environ, KAISER_CONFIG=json.dumps(config))
+        env.pop('UWSGI_EMPEROR_FD', None)
+        proc = subprocess.Popen([sys.executable, MASTER_PY], env=env, stderr=subprocess.PIPE, start_new_session=True)
+
+        def stop():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            proc.stderr.close()
+        self.addCleanup(stop)
+        return proc
+
+    def read_until(self, proc, text, within_s=20):
+        lines = []
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline().decode()
+            if not line:
+                break
+            lines.append(line)
+            if text in line:
+                return lines
+        self.fail('no %r in:\n%s' % (text, ''.join(lines)))
+
+    def test_serves_then_stops_gracefully_on_sigterm(self):
+        d = temp_dir(self)
+        app = os.path.join(d, 'app.py')
+        with open(app, 'w') as f:
+            f.write('def application(e, s):\n    s("200 OK", [])\n    return [b"from the master test"]\n')
+        proc = self.start({'http-socket': ['127.0.0.1:0'], 'wsgi-file': app, 'processes': 2, 'disable-logging': True})
+        lines = self.read_until(proc, 'kaiser is running: 2 workers accepting')
+        port = int(next(l for l in lines if 'bound to TCP address' in l).split(':')[1].split()[0])
+        with urllib.request.urlopen('http://127.0.0.1:%d/' % port, timeout=10) as res:
+            self.assertEqual(res.read(), b'from the master test')
+        proc.send_signal(signal.SIGTERM)
+        self.read_until(proc, 'goodbye to uWSGI.')
+        self.assertEqual(proc.wait(timeout=20), 0)
+
+    def test_a_bad_config_exits_1_naming_it(self):
+        env = dict(os.environ, KAISER_CONFIG='{"processes": 01}')
+        res = subprocess.run([sys.executable, MASTER_PY], env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn('KAISER_CONFIG is not valid JSON', res.stderr)
+
+    def test_no_socket_exits_1(self):
+        proc = self.start({'wsgi-file': 'app.py'})
+        self.read_until(proc, 'The -s/--socket option is missing')
+        self.assertEqual(proc.wait(timeout=20), 1)
+
+
+class Timing(unittest.TestCase):
+    def test_idle_masters_sleep_without_a_timeout(self):
+        h = MasterHarness(self)
+        h.start()
+        h.accept_all()
+        self.assertEqual(h.master.timeout(), -1)
+
+    def test_harakiri_is_checked_twice_a_second_and_deadlines_wake_earlier(self):
+        h = MasterHarness(self, harakiri=5)
+        h.start()
+        h.accept_all()
+        self.assertEqual(h.master.timeout(), 0.5)
+        h.pool.respawn_at[9] = time.monotonic() + 0.1
+        self.assertLessEqual(h.master.timeout(), 0.1)
+
+    def test_a_new_worker_is_told_every_master_fd(self):
+        h = MasterHarness(self)
+        h.master.life_r, h.master.life_w = 100, 101
+        [w1] = h.start()
+        fds = h.master.master_fds()
+        self.assertIn(101, fds)
+        self.assertNotIn(100, fds)        # workers keep the read end: EOF there means the master is gone
+        self.assertIn(w1.status_fd, fds)
+        self.assertIn(h.master.loop.fileno(), fds)
+
+
+if __name__ == '__main__':
+    unittest.main()
