@@ -65,11 +65,7 @@ def parse(text):
     cfg['processes'] = max(1, cfg['processes'])
     cfg['threads'] = max(1, cfg['threads'])
     cfg['buffer-size'] = min(max(cfg['buffer-size'], 512), 65535)
-<<<<<<< HEAD
-    for k in ('harakiri', 'worker-reload-mercy', 'reload-mercy', 'heartbeat', 'socket-timeout', 'cgi-timeout'):
-=======
     for k in SECONDS_KEYS:
->>>>>>> bba5915 (Python unit tests for every module of src/server/python (test/server/python, 228 tests), config.py defaults checked against the option table (test/server/python-config.test.ts), no duplicated Python code left (nonblocking.py: drain and exited_children; minijson's object and array share their item loop))
         cfg[k] = float(cfg[k] or 0)
     return cfg
 
