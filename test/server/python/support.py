@@ -122,9 +122,11 @@ class MasterHarness:
     def close_listeners(self):
         """Closes the sockets reloads bound (a reload binds its config's addresses for real)."""
         gens = list(self.pool.generations) + [self.master.gen, self.master.reloader.generation()]
-        for gen in gens:
-            for listener in getattr(gen, 'listeners', None) or []:
+        gens += [w.gen for w in self.sys.spawned]
+        for gen in set(g for g in gens if g is not None):
+            for listener in gen.listeners:
                 listener.close()
+            gen.sb.close()
 
     @property
     def pool(self):
