@@ -29,7 +29,8 @@ DEFAULTS = {
     'subscribe-to': [], 'subscribe2': [], 'subscribe-freq': 10,
 }
 LIST_KEYS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, list))     # `multi` options
-INT_KEYS = ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss')
+INT_KEYS = ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss', 'http-socket-modifier1',
+            'http-socket-modifier2')
 SECONDS_KEYS = ('harakiri', 'worker-reload-mercy', 'reload-mercy', 'heartbeat', 'socket-timeout', 'cgi-timeout')
 
 
@@ -61,12 +62,14 @@ def parse(text):
     elif not isinstance(env, dict):
         cfg['env'] = {}
     for k in INT_KEYS:
-        cfg[k] = int(cfg[k] or 0)
+        if cfg[k] is not None:      # None only for an option without a default
+            cfg[k] = int(cfg[k] or 0)
     cfg['processes'] = max(1, cfg['processes'])
     cfg['threads'] = max(1, cfg['threads'])
     cfg['buffer-size'] = min(max(cfg['buffer-size'], 512), 65535)
     for k in SECONDS_KEYS:
-        cfg[k] = float(cfg[k] or 0)
+        if cfg[k] is not None:
+            cfg[k] = float(cfg[k] or 0)
     return cfg
 
 
