@@ -18,20 +18,23 @@ from .worker_proc import close_all
 
 
 class Worker:
+    """This process, worker `wid`: its config, listening sockets, the status pipe (`status_w`), the life pipe
+    (`life_r`: EOF when the master is gone) and its scoreboard slot in `mm` at `slot_off`."""
+
     def __init__(self, wid, cfg, listeners, status_w, life_r, mm, slot_off):
         self.wid = wid
+        self.tag = 'worker %d (pid: %d)' % (wid, os.getpid())
         self.cfg = cfg
+        self.max_requests = cfg['max-requests']
         self.listeners = listeners
         self.status_w = status_w
         self.life_r = life_r
         self.mm = mm
         self.slot = SlotWriter(mm, slot_off)
         self.stopping = [False]
-        self.max_requests = cfg['max-requests']
         self.cores = []
         self.app = None
         self.loyal = False
-        self.tag = 'worker %d (pid: %d)' % (wid, os.getpid())
         self.wake_r, self.wake_w = os.pipe()
 
     def send(self, obj):
