@@ -27,6 +27,8 @@ DEFAULTS = {
     'http-socket-modifier2': None,
     # subscriptions to uWSGI subscription servers (subscriber.py)
     'subscribe-to': [], 'subscribe2': [], 'subscribe-freq': 10,
+    # applied by the TypeScript config layer before the master starts (strict ini parsing, socket protocol)
+    'strict': False, 'protocol': None,
 }
 LIST_KEYS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, list))     # `multi` options
 INT_KEYS = ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss', 'http-socket-modifier1',
