@@ -15,7 +15,7 @@
 # and saves every raw wrk output to bench/results/router.<timestamp>.txt.
 #
 # Env: N (4)  RUNS (3)  DURATION (10s)  CONNECTIONS (64)  THREADS (2)  BACKEND (kaiser|python|node)
-#      NGINX_WORKERS ("1 auto")  NODE (node)
+#      NGINX_WORKERS ("1 auto")  NODE (node)  TLS (1: then bench/router-tls.sh's HTTPS rows, same vassals)
 # Loopback only. Kills only the processes it started, by PID (each in its own process group).
 set -u
 export LC_ALL=C
@@ -198,3 +198,9 @@ for workers in $NGINX_WORKERS; do
   echo "compare: router_p99_ms kaiser=${P99[kaiser]} $n=${P99[$n]} ratio=$(awk -v a="${P99[kaiser]}" -v b="${P99[$n]}" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
 done
 echo "raw: $RAW"
+
+# TLS rows, side by side in the same run and in front of the same vassals (bench/router-tls.sh; TLS=0 skips them)
+if [ "${TLS:-1}" = 1 ]; then
+  PORTS=$(IFS=,; echo "${PORTS[*]}") RUNS=$RUNS DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS \
+    NGINX_WORKERS=$NGINX_WORKERS NODE=$NODE bash "$HERE/router-tls.sh"
+fi
