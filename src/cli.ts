@@ -10,7 +10,9 @@ import {join, resolve} from 'node:path';
 import {parseCommandLine, type CommandLineMode, type EmperorMode} from './config/argv.js';
 import {formatDiagnostic, type Diagnostic} from './config/diagnostic.js';
 import {helpText} from './config/help.js';
+import {DirectorySource} from './emperor/directory-source.js';
 import {Emperor} from './emperor/emperor.js';
+import {realSystem} from './system/real-system.js';
 import {EXIT} from './exit-codes.js';
 import {createLogger, type LogFormat} from './log/logger.js';
 import {runServer} from './server/launcher.js';
@@ -138,11 +140,15 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   let metricsServer: MetricsServer | undefined;
   let dashboard: Dashboard | undefined;
   const transitions = new TransitionFeed();
+  const system = realSystem();
+  // The vassal directory is one source of definitions; fleets (started below) are others.
+  const sources = dir === undefined ? [] : [new DirectorySource({dir, sys: system, log: log.child({component: 'emperor'}), rescanMs: options.emperorFreqSeconds * 1000, onScan: (seconds) => metrics?.observeScan(seconds)})];
   const emperor = new Emperor({
     dir,
+    sources,
+    system,
     statsAddress: options.emperorStats,
     reloadMercyMs: options.reloadMercySeconds * 1000,
-    rescanMs: options.emperorFreqSeconds * 1000,
     accountingMs: options.accountingSeconds * 1000,
     spawnConcurrency: options.spawnConcurrency,
     python: options.python,
@@ -152,7 +158,6 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     vassalsInclude: options.vassalsInclude.map((file) => resolve(file)),
     log,
     version: `kaiser-${VERSION}`,
-    onScan: (seconds) => metrics?.observeScan(seconds),
     onVassalReady: (seconds) => metrics?.observeSpawn(seconds),
     onVassalOutput: (name, line) => book.append(name, line),
     onVassalRemoved: (name) => {

@@ -1,14 +1,13 @@
 /**
- * What the emperor runs for a vassal spec: a command vassal's program, with the sockets the emperor holds for it
- * (systemd socket activation: fds from 3, LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID); an app-server vassal's Python
- * master with its complete KAISER_CONFIG (runtime-protocol.md §1) and the on-demand sockets it adopts. Pure: the
- * emperor passes how to find a socket it owns.
+ * What the emperor runs for a vassal spec, as a typed launch request: a command vassal's program, with the sockets
+ * the emperor holds for it (systemd socket activation: fds from 3, LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID); an
+ * app-server vassal's Python master with its complete KAISER_CONFIG (runtime-protocol.md §1) and the on-demand
+ * sockets it adopts. Pure: the emperor passes how to find a socket it owns.
  */
 import {fileURLToPath} from 'node:url';
 import {completeServerConfig} from '../config/server-config.js';
 import type {VassalSpec} from '../config/vassal-spec.js';
 import {err, ok, type Result} from '../result.js';
-import type {ChildSpec} from './child.js';
 import type {OwnedSocket} from './socket-store.js';
 
 /** The app-server master script (the runtime host forks it instead when it is up). */
@@ -47,8 +46,36 @@ export function serverConfigFor(spec: VassalSpec & {kind: 'app-server'}): Record
   return {...completeServerConfig(spec.serverConfig), idle: spec.idleSeconds, _name: spec.name, _node: process.execPath, _node_worker: NODE_WORKER};
 }
 
+/**
+ * What to start for a vassal, typed by what it is: any program (a command vassal), or kaiser's app-server master
+ * with its config as an object. The spawner (spawner.ts) adds where it runs (user, cgroup) and decides how: the
+ * runtime host forks a master, everything else is exec'd.
+ */
+export type LaunchRequest =
+  | {
+      kind: 'program';
+      file: string;
+      args: readonly string[];
+      cwd: string;
+      env: Record<string, string>;
+      /** Listening socket fds passed as fds 3, 4, … (socket activation). */
+      listenFds: readonly number[];
+    }
+  | {
+      kind: 'master';
+      /** The interpreter that runs the master (the runtime host can fork it only if it runs the same one). */
+      python: string;
+      /** KAISER_CONFIG (runtime-protocol.md §1). */
+      config: Record<string, unknown>;
+      cwd: string;
+      /** The environment, without KAISER_CONFIG. */
+      env: Record<string, string>;
+      /** Sockets the runtime host holds that the master adopts instead of binding (address as written → key). */
+      inherit?: Record<string, string>;
+    };
+
 /** The process to start for `spec`; `owned` finds a socket the emperor holds (it must have been acquired). */
-export function childSpecFor(spec: VassalSpec, owned: (address: string) => OwnedSocket): ChildSpec {
+export function launchRequestFor(spec: VassalSpec, owned: (address: string) => OwnedSocket): LaunchRequest {
   const base: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) base[key] = value;
   delete base['NOTIFY_SOCKET'];
@@ -58,7 +85,7 @@ export function childSpecFor(spec: VassalSpec, owned: (address: string) => Owned
     case 'command': {
       const [file, ...args] = spec.argv;
       if (file === undefined) throw new Error(`Internal error: empty argv for ${spec.name}`);
-      if (spec.sockets.length === 0) return {file, args, cwd: spec.cwd, env: {...base, ...spec.env}, emperorPipe: false, listenFds: []};
+      if (spec.sockets.length === 0) return {kind: 'program', file, args, cwd: spec.cwd, env: {...base, ...spec.env}, listenFds: []};
       // systemd socket activation: fds from 3, LISTEN_FDS/LISTEN_FDNAMES, and LISTEN_PID set to the program's own
       // pid by a /bin/sh that then execs it (the pid is not known before the fork).
       const sockets = spec.sockets.map(owned);
@@ -69,19 +96,18 @@ export function childSpecFor(spec: VassalSpec, owned: (address: string) => Owned
         LISTEN_FDNAMES: sockets.map((socket) => socket.name).join(':'),
       };
       return {
+        kind: 'program',
         file: '/bin/sh',
         args: ['-c', 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"', file, ...args],
         cwd: spec.cwd,
         env,
-        emperorPipe: false,
         listenFds: sockets.map((socket) => socket.fd),
       };
     }
     case 'app-server': {
-      const config = serverConfigFor(spec);
       const inherit = emperorSocketsOf(spec);
       const adopted = inherit.ok && inherit.value.length > 0 ? {inherit: Object.fromEntries(inherit.value.map((s) => [s.written, s.key]))} : {};
-      return {file: spec.python, args: [MASTER_PY], cwd: spec.dir, env: {...base, KAISER_CONFIG: JSON.stringify(config)}, emperorPipe: true, listenFds: [], ...adopted};
+      return {kind: 'master', python: spec.python, config: serverConfigFor(spec), cwd: spec.dir, env: base, ...adopted};
     }
     default: {
       const never: never = spec;

@@ -3,17 +3,12 @@
  * Every vassal leads its own session and process group (detached), so the emperor can signal the whole tree and
  * account for it by session id; the reaper (reaper.ts) is told about each group for the no-orphan guarantee.
  */
-import {spawn as spawnProcess, type ChildProcess} from 'node:child_process';
 import {existsSync} from 'node:fs';
-import type {Duplex} from 'node:stream';
 import {VassalStreamDecoder, type VassalMessage} from '../protocol/emperor-pipe.js';
+import type {ExitStatus, System} from '../system/system.js';
 import {splitLines} from '../util/split-lines.js';
 
-/** How a process ended. */
-export interface ExitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type {ExitStatus} from '../system/system.js';
 
 /** What to run. */
 export interface ChildSpec {
@@ -69,55 +64,32 @@ export interface Child {
   killGroup(signal: NodeJS.Signals): void;
 }
 
-type Execa = (typeof import('execa'))['execa'];
-let execa: Execa | undefined;
-
 /**
- * Loads execa, which spawns command vassals (any program). It is loaded on first need rather than at start: it costs
- * the emperor ~16 MB of RSS, which an emperor of app-server vassals (forked by the runtime host) never needs.
+ * Spawns a vassal process through `sys`; throws only for programming errors (a failed exec shows up as an exit with
+ * code 127/126). A command vassal (any program) needs `sys.prepareExec()` first; kaiser's own master, a known program
+ * spawned directly only when the runtime host is not in use, does not.
  */
-export async function prepareSpawner(): Promise<void> {
-  execa ??= (await import('execa')).execa;
-}
-
-/**
- * Spawns a vassal; throws only for programming errors (a failed exec shows up as an exit with code 127/126).
- * Command vassals (any program) go through execa (`prepareSpawner()` first); kaiser's own master, a known program
- * spawned directly only when the runtime host is not in use, through child_process.
- */
-export function spawnChild(spec: ChildSpec): Child {
+export function spawnChild(spec: ChildSpec, sys: System): Child {
   const env: Record<string, string> = {...spec.env};
   if (spec.emperorPipe) env['UWSGI_EMPEROR_FD'] = '3';
-  let subprocess: ChildProcess;
   const run = wrapForCgroup(spec);
   // Without a wrapper libuv switches user itself (setgroups([]), setgid, setuid) between fork and exec.
   const identity = run.dropsPrivileges ? {} : {...(spec.uid === undefined ? {} : {uid: spec.uid}), ...(spec.gid === undefined ? {} : {gid: spec.gid})};
-  if (spec.emperorPipe) {
-    subprocess = spawnProcess(run.file, run.args, {cwd: spec.cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'], detached: true, ...identity});
-  } else {
-    if (!execa) throw new Error('Internal error: spawnChild before prepareSpawner()');
-    const running = execa(run.file, run.args, {
-      cwd: spec.cwd,
-      env,
-      ...identity,
-      extendEnv: false,
-      // Integer fds are inherited as they are (execa passes them to child_process; its types only miss that form).
-      stdio: ['ignore', 'pipe', 'pipe', ...spec.listenFds] as unknown as ['ignore', 'pipe', 'pipe'],
-      buffer: false,
-      reject: false,
-      cleanup: false,
-      detached: true,
-      windowsHide: true,
-    });
-    running.catch(() => undefined);
-    subprocess = running;
-  }
+  const subprocess = sys.spawn(run.file, run.args, {
+    cwd: spec.cwd,
+    env,
+    ...identity,
+    detached: true,
+    anyProgram: !spec.emperorPipe,
+    ...(spec.emperorPipe ? {pipe: true} : {inheritFds: spec.listenFds}),
+  });
   const pid = subprocess.pid;
   const lineListeners: ((line: string, stream: 'stdout' | 'stderr') => void)[] = [];
   const messageListeners: ((message: VassalMessage) => void)[] = [];
   splitLines(subprocess.stdout, (line) => lineListeners.forEach((l) => l(line, 'stdout')));
   splitLines(subprocess.stderr, (line) => lineListeners.forEach((l) => l(line, 'stderr')));
-  const pipe = spec.emperorPipe ? (subprocess.stdio[3] as Duplex | undefined) : undefined;
+  subprocess.onSpawnError((error) => lineListeners.forEach((l) => l(`kaiser: cannot start ${spec.file}: ${error.message}`, 'stderr')));
+  const pipe = subprocess.pipe;
   if (pipe) {
     const decoder = new VassalStreamDecoder();
     pipe.on('data', (chunk: Buffer) => {
@@ -125,18 +97,9 @@ export function spawnChild(spec: ChildSpec): Child {
     });
     pipe.on('error', () => undefined);
   }
-  const exited = new Promise<ExitStatus>((resolve) => {
-    subprocess.once('exit', (code, signal) => resolve({code, signal}));
-    // A program that cannot be executed at all (ENOENT, EACCES, EPERM) never exits: say why, and report it as
-    // the shell would.
-    subprocess.once('error', (error) => {
-      lineListeners.forEach((l) => l(`kaiser: cannot start ${spec.file}: ${error.message}`, 'stderr'));
-      resolve({code: 127, signal: null});
-    });
-  });
   return {
-    pid: pid ?? -1,
-    exited: pid === undefined ? Promise.resolve({code: 127, signal: null}) : exited,
+    pid,
+    exited: subprocess.exited,
     onLine: (l) => void lineListeners.push(l),
     onMessage: (l) => void messageListeners.push(l),
     send(bytes) {
@@ -145,13 +108,7 @@ export function spawnChild(spec: ChildSpec): Child {
       return true;
     },
     killGroup(signal) {
-      if (pid === undefined) return;
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        // ESRCH: the group is already gone.
-      }
+      if (pid > 0) sys.kill(-pid, signal);
     },
   };
 }
-

@@ -6,11 +6,10 @@
  *
  * Only `.toml` and `.ini` files count; dotfiles, `*~`, `*.swp`, `*.tmp` and other names are ignored.
  */
-import {watch, type FSWatcher} from 'chokidar';
-import {readdir, stat} from 'node:fs/promises';
-import {basename, join} from 'node:path';
+import {join} from 'node:path';
 import pLimit from 'p-limit';
 import type {Logger} from '../log/logger.js';
+import type {DirWatch, System} from '../system/system.js';
 
 /** Events after which a quiet second triggers a rescan (see #noteBurst). */
 const BURST_EVENTS = 256;
@@ -45,6 +44,7 @@ export interface MonitorListener {
 
 export interface MonitorOptions {
   dir: string;
+  sys: System;
   settleMs: number;
   rescanMs: number;
   log: Logger;
@@ -56,47 +56,53 @@ export interface MonitorOptions {
 export class DirectoryMonitor {
   readonly #options: MonitorOptions;
   readonly #listener: MonitorListener;
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #sys: System;
+  /** Cancels the settle timer of each name with one running. */
+  readonly #settling = new Map<string, () => void>();
   readonly #known = new Set<string>();
-  #watcher: FSWatcher | undefined;
-  #rescanTimer: NodeJS.Timeout | undefined;
+  #watch: DirWatch | undefined;
+  #cancelRescan: (() => void) | undefined;
   #burstEvents = 0;
-  #burstTimer: NodeJS.Timeout | undefined;
+  #cancelBurst: (() => void) | undefined;
+  #closed = false;
   readonly #limit = pLimit(REPORTS_IN_FLIGHT);
 
   constructor(options: MonitorOptions, listener: MonitorListener) {
     this.#options = options;
+    this.#sys = options.sys;
     this.#listener = listener;
   }
 
   /** Scans once (reporting every vassal file present) and starts watching. Resolves after the first scan. */
   async start(): Promise<void> {
-    const dir = this.#options.dir;
-    // chokidar watches the directory only: every file is `ignored`, so it opens no per-file watcher (one inotify
-    // watch, FSWatcher, stat cache and listener set per vassal file: about 3.7 kB of heap each, measured with 1000
-    // vassals). The directory's watcher reports each file's creation, removal, rename, write and touch by name, as
-    // chokidar's `raw` event; `#settle` then stats the file, so the outcome never depends on the event's kind.
-    const watcher = watch(dir, {depth: 0, ignoreInitial: true, atomic: false, alwaysStat: false, ignored: (path: string) => path !== dir});
-    watcher.on('raw', (_event: string, name: unknown, details: unknown) => {
-      if ((details as {watchedPath?: unknown} | undefined)?.watchedPath !== dir) return;
-      if (typeof name === 'string' && name !== '') this.#settle(join(dir, basename(name)));
-      else this.#scheduleRescan(); // the kernel did not name the file (e.g. inotify overflow)
-    });
-    watcher.on('error', (error) => this.#options.log.warn('watcher error; relying on rescans', {error: String(error)}));
-    this.#watcher = watcher;
-    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    // The watcher reports every file by name; `#settle` then stats the file, so the outcome never depends on the
+    // event's kind.
+    this.#watch = await this.#sys.watchDir(
+      this.#options.dir,
+      (name) => (name === undefined ? this.#scheduleRescan() : this.#settle(name)), // no name: e.g. inotify overflow
+      (error) => this.#options.log.warn('watcher error; relying on rescans', {error: String(error)}),
+    );
     await this.rescan();
-    if (this.#options.rescanMs > 0) {
-      this.#rescanTimer = setInterval(() => void this.rescan(), this.#options.rescanMs);
-      this.#rescanTimer.unref();
-    }
+    if (this.#options.rescanMs > 0) this.#periodicRescan();
+  }
+
+  #periodicRescan(): void {
+    this.#cancelRescan = this.#sys.setTimer(
+      this.#options.rescanMs,
+      () => {
+        if (this.#closed) return;
+        this.#periodicRescan();
+        void this.rescan();
+      },
+      {background: true},
+    );
   }
 
   /** One pass over the directory: reports every file present, and the absence of known ones that vanished. */
   async rescan(): Promise<void> {
     let names: string[];
     try {
-      const all = await readdir(this.#options.dir);
+      const all = await this.#sys.readDir(this.#options.dir);
       const defaults = DEFAULTS_FILE_NAMES.find((name) => all.includes(name));
       await this.#listener.onDefaults(defaults === undefined ? undefined : join(this.#options.dir, defaults));
       names = all.filter(isVassalFileName);
@@ -104,7 +110,7 @@ export class DirectoryMonitor {
       this.#options.log.warn('cannot read vassals (retrying at the next rescan)', {dir: this.#options.dir, error: String(error)});
       return;
     }
-    const started = performance.now();
+    const started = this.#sys.now();
     const present = new Set(names);
     for (const name of names) this.#known.add(name);
     await Promise.all(names.map((name) => this.#limit(() => this.#listener.onPresent(name, join(this.#options.dir, name)))));
@@ -114,30 +120,29 @@ export class DirectoryMonitor {
         this.#listener.onAbsent(name);
       }
     }
-    this.#options.onScan?.((performance.now() - started) / 1000);
+    this.#options.onScan?.((this.#sys.now() - started) / 1000);
   }
 
   /** Stops watching. */
   async close(): Promise<void> {
-    if (this.#rescanTimer) clearInterval(this.#rescanTimer);
-    if (this.#burstTimer) clearTimeout(this.#burstTimer);
-    for (const timer of this.#timers.values()) clearTimeout(timer);
-    this.#timers.clear();
-    await this.#watcher?.close();
+    this.#closed = true;
+    this.#cancelRescan?.();
+    this.#cancelBurst?.();
+    for (const cancel of this.#settling.values()) cancel();
+    this.#settling.clear();
+    await this.#watch?.close();
   }
 
-  #settle(path: string): void {
-    const name = basename(path);
+  #settle(name: string): void {
     if (!isWatchedName(name)) return;
     this.#noteBurst();
-    const pending = this.#timers.get(name);
-    if (pending) clearTimeout(pending);
-    this.#timers.set(
+    this.#settling.get(name)?.();
+    this.#settling.set(
       name,
-      setTimeout(() => {
-        this.#timers.delete(name);
+      this.#sys.setTimer(this.#options.settleMs, () => {
+        this.#settling.delete(name);
         void this.#limit(() => this.#report(name));
-      }, this.#options.settleMs),
+      }),
     );
   }
 
@@ -153,18 +158,18 @@ export class DirectoryMonitor {
 
   /** One rescan once the directory has been quiet for a second. */
   #scheduleRescan(): void {
-    if (this.#burstTimer) clearTimeout(this.#burstTimer);
-    this.#burstTimer = setTimeout(() => {
-      this.#burstTimer = undefined;
+    this.#cancelBurst?.();
+    this.#cancelBurst = this.#sys.setTimer(BURST_QUIET_MS, () => {
+      this.#cancelBurst = undefined;
       this.#burstEvents = 0;
       void this.rescan();
-    }, BURST_QUIET_MS);
+    });
   }
 
   async #report(name: string): Promise<void> {
     const path = join(this.#options.dir, name);
-    const exists = await stat(path).then(
-      (st) => st.isFile(),
+    const exists = await this.#sys.stat(path).then(
+      (st) => st.isFile,
       () => false,
     );
     if (!isVassalFileName(name)) {

@@ -6,7 +6,7 @@
  * process group does. Programs that leave their group (setsid, double fork) escape it: run those under systemd
  * (KillMode=control-group) or in a cgroup.
  */
-import {spawn, type ChildProcess} from 'node:child_process';
+import type {SpawnedProcess, System} from '../system/system.js';
 
 const SCRIPT = `
 trap '' INT TERM HUP QUIT USR1 USR2 PIPE
@@ -24,16 +24,24 @@ exit 0
 
 /** Handle on the reaper process. */
 export class Reaper {
-  #child: ChildProcess | undefined;
+  readonly #sys: System;
+  #child: SpawnedProcess | undefined;
+  #exited = false;
   readonly #groups = new Set<number>();
   #closing = false;
 
+  constructor(sys: System) {
+    this.#sys = sys;
+  }
+
   /** Starts the reaper (and restarts it if it ever dies while the emperor runs). */
   start(): void {
-    const child = spawn('/bin/sh', ['-c', SCRIPT], {stdio: ['pipe', 'ignore', 'ignore']});
-    child.stdin?.on('error', () => undefined);
-    child.on('exit', () => {
-      if (this.#child === child && !this.#closing) this.start();
+    const child = this.#sys.spawn('/bin/sh', ['-c', SCRIPT], {stdin: true, quiet: true});
+    this.#exited = false;
+    void child.exited.then(() => {
+      if (this.#child !== child) return;
+      this.#exited = true;
+      if (!this.#closing) this.start();
     });
     this.#child = child;
     for (const pg of this.#groups) this.#write(`+${pg}\n`);
@@ -53,14 +61,12 @@ export class Reaper {
   }
 
   /** Closes the reaper's stdin: it kills any group still known and exits. Resolves when it has exited. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#closing = true;
     const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.stdin?.end();
-    });
+    if (!child || this.#exited) return;
+    child.stdin?.end();
+    await child.exited;
   }
 
   #write(text: string): void {

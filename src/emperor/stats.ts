@@ -65,3 +65,12 @@ export function renderEmperorStats(input: StatsInput): string {
   };
   return JSON.stringify(doc, null, '\t');
 }
+
+/** The SIGUSR1 report: the emperor's memory, then one line per vassal (uWSGI's words). */
+export function statusLines(vassals: readonly VassalSnapshot[], memory: NodeJS.MemoryUsage): string[] {
+  const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
+  return [
+    `[emperor] ${vassals.length} vassals; memory rss ${mb(memory.rss)} MB, heap ${mb(memory.heapUsed)}/${mb(memory.heapTotal)} MB, external ${mb(memory.external)} MB, array buffers ${mb(memory.arrayBuffers)} MB`,
+    ...vassals.map((snap) => `vassal instance ${snap.name} (last spawned ${Math.floor(snap.lastSpawn / 1000)}) state ${snap.state} pid ${snap.pid} loyal ${snap.loyal ? 1 : 0} restarts ${snap.restarts}`),
+  ];
+}

@@ -6,28 +6,26 @@
  * every vassal against them.
  */
 import {createHash} from 'node:crypto';
-import {readFile} from 'node:fs/promises';
 import {formatDiagnostic} from '../config/diagnostic.js';
 import {checkDefaults} from '../config/vassal-spec.js';
 import type {Logger} from '../log/logger.js';
-
-/** One defaults file as read. */
-export interface DefaultsFile {
-  file: string;
-  text: Buffer;
-}
+import type {System} from '../system/system.js';
+import type {DefaultsFile} from './definition.js';
 
 /** The current defaults of one emperor. */
 export class VassalDefaults {
   readonly #log: Logger;
+  readonly #sys: System;
   readonly #includeFiles: readonly string[];
   readonly #vassalDir: string;
   #includes: DefaultsFile[] = [];
   #directory: DefaultsFile | undefined;
   #hash = '';
 
-  constructor(log: Logger, includeFiles: readonly string[], vassalDir: string) {
+  /** `vassalDir` resolves the relative paths of the include files. */
+  constructor(log: Logger, sys: System, includeFiles: readonly string[], vassalDir: string) {
     this.#log = log;
+    this.#sys = sys;
     this.#includeFiles = includeFiles;
     this.#vassalDir = vassalDir;
   }
@@ -47,8 +45,8 @@ export class VassalDefaults {
     const read: DefaultsFile[] = [];
     for (const file of this.#includeFiles) {
       try {
-        const text = await readFile(file);
-        if (this.#problems(file, text, 'invalid vassals-include file; ignoring it')) continue;
+        const text = await this.#sys.readFile(file);
+        if (this.#problems(file, text, this.#vassalDir, 'invalid vassals-include file; ignoring it')) continue;
         read.push({file, text});
       } catch (cause) {
         this.#log.error('cannot read vassals-include file', {file, error: String(cause)});
@@ -58,24 +56,18 @@ export class VassalDefaults {
     return this.#rehash();
   }
 
-  /** The directory's defaults file appeared, changed (path) or vanished (undefined); true when the defaults changed. */
-  async onDirectoryFile(path: string | undefined): Promise<boolean> {
-    let next: DefaultsFile | undefined;
-    if (path !== undefined) {
-      try {
-        const text = await readFile(path);
-        if (this.#problems(path, text, 'invalid vassal defaults; keeping the previous ones')) return false;
-        next = {file: path, text};
-      } catch {
-        next = undefined;
-      }
-    }
-    this.#directory = next;
+  /**
+   * The directory's defaults file appeared, changed or vanished (undefined); true when the defaults changed. A
+   * broken one is reported and the previous one kept.
+   */
+  setDirectoryFile(file: DefaultsFile | undefined, vassalDir: string): boolean {
+    if (file && this.#problems(file.file, file.text, vassalDir, 'invalid vassal defaults; keeping the previous ones')) return false;
+    this.#directory = file;
     return this.#rehash();
   }
 
-  #problems(file: string, text: Buffer, message: string): boolean {
-    const problems = checkDefaults(file, text, {vassalDir: this.#vassalDir});
+  #problems(file: string, text: Buffer, vassalDir: string, message: string): boolean {
+    const problems = checkDefaults(file, text, {vassalDir});
     if (problems.length === 0) return false;
     this.#log.error(message, {uwsgi: `[emperor] ${problems.map(formatDiagnostic).join('\n')}`});
     return true;

@@ -11,7 +11,7 @@ import type {VassalSpec} from '../config/vassal-spec.js';
 import {EXIT} from '../exit-codes.js';
 import {FROM_VASSAL, TO_VASSAL, encodeConfigPacket, type VassalMessage} from '../protocol/emperor-pipe.js';
 import {unexpectedState, unknownState} from '../util/unreachable.js';
-import type {Child, ChildSpec, ExitStatus} from './child.js';
+import type {Child, ExitStatus} from './child.js';
 import {startReadyProbe} from './ready-probe.js';
 import type {LastExit, StopReason, VassalEventName, VassalState, VassalStateId} from './vassal-states.js';
 
@@ -25,17 +25,15 @@ const HEALTHY_RESET_MS = 60_000;
  */
 export interface VassalDeps {
   /**
-   * Starts a process. A child forked by the runtime host learns its pid a moment later: it then has `pidReady`
-   * (its pid is known before any of its output, pipe messages or exit arrive).
+   * Starts an instance of `vassal` running `spec`. A child forked by the runtime host learns its pid a moment later:
+   * it then has `pidReady` (its pid is known before any of its output, pipe messages or exit arrive).
    */
-  spawn(spec: ChildSpec): Child & {readonly pidReady?: Promise<number>};
+  launch(vassal: Vassal, spec: VassalSpec): Child & {readonly pidReady?: Promise<number>};
   now(): number;
   setTimer(ms: number, fn: () => void): () => void;
   log: Logger;
   /** Process-group bookkeeping for the no-orphan guarantee. */
   groups: {add(pgid: number): void; remove(pgid: number): void};
-  /** Builds what to run for a vassal's spec (command line, env, pipe). */
-  childSpecFor(vassal: Vassal, spec: VassalSpec): ChildSpec;
   /** The full KAISER_CONFIG of an app-server vassal (its options plus the emperor's internals), for reloads. */
   serverConfigFor(spec: VassalSpec & {kind: 'app-server'}): Record<string, unknown>;
   /** Asks the emperor for a spawn slot; `grant` is called when one is free. Returns a cancel function. */
@@ -427,7 +425,7 @@ export class Vassal {
 
   /** Starts a process for `spec` with its probes, deadline and listeners; the caller records the new state. */
   #launch(spec: VassalSpec): {child: Child; cancelProbe: () => void} {
-    const child = this.#deps.spawn(this.#deps.childSpecFor(this, spec));
+    const child = this.#deps.launch(this, spec);
     const now = this.#deps.now();
     this.#lastSpawn = now;
     if (this.#born === 0) this.#born = now;
@@ -447,7 +445,7 @@ export class Vassal {
    * Follows a child's pid, output, messages and exit. Kept apart from `#launch`: these listeners live as long as the
    * child, and closures made in one function share its scope, which would keep the start deadline's timer alive.
    */
-  #listen(child: ReturnType<VassalDeps['spawn']>, readyByNotify: boolean): void {
+  #listen(child: ReturnType<VassalDeps['launch']>, readyByNotify: boolean): void {
     const announce = () => {
       this.#deps.groups.add(child.pid);
       this.#log.info('vassal spawned', {uwsgi: `[emperor] vassal ${this.name} has been spawned (pid: ${child.pid})`, pid: child.pid});

@@ -1,5 +1,5 @@
 import {formatDiagnostic, loadVassalSpec, type VassalSpec} from '../../src/config/vassal-spec.js';
-import {childSpecFor, emperorSocketsOf, MASTER_PY} from '../../src/emperor/child-spec.js';
+import {launchRequestFor, emperorSocketsOf} from '../../src/emperor/child-spec.js';
 import {VASSAL_CTX} from '../config/fixed-context.js';
 
 function spec(file: string, text: string): VassalSpec {
@@ -10,20 +10,23 @@ function spec(file: string, text: string): VassalSpec {
 
 const owned = (address: string) => ({address, fd: address.endsWith('7000') ? 11 : 12, name: address.replace(/[^A-Za-z0-9_.-]/g, '_')});
 
-describe('childSpecFor', () => {
+describe('launchRequestFor', () => {
   it('hands a command vassal its sockets as fds from 3, with LISTEN_FDS, LISTEN_FDNAMES and LISTEN_PID', () => {
-    const child = childSpecFor(spec('api.toml', 'exec = "node server.js"\nsocket = ["tcp://127.0.0.1:7000", "unix:/run/api.sock"]\n'), owned);
-    expect(child).toMatchObject({file: '/bin/sh', emperorPipe: false, listenFds: [11, 12]});
+    const child = launchRequestFor(spec('api.toml', 'exec = "node server.js"\nsocket = ["tcp://127.0.0.1:7000", "unix:/run/api.sock"]\n'), owned);
+    if (child.kind !== 'program') throw new Error(`a command vassal launched as ${child.kind}`);
+    expect(child).toMatchObject({file: '/bin/sh', listenFds: [11, 12]});
     expect(child.args.slice(0, 3)).toEqual(['-c', 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"', '/bin/sh']);
     expect(child.env).toMatchObject({LISTEN_FDS: '2', LISTEN_FDNAMES: 'tcp___127.0.0.1_7000:unix__run_api.sock', KAISER_VASSAL: 'api.toml'});
     expect(child.env['NOTIFY_SOCKET']).toBeUndefined();
   });
 
   it('runs an app-server vassal as the master with a complete KAISER_CONFIG and the on-demand sockets to adopt', () => {
-    const child = childSpecFor(spec('shop.ini', '[uwsgi]\nhttp-socket = 127.0.0.1:9000\nwsgi-file = app.py\non-demand = true\nidle = 30\n'), owned);
-    expect(child).toMatchObject({file: '/usr/bin/python3', args: [MASTER_PY], cwd: '/srv/vassals', emperorPipe: true});
+    const child = launchRequestFor(spec('shop.ini', '[uwsgi]\nhttp-socket = 127.0.0.1:9000\nwsgi-file = app.py\non-demand = true\nidle = 30\n'), owned);
+    if (child.kind !== 'master') throw new Error(`an app-server vassal launched as ${child.kind}`);
+    expect(child).toMatchObject({python: '/usr/bin/python3', cwd: '/srv/vassals'});
     expect(child.inherit).toEqual({'127.0.0.1:9000': 'tcp://127.0.0.1:9000'});
-    const config = JSON.parse(child.env['KAISER_CONFIG'] ?? '{}') as Record<string, unknown>;
+    expect(child.env['KAISER_CONFIG']).toBeUndefined();
+    const config = child.config;
     // Every server option is present (runtime-protocol.md §1), the file's values win, the emperor adds its internals.
     expect(config).toMatchObject({'http-socket': ['127.0.0.1:9000'], 'wsgi-file': 'app.py', idle: 30, _name: 'shop.ini', socket: [], harakiri: 0});
     expect(config['_node_worker']).toEqual(expect.stringMatching(/workers\/node\/worker\.js$/));

@@ -2,13 +2,14 @@ import {appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, 
 import {join} from 'node:path';
 import {createLogger} from '../../src/log/logger.js';
 import {DirectoryMonitor} from '../../src/emperor/monitor.js';
+import {realSystem} from '../../src/system/real-system.js';
 import {tempDir, waitFor} from '../helpers/processes.js';
 
 /** A monitor with no periodic rescan: whatever it reports came from the watcher. */
 async function watching(dir: string) {
   const events: string[] = [];
   const monitor = new DirectoryMonitor(
-    {dir, settleMs: 15, rescanMs: 0, log: createLogger({format: 'human', level: 'error'})},
+    {dir, sys: realSystem(), settleMs: 15, rescanMs: 0, log: createLogger({format: 'human', level: 'error'})},
     {
       onPresent: async (name) => void events.push(`present ${name}`),
       onAbsent: (name) => void events.push(`absent ${name}`),

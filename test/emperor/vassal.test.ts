@@ -2,7 +2,7 @@
 import {describe, expect, it} from '@jest/globals';
 import winston from 'winston';
 import type {VassalSpec} from '../../src/config/vassal-spec.js';
-import type {Child, ChildSpec, ExitStatus} from '../../src/emperor/child.js';
+import type {Child, ExitStatus} from '../../src/emperor/child.js';
 import {Vassal} from '../../src/emperor/vassal.js';
 import type {VassalMessage} from '../../src/protocol/emperor-pipe.js';
 
@@ -53,7 +53,7 @@ class FakeWorld {
 
   deps() {
     return {
-      spawn: (_spec: ChildSpec) => {
+      launch: () => {
         const child = new FakeChild();
         this.children.push(child);
         return child;
@@ -66,7 +66,6 @@ class FakeWorld {
       },
       log: winston.createLogger({silent: true}),
       groups: {add: () => undefined, remove: () => undefined},
-      childSpecFor: (): ChildSpec => ({file: 'x', args: [], cwd: '/', env: {}, emperorPipe: false, listenFds: []}),
       serverConfigFor: (spec: {serverConfig: Record<string, unknown>}) => ({...spec.serverConfig, _internal: true}),
       requestSlot: (grant: () => void) => {
         this.slotsInUse += 1;

@@ -1,0 +1,200 @@
+/**
+ * The vassal directory as a source of definitions: the monitor (monitor.ts) says which files are present or gone,
+ * and this module reads them (≤ 1 MiB each, the owner from a stat that follows symlinks), skips the files a rescan
+ * finds unchanged (same inode, size, mtime and owner), spots renames, reads the directory's `_defaults.toml`, and
+ * hands the emperor definitions through the same narrow `VassalSink` a fleet store uses. The emperor never learns
+ * that files exist.
+ *
+ * Rename: a new file with exactly the content of a vassal whose file is gone (`mv a.ini b.ini`) names that vassal in
+ * `replaces`, so the emperor stops the old name before the new one starts, once the new one holds its sockets (uWSGI
+ * starts both and lets them race for the port). The unlink of the old file may still be on its way, so whether it is
+ * gone is checked on disk.
+ *
+ * A file that does not parse right after it changed may be half-written: its definition carries `recheck`, which
+ * reads it again whatever its stat says (definition.ts decides when to use it).
+ */
+import {createHash} from 'node:crypto';
+import {join} from 'node:path';
+import {formatError, type ErrorCode, type ErrorFields} from '../errors.js';
+import type {Logger} from '../log/logger.js';
+import type {System} from '../system/system.js';
+import type {VassalDefinition, VassalSink, VassalSource} from './definition.js';
+import type {Identity} from './identity.js';
+import {DirectoryMonitor} from './monitor.js';
+
+/** Larger vassal files are refused unread. */
+const MAX_FILE_BYTES = 1024 * 1024;
+/** Events of one path settle this long: bursts from editors and `mv` storms coalesce into one read. */
+const SETTLE_MS = 15;
+
+/** What the source remembers of a file it has read. */
+interface KnownFile {
+  /** inode:size:mtime:uid:gid when last read, so rescans skip unchanged files. */
+  statKey: string;
+  /** Of the content and owner, to recognise a renamed file. */
+  contentDigest: string;
+  /** Set once the file is gone: resolves when the emperor has stopped its vassal. */
+  stopped: Promise<void> | undefined;
+}
+
+export interface DirectorySourceOptions {
+  dir: string;
+  sys: System;
+  log: Logger;
+  /** `emperor-freq`: a full rescan this often (0: never), the safety net for missed watcher events. */
+  rescanMs: number;
+  /** Called after each full scan with its duration (metrics). */
+  onScan?: (seconds: number) => void;
+}
+
+/** `path: error CODE message`, the one-line form operators see for problems that have no line number. */
+function operatorError<C extends ErrorCode>(path: string, code: C, fields: ErrorFields<C>): string {
+  return `${path}: error ${code} ${formatError(code, fields)}`;
+}
+
+/** The watched vassal directory. */
+export class DirectorySource implements VassalSource {
+  readonly #o: DirectorySourceOptions;
+  readonly #sys: System;
+  readonly #monitor: DirectoryMonitor;
+  readonly #files = new Map<string, KnownFile>();
+  /** File names by content digest, to find the old name of a renamed file without looking at every file. */
+  readonly #byDigest = new Map<string, string[]>();
+  #sink: VassalSink | undefined;
+
+  constructor(options: DirectorySourceOptions) {
+    this.#o = options;
+    this.#sys = options.sys;
+    this.#monitor = new DirectoryMonitor(
+      {dir: options.dir, sys: options.sys, settleMs: SETTLE_MS, rescanMs: options.rescanMs, log: options.log, ...(options.onScan ? {onScan: options.onScan} : {})},
+      {
+        onPresent: (name, path) => this.#read(name, path, false),
+        onAbsent: (name) => this.#onAbsent(name),
+        onDefaults: (path) => this.#readDefaults(path),
+      },
+    );
+  }
+
+  /** Registers the directory, reads every file in it, then follows changes. */
+  async start(sink: VassalSink): Promise<void> {
+    this.#sink = sink;
+    sink.registerSource(this.#o.dir);
+    await this.#monitor.start();
+  }
+
+  /** Stops watching. */
+  close(): Promise<void> {
+    return this.#monitor.close();
+  }
+
+  /** Reads `name` and hands its definition on; `force` reads it even if its stat is unchanged (a recheck). */
+  async #read(name: string, path: string, force: boolean): Promise<void> {
+    const sink = this.#sink;
+    if (!sink) return;
+    const dir = this.#o.dir;
+    let text: Buffer = Buffer.alloc(0);
+    let mtimeMs: number;
+    let error: string | undefined;
+    let owner: Identity | undefined;
+    let statKey: string | undefined;
+    try {
+      // stat follows symlinks: the owner is the target's, as uWSGI's tyrant mode has it.
+      const st = await this.#sys.stat(path);
+      mtimeMs = st.mtimeMs;
+      owner = {uid: st.uid, gid: st.gid};
+      statKey = `${st.ino}:${st.size}:${st.mtimeMs}:${st.uid}:${st.gid}`;
+      const known = this.#files.get(name);
+      // Rescans report every file: one whose inode, size, mtime and owner are unchanged was read already.
+      if (!force && known?.stopped === undefined && known?.statKey === statKey) return;
+      if (st.size > MAX_FILE_BYTES) error = operatorError(path, 'KAISER_CONFIG_TOO_LARGE', {sizeBytes: st.size, limitBytes: MAX_FILE_BYTES});
+      else text = await this.#sys.readFile(path);
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return; // gone again: the unlink event follows
+      error = operatorError(path, 'KAISER_CONFIG_UNREADABLE', {file: path, cause: code ?? String(cause)});
+      mtimeMs = this.#sys.now();
+    }
+    const replaces = statKey === undefined ? [] : await this.#remember(name, statKey, text, owner);
+    const definition: VassalDefinition = {
+      source: dir,
+      path,
+      dir,
+      text,
+      version: mtimeMs,
+      changedAt: mtimeMs,
+      ...(error === undefined ? {} : {error}),
+      ...(owner === undefined ? {} : {owner}),
+      ...(replaces.length > 0 ? {replaces} : {}),
+      recheck: () => void this.#read(name, path, true),
+    };
+    await sink.define(name, definition);
+  }
+
+  /**
+   * Notes what was read of `name`. A file seen for the first time whose content matches a vassal whose file is gone
+   * is a rename: returns the names it replaces.
+   */
+  async #remember(name: string, statKey: string, text: Buffer, owner: Identity | undefined): Promise<string[]> {
+    const ownerMark = owner === undefined ? '' : `${owner.uid}:${owner.gid}`;
+    const contentDigest = createHash('sha1').update(text).update(ownerMark).digest('base64');
+    const known = this.#files.get(name);
+    const isNew = known === undefined || known.stopped !== undefined;
+    if (known && !isNew) {
+      known.statKey = statKey;
+      if (known.contentDigest === contentDigest) return [];
+      this.#unindex(name, known.contentDigest);
+      known.contentDigest = contentDigest;
+    } else {
+      if (known) this.#unindex(name, known.contentDigest); // re-created while its old vassal stops
+      this.#files.set(name, {statKey, contentDigest, stopped: undefined});
+    }
+    const renamedFrom = isNew ? (this.#byDigest.get(contentDigest) ?? []).filter((other) => other !== name) : [];
+    this.#index(name, contentDigest);
+    const replaces: string[] = [];
+    for (const other of renamedFrom) {
+      const file = this.#files.get(other);
+      if (file === undefined) continue;
+      if (file.stopped !== undefined || !this.#sys.exists(join(this.#o.dir, other))) replaces.push(other);
+    }
+    return replaces;
+  }
+
+  #onAbsent(name: string): void {
+    const known = this.#files.get(name);
+    const stopped = this.#sink?.undefine(name) ?? Promise.resolve();
+    if (!known) return;
+    known.stopped = stopped;
+    // The index keeps the vanished name until its vassal is stopped: a rename arriving meanwhile waits for it.
+    void stopped.then(() => {
+      if (this.#files.get(name) !== known) return;
+      this.#files.delete(name);
+      this.#unindex(name, known.contentDigest);
+    });
+  }
+
+  async #readDefaults(path: string | undefined): Promise<void> {
+    let file: {file: string; text: Buffer} | undefined;
+    if (path !== undefined) {
+      try {
+        file = {file: path, text: await this.#sys.readFile(path)};
+      } catch {
+        file = undefined;
+      }
+    }
+    await this.#sink?.defineDefaults(file, this.#o.dir);
+  }
+
+  #index(name: string, digest: string): void {
+    const names = this.#byDigest.get(digest);
+    if (names === undefined) this.#byDigest.set(digest, [name]);
+    else if (!names.includes(name)) names.push(name);
+  }
+
+  #unindex(name: string, digest: string): void {
+    const names = this.#byDigest.get(digest);
+    const at = names ? names.indexOf(name) : -1;
+    if (!names || at < 0) return;
+    names.splice(at, 1);
+    if (names.length === 0) this.#byDigest.delete(digest);
+  }
+}
