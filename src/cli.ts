@@ -16,7 +16,7 @@ import {realSystem} from './system/real-system.js';
 import {EXIT} from './exit-codes.js';
 import {createLogger, type LogFormat} from './log/logger.js';
 import {runServer} from './server/launcher.js';
-import type {EmperorMetrics, VassalMetricsRow} from './metrics/metrics.js';
+import type {EmperorMetrics} from './metrics/metrics.js';
 import type {MetricsServer} from './metrics/server.js';
 import type {Dashboard} from './dashboard/server.js';
 import {TransitionFeed} from './dashboard/event-stream.js';
@@ -175,7 +175,8 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   if (options.metrics) {
     // prom-client costs ~13 MB of emperor RSS: loaded only when metrics are asked for.
     const {EmperorMetrics} = await import('./metrics/metrics.js');
-    metrics = new EmperorMetrics({snapshots: () => emperor.snapshots().map(toMetricsRow), refresh: () => emperor.refreshAppStats()});
+    const {metricsRowOf} = await import('./metrics/vassal-row.js');
+    metrics = new EmperorMetrics({snapshots: () => emperor.snapshots().map(metricsRowOf), refresh: () => emperor.refreshAppStats()});
   }
   const publishStatus = () => {
     if (!notifier.isEnabled) return; // not under systemd: nothing to count
@@ -276,20 +277,4 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   publishStatus();
   setInterval(publishStatus, 10_000).unref();
   notifier.startWatchdog();
-}
-
-function toMetricsRow(s: ReturnType<Emperor['snapshots']>[number]): VassalMetricsRow {
-  const app = s.appStats;
-  return {
-    name: s.name,
-    kind: s.kind,
-    state: s.state,
-    up: s.accepting,
-    restarts: s.restarts,
-    cpuSeconds: s.cpuSeconds,
-    rssBytes: s.rssBytes,
-    uptimeSeconds: s.pid > 0 && s.readyAt > 0 ? (Date.now() - s.readyAt) / 1000 : 0,
-    lastExitCode: s.lastExit?.code ?? null,
-    ...(app ? {requests: app.requests, inflight: app.inflight, workers: app.workers, busyWorkers: app.busy, harakiri: app.harakiri} : {}),
-  };
 }

@@ -7,7 +7,7 @@
 import type {VassalSpec} from '../config/vassal-spec.js';
 import {SOCKET_OPTIONS} from '../config/server-config.js';
 import type {VassalSnapshot} from '../emperor/vassal.js';
-import {FAILING_STATES, type VassalStateId} from '../emperor/vassal-states.js';
+import {FAILING, SERVING, type VassalStateId} from '../emperor/vassal-states.js';
 import {err, ok, type Result} from '../result.js';
 import type {VassalLogBook} from './log-book.js';
 import type {EmperorStatus, VassalRow} from './protocol.js';
@@ -38,8 +38,6 @@ export interface EmperorIdentity {
   readonly now?: () => number;
 }
 
-const SERVING: ReadonlySet<VassalStateId> = new Set(['ready', 'replacing']);
-
 /** The control surface of `emperor`, with logs from `book`. */
 export function emperorControl(emperor: GovernedEmperor, book: VassalLogBook, identity: EmperorIdentity): EmperorControl {
   const now = identity.now ?? Date.now;
@@ -59,7 +57,7 @@ export function emperorControl(emperor: GovernedEmperor, book: VassalLogBook, id
         dir: identity.dir,
         vassals: snaps.length,
         ready: snaps.filter((s) => SERVING.has(s.state)).length,
-        failing: snaps.filter((s) => FAILING_STATES.has(s.state)).length,
+        failing: snaps.filter((s) => FAILING.has(s.state)).length,
         held: snaps.filter((s) => s.state === 'held').length,
       };
       return status;

@@ -17,11 +17,6 @@ import {loadVassalSpec, type VassalSpec, type VassalSpecContext} from '../config
 import type {Identity} from './identity.js';
 import type {Vassal} from './vassal.js';
 
-/** A file that fails to parse this soon after it changed may be half-written. */
-const HALF_WRITTEN_WINDOW_MS = 2_000;
-/** How soon a perhaps half-written file is looked at again. */
-export const HALF_WRITTEN_RECHECK_MS = 200;
-
 /** A vassal definition from any source: a file of the watched directory, or a fleet store. */
 export interface VassalDefinition {
   /** Where it comes from, shown by `kaiser ls` (the vassal directory, or e.g. `etcd://host:2379/prefix`). */
@@ -112,6 +107,11 @@ export interface DefinitionContext {
   /** Unix ms now, for the half-written grace. */
   now: number;
 }
+
+/** A file that fails to parse this soon after it changed may be half-written. */
+const HALF_WRITTEN_WINDOW_MS = 2_000;
+/** How soon a perhaps half-written file is looked at again. */
+export const HALF_WRITTEN_RECHECK_MS = 200;
 
 /** What a definition means for its vassal. */
 export type DefinitionPlan =

@@ -28,8 +28,9 @@ import {renderEmperorStats, statusLines} from './stats.js';
 import {VassalAccounting} from './vassal-accounting.js';
 import {VassalDefaults} from './vassal-defaults.js';
 import {VassalLogs} from './vassal-logs.js';
-import {FAILING_STATES} from './vassal-states.js';
+import {FAILING, SERVING, hasChild} from './vassal-states.js';
 import {Vassal, type VassalDeps} from './vassal.js';
+import type {VassalCore} from './vassal-core.js';
 import type {EmperorOptions, EmperorVassalSnapshot} from './emperor-options.js';
 
 export type {EmperorOptions, EmperorVassalSnapshot, VassalTransition} from './emperor-options.js';
@@ -136,14 +137,13 @@ export class Emperor implements VassalSink {
     });
   }
 
-  /** How many vassals there are, are ready and are failing (backoff, invalid, reload failed), without snapshots. */
+  /** How many vassals there are, serve (`SERVING`) and are failing (`FAILING`), without snapshots. */
   census(): {total: number; ready: number; failing: number} {
     let ready = 0;
     let failing = 0;
     for (const {vassal} of this.#records.values()) {
-      const id = vassal.state.id;
-      if (id === 'ready') ready += 1;
-      else if (FAILING_STATES.has(id)) failing += 1;
+      if (SERVING.has(vassal.state.id)) ready += 1;
+      if (FAILING.has(vassal.state.id)) failing += 1;
     }
     return {total: this.#records.size, ready, failing};
   }
@@ -186,7 +186,7 @@ export class Emperor implements VassalSink {
     if (outcome === 'mercy') {
       for (const {vassal} of this.#records.values()) {
         const s = vassal.state;
-        if ('child' in s) {
+        if (hasChild(s)) {
           this.#log.warn('no mercy', {uwsgi: `[emperor] NO MERCY for vassal ${vassal.name} !!!`});
           s.child.killGroup('SIGKILL');
         }
@@ -274,7 +274,7 @@ export class Emperor implements VassalSink {
       // uWSGI stops a running vassal whose file changed owner under tyrant mode; other refusals keep the running
       // instance on its last good config, as for any broken file.
       const ownerChanged = this.#o.tyrant === true && ownerChangedBetween(previousOwner, def.owner);
-      if (ownerChanged && 'child' in record.vassal.state) {
+      if (ownerChanged && hasChild(record.vassal.state)) {
         this.#log.warn('vassal file owner changed', {uwsgi: `[emperor-tyrant] !!! permissions of file ${def.path} changed. stopping the instance... !!!`, vassal: name});
       }
       record.applied = undefined;
@@ -298,7 +298,7 @@ export class Emperor implements VassalSink {
     this.#logs.follow(name, spec);
     // A reload in place keeps the process: it cannot change the user it runs as, nor move it into a cgroup.
     const restart = this.#spawner.movesInstance(name, placed.value);
-    if (restart && 'child' in record.vassal.state) this.#log.info('vassal identity or cgroup changed; restarting it', {vassal: name, now: placed.value.key});
+    if (restart && hasChild(record.vassal.state)) this.#log.info('vassal identity or cgroup changed; restarting it', {vassal: name, now: placed.value.key});
     record.vassal.onConfigChanged(spec, {restart});
   }
 
@@ -369,11 +369,11 @@ export class Emperor implements VassalSink {
   *#limitedVassals(): Iterable<LimitedVassal> {
     for (const [name, {vassal}] of this.#records) {
       const s = vassal.state;
-      yield {name, spec: vassal.spec, child: 'child' in s ? s.child : undefined};
+      yield {name, spec: vassal.spec, child: hasChild(s) ? s.child : undefined};
     }
   }
 
-  #onTransition(vassal: Vassal, from: string, event: string): void {
+  #onTransition(vassal: VassalCore, from: string, event: string): void {
     const to = vassal.state.id;
     this.#o.onVassalTransition?.({vassal: vassal.name, from, to, event, at: this.#sys.now()});
     this.#spawner.onTransition(vassal.name, from, to, vassal.spec);

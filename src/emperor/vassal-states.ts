@@ -30,7 +30,7 @@ export type VassalState =
   | {id: 'reload-failed'; child: Child; readyAt: number; error: string}
   /** Overlap reload of a command vassal: `child` serves while `next` starts on the same sockets. */
   | {id: 'replacing'; child: Child; readyAt: number; next: Child; cancelProbe: () => void}
-  | {id: 'stopping'; child: Child; reason: StopReason; cancelKill: () => void}
+  | {id: 'stopping'; child: Child; reason: StopReason}
   | {id: 'backoff'; retryAt: number; cancelRetry: () => void}
   | {id: 'invalid'; error: string}
   /** On-demand vassal with no process: the emperor holds its sockets and starts it on the first connection. */
@@ -58,11 +58,60 @@ export type VassalEventName =
   | 'STOP'
   | 'WAKE';
 
-/** States that count as failing (stats, `kaiser ls`, the systemd status line, a fleet's rolling reload). */
-export const FAILING_STATES: ReadonlySet<string> = new Set<VassalStateId>(['backoff', 'invalid', 'reload-failed']);
+/** Every state id, in the order a vassal usually meets them (metrics export one series per id). */
+export const VASSAL_STATE_IDS = [
+  'waiting',
+  'on-demand',
+  'starting',
+  'ready',
+  'reloading',
+  'reload-failed',
+  'replacing',
+  'stopping',
+  'backoff',
+  'invalid',
+  'held',
+  'stopped',
+] as const satisfies readonly VassalStateId[];
 
-/** States in which a process runs. */
-export const HAS_CHILD = ['starting', 'ready', 'reloading', 'reload-failed', 'replacing', 'stopping'] as const;
+/** A named set of state ids whose `has` narrows (a string from a snapshot, or a state's id). */
+export interface StateGroup<S extends VassalStateId> extends ReadonlySet<string> {
+  has(id: string): id is S;
+}
+
+function group<S extends VassalStateId>(...ids: S[]): StateGroup<S> {
+  return new Set<string>(ids) as unknown as StateGroup<S>;
+}
+
+/**
+ * A process answers requests: ready, mid-reload (the old workers or the old instance serve until the new ones are
+ * ready), or after a failed reload (the old app serves). The router proxies to them, metrics report them up
+ * (`kaiser_vassal_up`), `kaiser status` and the systemd status line count them as ready.
+ */
+export const SERVING = group('ready', 'reloading', 'reload-failed', 'replacing');
+
+/**
+ * uWSGI's `accepting` (emperor stats): the instance told the emperor it accepts requests, and no reload of it is in
+ * progress.
+ */
+export const ACCEPTING = group('ready', 'reload-failed');
+
+/** Something is wrong that needs an operator or a retry: stats, `kaiser ls`, the systemd status, a fleet's rollout. */
+export const FAILING = group('backoff', 'invalid', 'reload-failed');
+
+/** Nothing listens behind the vassal's sockets: the router answers 503 at once instead of waiting for a timeout. */
+export const DOWN = group('backoff', 'invalid', 'held', 'stopped');
+
+/** States in which a process runs (`child` is set). */
+export const HAS_CHILD = group('starting', 'ready', 'reloading', 'reload-failed', 'replacing', 'stopping');
+
+/** A state with a running process. */
+export type StateWithChild = Extract<VassalState, {child: Child}>;
+
+/** True when a process runs in `state` (narrows to the states that have `child`). */
+export function hasChild(state: VassalState): state is StateWithChild {
+  return HAS_CHILD.has(state.id);
+}
 
 /** A terminal record of the last exit, for stats and logs. */
 export interface LastExit extends ExitStatus {

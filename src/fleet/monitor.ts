@@ -35,7 +35,7 @@ import {DeadManSwitch} from './dead-man-switch.js';
 import {LeaseKeeper} from './lease-keeper.js';
 import {placeReplicas, type PlacementHost, type PlacementVassal} from './placement.js';
 import {EtcdStore, type FleetStore, type StoreEvent, type StoreWatch} from './store.js';
-import {FAILING_STATES} from '../emperor/vassal-states.js';
+import {FAILING} from '../emperor/vassal-states.js';
 
 /** What the monitor needs of the emperor (`Emperor` fits). */
 export interface FleetEmperor {
@@ -549,7 +549,7 @@ export class FleetMonitor {
     for (let i = 0; i < held.index; i++) {
       const claim = claims.get(i);
       if (claim === undefined) continue;
-      if (claim.record.rev === rev && FAILING_STATES.has(claim.record.state)) {
+      if (claim.record.rev === rev && FAILING.has(claim.record.state)) {
         const halt = `${name}@${rev}`;
         if (!this.#haltedRollouts.has(halt)) {
           this.#haltedRollouts.add(halt);

@@ -5,10 +5,12 @@
  * known vassal states. Durations the emperor measures itself (a scan, a spawn until ready) arrive through
  * `observeScan` and `observeSpawn`.
  *
- * Imports only prom-client and node: the caller adapts the emperor's snapshots into `VassalMetricsRow`s.
+ * Imports only prom-client, node and the vassal state ids: the caller adapts the emperor's snapshots into
+ * `VassalMetricsRow`s.
  */
 import {monitorEventLoopDelay, type IntervalHistogram} from 'node:perf_hooks';
 import {Counter, Gauge, Histogram, Registry} from 'prom-client';
+import {VASSAL_STATE_IDS} from '../emperor/vassal-states.js';
 
 /** One vassal as the metrics see it. */
 export interface VassalMetricsRow {
@@ -17,7 +19,7 @@ export interface VassalMetricsRow {
   kind: string;
   /** The vassal's state id; one of `vassalStates` (an unknown one is still exported, as its own series). */
   state: string;
-  /** True while it accepts work (ready, or reload-failed with the old instance serving). */
+  /** True while a process of it answers requests (`SERVING`: ready, mid-reload, or after a failed reload). */
   up: boolean;
   restarts: number;
   cpuSeconds: number;
@@ -41,24 +43,8 @@ export interface MetricsSource {
   refresh?(): Promise<void>;
 }
 
-/** The vassal state ids of `src/emperor/vassal-states.ts` (a test keeps the two in step). */
-export const VASSAL_STATES = [
-  'waiting',
-  'on-demand',
-  'starting',
-  'ready',
-  'reloading',
-  'reload-failed',
-  'replacing',
-  'stopping',
-  'backoff',
-  'invalid',
-  'held',
-  'stopped',
-] as const;
-
 export interface EmperorMetricsOptions {
-  /** The bounded set of states exported as 0/1 for every vassal. Default: VASSAL_STATES. */
+  /** The bounded set of states exported as 0/1 for every vassal. Default: every vassal state id (`VASSAL_STATE_IDS`). */
   vassalStates?: readonly string[];
 }
 
@@ -79,7 +65,7 @@ export class EmperorMetrics {
 
   constructor(source: MetricsSource, options: EmperorMetricsOptions = {}) {
     this.#source = source;
-    this.#states = options.vassalStates ?? VASSAL_STATES;
+    this.#states = options.vassalStates ?? VASSAL_STATE_IDS;
     this.#loopDelay = monitorEventLoopDelay({resolution: LOOP_RESOLUTION_MS});
     this.#loopDelay.enable();
     this.#registerVassalFamilies();

@@ -33,6 +33,7 @@ import {answerChallenge, httpsRedirectLocation, isAcmeChallenge, isEncrypted, re
 import {SubscribedRoutes, type SubscriptionPools} from './subscription/subscribed-routes.js';
 import {uwsgiRequest, UwsgiRequestRefused, uwsgiVars} from './uwsgi-request.js';
 import {encodePacket, MODIFIER1} from '../protocol/uwsgi-packet.js';
+import {DOWN, SERVING} from '../emperor/vassal-states.js';
 
 export interface HttpRouterOptions {
   /**
@@ -73,10 +74,6 @@ export interface HttpRouter {
   close(graceMs?: number): Promise<void>;
 }
 
-/** States in which the vassal's process answers requests (mirrors `emperor/vassal-states.ts`). */
-const SERVING = new Set(['ready', 'reloading', 'reload-failed', 'replacing']);
-/** States in which nothing listens behind the socket, so trying would only wait for a timeout. */
-const DOWN = new Set(['backoff', 'invalid', 'held', 'stopped']);
 /** A vassal failing under load logs once per this long, with the count of the failures in between. */
 const FAILURE_LOG_INTERVAL_MS = 1_000;
 

@@ -3,7 +3,8 @@
  * disappear with their vassal.
  */
 import {afterEach, describe, expect, it} from '@jest/globals';
-import {EmperorMetrics, VASSAL_STATES, type VassalMetricsRow} from '../../src/metrics/metrics.js';
+import {EmperorMetrics, type VassalMetricsRow} from '../../src/metrics/metrics.js';
+import {VASSAL_STATE_IDS as VASSAL_STATES} from '../../src/emperor/vassal-states.js';
 import {parseMetricsAddress, startMetricsServer, type MetricsServer} from '../../src/metrics/server.js';
 import type {VassalStateId} from '../../src/emperor/vassal-states.js';
 
