@@ -17,7 +17,7 @@ import type {Logger} from '../log/logger.js';
 import {realSystem} from '../system/real-system.js';
 import type {System} from '../system/system.js';
 import {serverConfigFor} from './child-spec.js';
-import {ownerChangedBetween, planDefinition, type DefaultsFile, type VassalDefinition, type VassalRecord, type VassalSink, type VassalSource} from './definition.js';
+import {ownerChangedBetween, planDefinition, type DefaultsFile, type VassalDefinition, type VassalRecord, type VassalSink} from './definition.js';
 import {VassalLimits, type LimitedVassal} from './limits.js';
 import {logOpenFileLimit} from './open-file-limit.js';
 import {Reaper} from './reaper.js';
