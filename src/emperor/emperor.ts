@@ -24,11 +24,11 @@ import {Reaper} from './reaper.js';
 import {SpawnSlots} from './spawn-slots.js';
 import {Spawner} from './spawner.js';
 import {startStatsServer} from './stats-server.js';
-import {renderEmperorStats, statusLines} from './stats.js';
+import {censusOf, renderEmperorStats, statusLines, type Census} from './stats.js';
 import {VassalAccounting} from './vassal-accounting.js';
 import {VassalDefaults} from './vassal-defaults.js';
 import {VassalLogs} from './vassal-logs.js';
-import {FAILING, SERVING, hasChild} from './vassal-states.js';
+import {hasChild} from './vassal-states.js';
 import {Vassal, type VassalDeps} from './vassal.js';
 import type {VassalCore} from './vassal-core.js';
 import type {EmperorOptions, EmperorVassalSnapshot} from './emperor-options.js';
@@ -138,14 +138,8 @@ export class Emperor implements VassalSink {
   }
 
   /** How many vassals there are, serve (`SERVING`) and are failing (`FAILING`), without snapshots. */
-  census(): {total: number; ready: number; failing: number} {
-    let ready = 0;
-    let failing = 0;
-    for (const {vassal} of this.#records.values()) {
-      if (SERVING.has(vassal.state.id)) ready += 1;
-      if (FAILING.has(vassal.state.id)) failing += 1;
-    }
-    return {total: this.#records.size, ready, failing};
+  census(): Census {
+    return censusOf([...this.#records.values()].map((r) => r.vassal.state.id));
   }
 
   /** The emperor stats document. */

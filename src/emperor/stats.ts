@@ -4,6 +4,7 @@
  * unix seconds.
  */
 import type {VassalSnapshot} from './vassal.js';
+import {FAILING, SERVING} from './vassal-states.js';
 
 export interface StatsInput {
   version: string;
@@ -73,4 +74,16 @@ export function statusLines(vassals: readonly VassalSnapshot[], memory: NodeJS.M
     `[emperor] ${vassals.length} vassals; memory rss ${mb(memory.rss)} MB, heap ${mb(memory.heapUsed)}/${mb(memory.heapTotal)} MB, external ${mb(memory.external)} MB, array buffers ${mb(memory.arrayBuffers)} MB`,
     ...vassals.map((snap) => `vassal instance ${snap.name} (last spawned ${Math.floor(snap.lastSpawn / 1000)}) state ${snap.state} pid ${snap.pid} loyal ${snap.loyal ? 1 : 0} restarts ${snap.restarts}`),
   ];
+}
+
+/** How many vassals there are, serve and are failing (the systemd status line). */
+export interface Census {
+  total: number;
+  ready: number;
+  failing: number;
+}
+
+/** Counts `states` by group: ready is `SERVING`, failing is `FAILING` (a failed reload is both). */
+export function censusOf(states: readonly string[]): Census {
+  return {total: states.length, ready: states.filter((id) => SERVING.has(id)).length, failing: states.filter((id) => FAILING.has(id)).length};
 }
