@@ -73,7 +73,7 @@ export default defineConfig(
   },
   {
     // The process's own entry points: the command line, and the Node worker (a process of its own, spawned by path).
-    files: ['src/cli.ts', 'src/workers/node/worker.ts'],
+    files: ['src/cli.ts', 'src/workers/node/worker.ts', 'src/router/router-process.ts'],
     rules: {'no-restricted-properties': ['error', ...focusedTests]},
   },
 );

@@ -23,8 +23,9 @@ import {TransitionFeed} from './dashboard/event-stream.js';
 import {Notifier} from './systemd/notify.js';
 import {formatError} from './errors.js';
 import {ok, type Result} from './result.js';
-import {checkTlsGatewayOptions, startTlsGateway, wantsTlsGateway, type TlsGateway} from './router/tls-front-door.js';
+import {checkTlsGatewayOptions, startTlsGateway, type TlsGateway} from './router/tls-front-door.js';
 import {buildRouteTable, type RouteTable} from './router/route-table.js';
+import {startRouterProcesses, type RouterProcesses} from './router/start-router-processes.js';
 import {runControlCommand} from './control/commands.js';
 import {resolveControlPath} from './control/control-path.js';
 import {emperorControl} from './control/emperor-control.js';
@@ -135,6 +136,9 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   let routesChanged = true;
   let routeTable: RouteTable | undefined;
   let router: TlsGateway | undefined;
+  // The router processes (--emperor-http without HTTPS or subscriptions, --fastrouter); fed a new table after any
+  // vassal change. HTTPS and subscriptions still run in the emperor's own process (tls-front-door.ts).
+  let routerProcesses: RouterProcesses | undefined;
   let control: ControlServer | undefined;
   let metrics: EmperorMetrics | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -162,12 +166,14 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     onVassalOutput: (name, line) => book.append(name, line),
     onVassalRemoved: (name) => {
       routesChanged = true;
+      routerProcesses?.changed();
       book.forget(name);
       for (const fleet of fleets) fleet.onVassalRemoved(name);
     },
     // fleet mode: replica states go back into etcd. The dashboard's listener belongs here too.
     onVassalTransition: (transition) => {
       routesChanged = true;
+      routerProcesses?.changed();
       for (const fleet of fleets) fleet.onVassalTransition(transition);
       transitions.emit(transition);
     },
@@ -192,7 +198,7 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     stopping = true;
     notifier.stopping();
     for (const fleet of fleets) fleet.pause();
-    void Promise.all([control?.close(), dashboard?.close(), router?.close()])
+    void Promise.all([control?.close(), dashboard?.close(), router?.close(), routerProcesses?.stop()])
       .then(() => emperor.shutdown())
       // fleet mode: the lease goes only after our vassals stopped, so no replica ever runs twice.
       .then(() => Promise.all(fleets.map((fleet) => fleet.close())))
@@ -212,7 +218,10 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     notifier.ready();
   });
   process.on('SIGUSR1', () => emperor.logStatus());
-  process.on('SIGUSR2', () => emperor.reopenLogs());
+  process.on('SIGUSR2', () => {
+    emperor.reopenLogs();
+    routerProcesses?.reopenLogs();
+  });
   process.on('SIGPIPE', () => undefined);
   try {
     await emperor.start();
@@ -241,7 +250,9 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
       if (!opened.ok) throw new Error(`cannot open the dashboard: ${opened.error}`);
       dashboard = opened.value;
     }
-    if (wantsTlsGateway(options)) {
+    // HTTPS and subscriptions are served in the emperor's process for now (with --emperor-http alongside them).
+    const inProcessDoor = options.emperorHttps !== undefined || options.subscriptionServer !== undefined;
+    if (inProcessDoor) {
       const routes = (): RouteTable => {
         if (!routesChanged && routeTable) return routeTable;
         routesChanged = false;
@@ -261,6 +272,12 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
       // and the pending connection is what wakes the vassal.
       router = await startTlsGateway(options, {routes, log, state: (name) => emperor.vassal(name)?.state.id});
       if (router.http !== undefined) log.info('front router', {uwsgi: `*** HTTP router on ${router.http.address}: requests go to the vassal serving their Host ***`});
+    }
+    const routerOptions = inProcessDoor ? {...options.router, http: undefined} : options.router;
+    if (routerOptions.http !== undefined || routerOptions.fastrouter !== undefined) {
+      const startedRouters = await startRouterProcesses({emperor, router: routerOptions, python: options.python, logFormat: options.logFormat, log});
+      if (!startedRouters.ok) throw new Error(startedRouters.error);
+      routerProcesses = startedRouters.value;
     }
     if (metrics && options.metrics) {
       const {startMetricsServer} = await import('./metrics/server.js');

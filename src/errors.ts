@@ -54,6 +54,8 @@ export const ERRORS = {
   KAISER_ACME_FAILED: 'cannot get a certificate for {domain} from {directory}: {cause} (next try in {retrySeconds} s)',
   KAISER_ACME_SKIPPED: 'no certificate will be ordered for {domain}: {reason}',
   KAISER_SUBSCRIPTION_REFUSED: 'subscription packet from {peer} refused: {reason}',
+  KAISER_ROUTER_BAD_DOMAIN: 'domain {domain} of {vassal} is not routed: {reason}',
+  KAISER_ROUTER_BIND_FAILED: 'the front router cannot start: {cause}',
 } as const;
 
 /** A code of the catalogue, e.g. `KAISER_CONFIG_UNKNOWN_KEY`. */

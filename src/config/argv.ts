@@ -17,6 +17,7 @@ import type {ConfigEntry} from './config-entry.js';
 import type {ConfigFs} from './config-fs.js';
 import {COMMAND_LINE, configError, hasErrors, type Diagnostic} from './diagnostic.js';
 import {didYouMean} from './did-you-mean.js';
+import {frontRouterOptions, type FrontRouterOptions} from './router-options.js';
 import {splitIniSelector} from './ini.js';
 import {currentHostFacts, type HostFacts} from './magic-vars.js';
 import {applyUwsgiForms, checkServerOptions, choosePython, normalizeServerOptions, type ServerConfig} from './server-config.js';
@@ -62,6 +63,8 @@ export interface EmperorOptions {
   acmeCaFile: string | undefined;
   subscriptionServer: string | undefined;
   subscriptionToleranceSeconds: number;
+  /** `--emperor-http`, `--fastrouter` and the `--emperor-http-*` settings. */
+  router: FrontRouterOptions;
   /** `--dashboard ADDR`: UNIX socket path or HOST:PORT. */
   dashboard: string | undefined;
   /** `--dashboard-token-file FILE`: name:token lines. */
@@ -154,8 +157,9 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
   const isEmperor = all.some((entry) => findOption(entry.key)?.name === 'emperor' || findOption(entry.key)?.name === 'etcd');
   if (isEmperor) {
     const collected = collectOptions(all, {scopes: ['emperor'], context: 'the emperor (--emperor)', placeholders, unknownKeys});
-    problems.push(...collected.diagnostics, ...checkLogFormat(collected.values, collected.origins));
-    return hasErrors(problems) ? err(problems) : ok({mode: 'emperor', options: emperorOptions(collected.values), warnings: problems.filter((d) => d.severity === 'warning')});
+    const router = frontRouterOptions(collected.values, collected.origins);
+    problems.push(...collected.diagnostics, ...checkLogFormat(collected.values, collected.origins), ...router.diagnostics);
+    return hasErrors(problems) ? err(problems) : ok({mode: 'emperor', options: emperorOptions(collected.values, router.options), warnings: problems.filter((d) => d.severity === 'warning')});
   }
 
   // Vassal-scope keys (stop-timeout…) are fine in a file that is also used as a vassal; on the command line
@@ -314,7 +318,7 @@ function readRealFile(path: string): Result<Buffer, string> {
   }
 }
 
-function emperorOptions(values: OptionValues): EmperorOptions {
+function emperorOptions(values: OptionValues, router: FrontRouterOptions): EmperorOptions {
   const get = (name: string): unknown => values.get(name) ?? defaultOf(name);
   return {
     emperor: [...((get('emperor') as readonly string[] | undefined) ?? [])],
@@ -339,6 +343,7 @@ function emperorOptions(values: OptionValues): EmperorOptions {
     acmeCaFile: get('acme-ca-file') as string | undefined,
     subscriptionServer: get('subscription-server') as string | undefined,
     subscriptionToleranceSeconds: get('subscription-tolerance') as number,
+    router,
     dashboard: get('dashboard') as string | undefined,
     dashboardTokenFile: get('dashboard-token-file') as string | undefined,
     hostId: get('host-id') as string | undefined,

@@ -54,6 +54,8 @@ export interface VassalCommon {
   domains: string[];
   /** Plain-HTTP requests for its domains get a redirect to HTTPS (`https-redirect`). */
   httpsRedirect: boolean;
+  /** This vassal's share of its domains' requests, relative to the other vassals serving them (`router-weight`). */
+  routerWeight: number;
   stopTimeoutMs: number;
   startTimeoutMs: number;
   /**
@@ -362,6 +364,7 @@ function runtimeOptions(values: OptionValues, dir: string, stopDefaultMs: number
     idleSeconds: numberOr(values, 'idle', 0),
     domains: [...((values.get('domain') as readonly string[] | undefined) ?? [])].map((d) => d.toLowerCase()),
     httpsRedirect: values.get('https-redirect') === true,
+    routerWeight: numberOr(values, 'router-weight', 1),
   };
 }
 
