@@ -4,9 +4,11 @@
 # Starts N hello vassals on loopback (kaiser app servers running bench/uwsgi-bench/hitme.py with 1 process; or
 # BACKEND=python, Python's ThreadingHTTPServer; or BACKEND=node, a Node http hello), then puts in front of them, one after the other:
 #   direct   no proxy: wrk straight at app1's port (the ceiling)
-#   kaiser   bench/router-server.mjs (startHttpRouter from dist/, static table app1..appN.example.test)
+#   kaiser   an emperor with --emperor-http and --emperor-http-processes P over vassal files app1..appN.example.test
+#            pointing at those ports (command vassals that run nothing: the router only needs their addresses)
 #   nginx    nginx with one server block per app (server_name), upstream { server …; keepalive 32; },
-#            proxy_http_version 1.1, proxy_set_header Connection "" (one run per NGINX_WORKERS value)
+#            proxy_http_version 1.1, proxy_set_header Connection "" with worker_processes P
+# for each P in PROCESSES ("1 auto"), kaiser and nginx alternated ALTERNATIONS times, median kept.
 # and runs `wrk -t2 -c64 -d10s --latency -H 'Host: app1.example.test'` RUNS times against each, keeping the median.
 #
 # Prints
@@ -27,14 +29,15 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 BACKEND=${BACKEND:-kaiser}
-NGINX_WORKERS=${NGINX_WORKERS:-"1 auto"}
+PROCESSES=${PROCESSES:-"1 auto"}
+NGINX_WORKERS=${NGINX_WORKERS:-$PROCESSES}
 NODE=${NODE:-node}
 HOST=app1.example.test
 
 command -v wrk >/dev/null || { echo "error: wrk not found (apt-get install -y wrk)" >&2; exit 2; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "error: nginx not found (apt-get install -y nginx-light)" >&2; exit 2; }
-[ -f "$ROOT/dist/router/http-router.js" ] || { echo "error: run npm run build first" >&2; exit 2; }
+[ -f "$ROOT/dist/router/router-process.js" ] || { echo "error: run npm run build first" >&2; exit 2; }
 
 WORK=$(mktemp -d -t kaiser-router-bench.XXXXXX)
 mkdir -p "$ROOT/bench/results"
@@ -141,16 +144,22 @@ measure() {   # measure TARGET PORT
 
 measure direct "${PORTS[0]}"
 
-# kaiser's router
-rport=$(free_port)
-pairs=()
-for i in $(seq "$N"); do pairs+=("app$i.example.test=${PORTS[$((i - 1))]}"); done
-start router "$NODE" "$HERE/router-server.mjs" "127.0.0.1:$rport" "${pairs[@]}"
-ROUTER_PID=$LAST_PID
-wait_http "$rport" "$HOST" || { cat "$WORK/router.log" >&2; exit 1; }
-[ "$(curl -s -H "Host: $HOST" "http://127.0.0.1:$rport/")" = "Hello World" ] || { echo "error: router does not route $HOST" >&2; exit 1; }
-measure kaiser "$rport"
-stop_pid "$ROUTER_PID"
+# kaiser's router: an emperor whose vassals only declare the domains and addresses (the apps above are the backends)
+VDIR=$WORK/vassals
+mkdir -p "$VDIR"
+for i in $(seq "$N"); do
+  printf 'exec = ["sleep", "100000"]\nready = "tcp://127.0.0.1:%s"\ndomain = "app%s.example.test"\n' "${PORTS[$((i - 1))]}" "$i" >"$VDIR/app$i.toml"
+done
+for procs in $PROCESSES; do
+  rport=$(free_port)
+  start "router-$procs" "$NODE" "$ROOT/bin/kaiser.js" --emperor "$VDIR" --emperor-http "127.0.0.1:$rport" --emperor-http-processes "$procs" --control "$WORK/control-$procs.sock"
+  ROUTER_PID=$LAST_PID
+  wait_http "$rport" "$HOST" || { cat "$WORK/router-$procs.log" >&2; exit 1; }
+  for _ in $(seq 100); do [ "$(curl -s -H "Host: $HOST" "http://127.0.0.1:$rport/")" = "Hello World" ] && break; sleep 0.1; done
+  [ "$(curl -s -H "Host: $HOST" "http://127.0.0.1:$rport/")" = "Hello World" ] || { echo "error: router does not route $HOST" >&2; cat "$WORK/router-$procs.log" >&2; exit 1; }
+  measure "kaiser_p$procs" "$rport"
+  stop_pid "$ROUTER_PID"
+done
 
 # nginx, once per worker count
 for workers in $NGINX_WORKERS; do
@@ -192,10 +201,12 @@ for workers in $NGINX_WORKERS; do
   stop_pid "$NGINX_PID"
 done
 
-for workers in $NGINX_WORKERS; do
-  n=nginx_w$workers
-  echo "compare: router_rps kaiser=${RPS[kaiser]} $n=${RPS[$n]} ratio=$(awk -v a="${RPS[kaiser]}" -v b="${RPS[$n]}" 'BEGIN {printf "%.2f", a / b}')"
-  echo "compare: router_p99_ms kaiser=${P99[kaiser]} $n=${P99[$n]} ratio=$(awk -v a="${P99[kaiser]}" -v b="${P99[$n]}" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
+for procs in $PROCESSES; do
+  k=kaiser_p$procs
+  n=nginx_w$procs
+  [ -n "${RPS[$n]:-}" ] || continue
+  echo "compare: router_rps $k=${RPS[$k]} $n=${RPS[$n]} ratio=$(awk -v a="${RPS[$k]}" -v b="${RPS[$n]}" 'BEGIN {printf "%.2f", a / b}')"
+  echo "compare: router_p99_ms $k=${P99[$k]} $n=${P99[$n]} ratio=$(awk -v a="${P99[$k]}" -v b="${P99[$n]}" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
 done
 echo "raw: $RAW"
 
