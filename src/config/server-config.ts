@@ -7,6 +7,7 @@
 import {join, resolve} from 'node:path';
 import {OPTIONS, type OptionSpec} from '../options.js';
 import {configError, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
+import {checkAsgiOptions} from './asgi-options.js';
 import {defaultValue, type OptionValue, type OptionValues} from './values.js';
 
 /** A value in `KAISER_CONFIG`. */
@@ -20,7 +21,7 @@ export interface ServerConfig {
 }
 
 /** Options naming the app; an app server needs exactly one. */
-export const APP_OPTIONS = ['wsgi-file', 'module', 'node-app', 'psgi', 'rack', 'lua', 'cgi', 'php-docroot'] as const;
+export const APP_OPTIONS = ['wsgi-file', 'module', 'asgi', 'node-app', 'psgi', 'rack', 'lua', 'cgi', 'php-docroot'] as const;
 
 /** Options binding a socket; an app server needs at least one. */
 export const SOCKET_OPTIONS = ['http', 'http-socket', 'socket'] as const;
@@ -73,13 +74,14 @@ export function checkServerOptions(
   const apps = APP_OPTIONS.filter((name) => values.has(name));
   const [first, second] = apps;
   if (first === undefined) {
-    problems.push(configError(where, 'KAISER_CONFIG_NO_APP', {reason: 'set wsgi-file, module, node-app, psgi, rack, lua, cgi or php-docroot'}));
+    problems.push(configError(where, 'KAISER_CONFIG_NO_APP', {reason: 'set wsgi-file, module, asgi, node-app, psgi, rack, lua, cgi or php-docroot'}));
   } else if (second !== undefined) {
     problems.push(configError(origins.get(second) ?? where, 'KAISER_CONFIG_CONFLICT', {key: second, other: first, reason: 'an app server runs one app'}));
   }
   if (!SOCKET_OPTIONS.some((name) => isNonEmpty(values.get(name)))) {
     problems.push(configError(where, 'KAISER_CONFIG_NO_SOCKET', {}));
   }
+  problems.push(...checkAsgiOptions(values, where, origins));
   return problems;
 }
 

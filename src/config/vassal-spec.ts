@@ -161,7 +161,7 @@ export function loadVassalSpec(file: string, text: string | Buffer, ctx: VassalS
       const collected = collect(parsed.value, 'unknown');
       return err([
         ...collected.diagnostics,
-        configError({file}, 'KAISER_CONFIG_NO_APP', {reason: 'set exec for a command vassal, or an app (wsgi-file, module, node-app, psgi, rack, lua, cgi, php-docroot) for an app-server vassal'}),
+        configError({file}, 'KAISER_CONFIG_NO_APP', {reason: 'set exec for a command vassal, or an app (wsgi-file, module, asgi, node-app, psgi, rack, lua, cgi, php-docroot) for an app-server vassal'}),
       ]);
     }
     default:
@@ -258,7 +258,7 @@ function loadCommandVassal(file: string, config: ConfigFile, common: Pick<Vassal
     }
     if (name === undefined || !(APP_OPTIONS as readonly string[]).includes(name)) return true;
     conflicts.push(configError(locate(entry), 'KAISER_CONFIG_CONFLICT', {
-      key: entry.key, other: 'exec', reason: 'exec runs its own program (a command vassal); wsgi-file, module, node-app, psgi, rack, lua, cgi and php-docroot are for app-server vassals',
+      key: entry.key, other: 'exec', reason: 'exec runs its own program (a command vassal); wsgi-file, module, asgi, node-app, psgi, rack, lua, cgi and php-docroot are for app-server vassals',
     }));
     return false;
   });

@@ -29,12 +29,15 @@ DEFAULTS = {
     'subscribe-to': [], 'subscribe2': [], 'subscribe-freq': 10,
     # applied by the TypeScript config layer before the master starts (strict ini parsing, socket protocol)
     'strict': False, 'protocol': None,
+    # ASGI (asgi/)
+    'asgi': None, 'asgi-loop': 'auto', 'asgi-lifespan': 'auto', 'asgi-max-concurrency': 1000, 'limit-post': 0,
+    'websockets-ping-freq': 30, 'websockets-pong-tolerance': 3, 'websockets-max-size': 1024,
 }
 LIST_KEYS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, list))     # `multi` options
 INT_KEYS = ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss', 'http-socket-modifier1',
-            'http-socket-modifier2')
+            'http-socket-modifier2', 'asgi-max-concurrency', 'limit-post', 'websockets-max-size')
 SECONDS_KEYS = ('harakiri', 'worker-reload-mercy', 'reload-mercy', 'heartbeat', 'socket-timeout', 'cgi-timeout',
-                'subscribe-freq')
+                'subscribe-freq', 'websockets-ping-freq', 'websockets-pong-tolerance')
 
 
 class ConfigError(Exception):

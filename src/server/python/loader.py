@@ -2,7 +2,7 @@
 fresh code).
 
 Owns: `chdir`, `env`, `pythonpath`, the CGI and PHP bridges (cgi_app.py, php_app.py), `wsgi-file` (executed as module `uwsgi_file_<mangled
-path>` like uWSGI), `module` (`mod` or `mod:callable`), `callable`.
+path>` like uWSGI), `module` (`mod` or `mod:callable`), `callable`, `asgi` (`mod:attr`).
 """
 import os
 import sys
@@ -64,8 +64,14 @@ def load(cfg):
             name = attr
         __import__(modname)
         module = sys.modules[modname]
+    elif cfg.get('asgi'):
+        # uvicorn's MOD:ATTR; without ATTR, `app` (FastAPI, Starlette) or else `application` (Django's asgi.py)
+        modname, _, attr = str(cfg['asgi']).partition(':')
+        __import__(modname)
+        module = sys.modules[modname]
+        name = attr or ('app' if hasattr(module, 'app') else 'application')
     else:
-        raise LoadError('no app configured (wsgi-file or module)')
+        raise LoadError('no app configured (wsgi-file, module or asgi)')
     call = name.endswith('()')
     target = module
     for part in (name[:-2] if call else name).split('.'):

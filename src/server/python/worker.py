@@ -2,7 +2,8 @@
 
 Owns: resetting the master's signal/fd state, loading the app (loader.py), reporting
 `loaded` / `load-failed` / `accepting` on the status pipe, starting the request cores
-(core 0 on the main thread, the others on threads), graceful retire (SIGHUP, max-requests),
+(core 0 on the main thread, the others on threads) or, for `asgi`, handing over to the ASGI
+event loop (asgi/server.py), graceful retire (SIGHUP, max-requests),
 immediate exit (SIGTERM/SIGINT) and dying with the master (life pipe EOF).
 """
 import _signal as signal
@@ -84,6 +85,14 @@ class Worker:
         except OSError:
             pass
 
+    def fail_load(self, error, shown=None):
+        """The app could not be loaded (import error, failed ASGI lifespan startup): report it and exit 22."""
+        log.log('%s\nunable to load app 0 (mountpoint=\'\') (callable not found or import error)' % (
+            shown or error).rstrip())
+        self.send({'act': 'load-failed', 'error': error})
+        log.flush_std()
+        os._exit(22)
+
     def master_gone(self):
         log.log('UAAAAAAH my master disconnected: i will kill myself !!!')
         for core in self.cores:
@@ -99,10 +108,10 @@ class Worker:
         except BaseException as e:
             import traceback
             tb = traceback.format_exc()
-            log.log('%s\nunable to load app 0 (mountpoint=\'\') (callable not found or import error)' % tb.rstrip())
-            self.send({'act': 'load-failed', 'error': tb if not isinstance(e, loader.LoadError) else str(e)})
-            log.flush_std()
-            os._exit(22)
+            self.fail_load(tb if not isinstance(e, loader.LoadError) else str(e), tb)
+        if cfg.get('asgi'):
+            from .asgi.server import serve
+            serve(self, self.app, t0)   # the ASGI worker's event loop; never returns
         log.log("WSGI app 0 (mountpoint='') ready in %d seconds on interpreter %#x pid: %d (default app)" % (
             int(time.time() - t0), id(sys.modules.get('__main__')), os.getpid()))
         self.send({'act': 'loaded'})
