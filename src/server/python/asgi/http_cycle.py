@@ -85,16 +85,14 @@ class HttpCycle:
     # ── the ASGI callables ───────────────────────────────────────────────────────────────────────
     async def receive(self):
         while True:
+            if self.disconnected or self.complete:
+                return {'type': 'http.disconnect'}
             if self.body:
                 return self._body_message()
             if not self.more_body:
                 if not self.body_given:
                     self.body_given = True
                     return {'type': 'http.request', 'body': b'', 'more_body': False}
-                if self.disconnected or self.complete:
-                    return {'type': 'http.disconnect'}
-            elif self.disconnected:
-                return {'type': 'http.disconnect'}
             elif self.expect_continue:
                 self.expect_continue = False
                 self.conn.transport.write(CONTINUE)
