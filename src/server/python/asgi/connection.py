@@ -67,11 +67,10 @@ class Connection(asyncio.Protocol):
         self._release_drainers()
 
     def eof_received(self):
+        # A client's FIN means it left, as uvicorn and the WSGI side take it (an HTTP client does not half-close
+        # and wait): asyncio closes the transport and the request in flight sees http.disconnect.
         self.eof = True
-        if self.body is not None and not self.discard and self.cycle is not None:
-            self.cycle.on_disconnect()      # the body will never be complete
-        # keep the write side open while a response is being produced; otherwise let asyncio close
-        return self.cycle is not None or self.ws is not None or None
+        return None
 
     def pause_writing(self):
         self.write_paused = True

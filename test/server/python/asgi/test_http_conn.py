@@ -386,20 +386,20 @@ class Disconnects(ConnTest):
         settle(self.loop)
         self.assertEqual(steps, ['resumed'])
 
-    def test_half_close_during_a_request_still_gets_the_response(self):
-        gate = asyncio.Event()
+    def test_a_fin_from_the_client_is_a_disconnect(self):
+        got = []
 
         async def app(scope, receive, send):
-            await gate.wait()
             await send({'type': 'http.response.start', 'status': 200, 'headers': []})
-            await send({'type': 'http.response.body', 'body': b'late'})
+            await send({'type': 'http.response.body', 'body': b'a', 'more_body': True})
+            await receive()
+            got.append(await receive())
         conn, t = self.open(app)
         self.send(conn, b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-        self.assertTrue(conn.eof_received())
-        gate.set()
+        self.assertFalse(conn.eof_received())       # asyncio closes the transport
+        conn.connection_lost(None)
         settle(self.loop)
-        self.assertTrue(t.take().endswith(b'late'))
-        self.assertTrue(t.closed)
+        self.assertEqual(got, [{'type': 'http.disconnect'}])
 
 
 class Sweep(ConnTest):
