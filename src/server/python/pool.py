@@ -135,6 +135,10 @@ class WorkerPool:
     def _on_first_request(self, wp, msg):
         self.master.on_first_request()
 
+    def _on_harakiri(self, wp, msg):
+        # an ASGI worker cancelled a request that ran past harakiri itself (asgi/server.py): counted as a kill is
+        self.totals_of(wp.id).harakiri += 1
+
     def _on_retiring(self, wp, msg):
         # The worker retired itself (max-requests): it no longer accepts, so its replacement starts now.
         if wp.state != states.READY:
@@ -280,6 +284,7 @@ ACTS = {
     'load-failed': WorkerPool._on_load_failed,
     'accepting': WorkerPool._on_accepting,
     'first-request': WorkerPool._on_first_request,
+    'harakiri': WorkerPool._on_harakiri,
     'retiring': WorkerPool._on_retiring,
 }
 

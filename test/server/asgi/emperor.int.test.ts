@@ -1,0 +1,158 @@
+/**
+ * ASGI vassals under the emperor, with everything a WSGI vassal has: reloads under load with zero failed requests
+ * (touch, chain), rollback when the new app's startup fails, harakiri (a request cancelled with 504; a blocked loop
+ * killed and respawned), max-requests and reload-on-rss recycling, the uWSGI stats server, Prometheus metrics, and
+ * on-demand/idle.
+ */
+import {mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync} from 'node:fs';
+import {connect} from 'node:net';
+import {dirname, join} from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {afterEach, describe, expect, it} from '@jest/globals';
+import {startLoad} from '../../helpers/load.js';
+import {cleanupProcesses, emperorStats, freePort, httpGet, publish, startKaiser, tempDir, waitFor, waitFor200} from '../../helpers/processes.js';
+
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/asgi');
+
+let load: ReturnType<typeof startLoad> | undefined;
+afterEach(async () => {
+  await load?.stop();
+  load = undefined;
+  await cleanupProcesses();
+});
+
+interface Vassal {
+  dir: string;
+  marks: string;
+  port: number;
+  emperor: ReturnType<typeof startKaiser>;
+  write: (extra?: string) => void;
+}
+
+async function asgiVassal(extra = '', emperorArgs: string[] = []): Promise<Vassal> {
+  const dir = tempDir();
+  const marks = join(dir, 'marks');
+  mkdirSync(marks);
+  const port = await freePort();
+  const write = (more = extra) => publish(dir, 'api.toml',
+    `http-socket = "127.0.0.1:${port}"\nasgi = "conformance:app"\nchdir = "${FIXTURES}"\nenv = { MARKS = "${marks}" }\n${more}`);
+  const emperor = startKaiser(['--emperor', dir, '--control', join(dir, 'control.sock'), ...emperorArgs]);
+  write();
+  return {dir, marks, port, emperor, write};
+}
+
+const pidOf = async (port: number) => (JSON.parse((await httpGet(port))?.body ?? '{}') as {pid?: number}).pid;
+
+function readJson(port: number): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let text = '';
+    s.setEncoding('utf8');
+    s.on('data', (c: string) => (text += c));
+    s.on('end', () => resolve(JSON.parse(text) as Record<string, unknown>));
+    s.on('error', reject);
+  });
+}
+
+describe('ASGI vassals under the emperor', () => {
+  it('serve, and a touch reloads them under load with zero failed requests and a lifespan per worker', async () => {
+    const v = await asgiVassal('processes = 2\n');
+    await waitFor200(v.port, 20_000);
+    await v.emperor.waitForLine('vassal api.toml is ready to accept requests');
+    const before = readdirSync(v.marks).filter((f) => f.startsWith('start-'));
+    expect(before).toHaveLength(2);
+    load = startLoad(v.port, 4);
+    await waitFor(() => load!.result.ok > 20, 5000, 'load running');
+    const later = new Date(Date.now() + 2000);
+    utimesSync(join(v.dir, 'api.toml'), later, later);
+    await waitFor(() => readdirSync(v.marks).filter((f) => f.startsWith('stop-')).length === 2, 20_000, 'old workers shut down');
+    const at = load.result.ok;
+    await waitFor(() => load!.result.ok > at + 20, 5000, 'load after the reload');
+    const result = await load.stop();
+    load = undefined;
+    expect(result.errors).toEqual({});
+    expect(result.failed).toBe(0);
+    expect(readdirSync(v.marks).filter((f) => f.startsWith('start-'))).toHaveLength(4);
+  });
+
+  it('roll back when the new workers fail their lifespan startup, and recover once it is fixed', async () => {
+    const statsPort = await freePort();
+    const v = await asgiVassal('processes = 1\n', ['--emperor-stats', `127.0.0.1:${statsPort}`]);
+    await waitFor200(v.port, 20_000);
+    const pid = await pidOf(v.port);
+    writeFileSync(join(v.marks, 'fail-startup'), '');
+    v.write('processes = 1\n# edited\n');
+    await v.emperor.waitForLine(/reload failed|reload-failed/, 20_000);
+    await waitFor(async () => (await emperorStats<{id: string; state: string}>(statsPort)).vassals.find((x) => x.id === 'api.toml')?.state === 'reload-failed', 10_000, 'reload-failed');
+    expect(await pidOf(v.port)).toBe(pid);
+    rmSync(join(v.marks, 'fail-startup'));
+    v.write('processes = 1\n# fixed\n');
+    await waitFor(async () => (await pidOf(v.port)) !== pid, 20_000, 'the new app');
+  });
+
+  it('harakiri: an overdue request is cancelled with 504 and counted; a blocked event loop gets the worker killed', async () => {
+    const statsPort = await freePort();
+    const v = await asgiVassal(`processes = 1\nharakiri = 2\nstats = "127.0.0.1:${statsPort}"\n`);
+    await waitFor200(v.port, 20_000);
+    const pid = await pidOf(v.port);
+    expect((await httpGet(v.port, '/sleep?s=30', 15_000))?.status).toBe(504);
+    await v.emperor.waitForLine('HARAKIRI ON ASGI REQUEST GET /sleep');
+    expect(await pidOf(v.port)).toBe(pid);               // the worker itself lives on
+    const blocked = httpGet(v.port, '/block?s=30', 20_000);
+    await v.emperor.waitForLine(/HARAKIRI ON WORKER 1/, 15_000);
+    expect(await blocked).toBeUndefined();               // the connection went with the killed worker
+    await waitFor(async () => (await pidOf(v.port)) !== undefined && (await pidOf(v.port)) !== pid, 15_000, 'a respawned worker');
+    const stats = await readJson(statsPort);
+    const worker = (stats['workers'] as Record<string, unknown>[])[0]!;
+    expect(worker['harakiri_count']).toBe(2);
+  });
+
+  it('max-requests and reload-on-rss recycle workers without a failed request', async () => {
+    const v = await asgiVassal('processes = 1\nmax-requests = 40\nreload-on-rss = 60\n');
+    await waitFor200(v.port, 20_000);
+    const first = await pidOf(v.port);
+    load = startLoad(v.port, 2);
+    await waitFor(async () => (await pidOf(v.port)) !== first, 20_000, 'recycled after max-requests');
+    await v.emperor.waitForLine('reached max-requests (40), recycling');
+    const afterMax = await pidOf(v.port);
+    await httpGet(v.port, '/leak?mb=80', 10_000);
+    await v.emperor.waitForLine('reached reload-on-rss', 20_000);
+    const result = await load.stop();
+    load = undefined;
+    expect(result.failed).toBe(0);
+    expect(afterMax).not.toBe(first);
+  });
+
+  it('count in the stats server (uWSGI keys) and in the Prometheus metrics', async () => {
+    const [statsPort, metricsPort] = [await freePort(), await freePort()];
+    const v = await asgiVassal(`processes = 2\nstats = "127.0.0.1:${statsPort}"\n`, ['--metrics', `127.0.0.1:${metricsPort}`]);
+    await waitFor200(v.port, 20_000);
+    for (let i = 0; i < 10; i++) await httpGet(v.port);
+    const slow = httpGet(v.port, '/sleep?s=1', 5000);
+    const stats = await readJson(statsPort);
+    const workers = stats['workers'] as Record<string, unknown>[];
+    expect(workers).toHaveLength(2);
+    for (const key of ['id', 'pid', 'accepting', 'requests', 'exceptions', 'harakiri_count', 'status', 'running_time', 'avg_rt', 'tx', 'cores']) {
+      expect(workers[0]).toHaveProperty(key);
+    }
+    expect(workers.reduce((n, w) => n + (w['requests'] as number), 0)).toBeGreaterThanOrEqual(11);
+    expect(workers.some((w) => w['status'] === 'busy')).toBe(true);
+    await slow;
+    const text = (await httpGet(metricsPort, '/metrics'))!.body;
+    const requests = Number(/^kaiser_vassal_requests_total\{[^}]*vassal="api\.toml"[^}]*\} ([0-9.e+]+)$/m.exec(text)?.[1]);
+    expect(requests).toBeGreaterThanOrEqual(11);
+  });
+
+  it('start on demand at the first request and go back to on-demand when idle', async () => {
+    const statsPort = await freePort();
+    const v = await asgiVassal('processes = 1\non-demand = true\nidle = 1\n', ['--emperor-stats', `127.0.0.1:${statsPort}`]);
+    const state = async () => (await emperorStats<{id: string; state: string}>(statsPort)).vassals.find((x) => x.id === 'api.toml')?.state;
+    await waitFor(async () => (await state().catch(() => undefined)) === 'on-demand', 10_000, 'on-demand state');
+    const first = await httpGet(v.port, '/', 20_000);
+    expect(JSON.parse(first!.body)).toMatchObject({hello: 'asgi', started: true});
+    await v.emperor.waitForLine('is idle: back to on-demand mode', 20_000);
+    await waitFor(async () => (await state()) === 'on-demand', 10_000, 'asleep again');
+    expect(readdirSync(v.marks).some((f) => f.startsWith('stop-'))).toBe(true);
+    expect((await httpGet(v.port, '/', 20_000))?.status).toBe(200);
+  });
+});
