@@ -38,7 +38,7 @@ from _kaiser.reload import Reloader  # noqa: E402
 from _kaiser.version import VERSION  # noqa: E402
 from _kaiser.worker_proc import Generation  # noqa: E402
 # imported here so forked workers share these pages with the master
-from _kaiser import worker as _worker, core as _core, wsgi as _wsgi, loader as _loader  # noqa: E402,F401
+from _kaiser import worker as _worker, loader as _loader  # noqa: E402,F401
 
 EXIT_NEED_APP = 22
 HARAKIRI_TICK_S = 0.5        # how often harakiri is checked
@@ -97,6 +97,10 @@ class Master:
             self.emperor.spawned()
         log.log('spawned uWSGI master process (pid: %d)' % os.getpid())
         self.gen = Generation(cfg, self.listeners)
+        if not cfg.get('asgi'):
+            # imported before the fork so WSGI workers share these pages; an ASGI master leaves them out (asgi/ has
+            # its own request loop, and every page the master holds counts in a 1-worker vassal's memory)
+            from _kaiser import core as _core, wsgi as _wsgi  # noqa: F401
         gc.collect()
         gc.freeze()
         for wid in range(1, cfg['processes'] + 1):

@@ -22,6 +22,7 @@ import time
 
 from .. import log
 from .accounting import Accounting
+from .connection import PAUSE_SLOT
 from .http_conn import HttpConnection
 from .lifespan import Lifespan
 from .uwsgi_conn import UwsgiConnection
@@ -126,6 +127,8 @@ class AsgiServer:
                 "lifespan %s)" % (time.time() - t0, id(sys.modules.get('__main__')), os.getpid(), loop_name,
                                   'on' if lifespan else 'off'))
         w.send({'act': 'loaded'})
+        if w.stopping[0] and not self.stopping:
+            self.retire('signal')     # SIGHUP came while the app was importing (worker.py's handler)
         if not self.stopping:
             self._start_accepting()
             w.slot.set_accepting(True)
@@ -175,7 +178,7 @@ class AsgiServer:
     def start_cycle(self, cycle):
         if self.max_concurrency and self.active >= self.max_concurrency:
             self.waiting.append(cycle)
-            cycle.conn.pause(4)
+            cycle.conn.pause(PAUSE_SLOT)
             return
         self._launch(cycle)
 
@@ -201,7 +204,7 @@ class AsgiServer:
     def start_websocket(self, session):
         if self.max_concurrency and self.active >= self.max_concurrency:
             self.waiting.append(session)
-            session.conn.pause(4)
+            session.conn.pause(PAUSE_SLOT)
             return
         self._launch_websocket(session)
 
@@ -241,7 +244,7 @@ class AsgiServer:
                 if conn.ws is item:
                     item.on_connection_lost()
                 continue
-            conn.resume(4)
+            conn.resume(PAUSE_SLOT)
             if conn.ws is item:
                 self._launch_websocket(item)
             else:

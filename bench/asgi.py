@@ -1,0 +1,405 @@
+#!/usr/bin/python3
+"""ASGI servers side by side in one run (issue 17): kaiser's ASGI worker, uvicorn, hypercorn and daphne (all from
+Debian), the same FastAPI app (bench/apps/asgi_hello.py: GET / -> {"hello": "world"}, a websocket echo on /ws).
+
+  throughput  wrk -t2 -c64 on GET / for DURATION s, keep-alive and `Connection: close` (bench/lib/wrk-close.lua),
+              the same number of processes for each server (PROCESSES, default "2 1": daphne has no workers
+              option, so it runs in the 1-process rows only); access logs off everywhere. Each server is measured
+              RUNS times, interleaved with the others; the median run (by requests/s) is reported with its p50/p99.
+  websocket   echo round trips per second: bench/lib/ws-echo.mjs, 64 connections, each one message in flight,
+              1 process per server.
+  pss         a 1-worker FastAPI vassal under the kaiser emperor (master + worker + the emperor's reaper, the
+              emperor excluded) against `uvicorn --workers 1` (one process), after 20 requests.
+  reload      a kaiser ASGI vassal (2 workers) under `wrk -t1 -c16` while a sequential prober (one request at a
+              time, a fresh connection each) records failures and the longest stretch without a 200; the vassal
+              file is touched 2 s in (chain reload). RUNS runs.
+
+Prints detail lines, markdown tables and `figure:` lines; the raw output goes to bench/results/asgi.DATE.txt too.
+Run it under the bench lock on a shared machine:  flock /work/bench.lock bench/asgi.sh
+Env: DURATION (8), RUNS (3), PROCESSES ("2 1"), SERVERS ("kaiser uvicorn hypercorn daphne"), PARTS
+("throughput websocket pss reload"), KAISER_ROOT (this checkout), PORT_BASE (24400).
+"""
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.environ.get('KAISER_ROOT') or os.path.dirname(HERE)
+APPS = os.path.join(HERE, 'apps')
+PY = '/usr/bin/python3'
+NODE = os.environ.get('NODE') or 'node'
+DURATION = int(os.environ.get('DURATION', '8'))
+RUNS = int(os.environ.get('RUNS', '3'))
+PROCESSES = [int(p) for p in os.environ.get('PROCESSES', '2 1').split()]
+SERVERS = os.environ.get('SERVERS', 'kaiser uvicorn hypercorn daphne').split()
+PARTS = os.environ.get('PARTS', 'throughput websocket pss reload').split()
+PORT = [int(os.environ.get('PORT_BASE', '24400'))]
+STARTED = []
+
+
+def out(line=''):
+    print(line, flush=True)
+
+
+def next_port():
+    while True:
+        PORT[0] += 1
+        with socket.socket() as s:
+            try:
+                s.bind(('127.0.0.1', PORT[0]))
+                return PORT[0]
+            except OSError:
+                continue
+
+
+def command(server, port, processes):
+    if server == 'kaiser':
+        return [NODE, os.path.join(ROOT, 'bin/kaiser.js'), '--http-socket', '127.0.0.1:%d' % port, '--asgi',
+                'asgi_hello:app', '--processes', str(processes), '--disable-logging']
+    if server == 'uvicorn':
+        return [PY, '-m', 'uvicorn', 'asgi_hello:app', '--host', '127.0.0.1', '--port', str(port), '--workers',
+                str(processes), '--no-access-log', '--log-level', 'warning']
+    if server == 'hypercorn':
+        return [PY, '-m', 'hypercorn', '--bind', '127.0.0.1:%d' % port, '--workers', str(processes), 'asgi_hello:app']
+    if server == 'daphne':
+        return None if processes != 1 else [PY, '-m', 'daphne', '-v', '0', '-b', '127.0.0.1', '-p', str(port),
+                                            'asgi_hello:app']
+    raise ValueError(server)
+
+
+def start(argv, cwd=APPS, env=None):
+    log = tempfile.TemporaryFile()
+    p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    p.log = log
+    STARTED.append(p)
+    return p
+
+
+def stop(p, grace=10):
+    if p.poll() is None:
+        try:
+            p.send_signal(signal.SIGTERM)
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(p.pid, signal.SIGKILL)     # the group this script started (start_new_session)
+    except (ProcessLookupError, PermissionError):
+        pass
+    p.wait()
+    if p in STARTED:
+        STARTED.remove(p)
+
+
+def log_tail(p, n=400):
+    p.log.seek(0)
+    return p.log.read().decode(errors='replace')[-n:]
+
+
+def http_status(port, path='/', timeout=1.0):
+    try:
+        with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
+            s.sendall(b'GET %s HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n' % path.encode())
+            data = b''
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                data += d
+        return int(data[9:12]), data
+    except (OSError, ValueError):
+        return None, b''
+
+
+def wait_200(port, timeout=60):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if http_status(port)[0] == 200:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def tree(pid):
+    kids = {}
+    for e in os.listdir('/proc'):
+        if e.isdigit():
+            try:
+                data = open('/proc/%s/stat' % e).read()
+                ppid = int(data[data.rindex(')') + 2:].split()[1])
+                kids.setdefault(ppid, []).append(int(e))
+            except (OSError, ValueError):
+                pass
+    out_, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out_.append(p)
+        todo += kids.get(p, [])
+    return out_
+
+
+def pss_kb(pids):
+    total = 0
+    for pid in pids:
+        try:
+            for line in open('/proc/%d/smaps_rollup' % pid):
+                if line.startswith('Pss:'):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def wrk(port, close, duration=DURATION, threads=2, conns=64):
+    argv = ['wrk', '-t%d' % threads, '-c%d' % conns, '-d%ds' % duration, '--latency']
+    if close:
+        argv += ['-s', os.path.join(HERE, 'lib/wrk-close.lua')]
+    text = subprocess.run(argv + ['http://127.0.0.1:%d/' % port], capture_output=True, text=True,
+                          timeout=duration + 30).stdout
+
+    def grab(pattern, default='0'):
+        m = re.search(pattern, text)
+        return m.group(1) if m else default
+    errors = sum(int(x) for x in re.findall(r'(?:connect|read|write|timeout) (\d+)', grab(r'(Socket errors:[^\n]*)', '')))
+    return {'rps': float(grab(r'Requests/sec:\s+([\d.]+)')), 'p50': ms(grab(r'\n\s+50%\s+(\S+)', '0us')),
+            'p99': ms(grab(r'\n\s+99%\s+(\S+)', '0us')), 'non2xx': int(grab(r'Non-2xx or 3xx responses:\s+(\d+)')),
+            'errors': errors, 'requests': int(grab(r'(\d+) requests in'))}
+
+
+def ms(value):
+    m = re.match(r'([\d.]+)(us|ms|s)', value)
+    if not m:
+        return 0.0
+    return float(m.group(1)) * {'us': 0.001, 'ms': 1.0, 's': 1000.0}[m.group(2)]
+
+
+# ── throughput ──────────────────────────────────────────────────────────────────────────────────
+def throughput():
+    results = {}
+    for processes in PROCESSES:
+        servers = [s for s in SERVERS if command(s, 1, processes)]
+        up = {}
+        for s in servers:
+            port = next_port()
+            p = start(command(s, port, processes))
+            if not wait_200(port):
+                out('detail: %s (%d processes) never answered: %s' % (s, processes, log_tail(p)))
+                stop(p)
+                continue
+            up[s] = (port, p)
+        for close in (False, True):
+            mode = 'close' if close else 'keep-alive'
+            runs = {s: [] for s in up}
+            for r in range(RUNS):
+                order = list(up) if r % 2 == 0 else list(reversed(list(up)))
+                for s in order:
+                    res = wrk(up[s][0], close)
+                    runs[s].append(res)
+                    out('detail: throughput %s processes=%d %s run %d: %.0f req/s p50=%.2fms p99=%.2fms '
+                        'non2xx=%d socket_errors=%d' % (s, processes, mode, r + 1, res['rps'], res['p50'],
+                                                        res['p99'], res['non2xx'], res['errors']))
+            for s, rs in runs.items():
+                med = sorted(rs, key=lambda x: x['rps'])[len(rs) // 2]
+                results[(processes, mode, s)] = dict(med, all=[round(x['rps']) for x in rs],
+                                                     failed=sum(x['non2xx'] for x in rs))
+        for port, p in up.values():
+            stop(p)
+    out()
+    out('| processes | connections | server | requests/s (median of %d) | p50 ms | p99 ms | runs (req/s) | vs kaiser |' % RUNS)
+    out('|---|---|---|---|---|---|---|---|')
+    for (processes, mode, s), res in sorted(results.items(), key=lambda kv: (-kv[0][0], kv[0][1] != 'keep-alive',
+                                                                             SERVERS.index(kv[0][2]))):
+        k = results.get((processes, mode, 'kaiser'))
+        ratio = '%.2f×' % (k['rps'] / res['rps']) if k and res['rps'] and s != 'kaiser' else ''
+        out('| %d | %s | %s | %.0f | %.2f | %.2f | %s | %s |' % (processes, mode, s, res['rps'], res['p50'], res['p99'],
+                                                                ' '.join(map(str, res['all'])), ratio))
+    out()
+    for (processes, mode, s), res in results.items():
+        k = results.get((processes, mode, 'kaiser'))
+        if s != 'kaiser' and k and res['rps']:
+            out('figure: asgi_throughput_kaiser_over_%s_%dp_%s %.2f ratio' % (s, processes, mode.replace('-', ''),
+                                                                            k['rps'] / res['rps']))
+            out('figure: asgi_p99_kaiser_minus_%s_%dp_%s %.2f ms' % (s, processes, mode.replace('-', ''),
+                                                                   k['p99'] - res['p99']))
+
+
+# ── websocket echo ──────────────────────────────────────────────────────────────────────────────
+def websocket():
+    up = {}
+    for s in SERVERS:
+        port = next_port()
+        p = start(command(s, port, 1))
+        if not wait_200(port):
+            out('detail: %s never answered: %s' % (s, log_tail(p)))
+            stop(p)
+            continue
+        up[s] = (port, p)
+    runs = {s: [] for s in up}
+    for r in range(RUNS):
+        for s in (list(up) if r % 2 == 0 else list(reversed(list(up)))):
+            text = subprocess.run([NODE, os.path.join(HERE, 'lib/ws-echo.mjs'), str(up[s][0]), '/ws', '64',
+                                   str(DURATION)], capture_output=True, text=True, timeout=DURATION + 60).stdout
+            try:
+                res = json.loads(text.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                res = {'per_second': 0, 'errors': -1}
+            runs[s].append(res)
+            out('detail: websocket %s run %d: %s round trips/s, errors %s' % (s, r + 1, res['per_second'], res['errors']))
+    for port, p in up.values():
+        stop(p)
+    out()
+    out('| server (1 process) | websocket echo round trips/s (median of %d, 64 connections) | runs | vs kaiser |' % RUNS)
+    out('|---|---|---|---|')
+    med = {s: statistics.median(x['per_second'] for x in rs) for s, rs in runs.items() if rs}
+    for s in med:
+        ratio = '%.2f×' % (med['kaiser'] / med[s]) if 'kaiser' in med and med[s] and s != 'kaiser' else ''
+        out('| %s | %.0f | %s | %s |' % (s, med[s], ' '.join(str(x['per_second']) for x in runs[s]), ratio))
+    out()
+    for s in med:
+        if s != 'kaiser' and 'kaiser' in med and med[s]:
+            out('figure: asgi_ws_echo_kaiser_over_%s %.2f ratio' % (s, med['kaiser'] / med[s]))
+
+
+# ── memory ──────────────────────────────────────────────────────────────────────────────────────
+def pss():
+    figures = {}
+    for r in range(RUNS):
+        d = tempfile.mkdtemp(prefix='kaiser-asgi-bench-')
+        port = next_port()
+        with open(os.path.join(d, 'api.toml'), 'w') as f:
+            f.write('http-socket = "127.0.0.1:%d"\nasgi = "asgi_hello:app"\nchdir = "%s"\nprocesses = 1\n' % (port, APPS))
+        emp = start([NODE, os.path.join(ROOT, 'bin/kaiser.js'), '--emperor', d, '--control', os.path.join(d, 'c.sock')])
+        kaiser = None
+        if wait_200(port):
+            for _ in range(20):
+                http_status(port)
+            time.sleep(1)
+            kaiser = pss_kb(tree(emp.pid)[1:])
+        stop(emp, 30)
+        port = next_port()
+        uv = start(command('uvicorn', port, 1))
+        uvicorn = None
+        if wait_200(port):
+            for _ in range(20):
+                http_status(port)
+            time.sleep(1)
+            uvicorn = pss_kb(tree(uv.pid))
+        stop(uv)
+        out('detail: pss run %d: kaiser vassal %s kB, uvicorn %s kB' % (r + 1, kaiser, uvicorn))
+        figures.setdefault('kaiser', []).append(kaiser or 0)
+        figures.setdefault('uvicorn', []).append(uvicorn or 0)
+    k, u = statistics.median(figures['kaiser']), statistics.median(figures['uvicorn'])
+    out()
+    out('| 1-worker FastAPI app | PSS kB (median of %d) | runs |' % RUNS)
+    out('|---|---|---|')
+    out('| kaiser vassal (master + worker + reaper) | %d | %s |' % (k, ' '.join(map(str, figures['kaiser']))))
+    out('| uvicorn --workers 1 | %d | %s |' % (u, ' '.join(map(str, figures['uvicorn']))))
+    out()
+    if u:
+        out('figure: asgi_pss_kaiser_over_uvicorn %.2f ratio' % (k / u))
+
+
+# ── reload under load ───────────────────────────────────────────────────────────────────────────
+def prober(port, seconds, result):
+    end = time.time() + seconds
+    last_ok = None
+    result.update(ok=0, failed=0, max_gap_ms=0.0, kinds={})
+    while time.time() < end:
+        st, _ = http_status(port, timeout=5)
+        t = time.time()
+        if st == 200:
+            result['ok'] += 1
+            if last_ok is not None:
+                result['max_gap_ms'] = max(result['max_gap_ms'], (t - last_ok) * 1000)
+            last_ok = t
+        else:
+            result['failed'] += 1
+            k = str(st)
+            result['kinds'][k] = result['kinds'].get(k, 0) + 1
+            time.sleep(0.002)
+
+
+def reload():
+    rows = []
+    for r in range(RUNS):
+        d = tempfile.mkdtemp(prefix='kaiser-asgi-bench-')
+        port = next_port()
+        vassal = os.path.join(d, 'api.toml')
+        with open(vassal, 'w') as f:
+            f.write('http-socket = "127.0.0.1:%d"\nasgi = "asgi_hello:app"\nchdir = "%s"\nprocesses = 2\n'
+                    'disable-logging = true\n' % (port, APPS))
+        emp = start([NODE, os.path.join(ROOT, 'bin/kaiser.js'), '--emperor', d, '--control', os.path.join(d, 'c.sock')])
+        if not wait_200(port):
+            out('detail: reload run %d: the vassal never answered: %s' % (r + 1, log_tail(emp)))
+            stop(emp, 30)
+            continue
+        time.sleep(1)
+        probe = {}
+        t = threading.Thread(target=prober, args=(port, 10, probe))
+        w = {}
+        tw = threading.Thread(target=lambda: w.update(wrk(port, False, duration=10, threads=1, conns=16)))
+        tw.start()
+        t.start()
+        time.sleep(2)
+        later = time.time() + 1
+        os.utime(vassal, (later, later))
+        t.join()
+        tw.join()
+        stop(emp, 30)
+        failed = probe['failed'] + w.get('non2xx', 0) + w.get('errors', 0)
+        rows.append((failed, probe['max_gap_ms']))
+        out('detail: reload run %d: prober ok=%d failed=%d %s longest gap %.1f ms; wrk %.0f req/s non2xx=%d '
+            'socket_errors=%d' % (r + 1, probe['ok'], probe['failed'], probe['kinds'] or '', probe['max_gap_ms'],
+                                  w.get('rps', 0), w.get('non2xx', 0), w.get('errors', 0)))
+    if rows:
+        out()
+        out('| kaiser ASGI vassal, touch (chain reload) under load | failed requests (all runs) | longest gap ms (median; runs) |')
+        out('|---|---|---|')
+        gaps = [g for _, g in rows]
+        out('| 2 workers, wrk -t1 -c16 + sequential prober | %d | %.1f; %s |' % (
+            sum(f for f, _ in rows), statistics.median(gaps), ' '.join('%.1f' % g for g in gaps)))
+        out()
+        out('figure: asgi_reload_failed %d requests' % sum(f for f, _ in rows))
+        out('figure: asgi_reload_longest_gap %.1f ms' % statistics.median(gaps))
+
+
+def versions():
+    def v(mod):
+        r = subprocess.run([PY, '-c', 'import %s; print(%s.__version__)' % (mod, mod)], capture_output=True, text=True)
+        return r.stdout.strip() or 'missing'
+    have = subprocess.run([PY, '-c', 'import uvicorn.config as c; from uvicorn.config import Config;'
+                           'cfg = Config("asgi_hello:app", app_dir=%r); cfg.load();'
+                           'print(cfg.http_protocol_class.__name__, cfg.ws_protocol_class.__name__, cfg.loop)' % APPS],
+                          capture_output=True, text=True, cwd=APPS)
+    loops = subprocess.run([PY, '-c', 'import importlib.util as u; print("uvloop", bool(u.find_spec("uvloop")), '
+                            '"httptools", bool(u.find_spec("httptools")))'], capture_output=True, text=True).stdout.strip()
+    return ('python=%s uvicorn=%s hypercorn=%s daphne=%s fastapi=%s %s; uvicorn uses: %s' % (
+        sys.version.split()[0] if sys.executable == PY else subprocess.run([PY, '-V'], capture_output=True, text=True).stdout.strip(),
+        v('uvicorn'), v('hypercorn'), v('daphne'), v('fastapi'), loops, have.stdout.strip() or have.stderr.strip()[-200:]))
+
+
+def main():
+    out('asgi bench: date=%s cpus=%d loadavg="%s" duration=%ds runs=%d processes=%s servers=%s' % (
+        time.strftime('%Y-%m-%dT%H:%M:%S'), os.cpu_count(), ' '.join(open('/proc/loadavg').read().split()[:3]),
+        DURATION, RUNS, PROCESSES, ' '.join(SERVERS)))
+    out('asgi bench: ' + versions())
+    try:
+        for part in PARTS:
+            out('# %s' % part)
+            {'throughput': throughput, 'websocket': websocket, 'pss': pss, 'reload': reload}[part]()
+    finally:
+        for p in list(STARTED):
+            stop(p, 5)
+
+
+if __name__ == '__main__':
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+    main()
