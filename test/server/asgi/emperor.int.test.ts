@@ -128,16 +128,20 @@ describe('ASGI vassals under the emperor', () => {
     const v = await asgiVassal(`processes = 2\nstats = "127.0.0.1:${statsPort}"\n`, ['--metrics', `127.0.0.1:${metricsPort}`]);
     await waitFor200(v.port, 20_000);
     for (let i = 0; i < 10; i++) await httpGet(v.port);
-    const slow = httpGet(v.port, '/sleep?s=1', 5000);
-    const stats = await readJson(statsPort);
+    const slow = httpGet(v.port, '/sleep?s=3', 10_000);
+    const busy = (doc: Record<string, unknown>) => (doc['workers'] as Record<string, unknown>[]).some((w) => w['status'] === 'busy');
+    const stats = await waitFor(async () => {
+      const doc = await readJson(statsPort);
+      return busy(doc) ? doc : undefined;
+    }, 5000, 'a worker busy with the slow request');
     const workers = stats['workers'] as Record<string, unknown>[];
     expect(workers).toHaveLength(2);
     for (const key of ['id', 'pid', 'accepting', 'requests', 'exceptions', 'harakiri_count', 'status', 'running_time', 'avg_rt', 'tx', 'cores']) {
       expect(workers[0]).toHaveProperty(key);
     }
     expect(workers.reduce((n, w) => n + (w['requests'] as number), 0)).toBeGreaterThanOrEqual(11);
-    expect(workers.some((w) => w['status'] === 'busy')).toBe(true);
-    await slow;
+    expect((await slow)?.status).toBe(200);
+    expect(busy(await readJson(statsPort))).toBe(false);
     const text = (await httpGet(metricsPort, '/metrics'))!.body;
     const requests = Number(/^kaiser_vassal_requests_total\{[^}]*vassal="api\.toml"[^}]*\} ([0-9.e+]+)$/m.exec(text)?.[1]);
     expect(requests).toBeGreaterThanOrEqual(11);
