@@ -1,21 +1,18 @@
-"""What the ASGI server's unit tests share: the server's modules as the package `_kaiser` (as master.py's bootstrap
-makes them), a fake transport that records what a connection writes and lets a test pause/resume/close it, a fake
-server standing in for asgi/server.py (limits, loop, the request bookkeeping), and a helper that runs a loop until
-the app tasks have settled.
+"""What the ASGI server's unit tests share: the server's modules as the package `_kaiser` (through
+_kaiser_bootstrap, as the entry points see them), a fake transport that records what a connection writes and lets a
+test pause/resume/close it, a fake server standing in for asgi/server.py (limits, loop, the request bookkeeping), and
+a helper that runs a loop until the app tasks have settled.
 """
 import asyncio
 import os
 import sys
-import types
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 PY_DIR = os.path.join(ROOT, 'src', 'server', 'python')
 
 if '_kaiser' not in sys.modules:
-    pkg = types.ModuleType('_kaiser')
-    pkg.__path__ = [PY_DIR]
-    pkg.__file__ = os.path.join(PY_DIR, '__init__.py')
-    sys.modules['_kaiser'] = pkg
+    sys.path.insert(0, PY_DIR)
+    import _kaiser_bootstrap  # noqa: E402,F401  (registers the package `_kaiser`, removes PY_DIR from sys.path again)
 
 
 class FakeTransport(asyncio.Transport):
