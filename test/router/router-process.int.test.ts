@@ -4,7 +4,8 @@
  * and several processes share the address through SO_REUSEPORT.
  */
 import {afterEach, describe, expect, it} from '@jest/globals';
-import {connect} from 'node:net';
+import {readdirSync} from 'node:fs';
+import {connect, type Socket} from 'node:net';
 import {join} from 'node:path';
 import {PYTHON, ROOT, cleanupProcesses, freePort, isAlive, publish, startKaiser, tempDir, waitFor, type Started} from '../helpers/processes.js';
 
@@ -85,6 +86,36 @@ describe('router processes', () => {
     }, 20_000, 'b.test through the router');
     // Connections land on both processes; each must know b.test.
     for (let i = 0; i < 20; i += 1) expect(await get(front, 'b.test')).toEqual([200, 'b']);
+  });
+
+  it('answers a normal client after a flood of 3000 idle and half-open connections, and the emperor holds none of them', async () => {
+    const dir = tempDir();
+    const [front, app] = [await freePort(), await freePort()];
+    publish(dir, 'app.toml', commandVassal(app, 'app', 'app.test'));
+    const k = startKaiser(['--emperor', dir, '--emperor-http', `127.0.0.1:${front}`, '--emperor-http-max-connections', '1000', '--control', join(dir, 'c.sock')]);
+    await k.waitForLine('HTTP router on', 20_000);
+    await waitFor(async () => {
+      const r = await get(front, 'app.test');
+      return Array.isArray(r) && r[1] === 'app';
+    }, 20_000, 'app.test through the router');
+    const emperorFds = () => readdirSync(`/proc/${k.pid}/fd`).length;
+    const before = emperorFds();
+    const flood: Socket[] = [];
+    try {
+      for (let i = 0; i < 3000; i += 1) {
+        const socket = connect({host: '127.0.0.1', port: front});
+        socket.on('error', () => undefined);
+        // Issue 14: half-open requests (a head that never ends) used to exhaust the emperor's descriptors.
+        if (i % 2 === 1) socket.write('GET / HTTP/1.1\r\nHost: app.test\r\nX-Slow: ');
+        flood.push(socket);
+      }
+      await waitFor(() => flood.every((s) => !s.connecting), 20_000, 'the flood to connect');
+      expect(await get(front, 'app.test')).toEqual([200, 'app']);
+      expect(emperorFds()).toBeLessThanOrEqual(before + 5);
+      expect(isAlive(k.pid)).toBe(true);
+    } finally {
+      for (const socket of flood) socket.destroy();
+    }
   });
 
   it('refuses to start with a clear error when the address is taken', async () => {
