@@ -196,6 +196,7 @@ export const OPTIONS = [
   {name: 'subscribe2', type: 'string', multi: true, scopes: ['server'], arg: 'k=v,…', help: 'announce with uWSGI\u2019s key=value form: server=, key=, addr=, weight=, modifier1=, modifier2=, proto=http'},
   {name: 'subscribe-freq', type: 'seconds', default: 10, scopes: ['server'], arg: 'S', help: 'how often subscriptions are announced (the server drops a node silent for its tolerance, 17 s)'},
   {name: 'socket-timeout', type: 'seconds', default: 4, scopes: ['server'], arg: 'S', help: 'idle timeout for reading a request from a client'},
+  {name: 'request-read-timeout', type: 'seconds', default: 60, scopes: ['server'], arg: 'S', help: 'a client must send its whole request, head and body, within S seconds of its first byte, else 408 and the connection is closed (nginx\u2019s client_header_timeout/client_body_timeout default); 0 = no limit'},
   {name: 'disable-logging', aliases: ['L'], type: 'bool', scopes: ['server'], help: 'do not log requests'},
 
   // ── app server: stats ─────────────────────────────────────────────────────────────────────
@@ -262,7 +263,7 @@ export const OPTIONS = [
   {name: 'route-run', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'ACTION', help: 'internal routing action run for every request'},
   {name: 'route-host', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'REGEXP ACTION', help: 'internal routing on the Host header'},
   {name: 'route-uri', type: 'string', multi: true, effect: 'pending', scopes: ['server'], arg: 'REGEXP ACTION', help: 'internal routing on REQUEST_URI'},
-  {name: 'post-buffering', type: 'int', effect: 'pending', scopes: ['server'], arg: 'BYTES', help: 'read request bodies larger than BYTES into a temporary file before calling the app'},
+  {name: 'post-buffering', type: 'int', scopes: ['server'], arg: 'BYTES', help: 'keep at most BYTES of a request body in memory, the rest in a temporary file (kaiser always receives the whole body before calling the app; default 1 MiB)'},
   {name: 'procname', type: 'string', effect: 'pending', scopes: ['server'], arg: 'NAME', help: 'process title of the workers'},
   {name: 'procname-prefix', type: 'string', effect: 'pending', scopes: ['server'], arg: 'TEXT', help: 'prefix of every process title'},
   {name: 'procname-prefix-spaced', type: 'string', effect: 'pending', scopes: ['server'], arg: 'TEXT', help: 'prefix of every process title, followed by a space'},

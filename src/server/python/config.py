@@ -17,6 +17,7 @@ DEFAULTS = {
     'master': False, 'processes': 1, 'threads': 1, 'harakiri': 0, 'max-requests': 0, 'reload-on-rss': 0,
     'worker-reload-mercy': 60, 'reload-mercy': 30, 'reload-mode': 'chain', 'touch-reload': [],
     'touch-chain-reload': [], 'master-fifo': [], 'pidfile': None, 'heartbeat': 0, 'socket-timeout': 4,
+    'request-read-timeout': 60, 'post-buffering': None,
     'disable-logging': False, 'stats': None, 'stats-http': False, 'stats-minified': False,
     'memory-report': False, 'log-format': 'human', 'python': None, 'logto': None, 'enable-threads': False,
     'lazy-apps': False, 'die-on-term': False,
@@ -35,9 +36,9 @@ DEFAULTS = {
 }
 LIST_KEYS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, list))     # `multi` options
 INT_KEYS = ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss', 'http-socket-modifier1',
-            'http-socket-modifier2', 'asgi-max-concurrency', 'limit-post', 'websockets-max-size')
+            'http-socket-modifier2', 'asgi-max-concurrency', 'limit-post', 'websockets-max-size', 'post-buffering')
 SECONDS_KEYS = ('harakiri', 'worker-reload-mercy', 'reload-mercy', 'heartbeat', 'socket-timeout', 'cgi-timeout',
-                'subscribe-freq', 'websockets-ping-freq', 'websockets-pong-tolerance')
+                'subscribe-freq', 'websockets-ping-freq', 'websockets-pong-tolerance', 'request-read-timeout')
 
 
 class ConfigError(Exception):

@@ -1,23 +1,40 @@
-"""HTTP/1.x on the wire: request-head parsing into a WSGI environ and response-head building.
+"""HTTP/1.x on the wire: request heads into a WSGI environ, strictly, and response heads out.
 
-Owns: request line and header parsing (bytes.find based, one pass, cached header keys),
-percent-decoding of PATH_INFO, and the byte layout of response heads and chunked framing.
-Imported as `_kaiser.http`, never as the stdlib `http`.
+Owns: request-line and header parsing (bytes.find based, one pass, cached header keys), the strictness that keeps a
+front proxy and kaiser agreeing on where a request ends (RFC 9112, as nginx and uWSGI read it):
+  - no control character in the head (HTAB only inside header values), header names are tokens, `HTTP/1.x` only;
+  - a header name holding `_` is dropped (nginx's `underscores_in_headers off`): `Content_Length` can neither frame
+    the body nor pose as `Content-Length` or `X-Forwarded-For` in the environ, where `-` and `_` look alike;
+  - one Content-Length, of digits only; one Transfer-Encoding, `chunked` only, never together with a
+    Content-Length, never on HTTP/1.0;
+percent-decoding of PATH_INFO, and the byte layout of response heads and chunked framing. Imported as
+`_kaiser.http`, never as the stdlib `http`.
 """
 
 _HKEYS = {}
 _SPECIAL = {'CONTENT_TYPE', 'CONTENT_LENGTH'}
+_TCHAR = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_CTL_BUT_TAB = bytes(range(9)) + bytes(range(10, 32)) + b'\x7f'
+CONTENT_LENGTH_DIGITS = 18        # below 2**63: a length no body reaches
+CHUNKED = 'chunked'               # body_framing(): a chunked body
 
 
 class BadRequest(Exception):
     pass
 
 
+def is_token(data):
+    return bool(data) and not data.translate(None, _TCHAR)
+
+
 def header_key(name):
+    """The environ key of header `name` (bytes), or None for a name holding `_` (dropped)."""
     key = _HKEYS.get(name)
     if key is None:
-        if not name or b' ' in name or b'\t' in name:
-            raise BadRequest('bad header name')
+        if not is_token(name):
+            raise BadRequest('bad header name %r' % name[:40])
+        if b'_' in name:
+            return None
         s = name.decode('latin-1').upper().replace('-', '_')
         key = s if s in _SPECIAL else 'HTTP_' + s
         if len(_HKEYS) < 1000:
@@ -42,17 +59,21 @@ def unquote(path):
 
 def parse_head(buf, end, env):
     """Fill `env` from the head buf[:end] (end = index of the blank line). Returns the
-    request line's protocol (e.g. 'HTTP/1.1')."""
+    request line's protocol (e.g. 'HTTP/1.1'). Raises BadRequest."""
+    head = buf[:end]
+    # Every control character but HTAB is refused; the CRLFs between lines are the only ones allowed.
+    if len(head) - len(head.translate(None, _CTL_BUT_TAB)) != 2 * head.count(b'\r\n'):
+        raise BadRequest('control character in the request head')
     le = buf.find(b'\r\n', 0, end + 2)
     parts = buf[:le].split(b' ')
     if len(parts) != 3:
         raise BadRequest('bad request line')
     method, uri, proto = parts
-    if not proto.startswith(b'HTTP/1.') or not method or not uri:
+    if len(proto) != 8 or not proto.startswith(b'HTTP/1.') or not proto[7:].isdigit():
+        raise BadRequest('bad protocol')
+    if not is_token(method) or not uri or b'\t' in uri:
         raise BadRequest('bad request line')
     smethod = method.decode('latin-1')
-    if not smethod.isalpha() and not smethod.replace('-', '').isalpha():
-        raise BadRequest('bad method')
     suri = uri.decode('latin-1')
     sproto = proto.decode('latin-1')
     env['REQUEST_METHOD'] = smethod
@@ -78,12 +99,39 @@ def parse_head(buf, end, env):
                 raise BadRequest('bad header line')
             name = line[:c]
             key = get(name) or header_key(name)
-            val = line[c + 1:].strip().decode('latin-1')
-            if key in env and key[0] == 'H':
-                env[key] = env[key] + (';' if key == 'HTTP_COOKIE' else ',') + val
-            else:
-                env[key] = val
+            if key is None:
+                continue
+            val = line[c + 1:].strip(b' \t').decode('latin-1')
+            if key in env:
+                if key == 'CONTENT_LENGTH' or key == 'HTTP_TRANSFER_ENCODING':
+                    raise BadRequest('repeated %s' % name.decode('latin-1'))
+                if key[0] == 'H':
+                    env[key] = env[key] + (';' if key == 'HTTP_COOKIE' else ',') + val
+                    continue
+            env[key] = val
     return sproto
+
+
+def body_framing(env, proto):
+    """How the body of a parsed request is delimited: None (no body), the Content-Length (int > 0) or CHUNKED.
+    Raises BadRequest for a framing two servers could read differently."""
+    te = env.get('HTTP_TRANSFER_ENCODING')
+    cl = env.get('CONTENT_LENGTH')
+    if te is not None:
+        if te.lower() != 'chunked' or cl is not None or proto == 'HTTP/1.0':
+            raise BadRequest('bad Transfer-Encoding %r' % te[:40])
+        return CHUNKED
+    if cl is None:
+        return None
+    length = content_length(cl)
+    return length or None
+
+
+def content_length(value):
+    """A Content-Length value (str) as an int: 1*DIGIT, no sign, no space, no `_`, at most 18 digits."""
+    if not value or len(value) > CONTENT_LENGTH_DIGITS or not value.isdigit() or not value.isascii():
+        raise BadRequest('bad Content-Length %r' % value[:40])
+    return int(value)
 
 
 def response_head(proto, status, headers, extra):

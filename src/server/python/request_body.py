@@ -1,56 +1,189 @@
-"""Request bodies as `wsgi.input`: Content-Length and chunked framing, read lazily from the connection.
+"""Request bodies: their framing decoded as the bytes arrive, in the request core's event loop, and `wsgi.input` over
+the whole body once it is in.
 
-Owns: reading a body the app asks for (read, readline, readlines, iteration, PEP 3333), chunked decoding with
-trailers, draining what the app left unread before the next keep-alive request, and the shared empty input.
+A core receives a body before it runs the app (uWSGI's post-buffering, nginx's request buffering): a client sending
+slowly costs a connection and at most `post-buffering` bytes of memory (MEMORY_LIMIT when unset; the rest goes to an
+unnamed temporary file), never a worker core, and `request-read-timeout` bounds how long it may take. Framing is strict (RFC 9112 §6-7): the
+Content-Length is checked by http.py; a chunk size is 1*HEXDIG (no sign, no `0x`, no `_`, at most 16 digits), chunk
+data ends with CRLF, a chunk-size or trailer line holds no control character and is at most LINE_LIMIT bytes, and a
+body has at most TRAILERS_LIMIT trailer lines. Anything else is BadBody, answered 400.
 """
-from .client_io import recv_wait
+import os
 
+MEMORY_LIMIT = 1 << 20        # bytes of one body kept in memory by default; the rest is spooled to a temporary file
+LINE_LIMIT = 8192             # a chunk-size line or a trailer line
+TRAILERS_LIMIT = 64
+CHUNK_SIZE_DIGITS = 16        # 16 hex digits: 2**64 - 1, more than any body
 CRLF = b'\r\n'
+_HEXDIGITS = b'0123456789abcdefABCDEF'
+_CTL = bytes(range(9)) + bytes(range(10, 32)) + b'\x7f'     # control characters but HTAB
 
-def conn_read(conn, n):
-    """Up to n bytes from the connection: first its buffered bytes, then the socket."""
-    buf = conn.buf
-    if buf:
-        if len(buf) <= n:
-            conn.buf = b''
-            return buf
-        conn.buf = buf[n:]
-        return buf[:n]
+
+class BadBody(Exception):
+    """The body's framing is malformed (400)."""
+
+
+def has_ctl(data):
+    """True when `data` holds a control character other than HTAB."""
+    return len(data.translate(None, _CTL)) != len(data)
+
+
+class Spool:
+    """A body as it arrives: in memory up to `memory_limit` bytes, then in an unnamed temporary file (O_TMPFILE)."""
+
+    __slots__ = ('parts', 'size', 'fd', 'memory_limit')
+
+    def __init__(self, memory_limit=None):
+        self.parts = []
+        self.size = 0
+        self.fd = None
+        self.memory_limit = memory_limit or MEMORY_LIMIT
+
+    def write(self, data):
+        if self.fd is None and self.size + len(data) > self.memory_limit:
+            self.fd = _temporary_file()
+            _write_all(self.fd, b''.join(self.parts))
+            self.parts = []
+        if self.fd is None:
+            self.parts.append(data)
+        else:
+            _write_all(self.fd, data)
+        self.size += len(data)
+
+    def input(self):
+        """wsgi.input over everything written."""
+        if self.fd is None:
+            return BytesInput(b''.join(self.parts))
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        fd, self.fd = self.fd, None
+        return FileInput(fd, self.size)
+
+    def discard(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        self.parts = []
+
+
+def _temporary_file():
+    directory = os.environ.get('TMPDIR') or '/tmp'
     try:
-        return recv_wait(conn.sock, n if n < 262144 else 262144)
-    except OSError as e:
-        conn.read_error = True
-        raise IOError('error reading the request body: %s' % (e,))
+        return os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except (AttributeError, OSError):
+        # no O_TMPFILE (an old kernel, some file systems): a named file removed at once
+        path = os.path.join(directory, 'kaiser-body-%s' % os.urandom(8).hex())
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        os.unlink(path)
+        return fd
 
 
-def conn_line(conn, limit=8192):
-    """One CRLF-terminated line from the connection (without CRLF)."""
-    while True:
-        i = conn.buf.find(CRLF)
-        if i >= 0:
-            line = conn.buf[:i]
-            conn.buf = conn.buf[i + 2:]
-            return line
-        if len(conn.buf) > limit:
-            raise IOError('chunk header line too long')
-        conn.buf = b''.join((conn.buf, _recv_more(conn)))
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
-def _recv_more(conn):
-    try:
-        d = recv_wait(conn.sock, 65536)
-    except OSError as e:
-        conn.read_error = True
-        raise IOError('error reading the request body: %s' % (e,))
-    if not d:
-        raise IOError('client closed the connection during the request body')
-    return d
+# ── framing ───────────────────────────────────────────────────────────────────────────────────────
 
+class LengthBody:
+    """A body of Content-Length bytes."""
+
+    __slots__ = ('left', 'spool')
+
+    def __init__(self, length, memory_limit=None):
+        self.left = length
+        self.spool = Spool(memory_limit)
+
+    def done(self):
+        return self.left == 0
+
+    def feed(self, buf):
+        """Takes what belongs to the body from the start of `buf` -> bytes taken."""
+        n = self.left if self.left < len(buf) else len(buf)
+        if n:
+            self.spool.write(buf[:n])
+            self.left -= n
+        return n
+
+
+SIZE, DATA, DATA_END, TRAILER, DONE = 'size', 'data', 'data-end', 'trailer', 'done'
+
+
+class ChunkedBody:
+    """A chunked body (RFC 9112 §7.1): size line, data, CRLF, …, `0`, trailer lines, empty line.
+
+       size ──n > 0──► data ──n bytes──► data-end ──CRLF──► size
+       size ──0──► trailer ──(line)──► trailer ──empty line──► done
+    """
+
+    __slots__ = ('state', 'left', 'spool', 'trailers')
+
+    def __init__(self, memory_limit=None):
+        self.state = SIZE
+        self.left = 0
+        self.spool = Spool(memory_limit)
+        self.trailers = 0
+
+    def done(self):
+        return self.state == DONE
+
+    def feed(self, buf):
+        """Decodes from the start of `buf` as far as it can -> bytes taken. Raises BadBody."""
+        i = 0
+        n = len(buf)
+        while i < n and self.state != DONE:
+            state = self.state
+            if state == DATA:
+                take = self.left if self.left < n - i else n - i
+                self.spool.write(buf[i:i + take])
+                i += take
+                self.left -= take
+                if self.left == 0:
+                    self.state = DATA_END
+                continue
+            if state == DATA_END:
+                if buf[i:i + 2] != CRLF[:n - i]:
+                    raise BadBody('chunk data not followed by CRLF')
+                if n - i < 2:
+                    break
+                i += 2
+                self.state = SIZE
+                continue
+            j = buf.find(CRLF, i)
+            if j < 0:
+                if n - i > LINE_LIMIT:
+                    raise BadBody('chunk line longer than %d bytes' % LINE_LIMIT)
+                break
+            line = buf[i:j]
+            i = j + 2
+            if state == SIZE:
+                self.left = parse_chunk_size(line)
+                self.state = DATA if self.left else TRAILER
+            elif not line:
+                self.state = DONE
+            else:
+                self.trailers += 1
+                if self.trailers > TRAILERS_LIMIT or b':' not in line or has_ctl(line):
+                    raise BadBody('bad trailer line %r' % line[:40])
+        return i
+
+
+def parse_chunk_size(line):
+    """The size of a chunk-size line (`1*HEXDIG [BWS ; extensions]`), or BadBody."""
+    size, semicolon, extensions = line.partition(b';')
+    if semicolon:
+        size = size.rstrip(b' \t')
+    if not size or len(size) > CHUNK_SIZE_DIGITS or size.translate(None, _HEXDIGITS) or has_ctl(extensions):
+        raise BadBody('bad chunk size line %r' % line[:40])
+    return int(size, 16)
+
+
+# ── wsgi.input ────────────────────────────────────────────────────────────────────────────────────
 
 class _Input:
-    """Common read/readline/readlines/iteration over a raw body reader (_raw)."""
+    """read/readline/readlines/iteration (PEP 3333) over a raw reader `_raw(n)` of a complete body."""
 
-    __slots__ = ('conn', 'pending', 'done')
+    __slots__ = ('pending',)
 
     def _raw(self, n):
         raise NotImplementedError
@@ -120,96 +253,43 @@ class _Input:
             raise StopIteration
         return line
 
-    def drain(self, limit=1 << 20):
-        """Discard what the app left unread; False if more than `limit` remains (then close)."""
+    def release(self):
+        """The request is over: free what the body holds."""
+
+
+class BytesInput(_Input):
+    __slots__ = ('data', 'pos')
+
+    def __init__(self, data):
         self.pending = b''
-        left = limit
-        while left > 0:
-            try:
-                d = self._raw(min(left, 65536))
-            except (IOError, OSError, ValueError):
-                return False
-            if not d:
-                return True
-            left -= len(d)
-        return False
-
-
-class LengthInput(_Input):
-    __slots__ = ('remaining',)
-
-    def __init__(self, conn, length):
-        self.conn = conn
-        self.pending = b''
-        self.remaining = length
+        self.data = data
+        self.pos = 0
 
     def _raw(self, n):
-        if self.remaining <= 0:
-            return b''
-        d = conn_read(self.conn, n if n < self.remaining else self.remaining)
-        if not d:
-            raise IOError('client closed the connection during the request body')
-        self.remaining -= len(d)
+        d = self.data[self.pos:self.pos + n]
+        self.pos += len(d)
         return d
 
 
-class ChunkedInput(_Input):
-    __slots__ = ('left', 'finished')
+class FileInput(_Input):
+    __slots__ = ('fd', 'left')
 
-    def __init__(self, conn):
-        self.conn = conn
+    def __init__(self, fd, size):
         self.pending = b''
-        self.left = 0
-        self.finished = False
+        self.fd = fd
+        self.left = size
 
     def _raw(self, n):
-        if self.finished:
+        if self.left <= 0 or self.fd is None:
             return b''
-        conn = self.conn
-        if self.left == 0:
-            line = conn_line(conn)
-            try:
-                size = int(line.split(b';', 1)[0].strip(), 16)
-            except ValueError:
-                raise IOError('bad chunk size line %r' % line[:40])
-            if size < 0:
-                raise IOError('bad chunk size')
-            if size == 0:
-                while conn_line(conn):  # trailers
-                    pass
-                self.finished = True
-                return b''
-            self.left = size
-        d = conn_read(conn, n if n < self.left else self.left)
-        if not d:
-            raise IOError('client closed the connection during the request body')
+        d = os.read(self.fd, n if n < self.left else self.left)
         self.left -= len(d)
-        if self.left == 0:
-            while len(conn.buf) < 2:
-                conn.buf = b''.join((conn.buf, _recv_more(conn)))
-            if conn.buf[:2] != CRLF:
-                raise IOError('bad chunk terminator')
-            conn.buf = conn.buf[2:]
         return d
 
-
-class EmptyInput:
-    """wsgi.input of a request without a body (stateless, shared)."""
-
-    def read(self, size=-1):
-        return b''
-
-    def readline(self, size=-1):
-        return b''
-
-    def readlines(self, hint=None):
-        return []
-
-    def __iter__(self):
-        return iter(())
-
-    def drain(self, limit=0):
-        return True
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
-EMPTY_INPUT = EmptyInput()
+EMPTY_INPUT = BytesInput(b'')

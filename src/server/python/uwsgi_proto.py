@@ -1,9 +1,13 @@
 """The uwsgi binary protocol (what nginx `uwsgi_pass` speaks): request packet parsing.
 
-Owns: the 4-byte header (modifier1, u16le datasize, modifier2) and the vars block of
-u16le-length-prefixed key/value pairs. The response is a plain HTTP response written by
-the worker, after which the connection is closed.
+Owns: the 4-byte header (modifier1, u16le datasize, modifier2), the vars block of u16le-length-prefixed key/value
+pairs, and the environ a packet gives (what nginx leaves out filled in as uWSGI does). Strict where the body's framing
+is concerned: one CONTENT_LENGTH var, of digits only, else PacketError. The response is a plain HTTP response
+written by the worker, after which the connection is closed.
 """
+from .http import BadRequest, content_length as _content_length, unquote
+
+SCRIPT_NAME_MODIFIER = 30     # uWSGI's modifier1 30: strip SCRIPT_NAME from PATH_INFO
 
 
 class PacketError(Exception):
@@ -38,9 +42,38 @@ def parse_vars(buf, end):
         pos += 2
         if pos + vl > end:
             raise PacketError('truncated value')
-        out[key.decode('latin-1')] = buf[pos:pos + vl].decode('latin-1')
+        skey = key.decode('latin-1')
+        if skey == 'CONTENT_LENGTH' and skey in out:
+            raise PacketError('repeated CONTENT_LENGTH')
+        out[skey] = buf[pos:pos + vl].decode('latin-1')
         pos += vl
     return out
+
+
+def content_length(env):
+    """The body length a packet's vars announce (0 when absent or empty), or PacketError."""
+    value = env.get('CONTENT_LENGTH')
+    if not value:
+        return 0
+    try:
+        return _content_length(value)
+    except BadRequest as e:
+        raise PacketError(str(e))
+
+
+def complete_environ(env, modifier1):
+    """What nginx's uwsgi_params may leave out, filled in as uWSGI does; HTTP_CONTENT_* copies dropped."""
+    env.pop('HTTP_CONTENT_TYPE', None)
+    env.pop('HTTP_CONTENT_LENGTH', None)
+    env.setdefault('REQUEST_METHOD', 'GET')
+    uri = env.get('REQUEST_URI')
+    if 'PATH_INFO' not in env:
+        env['PATH_INFO'] = unquote((uri or '/').split('?', 1)[0])
+    if uri is None:
+        env['REQUEST_URI'] = env['PATH_INFO'] + ('?' + env['QUERY_STRING'] if env['QUERY_STRING'] else '')
+    if modifier1 == SCRIPT_NAME_MODIFIER and env.get('SCRIPT_NAME') and env['PATH_INFO'].startswith(env['SCRIPT_NAME']):
+        env['PATH_INFO'] = env['PATH_INFO'][len(env['SCRIPT_NAME']):]
+    env['SERVER_PROTOCOL'] = env.get('SERVER_PROTOCOL') or 'HTTP/1.0'
 
 
 def build(vars_, modifier1=0, modifier2=0):

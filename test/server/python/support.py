@@ -217,7 +217,8 @@ class CoreHarness:
         import socket
         cfg.setdefault('disable_logging', True)
         from _kaiser import client_io
-        from _kaiser.core import Conn, Core
+        from _kaiser.core import Core
+        from _kaiser.serving import Conn
         self.worker = FakeWorker(test, app, proto, **cfg)
         self.core = Core(self.worker, 0)
         test.addCleanup(self.core.ep.close)
@@ -230,7 +231,7 @@ class CoreHarness:
         self.conn = Conn(server, ('127.0.0.1', 50000), self.worker.listeners[0])
         self.core.conns[self.conn.fd] = self.conn
         self.core.ep.register(self.conn.fd, 1)
-        test.addCleanup(self.core.close, self.conn)
+        test.addCleanup(self.core.drop, self.conn)
         self.client.settimeout(2)
         self.lines = []
         patcher = mock.patch.object(_log, 'log', self.lines.append)
@@ -257,7 +258,8 @@ class CoreHarness:
         return bool(p.poll(0))
 
     def is_open(self):
-        return self.conn.fd in self.core.conns
+        """Open for requests: neither closed nor lingering (half-closed, draining)."""
+        return self.conn.fd in self.core.conns and self.conn.lingering is None
 
     def response(self):
         """Everything the client can read now (until the core closes or nothing more comes within 50 ms)."""

@@ -1,10 +1,12 @@
 """core: one request core answering raw bytes on a real socket: keep-alive, pipelining, bodies, rejects, uwsgi."""
+import time
 import unittest
 
 import support
 from support import CoreHarness, echo_app, hello_app
 from _kaiser import uwsgi_proto
-from _kaiser.core import STOP_GRACE, template
+from _kaiser.core import STOP_GRACE
+from _kaiser.serving import template
 
 
 class Http(unittest.TestCase):
@@ -116,3 +118,93 @@ class Environ(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class StrictHttp(unittest.TestCase):
+    """Issue 14 through a real core: framing a proxy could read differently is refused; bodies never hold the core."""
+
+    def test_malformed_or_repeated_framing_gets_400(self):
+        head = b'POST / HTTP/1.1\r\nHost: x\r\n'
+        for raw in (head + b'Content-Length: 5\r\nContent-Length: 0\r\n\r\nhello',
+                    head + b'Content-Length: +5\r\n\r\nhello',
+                    head + b'Content-Length: 0_5\r\n\r\nhello',
+                    head + b'Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n',
+                    head + b'Transfer-Encoding: chunked\r\n\r\n5_\r\nhello\r\n0\r\n\r\n',
+                    b'GET /\x01 HTTP/1.1\r\n\r\n', head + b'X: a\x00b\r\n\r\n'):
+            with self.subTest(raw=raw):
+                h = CoreHarness(self, echo_app)
+                h.send(raw)
+                self.assertTrue(h.response().startswith(b'HTTP/1.1 400 Bad Request\r\n'))
+                self.assertFalse(h.is_open())
+
+    def test_content_length_with_an_underscore_is_not_the_length(self):
+        seen = []
+
+        def app(env, start_response):
+            seen.append((env.get('CONTENT_LENGTH'), env['wsgi.input'].read()))
+            start_response('200 OK', [])
+            return [b'ok']
+        h = CoreHarness(self, app)
+        h.send(b'POST /a HTTP/1.1\r\nContent_Length: 5\r\nConnection: close\r\n\r\nhello')
+        self.assertTrue(h.response().startswith(b'HTTP/1.1 200 OK'))
+        self.assertEqual(seen, [(None, b'')])
+
+    def test_a_body_still_arriving_does_not_run_the_app_or_hold_the_core(self):
+        calls = []
+
+        def app(env, start_response):
+            calls.append(env['wsgi.input'].read())
+            start_response('200 OK', [])
+            return [b'ok']
+        h = CoreHarness(self, app)
+        h.send(b'POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc')
+        self.assertEqual(calls, [])               # the core is free: it returned to its loop
+        self.assertIsNotNone(h.conn.receiving)
+        h.send(b'defghij')
+        self.assertEqual(calls, [b'abcdefghij'])
+        self.assertTrue(h.response().startswith(b'HTTP/1.1 200 OK'))
+
+    def test_a_request_not_complete_within_request_read_timeout_gets_408(self):
+        h = CoreHarness(self, echo_app, request_read_timeout=5, socket_timeout=60)
+        h.send(b'POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc')
+        started = h.conn.started
+        h.core.sweep(started + 4.9)
+        self.assertTrue(h.is_open())
+        h.core.sweep(started + 5)
+        self.assertTrue(h.response().startswith(b'HTTP/1.1 408 Request Timeout\r\n'))
+        self.assertFalse(h.is_open())
+
+    def test_a_head_trickled_byte_by_byte_gets_408_too(self):
+        h = CoreHarness(self, echo_app, request_read_timeout=5, socket_timeout=60)
+        h.send(b'GET / HT')
+        h.core.sweep(h.conn.started + 5)
+        self.assertTrue(h.response().startswith(b'HTTP/1.1 408 '))
+
+    def test_the_deadline_starts_again_with_each_request_on_a_keep_alive_connection(self):
+        h = CoreHarness(self, hello_app, request_read_timeout=5)
+        h.send(b'GET / HTTP/1.1\r\n\r\n')
+        self.assertIsNone(h.conn.started)
+        h.core.sweep(time.monotonic() + 3600)     # an idle keep-alive connection is socket-timeout's business
+        self.assertFalse(h.is_open())             # … which closed it, without a 408
+        self.assertNotIn(b'408', h.response())
+
+
+class LingeringClose(unittest.TestCase):
+    def test_a_reject_half_closes_and_the_loop_drains_without_waiting(self):
+        h = CoreHarness(self, hello_app)
+        h.send(b'garbage\r\n\r\nmore bytes the client is still sending')
+        self.assertTrue(h.response().startswith(b'HTTP/1.1 400 '))   # and it reads the response, then EOF
+        self.assertIn(h.conn.fd, h.core.conns)
+        self.assertIsNotNone(h.conn.lingering)
+        h.client.sendall(b'x' * 100)
+        h.core.readable(h.conn)
+        self.assertIn(h.conn.fd, h.core.conns)              # drained, still lingering
+        h.core.sweep(h.conn.lingering)
+        self.assertNotIn(h.conn.fd, h.core.conns)
+
+    def test_a_client_closing_ends_the_linger(self):
+        h = CoreHarness(self, hello_app)
+        h.send(b'garbage\r\n\r\n')
+        h.client.close()
+        h.core.readable(h.conn)
+        self.assertNotIn(h.conn.fd, h.core.conns)

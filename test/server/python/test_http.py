@@ -72,3 +72,69 @@ class Responses(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class Strict(unittest.TestCase):
+    """Issue 14: what a front proxy and kaiser could read differently is refused or dropped."""
+
+    def framing(self, head):
+        proto, env = parse(head)
+        return http.body_framing(env, proto)
+
+    def test_a_header_name_with_an_underscore_is_dropped_never_taken_as_content_length(self):
+        proto, env = parse(b'POST / HTTP/1.1\r\nContent_Length: 5\r\nTransfer_Encoding: chunked')
+        self.assertNotIn('CONTENT_LENGTH', env)
+        self.assertNotIn('HTTP_TRANSFER_ENCODING', env)
+        self.assertIsNone(http.body_framing(env, proto))
+
+    def test_an_underscore_header_cannot_spoof_the_real_one_in_the_environ(self):
+        for order in ((b'X_Forwarded_For: 6.6.6.6', b'X-Forwarded-For: 1.2.3.4'),
+                      (b'X-Forwarded-For: 1.2.3.4', b'X_Forwarded_For: 6.6.6.6')):
+            with self.subTest(order=order):
+                _, env = parse(b'GET / HTTP/1.1\r\n' + b'\r\n'.join(order))
+                self.assertEqual(env['HTTP_X_FORWARDED_FOR'], '1.2.3.4')
+        _, env = parse(b'GET / HTTP/1.1\r\nX_Real_Ip: 6.6.6.6')
+        self.assertNotIn('HTTP_X_REAL_IP', env)
+
+    def test_content_length_is_digits_only(self):
+        self.assertEqual(self.framing(b'POST / HTTP/1.1\r\nContent-Length: 12'), 12)
+        self.assertIsNone(self.framing(b'POST / HTTP/1.1\r\nContent-Length: 0'))
+        for value in (b'+5', b'-5', b'0_5', b'0x5', b'5 5', b'5,5', b'1e3', b'5.0', b'\xb2', b'', b'9' * 19):
+            with self.subTest(value=value):
+                with self.assertRaises(http.BadRequest):
+                    self.framing(b'POST / HTTP/1.1\r\nContent-Length: ' + value)
+
+    def test_a_repeated_content_length_is_refused_even_when_equal(self):
+        for second in (b'0', b'5'):
+            with self.subTest(second=second):
+                with self.assertRaises(http.BadRequest):
+                    parse(b'POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: ' + second)
+
+    def test_transfer_encoding_is_chunked_alone_once_and_on_http_11_only(self):
+        self.assertIs(self.framing(b'POST / HTTP/1.1\r\nTransfer-Encoding: Chunked'), http.CHUNKED)
+        for head in (b'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3',
+                     b'POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked',
+                     b'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked',
+                     b'POST / HTTP/1.0\r\nTransfer-Encoding: chunked'):
+            with self.subTest(head=head):
+                with self.assertRaises(http.BadRequest):
+                    self.framing(head)
+
+    def test_control_characters_in_the_head_are_refused(self):
+        for head in (b'GET /a\x00b HTTP/1.1', b'GET /a\x7f HTTP/1.1', b'GET /\ta HTTP/1.1',
+                     b'GET / HTTP/1.1\r\nX: a\x01b', b'GET / HTTP/1.1\r\nX: a\rb', b'GET / HTTP/1.1\r\nX: a\nb',
+                     b'GET / HTTP/1.1\r\nX: a\x1bb', b'GET / HTTP/1.1\r\nX\x00: a'):
+            with self.subTest(head=head):
+                with self.assertRaises(http.BadRequest):
+                    parse(head)
+
+    def test_htab_and_latin1_text_in_values_are_fine(self):
+        _, env = parse(b'GET / HTTP/1.1\r\nX-Note: a\tb \xe9')
+        self.assertEqual(env['HTTP_X_NOTE'], 'a\tb \xe9')
+
+    def test_header_names_are_tokens_and_the_protocol_is_http_1_digit(self):
+        for head in (b'GET / HTTP/1.1\r\nX(Y): 1', b'GET / HTTP/1.1\r\n\xc4: 1', b'GET / HTTP/1.1\r\nX"Y: 1',
+                     b'GET / HTTP/1.x', b'GET / HTTP/1.10', b'GET / http/1.1'):
+            with self.subTest(head=head):
+                with self.assertRaises(http.BadRequest):
+                    parse(head)

@@ -1,122 +1,120 @@
-"""request_body: Content-Length and chunked bodies read from a real socket, as the app reads wsgi.input."""
-import socket
-import threading
+"""request_body: bodies decoded as their bytes arrive (strict framing), spooled, and read back as wsgi.input."""
+import os
 import unittest
+from unittest import mock
 
 import support  # noqa: F401
-from _kaiser import client_io
-from _kaiser.request_body import EMPTY_INPUT, ChunkedInput, LengthInput
+from _kaiser import request_body
+from _kaiser.request_body import EMPTY_INPUT, BadBody, BytesInput, ChunkedBody, LengthBody, Spool
 
 
-class Conn:
-    """What request_body needs of a core's connection: the socket, bytes already read, the read-error flag."""
-
-    def __init__(self, sock, buf=b''):
-        self.sock = sock
-        self.buf = buf
-        self.read_error = False
-
-
-class Body(unittest.TestCase):
-    def conn(self, already=b'', then=b'', close=False):
-        server, client = socket.socketpair()
-        server.setblocking(False)
-        self.addCleanup(server.close)
-        self.addCleanup(client.close)
-        if then:
-            client.sendall(then)
-        if close:
-            client.shutdown(socket.SHUT_WR)
-        self.client = client
-        return Conn(server, already)
-
-    def setUp(self):
-        old = client_io.TIMEOUT[0]
-        client_io.TIMEOUT[0] = 0.5
-        self.addCleanup(client_io.TIMEOUT.__setitem__, 0, old)
+def feed_all(body, data, step=None):
+    """Feeds `data` in pieces of `step` bytes (all at once when None), as reads would bring it -> what is left over."""
+    step = step or max(len(data), 1)
+    buf = b''
+    pos = 0
+    while pos < len(data) and not body.done():
+        buf += data[pos:pos + step]
+        pos += step
+        buf = buf[body.feed(buf):]
+    return buf + data[pos:]
 
 
-class Length(Body):
-    def test_reads_exactly_content_length_from_the_buffer_then_the_socket(self):
-        c = self.conn(already=b'hel', then=b'lo worldNEXT')
-        body = LengthInput(c, 11)
-        self.assertEqual(body.read(), b'hello world')
-        self.assertEqual(body.read(), b'')
-        self.assertEqual(c.sock.recv(100), b'NEXT')
+class Length(unittest.TestCase):
+    def test_takes_exactly_its_length_and_leaves_the_next_request(self):
+        body = LengthBody(5)
+        self.assertEqual(feed_all(body, b'helloGET /', step=3), b'GET /')
+        self.assertTrue(body.done())
+        self.assertEqual(body.spool.input().read(), b'hello')
 
-    def test_read_sizes_readline_and_iteration(self):
-        c = self.conn(then=b'a\nbb\nccc')
-        body = LengthInput(c, 8)
-        self.assertEqual(body.read(1), b'a')
-        self.assertEqual(body.readline(), b'\n')
-        self.assertEqual(body.readline(1), b'b')
-        self.assertEqual(list(body), [b'b\n', b'ccc'])
-
-    def test_readlines_with_a_hint(self):
-        c = self.conn(then=b'1\n2\n3\n')
-        self.assertEqual(LengthInput(c, 6).readlines(3), [b'1\n', b'2\n'])
-
-    def test_a_client_closing_early_is_an_error(self):
-        c = self.conn(then=b'short', close=True)
-        with self.assertRaises(IOError):
-            LengthInput(c, 10).read()
-
-    def test_a_client_too_slow_times_out(self):
-        c = self.conn(then=b'part')
-        with self.assertRaises(IOError):
-            LengthInput(c, 10).read()
-        self.assertTrue(c.read_error)
-
-    def test_drain_discards_what_the_app_left_unread(self):
-        c = self.conn(then=b'x' * 100 + b'NEXT')
-        self.assertTrue(LengthInput(c, 100).drain())
-        self.assertEqual(c.sock.recv(10), b'NEXT')
-
-    def test_drain_gives_up_past_its_limit(self):
-        c = self.conn(then=b'x' * 100)
-        self.assertFalse(LengthInput(c, 100).drain(limit=50))
+    def test_waits_for_the_rest(self):
+        body = LengthBody(10)
+        self.assertEqual(body.feed(b'abc'), 3)
+        self.assertFalse(body.done())
 
 
-class Chunked(Body):
-    def test_decodes_chunks_extensions_and_trailers(self):
-        c = self.conn(then=b'5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\nNEXT')
-        self.assertEqual(ChunkedInput(c).read(), b'hello world')
-        self.assertEqual(c.buf, b'NEXT')
+class Chunked(unittest.TestCase):
+    def decode(self, data, step=None):
+        body = ChunkedBody()
+        rest = feed_all(body, data, step)
+        self.assertTrue(body.done())
+        return body.spool.input().read(), rest
 
-    def test_hex_sizes(self):
-        c = self.conn(then=b'A\r\n0123456789\r\n0\r\n\r\n')
-        self.assertEqual(ChunkedInput(c).read(), b'0123456789')
+    def test_chunks_extensions_and_trailers_in_any_pieces(self):
+        data = b'5;name=value\r\nhello\r\n6 ; x\r\n world\r\na\r\n0123456789\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT'
+        for step in (None, 1, 2, 7):
+            with self.subTest(step=step):
+                self.assertEqual(self.decode(data, step), (b'hello world0123456789', b'NEXT'))
 
-    def test_a_bad_size_line_or_terminator_is_an_error(self):
-        for raw in (b'zz\r\nabc\r\n0\r\n\r\n', b'3\r\nabcXX0\r\n\r\n'):
-            with self.subTest(raw=raw):
-                c = self.conn(then=raw)
-                with self.assertRaises(IOError):
-                    ChunkedInput(c).read()
+    def test_uppercase_hex_and_leading_zeros(self):
+        self.assertEqual(self.decode(b'0A\r\n0123456789\r\n000\r\n\r\n')[0], b'0123456789')
 
-    def test_a_size_line_that_never_ends_is_an_error(self):
-        c = self.conn(then=b'1' * 9000)
-        with self.assertRaises(IOError):
-            ChunkedInput(c).read()
+    def test_chunk_sizes_are_1_hexdig_and_nothing_else(self):
+        for size in (b'0x5', b'_5', b'5_', b'+5', b'-5', b' 5', b'5 ', b'', b'g', b'5\t', b'1' * 17, b'5;a\x00b'):
+            with self.subTest(size=size):
+                with self.assertRaises(BadBody):
+                    ChunkedBody().feed(size + b'\r\nhello\r\n0\r\n\r\n')
 
-    def test_reads_across_slow_arrivals(self):
-        c = self.conn()
-        parts = [b'4\r\nab', b'cd\r\n', b'0\r', b'\n\r\n']
+    def test_chunk_data_must_end_with_crlf(self):
+        for data in (b'3\r\nabcX\r\n0\r\n\r\n', b'3\r\nabc\nX0\r\n\r\n'):
+            with self.subTest(data=data):
+                with self.assertRaises(BadBody):
+                    ChunkedBody().feed(data)
 
-        def trickle():
-            for p in parts:
-                self.client.sendall(p)
-        t = threading.Thread(target=trickle)
-        t.start()
-        self.assertEqual(ChunkedInput(c).read(), b'abcd')
-        t.join()
+    def test_lines_and_trailers_are_bounded(self):
+        with self.assertRaises(BadBody):
+            ChunkedBody().feed(b'1' * (request_body.LINE_LIMIT + 1))
+        trailers = b''.join(b'X-%d: 1\r\n' % i for i in range(request_body.TRAILERS_LIMIT + 1))
+        with self.assertRaises(BadBody):
+            ChunkedBody().feed(b'0\r\n' + trailers + b'\r\n')
+        with self.assertRaises(BadBody):
+            ChunkedBody().feed(b'0\r\nno colon\r\n\r\n')
 
 
-class Empty(unittest.TestCase):
+class Spooling(unittest.TestCase):
+    def test_a_body_past_the_memory_limit_goes_to_an_unnamed_file(self):
+        with mock.patch.object(request_body, 'MEMORY_LIMIT', 10):
+            spool = Spool()
+            spool.write(b'0123456')
+            self.assertIsNone(spool.fd)
+            spool.write(b'789abcdef')
+            self.assertIsNotNone(spool.fd)
+            self.assertEqual(os.fstat(spool.fd).st_nlink, 0)
+            inp = spool.input()
+        self.assertEqual(inp.read(), b'0123456789abcdef')
+        inp.release()
+        self.assertIsNone(inp.fd)
+
+    def test_post_buffering_sets_how_much_stays_in_memory(self):
+        body = LengthBody(20, memory_limit=10)
+        body.feed(b'x' * 20)
+        self.assertIsNotNone(body.spool.fd)
+        inp = body.spool.input()
+        self.assertEqual(inp.read(), b'x' * 20)
+        inp.release()
+
+    def test_discard_frees_the_file(self):
+        with mock.patch.object(request_body, 'MEMORY_LIMIT', 1):
+            spool = Spool()
+            spool.write(b'abc')
+        fd = spool.fd
+        spool.discard()
+        with self.assertRaises(OSError):
+            os.fstat(fd)
+
+
+class Input(unittest.TestCase):
+    def test_read_sizes_readline_iteration_and_readlines(self):
+        inp = BytesInput(b'a\nbb\nccc')
+        self.assertEqual(inp.read(1), b'a')
+        self.assertEqual(inp.readline(), b'\n')
+        self.assertEqual(inp.readline(1), b'b')
+        self.assertEqual(list(inp), [b'b\n', b'ccc'])
+        self.assertEqual(BytesInput(b'1\n2\n3\n').readlines(3), [b'1\n', b'2\n'])
+
     def test_the_empty_input_reads_nothing(self):
         self.assertEqual((EMPTY_INPUT.read(), EMPTY_INPUT.readline(), EMPTY_INPUT.readlines(), list(EMPTY_INPUT)),
                          (b'', b'', [], []))
-        self.assertTrue(EMPTY_INPUT.drain())
 
 
 if __name__ == '__main__':

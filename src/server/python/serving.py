@@ -1,0 +1,262 @@
+"""From a connection's bytes to the app and back: one request at a time per connection, in the order the client
+sent them (keep-alive and pipelining).
+
+Owns the path of a request through a request core: its head (HTTP, or a uwsgi packet), the environ built from the
+listener's template, its body received in the event loop before the app runs (request_body.py: a slow client never
+holds the core), `Expect: 100-continue`, running the app (wsgi.py) with the scoreboard and request log around it,
+keep-alive or close afterwards, and the rejects a malformed request gets (400, 431). core.py owns the loop, the
+connections and their timeouts.
+"""
+import _socket as socket
+import struct
+import time
+
+from . import http as _http
+from . import uwsgi_proto
+from .client_io import send_all
+from .request_body import EMPTY_INPUT, BadBody, ChunkedBody, LengthBody
+from .version import VERSION
+from .wsgi import Errors, Exchange, FileWrapper, run
+
+_CORE = struct.Struct('<dQII')
+ERRORS = Errors()
+CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
+
+
+class Conn:
+    """A client connection of a core: what it has sent and not yet used, and the request being received."""
+
+    __slots__ = ('sock', 'fd', 'buf', 'remote', 'rport', 'lfd', 'http', 'last', 'read_error', 'started',
+                 'receiving', 'lingering', 'lingered')
+
+    def __init__(self, sock, addr, listener):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.buf = b''
+        if isinstance(addr, tuple):
+            self.remote = addr[0]
+            self.rport = str(addr[1])
+        else:
+            self.remote = ''
+            self.rport = ''
+        self.lfd = listener.fd
+        self.http = listener.proto == 'http'
+        self.last = time.monotonic()
+        self.read_error = False
+        self.started = None      # monotonic time of the first byte of the request being read, None between requests
+        self.receiving = None    # Receiving: a request whose head is read and whose body is still arriving
+        self.lingering = None    # closing: half-closed at this monotonic deadline, draining what the client still sends
+        self.lingered = 0        # bytes drained while lingering
+
+
+class Receiving:
+    """A request between its head and the end of its body."""
+
+    __slots__ = ('env', 'proto', 'keepalive', 'body', 'head_size')
+
+    def __init__(self, env, proto, keepalive, body, head_size):
+        self.env = env
+        self.proto = proto
+        self.keepalive = keepalive      # None: a uwsgi request (the connection closes after it)
+        self.body = body                # LengthBody or ChunkedBody
+        self.head_size = head_size
+
+
+def template(worker, listener, core):
+    cfg = worker.cfg
+    return {
+        'SCRIPT_NAME': '', 'QUERY_STRING': '',
+        'SERVER_NAME': listener.server_name, 'SERVER_PORT': listener.server_port,
+        'wsgi.version': (1, 0), 'wsgi.url_scheme': 'http', 'wsgi.errors': ERRORS,
+        'wsgi.multithread': cfg['threads'] > 1, 'wsgi.multiprocess': cfg['processes'] > 1,
+        'wsgi.run_once': False, 'wsgi.file_wrapper': FileWrapper,
+        'uwsgi.version': ('kaiser-' + VERSION).encode(), 'uwsgi.core': core,
+        'uwsgi.node': socket.gethostname().encode(),
+    }
+
+
+def process(core, c):
+    """Uses what `c` has sent: finishes a body, reads heads, runs complete requests; stops when more bytes are
+    needed or the connection was closed."""
+    while True:
+        if c.receiving is not None:
+            if not _receive(core, c):
+                return
+            continue
+        buf = c.buf
+        if not buf:
+            c.started = None
+            return
+        if c.started is None:
+            c.started = time.monotonic()
+        if not c.http:
+            return _uwsgi(core, c, buf)
+        end = buf.find(b'\r\n\r\n')
+        if end < 0:
+            if buf[:2] == b'\r\n':  # stray empty lines between requests
+                c.buf = buf.lstrip(b'\r\n')
+                continue
+            if len(buf) > core.bufsize:
+                core.reject(c, '431 Request Header Fields Too Large')
+            return
+        if end > core.bufsize:
+            core.reject(c, '431 Request Header Fields Too Large')
+            return
+        if not _http_head(core, c, buf, end):
+            return
+        c.last = time.monotonic()
+
+
+def _http_head(core, c, buf, end):
+    """Parses the head at the start of `buf`; False when the connection is done with."""
+    env = core.templates[c.lfd].copy()
+    env['REMOTE_ADDR'] = c.remote
+    env['REMOTE_PORT'] = c.rport
+    try:
+        proto = _http.parse_head(buf, end, env)
+        framing = _http.body_framing(env, proto)
+    except _http.BadRequest as e:
+        core.reject(c, '400 Bad Request', str(e))
+        return False
+    c.buf = buf[end + 4:]
+    hc = env.get('HTTP_CONNECTION')
+    if proto == 'HTTP/1.1':
+        keep = hc is None or 'close' not in hc.lower()
+    else:
+        keep = hc is not None and 'keep-alive' in hc.lower()
+    if framing is None:
+        return _run(core, c, Receiving(env, proto, keep, None, end + 4))
+    if env.get('HTTP_EXPECT', '').lower() == '100-continue':
+        try:
+            send_all(c.sock, CONTINUE)
+        except OSError:
+            core.close(c)
+            return False
+    limit = core.body_memory
+    body = ChunkedBody(limit) if framing is _http.CHUNKED else LengthBody(framing, limit)
+    c.receiving = Receiving(env, proto, keep, body, end + 4)
+    return True
+
+
+def _uwsgi(core, c, buf):
+    """A uwsgi packet (nginx uwsgi_pass): one request, then the connection closes."""
+    n = uwsgi_proto.need(buf)
+    if n < 0:
+        return
+    if n - 4 > core.bufsize:
+        core.log('invalid request block size: %d (max %d)...skip' % (n - 4, core.bufsize))
+        core.close(c, linger=True)
+        return
+    if len(buf) < n:
+        return
+    env = core.templates[c.lfd].copy()
+    env['REMOTE_ADDR'] = c.remote
+    env['REMOTE_PORT'] = c.rport
+    try:
+        env.update(uwsgi_proto.parse_vars(buf, n))
+        length = uwsgi_proto.content_length(env)
+    except uwsgi_proto.PacketError as e:
+        core.log('invalid uwsgi packet from %s: %s' % (c.remote or 'unix', e))
+        core.close(c, linger=True)
+        return
+    c.buf = buf[n:]
+    uwsgi_proto.complete_environ(env, modifier1=buf[0])
+    proto = env['SERVER_PROTOCOL']
+    if not length:
+        _run(core, c, Receiving(env, proto, None, None, n))
+        return
+    c.receiving = Receiving(env, proto, None, LengthBody(length, core.body_memory), n)
+    _receive(core, c)
+
+
+def _receive(core, c):
+    """Feeds the buffered bytes to the body being received; runs the request once it is complete. True when the
+    connection may go on with its next request."""
+    r = c.receiving
+    try:
+        used = r.body.feed(c.buf)
+    except BadBody as e:
+        c.receiving = None
+        r.body.spool.discard()
+        core.reject(c, '400 Bad Request', str(e))
+        return False
+    c.buf = c.buf[used:]
+    if not r.body.done():
+        return False
+    c.receiving = None
+    return _run(core, c, r)
+
+
+def _run(core, c, r):
+    """Runs a complete request; True when the connection stays open for the next one."""
+    inp = r.body.spool.input() if r.body is not None else EMPTY_INPUT
+    env = r.env
+    env['wsgi.input'] = inp
+    is_http = r.keepalive is not None
+    ex = Exchange(c, env, r.proto, bool(r.keepalive), env['REQUEST_METHOD'] == 'HEAD', is_http, core.w.stopping)
+    try:
+        serve(core, ex, r.head_size)
+    finally:
+        inp.release()
+    c.started = None
+    if not is_http:
+        core.close(c, linger=bool(c.buf))
+        return False
+    # The response promised keep-alive (or not) when its head was sent; a stop that began since then must not close
+    # the connection under a client already sending its next request: that one gets `Connection: close` instead.
+    if not ex.keepalive:
+        core.close(c)
+        return False
+    c.last = time.monotonic()
+    return True
+
+
+def account(core, ex, hsize, t0):
+    """The scoreboard and request log after one request (core.serve)."""
+    w = core.w
+    s = w.slot
+    t1 = time.time()
+    dt = int((t1 - t0) * 1000000)
+    s.running += dt
+    s.avg_rt = (s.avg_rt + dt) >> 1
+    s.tx += ex.body_bytes + ex.head_bytes
+    if ex.exception:
+        s.exceptions += 1
+    if ex.write_error:
+        core.write_errors += 1
+    if ex.conn.read_error:
+        core.read_errors += 1
+    _CORE.pack_into(core.mm, core.core_off, 0.0, core.requests, core.read_errors, core.write_errors)
+    s.flush()
+    if core.logging:
+        env = ex.env
+        st = ex.status or '500'
+        core.reqlog.request(t1, s.requests, env['REMOTE_ADDR'], len(env), hsize, env['REQUEST_METHOD'],
+                            env['REQUEST_URI'], ex.body_bytes, int((t1 - t0) * 1000), ex.proto, st,
+                            len(ex.headers or ()), ex.head_bytes, core.idx)
+    if s.requests == 1:
+        w.first_request()
+
+
+def begin(core):
+    """The scoreboard as a request starts -> its start time. Counted at once: a client that got its response and
+    then reads the stats must see it."""
+    w = core.w
+    mr = w.max_requests
+    if mr and w.slot.requests + 1 >= mr and not w.stopping[0]:
+        # the last request: stop accepting before answering it, so the client's next connection goes to the
+        # replacement
+        core.log('%s: reached max-requests (%d), recycling' % (w.tag, mr))
+        w.retire('max-requests')
+    t0 = time.time()
+    core.requests += 1
+    w.slot.requests += 1
+    _CORE.pack_into(core.mm, core.core_off, t0, core.requests, core.read_errors, core.write_errors)
+    w.slot.flush()
+    return t0
+
+
+def serve(core, ex, hsize):
+    t0 = begin(core)
+    run(core.w.app, ex)
+    account(core, ex, hsize, t0)
