@@ -30,3 +30,29 @@ class Packets(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class Strict(unittest.TestCase):
+    """Issue 14 on the uwsgi path: one CONTENT_LENGTH, digits only."""
+
+    def test_a_repeated_content_length_var_is_a_packet_error(self):
+        body = b''.join(len(k).to_bytes(2, 'little') + k + len(v).to_bytes(2, 'little') + v
+                        for k, v in ((b'CONTENT_LENGTH', b'5'), (b'CONTENT_LENGTH', b'0')))
+        pkt = b'\x00' + len(body).to_bytes(2, 'little') + b'\x00' + body
+        with self.assertRaises(uwsgi_proto.PacketError):
+            uwsgi_proto.parse_vars(pkt, len(pkt))
+
+    def test_content_length_is_digits_only(self):
+        self.assertEqual(uwsgi_proto.content_length({'CONTENT_LENGTH': '12'}), 12)
+        self.assertEqual(uwsgi_proto.content_length({'CONTENT_LENGTH': ''}), 0)
+        self.assertEqual(uwsgi_proto.content_length({}), 0)
+        for value in ('+5', '0_5', '-1', '5 ', '0x5'):
+            with self.subTest(value=value):
+                with self.assertRaises(uwsgi_proto.PacketError):
+                    uwsgi_proto.content_length({'CONTENT_LENGTH': value})
+
+    def test_the_environ_nginx_leaves_out_is_filled_in(self):
+        env = {'QUERY_STRING': 'a=1', 'HTTP_CONTENT_LENGTH': '3', 'REQUEST_URI': '/app/x%20y?a=1', 'SCRIPT_NAME': '/app'}
+        uwsgi_proto.complete_environ(env, uwsgi_proto.SCRIPT_NAME_MODIFIER)
+        self.assertEqual((env['REQUEST_METHOD'], env['PATH_INFO'], env['SERVER_PROTOCOL']), ('GET', '/x y', 'HTTP/1.0'))
+        self.assertNotIn('HTTP_CONTENT_LENGTH', env)
