@@ -30,6 +30,9 @@ my %REASON = (
 
 sub reason { $REASON{$_[0]} // 'Unknown' }
 
+my $NOTHING = '';
+open(our $EMPTY, '<', \$NOTHING) or die "cannot open an in-memory handle: $!";
+
 # Writes all of $data, waiting for the socket (at most $timeout s per stall). Dies 'client gone' on failure.
 sub write_all {
     my ($fh, $data, $timeout) = @_;
@@ -57,7 +60,9 @@ sub serve {
     my ($ctx, $app, $c, $req) = @_;
     my $env = $req->{env};
     my $body = $req->{body};
-    open(my $in, '<', \$body);
+    my $in;
+    if (length $body) { open($in, '<', \$body) }
+    else { $in = $EMPTY; seek($in, 0, 0) }   # most requests have no body: one shared handle at EOF
     $env->{'psgi.input'} = $in;
     $env->{'psgi.multiprocess'} = $ctx->{multiprocess};
     $env->{'psgix.cleanup.handlers'} = [];

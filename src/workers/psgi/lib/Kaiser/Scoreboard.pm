@@ -1,10 +1,13 @@
 # This worker's slot of the master's scoreboard (docs/runtime-protocol.md §3, "Scoreboard"). Perl cannot map the
-# memfd, so the slot is kept in a string and written whole at each request start and end. The memfd is reopened
-# through /proc/self/fd: the inherited descriptor shares its file offset with the master and the other exec'd
-# workers, and a seek+write on it would race with theirs (Node uses pwrite; Perl has none).
+# memfd, so the slot is kept in a string and written whole at each request start and end, with pwrite(2) through
+# `syscall` where syscall.ph knows it (one system call), else with a seek and a write on a descriptor of our own: the
+# memfd reopened through /proc/self/fd, because the inherited one shares its file offset with the master and the
+# other exec'd workers and a seek+write on it would race with theirs.
 package Kaiser::Scoreboard;
 use strict;
 use warnings;
+
+my $SYS_PWRITE = eval { require 'syscall.ph'; &SYS_pwrite64() };
 
 sub new {
     my ($class, $fd, $offset, $threads) = @_;
@@ -13,6 +16,7 @@ sub new {
     if (defined $fd && length $fd) {
         open($self->{fh}, '+<', "/proc/self/fd/$fd") or open($self->{fh}, '+<&=', $fd) or delete $self->{fh};
         binmode($self->{fh}) if $self->{fh};
+        $self->{fileno} = fileno($self->{fh}) if $self->{fh};
     }
     return $self;
 }
@@ -24,6 +28,10 @@ sub flush {
     my $slot = pack('Q< Q< Q< Q< Q< L< x20 d< Q< L< L< x8', $self->{requests}, $self->{exceptions}, $self->{tx},
                     $self->{running}, $avg, $self->{accepting}, $self->{start}, $self->{core_requests},
                     $self->{read_errors}, $self->{write_errors});
+    if (defined $SYS_PWRITE) {
+        return if syscall($SYS_PWRITE, $self->{fileno}, $slot, length($slot), $self->{offset}) == length($slot);
+        $SYS_PWRITE = undef;   # refused (seccomp, another ABI): fall back to seek + write
+    }
     sysseek($fh, $self->{offset}, 0) and syswrite($fh, $slot) or delete $self->{fh};
 }
 
