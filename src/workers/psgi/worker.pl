@@ -1,9 +1,11 @@
 #!/usr/bin/perl
 # kaiser's PSGI worker: `perl dist/workers/psgi/worker.pl`, exec'd by the Python master with the worker contract
 # of docs/runtime-protocol.md §3 (KAISER_LISTEN_FDS, KAISER_STATUS_FD, KAISER_LIFE_FD, KAISER_SCOREBOARD_FD/OFFSET,
-# KAISER_CONFIG). Core Perl only (JSON::PP, Socket, POSIX, IO::Poll): Plack is not needed to serve a PSGI app.
+# KAISER_CONFIG). Plain Perl with Time::HiRes alone: every module loaded here costs each worker process its private
+# memory (POSIX, JSON::PP, Socket, IO::Poll and syscall.ph together ~5 MB), so sockets, poll and JSON are done with
+# builtins (accept, getsockname, setsockopt, 4-arg select, fcntl) and Kaiser::JSON. Plack is not needed.
 #
-# One process, one event loop (poll(2)) over the inherited listening sockets, the client connections and the life
+# One process, one event loop (select(2)) over the inherited listening sockets, the client connections and the life
 # pipe. A request is read without blocking (head and whole body, so a slow client never holds the worker), then the
 # app runs inline and the response is written. Keep-alive and pipelining on HTTP/1.x; the uwsgi protocol (nginx
 # uwsgi_pass) answers raw HTTP and closes, as uWSGI does. Perl has no threads worth the name here: one request at a
@@ -14,21 +16,14 @@
 # Signals: SIGHUP graceful (stop accepting, take what is queued, finish, close idle keep-alive connections after
 # 0.5 s, exit 0); SIGTERM/SIGINT exit 0 at once; life-pipe EOF: exit 1 at once. max-requests: retire by itself.
 use strict;
-use warnings;
-use Socket qw(IPPROTO_TCP TCP_NODELAY SOL_SOCKET SO_TYPE);
-use POSIX ();
 use Time::HiRes ();
-use Scalar::Util ();
-use overload ();
-use IO::Poll ();
-use JSON::PP ();
-use File::Spec ();
-use lib do { my $d = __FILE__; $d =~ s{/[^/]*$}{}; "$d/lib" };
+BEGIN { my $d = __FILE__; $d =~ s{/[^/]*$}{}; unshift @INC, "$d/lib" }
+use Kaiser::JSON ();
+use Kaiser::Net ();
 use Kaiser::HTTP ();
 use Kaiser::Scoreboard ();
 use Kaiser::Response ();
 
-use constant {POLLIN => 0x001, POLLOUT => 0x004, POLLERR => 0x008, POLLHUP => 0x010};
 use constant STOP_GRACE => 0.5;
 
 my $WORKER_ID = $ENV{KAISER_WORKER_ID} || 1;
@@ -39,13 +34,13 @@ sub logline { my $l = shift; $l .= "\n" unless $l =~ /\n\z/; syswrite(STDERR, $l
 sub send_status {
     my $msg = shift;
     return unless $status_fh;
-    syswrite($status_fh, JSON::PP->new->canonical->encode($msg) . "\n");
+    syswrite($status_fh, '{' . join(',', map { Kaiser::JSON::encode_string($_) . ':' . Kaiser::JSON::encode_string($msg->{$_}) } sort keys %$msg) . "}\n");
 }
 sub load_failed {
     my $err = shift;
     logline($err);
     send_status({act => 'load-failed', error => $err});
-    POSIX::_exit(22);
+    exit 22;
 }
 sub flush_log { if (length $LOG_BUF) { syswrite(STDERR, $LOG_BUF); $LOG_BUF = '' } }
 
@@ -53,7 +48,7 @@ sub flush_log { if (length $LOG_BUF) { syswrite(STDERR, $LOG_BUF); $LOG_BUF = ''
 if (defined $ENV{KAISER_STATUS_FD} && length $ENV{KAISER_STATUS_FD}) {
     open($status_fh, '>&=', $ENV{KAISER_STATUS_FD}) or die "KAISER_STATUS_FD $ENV{KAISER_STATUS_FD}: $!\n";
 }
-my $cfg = eval { length($ENV{KAISER_CONFIG} // '') ? JSON::PP->new->decode($ENV{KAISER_CONFIG}) : {} };
+my $cfg = eval { length($ENV{KAISER_CONFIG} // '') ? Kaiser::JSON::decode($ENV{KAISER_CONFIG}) : {} };
 load_failed("KAISER_CONFIG is not valid JSON: $@") unless ref $cfg eq 'HASH';
 my $life_fd = $ENV{KAISER_LIFE_FD};
 my $sb = Kaiser::Scoreboard->new($ENV{KAISER_SCOREBOARD_FD}, $ENV{KAISER_SCOREBOARD_OFFSET} || 0, $cfg->{threads} || 1);
@@ -67,21 +62,10 @@ for my $item (split /,/, $ENV{KAISER_LISTEN_FDS} // '') {
     load_failed("KAISER_LISTEN_FDS: unsupported protocol $proto on fd $fd") unless $proto eq 'http' || $proto eq 'uwsgi';
     open(my $fh, '+<&=', $fd) or load_failed("KAISER_LISTEN_FDS: fd $fd is not open ($!)");
     load_failed("KAISER_LISTEN_FDS: fd $fd is not a socket") unless -S $fh;
-    $fh->blocking(0);
-    my $name = getsockname($fh);
-    my ($sname, $sport) = ('', '');
-    if ($name && Socket::sockaddr_family($name) == Socket::AF_INET()) {
-        my ($port, $addr) = Socket::unpack_sockaddr_in($name);
-        ($sname, $sport) = (Socket::inet_ntoa($addr), $port);
-    } elsif ($name && Socket::sockaddr_family($name) == Socket::AF_INET6()) {
-        my ($port, $addr) = Socket::unpack_sockaddr_in6($name);
-        ($sname, $sport) = (Socket::inet_ntop(Socket::AF_INET6(), $addr), $port);
-    } elsif ($name) {
-        my $path = eval { Socket::unpack_sockaddr_un($name) } // '';
-        ($sname, $sport) = ($path, '');
-    }
+    Kaiser::Net::nonblocking($fh);
+    my ($family, $sname, $sport) = Kaiser::Net::sockaddr(getsockname($fh));
     push @listeners, {fh => $fh, fd => $fd, uwsgi => $proto eq 'uwsgi', server_name => $sname, server_port => "$sport",
-                      tcp => ($name && Socket::sockaddr_family($name) != Socket::AF_UNIX())};
+                      tcp => $family ne 'unix'};
 }
 load_failed('no listening socket: KAISER_LISTEN_FDS is empty') unless @listeners;
 
@@ -91,8 +75,8 @@ if (ref $cfg->{env} eq 'HASH') { $ENV{$_} = $cfg->{env}{$_} // '' for keys %{$cf
 my $psgi = $cfg->{psgi} or load_failed('no psgi given: nothing to load');
 my $began = time;
 my $app = do {
-    my $file = File::Spec->rel2abs($psgi);
-    load_failed("unable to find PSGI file $psgi ($file): no such file") unless -f $file;
+    my $file = $psgi =~ m{^/} ? $psgi : "./$psgi";   # `do` searches @INC for a bare relative name
+    load_failed("unable to find PSGI file $psgi: no such file") unless -f $file;
     local $0 = $file;
     my $got = do {
         package main;
@@ -103,7 +87,7 @@ my $app = do {
     load_failed("unable to load PSGI file $psgi: $!") if !defined $got && $!;
     $got;
 };
-unless (ref $app eq 'CODE' || (Scalar::Util::blessed($app) && overload::Method($app, '&{}'))) {
+unless (ref $app eq 'CODE' || (ref $app && eval { \&$app })) {
     load_failed("unable to load PSGI file $psgi: it must return a code ref (the PSGI app), not " . (defined $app ? (ref $app || "'$app'") : 'undef'));
 }
 logline(sprintf("PSGI app 0 (%s) loaded in %d seconds at %s (interpreter 1)", $psgi, time - $began, $app));
@@ -125,7 +109,7 @@ my $ctx = {sb => $sb, timeout => $timeout, log => \&request_log, multiprocess =>
            exception => \&app_exception};
 
 $SIG{HUP} = sub { $hup = 1 };
-$SIG{TERM} = $SIG{INT} = sub { flush_log(); POSIX::_exit(0) };
+$SIG{TERM} = $SIG{INT} = sub { flush_log(); exit 0 };
 $SIG{PIPE} = 'IGNORE';
 
 $sb->set_accepting(1);
@@ -140,9 +124,7 @@ sub app_exception {
 sub request_log {
     my ($r) = @_;
     return unless $logging;
-    my @t = localtime($r->{start});
-    my $when = POSIX::strftime('%a %b %e %H:%M:%S %Y', @t);
-    $when =~ s/  / /;
+    my $when = scalar localtime($r->{start});   # uWSGI's %a %b %e %H:%M:%S %Y
     $LOG_BUF .= sprintf("[pid: %d|app: 0|req: %d/%d] %s () {%d vars in %d bytes} [%s] %s %s => generated %d bytes in %d msecs (%s %d) %d headers in %d bytes (1 switches on core 0)\n",
         $$, $requests, $requests, $r->{env}{REMOTE_ADDR} // '', $r->{vars}, $r->{head_bytes}, $when, $r->{env}{REQUEST_METHOD},
         $r->{env}{REQUEST_URI}, $r->{body_bytes}, $r->{msecs}, $r->{env}{SERVER_PROTOCOL}, $r->{status}, $r->{headers}, $r->{resp_head_bytes});
@@ -153,18 +135,11 @@ sub accept_one {
     my $l = shift;
     my $fh;
     my $peer = accept($fh, $l->{fh}) or return 0;
-    $fh->blocking(0);
-    setsockopt($fh, IPPROTO_TCP, TCP_NODELAY, 1) if $l->{tcp};
+    Kaiser::Net::nonblocking($fh);
     my ($raddr, $rport) = ('', '');
     if ($l->{tcp}) {
-        my $fam = Socket::sockaddr_family($peer);
-        if ($fam == Socket::AF_INET()) {
-            my ($p, $a) = Socket::unpack_sockaddr_in($peer);
-            ($raddr, $rport) = (Socket::inet_ntoa($a), $p);
-        } elsif ($fam == Socket::AF_INET6()) {
-            my ($p, $a) = Socket::unpack_sockaddr_in6($peer);
-            ($raddr, $rport) = (Socket::inet_ntop(Socket::AF_INET6(), $a), $p);
-        }
+        Kaiser::Net::nodelay($fh);
+        (undef, $raddr, $rport) = Kaiser::Net::sockaddr($peer);
     }
     my $c = {fh => $fh, fd => fileno($fh), buf => '', l => $l, remote => $raddr, rport => "$rport", last => now()};
     $conns{$c->{fd}} = $c;
@@ -243,23 +218,21 @@ if (defined $life_fd && length $life_fd) { open($life, '<&=', $life_fd) or undef
 my $next_sweep = now() + 1;
 while (1) {
     if ($hup) { $hup = 0; logline("gracefully stopping worker $WORKER_ID (pid: $$)"); begin_stop() }
-    my @poll;
-    push @poll, $_->{fd}, POLLIN for @listeners;
-    push @poll, $_, POLLIN for keys %conns;
-    push @poll, $life_fd, POLLIN if $life;
-    my $wait = length($LOG_BUF) || $stopping ? 100 : 1000;
-    my $n = IO::Poll::_poll($wait, @poll);
+    my $rin = '';
+    vec($rin, $_->{fd}, 1) = 1 for @listeners;
+    vec($rin, $_, 1) = 1 for keys %conns;
+    vec($rin, $life_fd, 1) = 1 if $life;
+    my $wait = length($LOG_BUF) || $stopping ? 0.1 : 1.0;
+    my $n = select(my $rout = $rin, undef, undef, $wait);
     if ($n > 0) {
-        for (my $i = 0; $i < @poll; $i += 2) {
-            my ($fd, $rev) = @poll[$i, $i + 1];
-            next unless $rev;
-            if (my $c = $conns{$fd}) { on_readable($c); next }
-            if ($life && $fd == $life_fd) {
-                flush_log();
-                logline('UAAAAAAH my master disconnected: i will kill myself !!!');
-                POSIX::_exit(1);
-            }
-            for my $l (@listeners) { if ($l->{fd} == $fd) { accept_one($l) unless $stopping; last } }
+        for my $fd (keys %conns) { on_readable($conns{$fd}) if vec($rout, $fd, 1) && $conns{$fd} }
+        if ($life && vec($rout, $life_fd, 1)) {
+            flush_log();
+            logline('UAAAAAAH my master disconnected: i will kill myself !!!');
+            exit 1;
+        }
+        unless ($stopping) {
+            for my $l (@listeners) { accept_one($l) if vec($rout, $l->{fd}, 1) }
         }
     }
     flush_log() if length $LOG_BUF && ($n <= 0 || length $LOG_BUF > 3072);
@@ -273,7 +246,7 @@ while (1) {
         if ($stopping && !%conns) {
             flush_log();
             logline("worker $WORKER_ID (pid: $$) finished its requests, goodbye");
-            POSIX::_exit(0);
+            exit 0;
         }
     }
 }

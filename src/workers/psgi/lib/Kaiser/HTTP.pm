@@ -4,7 +4,6 @@
 # keepalive, proto, vars, head_bytes}. The PSGI env is built here, from a per-listener template.
 package Kaiser::HTTP;
 use strict;
-use warnings;
 
 my %TEMPLATE_CACHE;
 my %HKEY;   # header name → env key, cached

@@ -5,10 +5,7 @@
 # socket-timeout per stalled write), as the response of the one request being served is all there is to do.
 package Kaiser::Response;
 use strict;
-use warnings;
 use Time::HiRes ();
-use IO::Poll ();
-use Scalar::Util ();
 
 my %REASON = (
     100 => 'Continue', 101 => 'Switching Protocols', 102 => 'Processing', 103 => 'Early Hints',
@@ -42,8 +39,9 @@ sub write_all {
         my $n = syswrite($fh, $data, $len - $off, $off);
         if (defined $n) { $off += $n; next }
         die "client gone: $!\n" unless $!{EAGAIN} || $!{EINTR};
-        my @p = (fileno($fh), 0x004);
-        die "client gone: write timeout\n" unless IO::Poll::_poll($timeout * 1000, @p) > 0;
+        my $win = '';
+        vec($win, fileno($fh), 1) = 1;
+        die "client gone: write timeout\n" unless select(undef, my $wout = $win, undef, $timeout) > 0;
     }
 }
 
@@ -178,9 +176,9 @@ sub _respond {
         else { $r->{body_bytes} = length $data; _write($r, $head . $data) }
         return;
     }
-    if (defined $body && (ref $body eq 'GLOB' || (Scalar::Util::blessed($body) && $body->can('getline')))) {
+    if (defined $body && (ref $body eq 'GLOB' || (ref $body && UNIVERSAL::can($body, 'getline')))) {
         my $length;
-        if (ref $body eq 'GLOB' || $body->can('fileno')) {
+        if (ref $body eq 'GLOB' || UNIVERSAL::can($body, 'fileno')) {
             my $fd = eval { fileno($body) };
             if (defined $fd && $fd >= 0 && -f $body) {
                 my $pos = eval { tell($body) } // 0;

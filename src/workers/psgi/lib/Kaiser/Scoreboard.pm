@@ -1,13 +1,13 @@
 # This worker's slot of the master's scoreboard (docs/runtime-protocol.md §3, "Scoreboard"). Perl cannot map the
 # memfd, so the slot is kept in a string and written whole at each request start and end, with pwrite(2) through
-# `syscall` where syscall.ph knows it (one system call), else with a seek and a write on a descriptor of our own: the
-# memfd reopened through /proc/self/fd, because the inherited one shares its file offset with the master and the
-# other exec'd workers and a seek+write on it would race with theirs.
+# `syscall` (one system call; its number is Linux x86-64's, checked by reading the slot back at start, as syscall.ph
+# would cost ~3 MB per worker), else with a seek and a write on a descriptor of our own: the memfd reopened through
+# /proc/self/fd, because the inherited one shares its file offset with the master and the other exec'd workers and a
+# seek+write on it would race with theirs.
 package Kaiser::Scoreboard;
 use strict;
-use warnings;
 
-my $SYS_PWRITE = eval { require 'syscall.ph'; &SYS_pwrite64() };
+my $SYS_PWRITE;   # set once a probe write has been read back
 
 sub new {
     my ($class, $fd, $offset, $threads) = @_;
@@ -35,7 +35,20 @@ sub flush {
     sysseek($fh, $self->{offset}, 0) and syswrite($fh, $slot) or delete $self->{fh};
 }
 
-sub reset { $_[0]->flush }
+# Zeroes the slot, finding out on the way whether pwrite(2) is syscall 18 here (x86-64): a pattern written with it
+# must read back through the descriptor; anything else (another ABI, seccomp) keeps the seek+write path.
+sub reset {
+    my $self = shift;
+    my $fh = $self->{fh} or return;
+    my $probe = 'kaiser-probe' x 8;
+    my $n = eval { syscall(18, $self->{fileno}, $probe, length($probe), $self->{offset}) } // -1;
+    if ($n == length $probe) {
+        my $back = '';
+        sysseek($fh, $self->{offset}, 0) and sysread($fh, $back, length $probe);
+        $SYS_PWRITE = 18 if $back eq $probe;
+    }
+    $self->flush;
+}
 sub set_accepting { $_[0]{accepting} = $_[1] ? 1 : 0; $_[0]->flush }
 sub count_exception { $_[0]{exceptions}++; $_[0]->flush }
 sub read_error { $_[0]{read_errors}++ }
