@@ -79,7 +79,8 @@ class Exchange:
                 self.out += record(STDIN, b'')
                 self.body_done = True
             else:
-                self.out += record(STDIN, data)
+                for i in range(0, len(data), MAX_CONTENT):   # a reader may hand more than one record holds
+                    self.out += record(STDIN, data[i:i + MAX_CONTENT])
 
     def events(self):
         """Yields what the backend sends; after the events of each read, ('batch', None), so a caller can tell
