@@ -24,7 +24,7 @@ require 'kaiser/core'
 
 module Kaiser
   class Worker
-    attr_reader :cfg, :sb, :listeners, :timeout, :bufsize, :stopping, :stop_time
+    attr_reader :cfg, :sb, :listeners, :timeout, :bufsize, :stopping, :stop_time, :threads
 
     def initialize
       @id = (ENV['KAISER_WORKER_ID'] || '1').to_i
@@ -56,7 +56,7 @@ module Kaiser
 
     def run
       @cfg = parse_config
-      threads = [(@cfg['threads'] || 1).to_i, 1].max
+      threads = @threads = [(@cfg['threads'] || 1).to_i, 1].max
       @sb = Scoreboard.new(ENV['KAISER_SCOREBOARD_FD'], (ENV['KAISER_SCOREBOARD_OFFSET'] || '0').to_i, threads)
       @sb.flush
       @listeners = open_listeners

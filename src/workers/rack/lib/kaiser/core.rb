@@ -8,7 +8,7 @@ module Kaiser
 
   # A client connection of a core.
   class Conn
-    attr_accessor :buf, :pending, :pos, :length, :chunked, :last
+    attr_accessor :buf, :pending, :pos, :length, :chunked, :last, :fresh
     attr_reader :io, :listener, :remote, :rport
 
     def initialize(io, listener, remote, rport, timeout)
@@ -19,6 +19,7 @@ module Kaiser
       @timeout = timeout
       @buf = String.new
       @last = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      @fresh = true # accepted, no request read yet
     end
 
     def template
@@ -72,7 +73,7 @@ module Kaiser
       next_sweep = now + 1
       loop do
         readers = @conns.keys
-        readers.concat(@w.listeners.map(&:sock)) unless @w.stopping
+        readers.concat(@w.listeners.map(&:sock)) if accepting?
         if life
           readers << life
           readers << @w.wake_r
@@ -109,6 +110,14 @@ module Kaiser
 
     private
 
+    # With several request threads, a thread takes no new connection while one it accepted has not brought its
+    # request yet: otherwise it could hold two fresh connections and make the second wait behind the first one's app
+    # call while another thread is idle.
+    def accepting?
+      return false if @w.stopping
+      @w.threads == 1 || @conns.each_value.none?(&:fresh)
+    end
+
     def flush_log
       return if @logbuf.empty?
       @w.log(@logbuf)
@@ -131,6 +140,7 @@ module Kaiser
           reject(conn, req.status)
           return
         end
+        conn.fresh = false
         req.keepalive = false if @w.stopping
         keep = serve(conn, req)
         conn.last = now
