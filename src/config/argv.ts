@@ -138,6 +138,7 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
   const fileEntries: ConfigEntry[] = [];
   const placeholders = new Set<string>();
   let unknownKeys: 'error' | 'warning' = tokens.files.length > 0 ? 'warning' : 'error';
+  let lenientNumbers = false;
   const problems: Diagnostic[] = [...tokens.diagnostics];
   for (const request of tokens.files) {
     const loaded = loadConfigFile(request, cwd, ctx);
@@ -150,6 +151,7 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
     const rules = collectRulesOf(loaded.value);
     rules.placeholders.forEach((name) => placeholders.add(name));
     if (rules.unknownKeys === 'error') unknownKeys = 'error';
+    if (rules.lenientNumbers) lenientNumbers = true;
   }
 
   const all = [...fileEntries, ...tokens.entries];
@@ -170,7 +172,7 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
     problems.push(wrongScope({file: COMMAND_LINE, key: entry.label ?? entry.key}, spec, 'an app server'));
     return false;
   });
-  const collected = collectOptions([...fileEntries, ...cliEntries], {scopes: ['server', 'vassal'], context: 'an app server', placeholders, unknownKeys});
+  const collected = collectOptions([...fileEntries, ...cliEntries], {scopes: ['server', 'vassal'], context: 'an app server', placeholders, unknownKeys, lenientNumbers});
   const where = {file: tokens.files[0]?.label ?? COMMAND_LINE};
   const forms = applyUwsgiForms(collected.values, collected.origins, where);
   problems.push(...collected.diagnostics, ...forms.problems);

@@ -23,6 +23,11 @@ export interface CollectRules {
   readonly placeholders?: ReadonlySet<string>;
   /** What an unknown key is: an error (default: command lines, TOML, `strict = true`) or a warning (uWSGI ini). */
   readonly unknownKeys?: 'error' | 'warning';
+  /**
+   * Numbers are read as uWSGI reads them (C's atoi: `1000  # comment` is 1000, `$(UNSET)` is 0), with a warning
+   * saying so, instead of being refused: true for ini files, whose numbers uWSGI never refuses.
+   */
+  readonly lenientNumbers?: boolean;
 }
 
 /** Values by canonical name, with where each option was last set (for later diagnostics). */
@@ -58,7 +63,14 @@ export function collectOptions(entries: readonly ConfigEntry[], rules: CollectRu
       continue;
     }
     if (spec.effect === 'pending') diagnostics.push(notApplied(where, spec));
-    const coerced = coerceValue(spec, entry.value);
+    let coerced = coerceValue(spec, entry.value);
+    if (!coerced.ok && rules.lenientNumbers === true && typeof entry.value === 'string') {
+      const read = readAsUwsgiNumber(spec, entry.value);
+      if (read !== undefined) {
+        diagnostics.push(configWarning(where, 'KAISER_CONFIG_BAD_VALUE', {key: where.key ?? entry.key, reason: `${JSON.stringify(entry.value)} is read as ${read}, as uWSGI reads it`}));
+        coerced = {ok: true, value: read};
+      }
+    }
     if (!coerced.ok) {
       diagnostics.push(configError(where, 'KAISER_CONFIG_BAD_VALUE', {key: where.key ?? entry.key, reason: coerced.error}));
       continue;
@@ -67,6 +79,16 @@ export function collectOptions(entries: readonly ConfigEntry[], rules: CollectRu
     origins.set(spec.name, where);
   }
   return {values, origins, diagnostics};
+}
+
+/**
+ * uWSGI's reading of a number that is not one: C's atoi/strtoll (leading blanks, a sign, the digits up to the first
+ * other character; none gives 0), clamped at 0. Undefined for options that take no number.
+ */
+export function readAsUwsgiNumber(spec: OptionSpec, text: string): number | undefined {
+  if (spec.multi === true || (spec.type !== 'int' && spec.type !== 'number' && spec.type !== 'seconds')) return undefined;
+  const match = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(text);
+  return Math.max(0, match?.[1] === undefined ? 0 : Number.parseInt(match[1], 10));
 }
 
 /** The diagnostic for an option of the wrong scope, e.g. `processes` in a command vassal. */

@@ -76,9 +76,12 @@ export interface ConfigFile {
  * is an error, as uWSGI's "[strict-mode] unknown config directive" (set-placeholder names are not entries at all).
  * TOML files are strict but keep their placeholders.
  */
-export function collectRulesOf(file: ConfigFile): {placeholders: ReadonlySet<string>; unknownKeys: 'error' | 'warning'} {
-  if (file.format === 'toml') return {placeholders: file.placeholders, unknownKeys: 'error'};
-  return file.strict ? {placeholders: new Set(), unknownKeys: 'error'} : {placeholders: file.placeholders, unknownKeys: 'warning'};
+export function collectRulesOf(file: ConfigFile): {placeholders: ReadonlySet<string>; unknownKeys: 'error' | 'warning'; lenientNumbers: boolean} {
+  if (file.format === 'toml') return {placeholders: file.placeholders, unknownKeys: 'error', lenientNumbers: false};
+  // uWSGI's strict mode is about unknown keys only: numbers are still read with atoi.
+  return file.strict
+    ? {placeholders: new Set(), unknownKeys: 'error', lenientNumbers: true}
+    : {placeholders: file.placeholders, unknownKeys: 'warning', lenientNumbers: true};
 }
 
 /** The format of `file` by its extension, or undefined. */

@@ -69,14 +69,20 @@ function readBounded(path: string, limitBytes: number): Result<Buffer, string> {
     const stat = fstatSync(fd);
     if (!stat.isFile()) return err('not a regular file');
     if (stat.size > limitBytes) return err(`larger than ${limitBytes} bytes`);
-    // Read one byte past the limit: a file that grew after fstat is still caught.
-    const buffer = Buffer.alloc(Math.min(limitBytes + 1, Math.max(stat.size, 0) + 1));
+    // Read up to one byte past the limit, so a file that grew after fstat is still caught; /proc files report size
+    // 0 and are read until EOF (uWSGI's `@(/proc/sys/net/core/somaxconn)`).
+    let buffer = Buffer.alloc(Math.min(limitBytes + 1, stat.size > 0 ? stat.size + 1 : 4096));
     let length = 0;
     for (;;) {
+      if (length === buffer.length) {
+        if (buffer.length > limitBytes) break;
+        const grown = Buffer.alloc(Math.min(limitBytes + 1, buffer.length * 2));
+        buffer.copy(grown, 0, 0, length);
+        buffer = grown;
+      }
       const n = readSync(fd, buffer, length, buffer.length - length, null);
       if (n === 0) break;
       length += n;
-      if (length >= buffer.length) break;
     }
     if (length > limitBytes) return err(`larger than ${limitBytes} bytes`);
     return ok(buffer.subarray(0, length));

@@ -4,7 +4,7 @@
  */
 import {readFileSync} from 'node:fs';
 import {parseConfigFile, type ConfigFile} from '../../src/config/config-file.js';
-import {memoryConfigFs} from '../../src/config/config-fs.js';
+import {memoryConfigFs, REAL_CONFIG_FS} from '../../src/config/config-fs.js';
 import {CONFIG_LIMITS} from '../../src/config/config-limits.js';
 import type {Diagnostic} from '../../src/config/diagnostic.js';
 import {loadVassalSpec} from '../../src/config/vassal-spec.js';
@@ -139,6 +139,18 @@ describe('ini reading: setters and passes', () => {
   it('is strict when the file sets strict = true', () => {
     expect(read({'app.ini': '[uwsgi]\nstrict = true\n'}).ok && read({'app.ini': '[uwsgi]\nstrict = true\n'})).toMatchObject({value: {strict: true}});
     expect(read({'app.ini': '[uwsgi]\nstrict = false\n'})).toMatchObject({value: {strict: false}});
+  });
+});
+
+describe('REAL_CONFIG_FS', () => {
+  it('reads /proc files, which report size 0 (uWSGI: listen = @(/proc/sys/net/core/somaxconn))', () => {
+    const read = REAL_CONFIG_FS.readFile('/proc/sys/net/core/somaxconn', CONFIG_LIMITS.atFileBytes);
+    expect(read.ok && read.value.toString()).toMatch(/^\d+\n$/);
+  });
+
+  it('refuses what is not a regular file, and files over the limit', () => {
+    expect(REAL_CONFIG_FS.readFile('/tmp', 100)).toEqual({ok: false, error: 'not a regular file'});
+    expect(REAL_CONFIG_FS.readFile('/proc/self/status', 10)).toEqual({ok: false, error: 'larger than 10 bytes'});
   });
 });
 

@@ -130,6 +130,16 @@ describe('loadVassalSpec: diagnostics', () => {
     expect(spec.kind === 'app-server' && spec.serverConfig).not.toHaveProperty('log-format');
   });
 
+  it('reads numbers as uWSGI does (atoi), with a warning: inline comments and unset $(ENV) do not stop the vassal', () => {
+    const spec = loaded('a.ini', '[uwsgi]\nhttp = :1\nmodule = app\nmax-requests = 1000   # restart workers\nharakiri = $(UNSET_X)\n');
+    expect(spec.kind === 'app-server' && spec.serverConfig).toMatchObject({'max-requests': 1000, harakiri: 0});
+    expect(spec.warnings).toEqual([
+      'a.ini:4 [uwsgi] max-requests: warning KAISER_CONFIG_BAD_VALUE bad value for "max-requests": "1000   # restart workers" is read as 1000, as uWSGI reads it',
+      'a.ini:5 [uwsgi] harakiri: warning KAISER_CONFIG_BAD_VALUE bad value for "harakiri": "$(UNSET_X)" is read as 0, as uWSGI reads it',
+    ]);
+    expect(problems('a.toml', 'http = ":1"\nmodule = "app"\nmax-requests = "1000 # x"\n').map((d) => d.code)).toEqual(['KAISER_CONFIG_BAD_VALUE']);
+  });
+
   it('reads daemonize and logto2 as logto, as a uWSGI vassal does', () => {
     expect(loaded('a.ini', '[uwsgi]\nhttp = :1\nmodule = app\ndaemonize = /var/log/a.log\n').logto).toBe('/var/log/a.log');
     expect(loaded('a.ini', '[uwsgi]\nhttp = :1\nmodule = app\nlogto2 = logs/a.log\n').logto).toBe('/srv/vassals/logs/a.log');
