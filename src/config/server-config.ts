@@ -71,7 +71,8 @@ export function checkServerOptions(
   origins: ReadonlyMap<string, DiagnosticLocation> = new Map(),
 ): Diagnostic[] {
   const problems: Diagnostic[] = [];
-  const apps = APP_OPTIONS.filter((name) => values.has(name));
+  // uWSGI's python plugin loads `module`, then `wsgi-file`, the first that loads being the app: both may be set.
+  const apps = APP_OPTIONS.filter((name) => values.has(name) && !(name === 'wsgi-file' && values.has('module')));
   const [first, second] = apps;
   if (first === undefined) {
     problems.push(configError(where, 'KAISER_CONFIG_NO_APP', {reason: 'set wsgi-file, module, asgi, node-app, psgi, rack, lua, cgi or php-docroot'}));
@@ -87,8 +88,10 @@ export function checkServerOptions(
 
 /**
  * uWSGI spellings that mean a different kaiser option: `protocol = http` makes the `socket = …` sockets HTTP
- * sockets (`http-socket`), and a `log-format` that is not kaiser's `human`/`json` is uWSGI's request log format
- * (`logformat`). Returns the values to use and the problems (another protocol).
+ * sockets (`http-socket`), a `log-format` that is not kaiser's `human`/`json` is uWSGI's request log format
+ * (`logformat`), and a `mount = /PATH=APP` without another app option names the app (a `.py` path is a
+ * `wsgi-file`, anything else a `module`; the mount point itself stays in `mount`). Returns the values to use and
+ * the problems (another protocol).
  */
 export function applyUwsgiForms(values: OptionValues, origins: ReadonlyMap<string, DiagnosticLocation>, where: DiagnosticLocation): {values: OptionValues; problems: Diagnostic[]} {
   const out = new Map(values);
@@ -104,6 +107,12 @@ export function applyUwsgiForms(values: OptionValues, origins: ReadonlyMap<strin
     } else if (name !== 'uwsgi') {
       problems.push(configError(origins.get('protocol') ?? where, 'KAISER_CONFIG_BAD_VALUE', {key: 'protocol', reason: `kaiser's sockets speak uwsgi or http, not ${JSON.stringify(protocol)}`}));
     }
+  }
+  const mounts = values.get('mount');
+  if (Array.isArray(mounts) && !APP_OPTIONS.some((name) => values.has(name))) {
+    const first = (mounts as readonly string[])[0] ?? '';
+    const app = first.slice(first.indexOf('=') + 1).trim();
+    if (app !== '') out.set(/\.py$|\//.test(app) && !app.includes(':') ? 'wsgi-file' : 'module', app);
   }
   const format = values.get('log-format');
   if (typeof format === 'string' && format !== 'human' && format !== 'json') {

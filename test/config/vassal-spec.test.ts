@@ -140,6 +140,15 @@ describe('loadVassalSpec: diagnostics', () => {
     expect(problems('a.toml', 'http = ":1"\nmodule = "app"\nmax-requests = "1000 # x"\n').map((d) => d.code)).toEqual(['KAISER_CONFIG_BAD_VALUE']);
   });
 
+  it('takes the app from mount when nothing else names one, and allows module with wsgi-file (uWSGI loads both)', () => {
+    const mounted = loaded('a.ini', '[uwsgi]\nsocket = :1\nmount = /=awx.wsgi:application\nmanage-script-name = true\n');
+    expect(mounted.kind === 'app-server' && mounted.serverConfig).toMatchObject({module: 'awx.wsgi:application', mount: ['/=awx.wsgi:application']});
+    const byFile = loaded('a.ini', '[uwsgi]\nsocket = :1\nmount = /api=%dapi/wsgi.py\n');
+    expect(byFile.kind === 'app-server' && byFile.serverConfig['wsgi-file']).toBe('/srv/vassals/api/wsgi.py');
+    const both = loaded('a.ini', '[uwsgi]\nhttp = :1\nwsgi-file = /etc/ckan/wsgi.py\nmodule = wsgi:application\n');
+    expect(both.kind === 'app-server' && both.serverConfig).toMatchObject({'wsgi-file': '/etc/ckan/wsgi.py', module: 'wsgi:application'});
+  });
+
   it('reads daemonize and logto2 as logto, as a uWSGI vassal does', () => {
     expect(loaded('a.ini', '[uwsgi]\nhttp = :1\nmodule = app\ndaemonize = /var/log/a.log\n').logto).toBe('/var/log/a.log');
     expect(loaded('a.ini', '[uwsgi]\nhttp = :1\nmodule = app\nlogto2 = logs/a.log\n').logto).toBe('/srv/vassals/logs/a.log');
