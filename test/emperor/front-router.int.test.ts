@@ -32,6 +32,8 @@ describe('front router', () => {
     const k = startKaiser(['--emperor', dir, '--emperor-http', `127.0.0.1:${front}`, '--control', join(dir, 'c.sock')]);
     await k.waitForLine('HTTP router on');
     await k.waitForLine('vassal cmd.toml is ready');
+    // Routes reach the router processes over their pipe just after the vassal is ready: wait for the route itself.
+    await waitFor(async () => (await get(front, 'cmd.example.test')).status === 200, 10_000, 'cmd route');
     expect(await get(front, 'cmd.example.test')).toEqual({status: 200, body: 'cmd'});
     expect((await get(front, 'x.cmd.example.test:8080')).body).toBe('cmd');
     expect(await get(front, 'app.example.test')).toEqual({status: 200, body: 'Hello World'});
