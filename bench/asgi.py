@@ -375,10 +375,10 @@ def versions():
     def v(mod):
         r = subprocess.run([PY, '-c', 'import %s; print(%s.__version__)' % (mod, mod)], capture_output=True, text=True)
         return r.stdout.strip() or 'missing'
-    have = subprocess.run([PY, '-c', 'import uvicorn.config as c; from uvicorn.config import Config;'
-                           'cfg = Config("asgi_hello:app", app_dir=%r); cfg.load();'
-                           'print(cfg.http_protocol_class.__name__, cfg.ws_protocol_class.__name__, cfg.loop)' % APPS],
-                          capture_output=True, text=True, cwd=APPS)
+    have = subprocess.run([PY, '-c', 'import sys; sys.path.insert(0, "."); from uvicorn.config import Config;'
+                           'cfg = Config("asgi_hello:app"); cfg.load();'
+                           'print("http", cfg.http_protocol_class.__name__, "ws", cfg.ws_protocol_class.__name__, '
+                           '"loop", cfg.loop)'], capture_output=True, text=True, cwd=APPS)
     loops = subprocess.run([PY, '-c', 'import importlib.util as u; print("uvloop", bool(u.find_spec("uvloop")), '
                             '"httptools", bool(u.find_spec("httptools")))'], capture_output=True, text=True).stdout.strip()
     return ('python=%s uvicorn=%s hypercorn=%s daphne=%s fastapi=%s %s; uvicorn uses: %s' % (

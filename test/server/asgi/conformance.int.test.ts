@@ -5,6 +5,7 @@
  * ping/pong, refusal, size limit) and lifespan (startup before the first request, failure = failed load, shutdown
  * on a graceful stop, a reload whose startup fails rolls back).
  */
+import {spawnSync} from 'node:child_process';
 import {existsSync, mkdirSync, readdirSync, rmSync, writeFileSync} from 'node:fs';
 import {request as httpRequest} from 'node:http';
 import {connect} from 'node:net';
@@ -28,6 +29,14 @@ function marksDir(): string {
 async function asgi(extra: Record<string, unknown> = {}, marks = marksDir()): Promise<{m: Master; port: number; marks: string}> {
   const {m, port} = await startMaster({asgi: 'conformance:app', chdir: FIXTURES, env: {MARKS: marks}, ...extra});
   return {m, port, marks};
+}
+
+const HAS_UVLOOP = spawnSync('/usr/bin/python3', ['-c', 'import uvloop']).status === 0;
+
+function u16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(n);
+  return b;
 }
 
 const marked = (dir: string, prefix: string) => readdirSync(dir).filter((f) => f.startsWith(prefix));
@@ -140,6 +149,55 @@ describe('ASGI http', () => {
   });
 });
 
+describe('ASGI sockets, deadlines and loops', () => {
+  test('the uwsgi protocol (nginx uwsgi_pass): a request packet with a body, one response, then close', async () => {
+    const {m} = await asgi({'http-socket': [], socket: ['127.0.0.1:0']});
+    const port = Number((await m.waitFor(/socket 0 bound to TCP address [^ ]+:(\d+)/))[1]);
+    const vars: Record<string, string> = {REQUEST_METHOD: 'POST', REQUEST_URI: '/echo', PATH_INFO: '/echo', QUERY_STRING: '',
+      SERVER_PROTOCOL: 'HTTP/1.1', SERVER_NAME: 'localhost', SERVER_PORT: '80', REMOTE_ADDR: '127.0.0.1', CONTENT_LENGTH: '5', HTTP_HOST: 'x'};
+    const parts = Object.entries(vars).flatMap(([k, v]) => [u16(k.length), Buffer.from(k), u16(v.length), Buffer.from(v)]);
+    const body = Buffer.concat(parts);
+    const packet = Buffer.concat([Buffer.from([0]), u16(body.length), Buffer.from([0]), body, Buffer.from('hello')]);
+    const reply = (await raw(port, packet)).toString();
+    expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(reply.endsWith('\r\n\r\nhello')).toBe(true);
+  });
+
+  test('a request head trickled in past socket-timeout (total, not per read) is dropped', async () => {
+    const {m, port} = await asgi({'socket-timeout': 1});
+    const closed = await new Promise<{afterBytes: number}>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1');
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (s.destroyed) return;
+        s.write('a');   // a byte every 200 ms: never idle for a second
+        sent += 1;
+      }, 200);
+      s.write('GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ');
+      s.on('close', () => {
+        clearInterval(timer);
+        resolve({afterBytes: sent});
+      });
+      s.on('error', reject);
+    });
+    expect(closed.afterBytes).toBeGreaterThan(0);
+    await m.waitFor(/request head not complete within 1 s/);
+    expect((await get(port, '/')).status).toBe(200);
+  });
+
+  test(`asgi-loop = uvloop ${HAS_UVLOOP ? 'runs on uvloop' : 'fails to load naming python3-uvloop (not installed here)'}`, async () => {
+    if (HAS_UVLOOP) {
+      const {m, port} = await asgi({'asgi-loop': 'uvloop'});
+      await m.waitFor(/loop uvloop/);
+      expect((await get(port, '/')).status).toBe(200);
+    } else {
+      const m = new Master(runtimeConfig({'http-socket': ['127.0.0.1:0'], asgi: 'conformance:app', chdir: FIXTURES, 'asgi-loop': 'uvloop', env: {MARKS: marksDir()}}));
+      expect(await m.exited).toBe(22);
+      expect(m.lines.join('\n')).toContain('python3-uvloop');
+    }
+  });
+});
+
 describe('ASGI websocket', () => {
   test('text and binary echo, the subprotocol, ping/pong, and a client close', async () => {
     const {port, marks} = await asgi();
@@ -204,8 +262,8 @@ describe('ASGI lifespan', () => {
     expect(m.lines.join('\n')).toContain('GAME OVER');
   });
 
-  test('a reload whose startup fails rolls back: the old workers keep serving', async () => {
-    const {m, port, marks} = await asgi({processes: 2});
+  test.each(['chain', 'all'])('a reload (%s) whose startup fails rolls back: the old workers keep serving', async (mode) => {
+    const {m, port, marks} = await asgi({processes: 2, 'reload-mode': mode});
     const before = new Set([0, 1, 2, 3].map(() => ''));
     before.clear();
     for (let i = 0; i < 4; i++) before.add(String(JSON.parse((await get(port, '/')).body.toString()).pid));

@@ -211,6 +211,26 @@ class WsTest(unittest.TestCase):
         self.assertTrue(ws.check(t0 + 13))
         self.assertFalse(ws.check(t0 + 15))         # no pong within the tolerance
 
+    def test_reading_pauses_while_messages_wait_for_the_app_and_resumes_as_it_takes_them(self):
+        gate = asyncio.Event()
+        got = []
+
+        async def app(scope, receive, send):
+            await receive()
+            await send({'type': 'websocket.accept'})
+            await gate.wait()
+            while len(got) < 70:
+                got.append((await receive())['text'])
+        conn, t = self.open(app)
+        t.take()
+        conn.data_received(b''.join(client_frame(TEXT, b'm%d' % i) for i in range(70)))
+        settle(self.loop)
+        self.assertFalse(t.reading)
+        gate.set()
+        settle(self.loop)
+        self.assertTrue(t.reading)
+        self.assertEqual(got, ['m%d' % i for i in range(70)])
+
     def test_going_away_sends_1012(self):
         async def app(scope, receive, send):
             await receive()
