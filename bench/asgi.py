@@ -12,11 +12,15 @@ Debian), the same FastAPI app (bench/apps/asgi_hello.py: GET / -> {"hello": "wor
               emperor excluded) against `uvicorn --workers 1` (one process), after 20 requests.
   reload      a kaiser ASGI vassal (2 workers) under `wrk -t1 -c16` while a sequential prober (one request at a
               time, a fresh connection each) records failures and the longest stretch without a 200; the vassal
-              file is touched 2 s in (chain reload). RUNS runs.
+              file is touched 2 s in (chain reload). RUNS runs, each followed by a control run without the touch
+              (the gaps a busy machine makes by itself).
+  CPU         every throughput and websocket row also reports the server's own CPU time (utime + stime of its
+              process tree) per request: on a shared machine the requests/s of a run depend on what else runs,
+              the CPU a server spends per request much less.
 
 Prints detail lines, markdown tables and `figure:` lines; the raw output goes to bench/results/asgi.DATE.txt too.
 Run it under the bench lock on a shared machine:  flock /work/bench.lock bench/asgi.sh
-Env: DURATION (8), RUNS (3), PROCESSES ("2 1"), SERVERS ("kaiser uvicorn hypercorn daphne"), PARTS
+Env: DURATION (8), RELOAD_DURATION (15), RUNS (3), PROCESSES ("2 1"), SERVERS ("kaiser uvicorn hypercorn daphne"), PARTS
 ("throughput websocket pss reload"), KAISER_ROOT (this checkout), PORT_BASE (24400).
 """
 import json
@@ -42,6 +46,7 @@ PROCESSES = [int(p) for p in os.environ.get('PROCESSES', '2 1').split()]
 SERVERS = os.environ.get('SERVERS', 'kaiser uvicorn hypercorn daphne').split()
 PARTS = os.environ.get('PARTS', 'throughput websocket pss reload').split()
 PORT = [int(os.environ.get('PORT_BASE', '24400'))]
+RELOAD_S = int(os.environ.get('RELOAD_DURATION', '15'))
 STARTED = []
 
 
@@ -146,6 +151,26 @@ def tree(pid):
     return out_
 
 
+def cpu_ticks(root):
+    """utime + stime (clock ticks) of `root` and its descendants: the server's own CPU, robust to a busy machine."""
+    total = 0
+    for pid in tree(root):
+        try:
+            data = open('/proc/%d/stat' % pid).read()
+            f = data[data.rindex(')') + 2:].split()
+            total += int(f[11]) + int(f[12])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+HZ = os.sysconf('SC_CLK_TCK')
+
+
+def cpu_us_per(ticks, n):
+    return ticks * 1e6 / HZ / n if n else 0.0
+
+
 def pss_kb(pids):
     total = 0
     for pid in pids:
@@ -201,26 +226,30 @@ def throughput():
             for r in range(RUNS):
                 order = list(up) if r % 2 == 0 else list(reversed(list(up)))
                 for s in order:
+                    c0 = cpu_ticks(up[s][1].pid)
                     res = wrk(up[s][0], close)
+                    res['cpu_us'] = cpu_us_per(cpu_ticks(up[s][1].pid) - c0, res['requests'])
                     runs[s].append(res)
                     out('detail: throughput %s processes=%d %s run %d: %.0f req/s p50=%.2fms p99=%.2fms '
-                        'non2xx=%d socket_errors=%d' % (s, processes, mode, r + 1, res['rps'], res['p50'],
-                                                        res['p99'], res['non2xx'], res['errors']))
+                        'non2xx=%d socket_errors=%d server_cpu=%.0fus/req' % (
+                            s, processes, mode, r + 1, res['rps'], res['p50'], res['p99'], res['non2xx'],
+                            res['errors'], res['cpu_us']))
             for s, rs in runs.items():
                 med = sorted(rs, key=lambda x: x['rps'])[len(rs) // 2]
                 results[(processes, mode, s)] = dict(med, all=[round(x['rps']) for x in rs],
-                                                     failed=sum(x['non2xx'] for x in rs))
+                                                     failed=sum(x['non2xx'] for x in rs),
+                                                     cpu=statistics.median(x['cpu_us'] for x in rs))
         for port, p in up.values():
             stop(p)
     out()
-    out('| processes | connections | server | requests/s (median of %d) | p50 ms | p99 ms | runs (req/s) | vs kaiser |' % RUNS)
-    out('|---|---|---|---|---|---|---|---|')
+    out('| processes | connections | server | requests/s (median of %d) | p50 ms | p99 ms | runs (req/s) | kaiser vs it | server CPU µs/request |' % RUNS)
+    out('|---|---|---|---|---|---|---|---|---|')
     for (processes, mode, s), res in sorted(results.items(), key=lambda kv: (-kv[0][0], kv[0][1] != 'keep-alive',
                                                                              SERVERS.index(kv[0][2]))):
         k = results.get((processes, mode, 'kaiser'))
         ratio = '%.2f×' % (k['rps'] / res['rps']) if k and res['rps'] and s != 'kaiser' else ''
-        out('| %d | %s | %s | %.0f | %.2f | %.2f | %s | %s |' % (processes, mode, s, res['rps'], res['p50'], res['p99'],
-                                                                ' '.join(map(str, res['all'])), ratio))
+        out('| %d | %s | %s | %.0f | %.2f | %.2f | %s | %s | %.0f |' % (
+            processes, mode, s, res['rps'], res['p50'], res['p99'], ' '.join(map(str, res['all'])), ratio, res['cpu']))
     out()
     for (processes, mode, s), res in results.items():
         k = results.get((processes, mode, 'kaiser'))
@@ -242,26 +271,34 @@ def websocket():
             stop(p)
             continue
         up[s] = (port, p)
+    def echo(port, seconds):
+        text = subprocess.run([NODE, os.path.join(HERE, 'lib/ws-echo.mjs'), str(port), '/ws', '64', str(seconds)],
+                              capture_output=True, text=True, timeout=seconds + 60).stdout
+        try:
+            return json.loads(text.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return {'per_second': 0, 'round_trips': 0, 'errors': -1}
+    for s in up:
+        echo(up[s][0], 2)            # warm-up: first connections import what each server loads lazily
     runs = {s: [] for s in up}
     for r in range(RUNS):
         for s in (list(up) if r % 2 == 0 else list(reversed(list(up)))):
-            text = subprocess.run([NODE, os.path.join(HERE, 'lib/ws-echo.mjs'), str(up[s][0]), '/ws', '64',
-                                   str(DURATION)], capture_output=True, text=True, timeout=DURATION + 60).stdout
-            try:
-                res = json.loads(text.strip().splitlines()[-1])
-            except (ValueError, IndexError):
-                res = {'per_second': 0, 'errors': -1}
+            c0 = cpu_ticks(up[s][1].pid)
+            res = echo(up[s][0], DURATION)
+            res['cpu_us'] = cpu_us_per(cpu_ticks(up[s][1].pid) - c0, res['round_trips'])
             runs[s].append(res)
-            out('detail: websocket %s run %d: %s round trips/s, errors %s' % (s, r + 1, res['per_second'], res['errors']))
+            out('detail: websocket %s run %d: %s round trips/s, errors %s, server_cpu=%.0fus/round trip' % (
+                s, r + 1, res['per_second'], res['errors'], res['cpu_us']))
     for port, p in up.values():
         stop(p)
     out()
-    out('| server (1 process) | websocket echo round trips/s (median of %d, 64 connections) | runs | vs kaiser |' % RUNS)
-    out('|---|---|---|---|')
+    out('| server (1 process) | websocket echo round trips/s (median of %d, 64 connections) | runs | kaiser vs it | server CPU µs/round trip |' % RUNS)
+    out('|---|---|---|---|---|')
     med = {s: statistics.median(x['per_second'] for x in rs) for s, rs in runs.items() if rs}
+    cpu = {s: statistics.median(x['cpu_us'] for x in rs) for s, rs in runs.items() if rs}
     for s in med:
         ratio = '%.2f×' % (med['kaiser'] / med[s]) if 'kaiser' in med and med[s] and s != 'kaiser' else ''
-        out('| %s | %.0f | %s | %s |' % (s, med[s], ' '.join(str(x['per_second']) for x in runs[s]), ratio))
+        out('| %s | %.0f | %s | %s | %.0f |' % (s, med[s], ' '.join(str(x['per_second']) for x in runs[s]), ratio, cpu[s]))
     out()
     for s in med:
         if s != 'kaiser' and 'kaiser' in med and med[s]:
@@ -327,53 +364,70 @@ def prober(port, seconds, result):
             time.sleep(0.002)
 
 
-def reload():
-    rows = []
-    for r in range(RUNS):
-        d = tempfile.mkdtemp(prefix='kaiser-asgi-bench-')
-        port = next_port()
-        vassal = os.path.join(d, 'api.toml')
-        with open(vassal, 'w') as f:
-            f.write('http-socket = "127.0.0.1:%d"\nasgi = "asgi_hello:app"\nchdir = "%s"\nprocesses = 2\n'
-                    'disable-logging = true\n' % (port, APPS))
-        emp = start([NODE, os.path.join(ROOT, 'bin/kaiser.js'), '--emperor', d, '--control', os.path.join(d, 'c.sock')])
-        if not wait_200(port):
-            out('detail: reload run %d: the vassal never answered: %s' % (r + 1, log_tail(emp)))
-            stop(emp, 30)
-            continue
-        time.sleep(1)
-        probe = {}
-        t = threading.Thread(target=prober, args=(port, 10, probe))
-        w = {}
-        tw = threading.Thread(target=lambda: w.update(wrk(port, False, duration=10, threads=1, conns=16)))
-        tw.start()
-        t.start()
-        time.sleep(2)
+def reload_run(r, touch):
+    """One run: a 2-worker ASGI vassal under load; touched 2 s in when `touch`. -> (failed, longest gap ms) or None."""
+    d = tempfile.mkdtemp(prefix='kaiser-asgi-bench-')
+    port = next_port()
+    vassal = os.path.join(d, 'api.toml')
+    with open(vassal, 'w') as f:
+        f.write('http-socket = "127.0.0.1:%d"\nasgi = "asgi_hello:app"\nchdir = "%s"\nprocesses = 2\n'
+                'disable-logging = true\n' % (port, APPS))
+    emp = start([NODE, os.path.join(ROOT, 'bin/kaiser.js'), '--emperor', d, '--control', os.path.join(d, 'c.sock')])
+    if not wait_200(port):
+        out('detail: reload run %d: the vassal never answered: %s' % (r + 1, log_tail(emp)))
+        stop(emp, 30)
+        return None
+    time.sleep(1)
+    probe = {}
+    w = {}
+    t = threading.Thread(target=prober, args=(port, RELOAD_S, probe))
+    tw = threading.Thread(target=lambda: w.update(wrk(port, False, duration=RELOAD_S, threads=1, conns=16)))
+    tw.start()
+    t.start()
+    time.sleep(2)
+    if touch:
         later = time.time() + 1
         os.utime(vassal, (later, later))
-        t.join()
-        tw.join()
-        stop(emp, 30)
-        failed = probe['failed'] + w.get('non2xx', 0) + w.get('errors', 0)
-        rows.append((failed, probe['max_gap_ms']))
-        out('detail: reload run %d: prober ok=%d failed=%d %s longest gap %.1f ms; wrk %.0f req/s non2xx=%d '
-            'socket_errors=%d' % (r + 1, probe['ok'], probe['failed'], probe['kinds'] or '', probe['max_gap_ms'],
-                                  w.get('rps', 0), w.get('non2xx', 0), w.get('errors', 0)))
-    if rows:
-        out()
-        out('| kaiser ASGI vassal, touch (chain reload) under load | failed requests (all runs) | longest gap ms (median; runs) |')
-        out('|---|---|---|')
-        gaps = [g for _, g in rows]
-        out('| 2 workers, wrk -t1 -c16 + sequential prober | %d | %.1f; %s |' % (
-            sum(f for f, _ in rows), statistics.median(gaps), ' '.join('%.1f' % g for g in gaps)))
-        out()
-        out('figure: asgi_reload_failed %d requests' % sum(f for f, _ in rows))
-        out('figure: asgi_reload_longest_gap %.1f ms' % statistics.median(gaps))
+    t.join()
+    tw.join()
+    reloaded = 'graceful reload done' in log_tail(emp, 1 << 20)
+    stop(emp, 30)
+    failed = probe['failed'] + w.get('non2xx', 0) + w.get('errors', 0)
+    out('detail: reload %s run %d: prober ok=%d failed=%d %s longest gap %.1f ms; wrk %.0f req/s non2xx=%d '
+        'socket_errors=%d%s' % ('touch' if touch else 'control', r + 1, probe['ok'], probe['failed'],
+                                probe['kinds'] or '', probe['max_gap_ms'], w.get('rps', 0), w.get('non2xx', 0),
+                                w.get('errors', 0), '' if reloaded or not touch else ' (NO RELOAD SEEN)'))
+    return failed, probe['max_gap_ms']
+
+
+def reload():
+    rows = {True: [], False: []}
+    for r in range(RUNS):
+        for touch in (True, False):
+            res = reload_run(r, touch)
+            if res:
+                rows[touch].append(res)
+    out()
+    out('| kaiser ASGI vassal (2 workers) under wrk -t1 -c16 + a sequential prober | failed requests (all runs) | '
+        'longest gap ms (median; runs) |')
+    out('|---|---|---|')
+    for touch, label in ((True, 'vassal file touched 2 s in (chain reload)'), (False, 'control: no reload')):
+        if rows[touch]:
+            gaps = [g for _, g in rows[touch]]
+            out('| %s | %d | %.1f; %s |' % (label, sum(f for f, _ in rows[touch]), statistics.median(gaps),
+                                            ' '.join('%.1f' % g for g in gaps)))
+    out()
+    if rows[True]:
+        out('figure: asgi_reload_failed %d requests' % sum(f for f, _ in rows[True]))
+        out('figure: asgi_reload_longest_gap %.1f ms' % statistics.median(g for _, g in rows[True]))
+    if rows[False]:
+        out('figure: asgi_noreload_longest_gap %.1f ms' % statistics.median(g for _, g in rows[False]))
 
 
 def versions():
     def v(mod):
-        r = subprocess.run([PY, '-c', 'import %s; print(%s.__version__)' % (mod, mod)], capture_output=True, text=True)
+        r = subprocess.run([PY, '-c', 'import importlib.metadata as m; print(m.version(%r))' % mod], capture_output=True,
+                           text=True)
         return r.stdout.strip() or 'missing'
     have = subprocess.run([PY, '-c', 'import sys; sys.path.insert(0, "."); from uvicorn.config import Config;'
                            'cfg = Config("asgi_hello:app"); cfg.load();'
