@@ -1,6 +1,6 @@
 """What every client connection of the ASGI server shares, whatever its protocol (HTTP/1.1 or uwsgi).
 
-Owns: the asyncio transport plumbing (a Protocol, not streams: no task or buffer copy per read), read pausing
+Owns: the asyncio transport plumbing (a BufferedProtocol, not streams: no task per read, one shared read buffer), read pausing
 for its several reasons (a request body the app has not taken, a pipelined request waiting for the current
 response, a request waiting for a concurrency slot), write backpressure (`drain` while the transport is over
 its high-water mark), feeding the current request's body with `limit-post`, the end of a response (keep-alive
@@ -21,7 +21,7 @@ LINGER_S = 0.5                  # how long a half-closed connection drains a cli
 RETIRE_IDLE_S = 0.5             # a retiring worker closes keep-alive connections idle this long
 
 
-class Connection(asyncio.Protocol):
+class Connection(asyncio.BufferedProtocol):
     __slots__ = ('server', 'listener', 'transport', 'buf', 'cycle', 'body', 'body_read', 'discard', 'client',
                  'last', 'head_since', 'write_paused', 'drainers', 'paused', 'closing', 'eof', 'ws',
                  'linger_until')
@@ -46,7 +46,16 @@ class Connection(asyncio.Protocol):
         self.ws = None
         self.linger_until = 0.0
 
-    # ── asyncio.Protocol ─────────────────────────────────────────────────────────────────────────
+    # ── asyncio.BufferedProtocol ─────────────────────────────────────────────────────────────────
+    # The transport reads into the worker's one read buffer and hands over the bytes at once (buffer_updated runs
+    # right after the read): a plain Protocol gets a fresh 256 KiB bytes object per read, which glibc serves with
+    # mmap, shrinks with mremap and frees with munmap, three system calls per read (measured with strace).
+    def get_buffer(self, sizehint):
+        return self.server.read_buffer
+
+    def buffer_updated(self, nbytes):
+        self.data_received(self.server.read_view[:nbytes].tobytes())
+
     def connection_made(self, transport):
         self.transport = transport
         transport.set_write_buffer_limits(WRITE_HIGH)

@@ -30,6 +30,7 @@ from .uwsgi_conn import UwsgiConnection
 EXIT_LOAD_FAILED = 22
 SWEEP_S = 1.0
 ACCEPT_PAUSE_S = 0.5            # after EMFILE and friends
+READ_BUFFER = 256 * 1024        # what one read may take, as asyncio's own default
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -102,6 +103,8 @@ class AsgiServer:
         self.addresses = {l: _address(l) for l in self.listeners}
         self.fast_transport = hasattr(loop, '_make_socket_transport')
         self.retired_at = 0.0
+        self.read_buffer = bytearray(READ_BUFFER)         # every connection reads into this (connection.py)
+        self.read_view = memoryview(self.read_buffer)
         self.done = None
         self.sweep_handle = None
 

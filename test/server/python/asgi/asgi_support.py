@@ -91,6 +91,8 @@ class FakeServer:
         self.ws_ping_freq = limits.get('ws_ping_freq', 0)
         self.ws_pong_tolerance = limits.get('ws_pong_tolerance', 3.0)
         self.addresses = {None: ('127.0.0.1', 8000)}
+        self.read_buffer = bytearray(65536)
+        self.read_view = memoryview(self.read_buffer)
         self.started = []
         self.ended = []
         self.tasks = []
