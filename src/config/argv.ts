@@ -12,7 +12,7 @@ import {allOptionNames, findOption, isNotAppliedUwsgiOption, type OptionSpec} fr
 import {uwsgiArgumentOf} from '../uwsgi-option-names.js';
 import {err, ok, type Result} from '../result.js';
 import {collectOptions, isUnsupportedUwsgiOption, unsupported, wrongScope} from './collect-options.js';
-import {collectRulesOf, configFormatOf, parseConfigFile} from './config-file.js';
+import {collectRulesOf, configFormatOf, optionList, parseConfigFile} from './config-file.js';
 import type {ConfigEntry} from './config-entry.js';
 import type {ConfigFs} from './config-fs.js';
 import {COMMAND_LINE, configError, hasErrors, type Diagnostic} from './diagnostic.js';
@@ -139,6 +139,8 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
   const placeholders = new Set<string>();
   let unknownKeys: 'error' | 'warning' = tokens.files.length > 0 ? 'warning' : 'error';
   let lenientNumbers = false;
+  // uwsgi.opt in the app: every key read, files first, then the command line's options (as uWSGI lists them).
+  const opt: string[] = [];
   const problems: Diagnostic[] = [...tokens.diagnostics];
   for (const request of tokens.files) {
     const loaded = loadConfigFile(request, cwd, ctx);
@@ -147,6 +149,7 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
       continue;
     }
     fileEntries.push(...loaded.value.entries);
+    opt.push(...optionList(loaded.value));
     problems.push(...loaded.value.warnings);
     const rules = collectRulesOf(loaded.value);
     rules.placeholders.forEach((name) => placeholders.add(name));
@@ -184,7 +187,10 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
   const logto = forms.values.get('logto');
   return ok({
     mode: 'server',
-    serverConfig: normalizeServerOptions(forms.values, {name: firstFile === undefined ? 'kaiser' : basename(firstFile.path)}),
+    serverConfig: normalizeServerOptions(forms.values, {
+      name: firstFile === undefined ? 'kaiser' : basename(firstFile.path),
+      extras: {_opt: [...opt, ...tokens.entries.flatMap((entry) => [findOption(entry.key)?.name ?? entry.key, String(entry.value)])]},
+    }),
     python: choosePython(forms.values, {baseDir: cwd, fileExists: ctx.fileExists ?? existsSync}),
     logto: typeof logto === 'string' ? resolve(cwd, logto) : undefined,
     warnings: problems.filter((d) => d.severity === 'warning'),

@@ -84,6 +84,16 @@ export function collectRulesOf(file: ConfigFile): {placeholders: ReadonlySet<str
     : {placeholders: file.placeholders, unknownKeys: 'warning', lenientNumbers: true};
 }
 
+/**
+ * The `_opt` extra of `KAISER_CONFIG`: every key the file set, in order, as a flat [key, value, …] list (the Python
+ * `uwsgi.opt` is built from it): for ini files what `uwsgi --show-config` would list, for TOML its string, number
+ * and flag values.
+ */
+export function optionList(file: ConfigFile): string[] {
+  const pairs = file.exported ?? file.entries.filter((e) => typeof e.value !== 'object').map((e) => ({key: e.key, value: String(e.value)}));
+  return pairs.flatMap(({key, value}) => [key, value]);
+}
+
 /** The format of `file` by its extension, or undefined. */
 export function configFormatOf(file: string): ConfigFormat | undefined {
   const ext = extname(file).toLowerCase();

@@ -31,7 +31,7 @@ export interface ServerConfigContext {
   /** `_name`: the vassal file's base name, or `kaiser` on the command line. */
   readonly name: string;
   /** Further `_`-prefixed keys (`_node`, `_node_worker`). */
-  readonly extras?: Readonly<Record<`_${string}`, string>>;
+  readonly extras?: Readonly<Record<`_${string}`, ServerConfigValue>>;
 }
 
 const SERVER_OPTIONS: readonly OptionSpec[] = (OPTIONS as readonly OptionSpec[]).filter((spec) => spec.scopes.includes('server'));

@@ -9,7 +9,7 @@ import {basename, dirname, resolve} from 'node:path';
 import {findOption, OPTIONS, type OptionScope, type OptionSpec} from '../options.js';
 import {err, ok, type Result} from '../result.js';
 import {collectOptions, locate, type CollectedOptions} from './collect-options.js';
-import {collectRulesOf, parseConfigFile, type ConfigFile, type ConfigFileContext} from './config-file.js';
+import {collectRulesOf, optionList, parseConfigFile, type ConfigFile, type ConfigFileContext} from './config-file.js';
 import type {ConfigEntry} from './config-entry.js';
 import type {ConfigFs} from './config-fs.js';
 import {configError, formatDiagnostic, hasErrors, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
@@ -308,7 +308,7 @@ function loadAppServerVassal(
       fileExists: ctx.fileExists ?? existsSync,
       ...(ctx.python === undefined ? {} : {fallback: ctx.python}),
     }),
-    serverConfig: explicitServerOptions(values, {name: common.name}),
+    serverConfig: explicitServerOptions(values, {name: common.name, extras: {_opt: optionList(config)}}),
   });
 }
 

@@ -7,9 +7,11 @@ front proxy and kaiser agreeing on where a request ends (RFC 9112, as nginx and 
     the body nor pose as `Content-Length` or `X-Forwarded-For` in the environ, where `-` and `_` look alike;
   - one Content-Length, of digits only; one Transfer-Encoding, `chunked` only, never together with a
     Content-Length, never on HTTP/1.0;
-percent-decoding of PATH_INFO, and the byte layout of response heads and chunked framing. Imported as
+PATH_INFO decoded as uWSGI's http parser does (uwsgi_environ.decode_path), and the byte layout of response heads and chunked framing. Imported as
 `_kaiser.http`, never as the stdlib `http`.
 """
+from .uwsgi_environ import decode_path
+
 
 _HKEYS = {}
 _SPECIAL = {'CONTENT_TYPE', 'CONTENT_LENGTH'}
@@ -90,7 +92,7 @@ def parse_head(buf, end, env):
     if q >= 0:
         env['QUERY_STRING'] = path[q + 1:]
         path = path[:q]
-    env['PATH_INFO'] = unquote(path)
+    env['PATH_INFO'] = decode_path(path)
     if le < end:
         get = _HKEYS.get
         for line in buf[le + 2:end].split(b'\r\n'):

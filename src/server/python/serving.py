@@ -16,6 +16,8 @@ from . import uwsgi_proto
 from .client_io import send_all
 from .request_body import EMPTY_INPUT, BadBody, ChunkedBody, LengthBody
 from .version import VERSION
+from .uwsgi_environ import url_scheme
+from .uwsgi_module import begin_request
 from .wsgi import Errors, Exchange, FileWrapper, run
 
 _CORE = struct.Struct('<dQII')
@@ -119,6 +121,8 @@ def _http_head(core, c, buf, end):
         core.reject(c, '400 Bad Request', str(e))
         return False
     c.buf = buf[end + 4:]
+    if 'HTTP_X_FORWARDED_PROTO' in env:
+        env['wsgi.url_scheme'] = url_scheme(env)
     hc = env.get('HTTP_CONNECTION')
     if proto == 'HTTP/1.1':
         keep = hc is None or 'close' not in hc.lower()
@@ -258,5 +262,6 @@ def begin(core):
 
 def serve(core, ex, hsize):
     t0 = begin(core)
+    begin_request(ex.env, core.requests - 1)
     run(core.w.app, ex)
     account(core, ex, hsize, t0)

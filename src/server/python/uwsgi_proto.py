@@ -6,6 +6,7 @@ is concerned: one CONTENT_LENGTH var, of digits only, else PacketError. The resp
 written by the worker, after which the connection is closed.
 """
 from .http import BadRequest, content_length as _content_length, unquote
+from .uwsgi_environ import url_scheme
 
 SCRIPT_NAME_MODIFIER = 30     # uWSGI's modifier1 30: strip SCRIPT_NAME from PATH_INFO
 
@@ -62,9 +63,10 @@ def content_length(env):
 
 
 def complete_environ(env, modifier1):
-    """What nginx's uwsgi_params may leave out, filled in as uWSGI does; HTTP_CONTENT_* copies dropped."""
-    env.pop('HTTP_CONTENT_TYPE', None)
-    env.pop('HTTP_CONTENT_LENGTH', None)
+    """What nginx's uwsgi_params may leave out, filled in as uWSGI does. Every variable nginx sends reaches the app as
+    uWSGI passes it (HTTP_CONTENT_TYPE and HTTP_CONTENT_LENGTH too), and the scheme follows HTTPS / UWSGI_SCHEME /
+    X-Forwarded-Proto as in uWSGI."""
+    env['wsgi.url_scheme'] = url_scheme(env)
     env.setdefault('REQUEST_METHOD', 'GET')
     uri = env.get('REQUEST_URI')
     if 'PATH_INFO' not in env:

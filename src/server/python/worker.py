@@ -13,6 +13,7 @@ import time
 
 from . import log
 from . import loader
+from . import uwsgi_module
 from .minijson import dumps
 from .scoreboard import SlotWriter
 from .worker_proc import close_all
@@ -104,6 +105,7 @@ class Worker:
         t0 = time.time()
         try:
             loader.prepare(cfg)
+            uwsgi_module.install(cfg, self)
             self.app = loader.load(cfg)
         except BaseException as e:
             import traceback

@@ -55,4 +55,5 @@ class Strict(unittest.TestCase):
         env = {'QUERY_STRING': 'a=1', 'HTTP_CONTENT_LENGTH': '3', 'REQUEST_URI': '/app/x%20y?a=1', 'SCRIPT_NAME': '/app'}
         uwsgi_proto.complete_environ(env, uwsgi_proto.SCRIPT_NAME_MODIFIER)
         self.assertEqual((env['REQUEST_METHOD'], env['PATH_INFO'], env['SERVER_PROTOCOL']), ('GET', '/x y', 'HTTP/1.0'))
-        self.assertNotIn('HTTP_CONTENT_LENGTH', env)
+        # uWSGI passes every var nginx sends, HTTP_CONTENT_* copies too (issue 15); only CONTENT_LENGTH frames the body.
+        self.assertEqual((env['HTTP_CONTENT_LENGTH'], env['wsgi.url_scheme']), ('3', 'http'))

@@ -1,0 +1,163 @@
+"""The `uwsgi` module apps import (issue 15): uWSGI's embedded module as far as apps use it outside uWSGI's own
+subsystems, so `import uwsgi` feature checks (Django, Flask extensions, Sentry, newrelic) see a uWSGI and the common
+calls work: `opt`, `numproc`, `worker_id()`, `masterpid()`, `reload()`, `log()`, `started_on`, `total_requests()`,
+`request_id()`, `set_logvar()`, `mem()`, `setprocname()`…
+
+Owns: building the module in a worker before its app loads (`install`), and the per-request state it exposes
+(`begin_request`: the environ, the request's log variables). Values follow uWSGI's Python 3 plugin: option values
+and names of the host are bytes, repeated options are lists. Calls of subsystems kaiser does not have (spooler,
+mules, caches, signals, RPC) are absent, so an app that needs them fails at once with an AttributeError naming the
+call, as under a uWSGI built without them.
+"""
+import os
+import socket
+import sys
+import threading
+import time
+import types
+
+from . import log
+from .version import VERSION
+
+# Taken when the master imports this module: forked workers inherit it, as uWSGI's start time is the instance's.
+STARTED_ON = int(time.time())
+
+_request = threading.local()
+
+
+def begin_request(env, done):
+    """Called by a request core before it runs the app: the current request's environ, its log variables, and how
+    many requests this core finished before it (uWSGI counts a request once it is done)."""
+    _request.env = env
+    _request.logvars = None
+    _request.done = done
+
+
+def logvars():
+    """The log variables the app set for the current request (`uwsgi.set_logvar`), or None."""
+    return getattr(_request, 'logvars', None)
+
+
+def options(flat):
+    """`uwsgi.opt` from the flat [key, value, key, value, …] list of the config as read, as uWSGI 2.0's Python 3
+    plugin builds it: bytes values, True for a flag given without a value on the command line, and for a key given
+    more than once the last value (its plugin means to make a list, but looks the str key up as bytes and so always
+    overwrites; measured against uWSGI 2.0.21)."""
+    opt = {}
+    for i in range(0, len(flat) - 1, 2):
+        key, value = flat[i], flat[i + 1]
+        opt[key] = True if value is None else str(value).encode('utf-8', 'surrogateescape')
+    return opt
+
+
+def install(cfg, worker):
+    """Builds the module for `worker` (its id, its scoreboard slot) and puts it in sys.modules['uwsgi']."""
+    m = types.ModuleType('uwsgi', 'kaiser: the uWSGI embedded module, as far as apps use it')
+    m.version = ('2.0.21-kaiser-' + VERSION).encode()
+    m.version_info = (2, 0, 21, 0, 'kaiser')
+    m.hostname = socket.gethostname().encode()
+    m.numproc = cfg['processes']
+    m.cores = cfg['threads']
+    m.has_threads = 1
+    m.buffer_size = cfg['buffer-size']
+    m.started_on = STARTED_ON
+    m.is_a_reload = False
+    m.opt = options(cfg.get('_opt') or [])
+    m.magic_table = {}
+    m.sockets = [listener.fd for listener in worker.listeners]
+    m.applications = None
+    m.mode = None
+    m.loop = None
+    m.unbit = None
+    m.SPOOL_OK, m.SPOOL_RETRY, m.SPOOL_IGNORE = -2, -1, 0
+
+    m.masterpid = lambda: os.getppid()
+    m.worker_id = lambda: worker.wid
+    m.request_id = lambda: getattr(_request, 'done', 0)
+    m.total_requests = lambda: _total_requests(worker.mm)
+    m.reload = lambda: _signal_master('SIGHUP')
+    m.stop = lambda: _signal_master('SIGINT')
+    m.log = _log
+    m.log_this_request = lambda: None
+    m.set_logvar = _set_logvar
+    m.get_logvar = _get_logvar
+    m.add_var = _add_var
+    m.accepting = lambda accepting=True: None
+    m.setprocname = _setprocname
+    m.mem = _mem
+    m.micros = lambda: int(time.time() * 1000000)
+    m.cl = lambda: int((getattr(_request, 'env', None) or {}).get('CONTENT_LENGTH') or 0)
+    m.workers = lambda: ({'id': worker.wid, 'pid': os.getpid(), 'requests': worker.slot.requests, 'status': 'busy'},)
+    m.listen_queue = lambda fd=0: 0
+    m.set_warning_message = lambda message: None
+    sys.modules['uwsgi'] = m
+    return m
+
+
+def _total_requests(mm):
+    """Finished requests of every worker of this generation, from the shared scoreboard (a retired worker's are
+    gone); the scoreboard counts a request as it starts, so the one asking is not counted."""
+    import struct
+    try:
+        threads, slots = struct.unpack_from('<II', mm, 4)
+        size = 64 + threads * 32
+        return max(0, sum(struct.unpack_from('<Q', mm, 64 + i * size)[0] for i in range(slots)) - 1)
+    except (struct.error, TypeError, ValueError):
+        return 0
+
+
+def _signal_master(name):
+    import signal
+    try:
+        os.kill(os.getppid(), getattr(signal, name))
+    except OSError:
+        return False
+    return True
+
+
+def _log(message):
+    log.log(message if isinstance(message, str) else message.decode('utf-8', 'replace'))
+    return True
+
+
+def _set_logvar(key, value):
+    if getattr(_request, 'logvars', None) is None:
+        _request.logvars = {}
+    _request.logvars[str(key)] = str(value)
+
+
+def _get_logvar(key):
+    """A log variable of the current request, as bytes (uWSGI's Python 3 plugin answers bytes), or None."""
+    value = (logvars() or {}).get(key.decode() if isinstance(key, bytes) else str(key))
+    return None if value is None else value.encode('utf-8', 'surrogateescape')
+
+
+def _add_var(key, value):
+    env = getattr(_request, 'env', None)
+    if env is None:
+        return False
+    env[key.decode('latin-1') if isinstance(key, bytes) else key] = value.decode('latin-1') if isinstance(value, bytes) else value
+    return True
+
+
+def _setprocname(name):
+    """The process title (what `ps` shows): through prctl's PR_SET_NAME and argv[0] where we can."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        buf = ctypes.create_string_buffer(str(name).encode()[:15])
+        libc.prctl(15, buf, 0, 0, 0)   # PR_SET_NAME
+    except Exception:
+        return False
+    return True
+
+
+def _mem():
+    """(rss bytes, vsz bytes) of this worker."""
+    try:
+        with open('/proc/self/statm') as f:
+            size, resident = f.read().split()[:2]
+        page = os.sysconf('SC_PAGE_SIZE')
+        return int(resident) * page, int(size) * page
+    except (OSError, ValueError):
+        return 0, 0
