@@ -7,6 +7,7 @@ never a wait that blocks the loop), their timeouts —
 `socket-timeout` idle, `request-read-timeout` for a whole request from its first byte (408) — the rejects, the graceful
 drain of a retiring worker, and flushing the request log.
 """
+import errno
 import select
 import _socket as socket
 import time
@@ -22,6 +23,7 @@ SWEEP_S = 1.0         # how often timeouts are checked
 LINGER_S = 0.5        # a connection closed with unread input is drained this long (at most LINGER_BYTES; checked
                       # by the sweep, so up to LINGER_S + SWEEP_S)
 LINGER_BYTES = 1 << 20
+RETIRED_LISTENER = (errno.EBADF, errno.ENOTSOCK)   # accept() on a listener a retiring worker just parked
 
 
 class Core:
@@ -132,21 +134,14 @@ class Core:
 
     def accept(self, l):
         try:
-            fd, addr = l.sock._accept()
-        except (BlockingIOError, InterruptedError):
-            return False
+            accepted = l.accept_client()
         except OSError as e:
-            if e.errno not in (9, 88):  # EBADF/ENOTSOCK: the socket was just retired
+            if e.errno not in RETIRED_LISTENER:
                 log.log('accept() failed on %s: %s' % (l.name, e))
             return False
-        sock = socket.socket(l.family, socket.SOCK_STREAM, 0, fd)
-        sock.setblocking(False)
-        if l.family != socket.AF_UNIX:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
-        c = serving.Conn(sock, addr, l)
+        if accepted is None:
+            return False
+        c = serving.Conn(accepted[0], accepted[1], l)
         self.conns[c.fd] = c
         self.ep.register(c.fd, EPOLLIN)
         return True

@@ -43,6 +43,26 @@ class Listener:
                 pass
         return 0, self.backlog
 
+    def accept_client(self):
+        """(connection socket, peer address) of a pending connection, or None when there is none; OSError when
+        accept() fails (EBADF/ENOTSOCK: the listener was just parked by a retiring worker; EMFILE…)."""
+        try:
+            fd, addr = self.sock._accept()
+        except (BlockingIOError, InterruptedError):
+            return None
+        return self.client(fd), addr
+
+    def client(self, fd):
+        """The connection socket of `fd`, just accepted on this listener: non-blocking, TCP_NODELAY on TCP."""
+        sock = socket.socket(self.family, socket.SOCK_STREAM, 0, fd)
+        sock.setblocking(False)
+        if self.family != socket.AF_UNIX:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+        return sock
+
     def close(self, vacuum=False):
         try:
             self.sock.close()
@@ -53,6 +73,18 @@ class Listener:
                 os.unlink(self.unix_path)
             except OSError:
                 pass
+
+
+def park(listeners):
+    """Drops this process's hold on `listeners` without freeing their fd numbers (each becomes /dev/null): a retiring
+    worker stops accepting, and no later open() in the app can land on a number its event loop still watches."""
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+        for l in listeners:
+            os.dup2(null, l.fd)
+        os.close(null)
+    except OSError:
+        pass
 
 
 def parse_address(addr):

@@ -13,6 +13,7 @@ import time
 
 from . import log
 from . import loader
+from . import sockets
 from . import uwsgi_module
 from .minijson import dumps
 from .scoreboard import SlotWriter
@@ -73,14 +74,7 @@ class Worker:
                 for _ in range(1024):
                     if not c0.accept(l):
                         break
-        # drop our reference to the listening sockets without freeing the fd numbers
-        try:
-            null = os.open(os.devnull, os.O_RDONLY)
-            for l in self.listeners:
-                os.dup2(null, l.fd)
-            os.close(null)
-        except OSError:
-            pass
+        sockets.park(self.listeners)
         try:
             os.write(self.wake_w, b'x')
         except OSError:
@@ -137,6 +131,11 @@ class Worker:
         self._core_main(self.cores[0])
         for t in threads:
             t.join()
+        self.exit()
+
+    def exit(self):
+        """A clean exit once every request is done: the app's atexit handlers run (the fork skipped the
+        interpreter's own exit), output is flushed, exit 0."""
         log.flush_std()
         try:
             import atexit

@@ -87,3 +87,27 @@ class Binding(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class Accepting(unittest.TestCase):
+    def setUp(self):
+        with mock.patch.object(support._log, 'log', lambda msg: None):
+            [self.l], _ = sockets.bind_all([('http', '127.0.0.1:0')], support.make_config())
+        self.addCleanup(self.l.close)
+
+    def test_accept_client_gives_a_non_blocking_no_delay_socket_or_none(self):
+        self.assertIsNone(self.l.accept_client())
+        peer = socket.create_connection(('127.0.0.1', int(self.l.server_port)))
+        self.addCleanup(peer.close)
+        sock, addr = self.l.accept_client()
+        self.addCleanup(sock.close)
+        self.assertEqual(addr[0], '127.0.0.1')
+        self.assertFalse(sock.getblocking())
+        self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1)
+
+    def test_a_parked_listener_keeps_its_fd_number_but_accepts_nothing(self):
+        fd = self.l.fd
+        sockets.park([self.l])
+        self.assertTrue(os.path.samefile('/proc/self/fd/%d' % fd, os.devnull))
+        with self.assertRaises(OSError):
+            self.l.accept_client()

@@ -21,6 +21,7 @@ import sys
 import time
 
 from .. import log
+from .. import sockets
 from .accounting import Accounting
 from .connection import PAUSE_SLOT
 from .http_conn import HttpConnection
@@ -64,14 +65,7 @@ def serve(worker, app, t0):
     server = AsgiServer(worker, app, loop, cfg)
     loop.run_until_complete(server.main(name, t0))
     server.accounting.flush()
-    log.flush_std()
-    try:
-        import atexit
-        atexit._run_exitfuncs()
-    except Exception:
-        pass
-    log.flush_std()
-    os._exit(0)
+    worker.exit()
 
 
 class AsgiServer:
@@ -161,13 +155,7 @@ class AsgiServer:
                     if not self._accept(l):
                         break
             self._stop_accepting()
-        try:
-            null = os.open(os.devnull, os.O_RDONLY)
-            for l in self.listeners:
-                os.dup2(null, l.fd)
-            os.close(null)
-        except OSError:
-            pass
+        sockets.park(self.listeners)
         for s in list(self.sessions):
             s.going_away()
         self._schedule_sweep()
@@ -274,9 +262,7 @@ class AsgiServer:
 
     def _accept(self, l):
         try:
-            fd, _addr = l.sock._accept()
-        except (BlockingIOError, InterruptedError):
-            return False
+            accepted = l.accept_client()
         except OSError as e:
             if e.errno in _OUT_OF_RESOURCES:
                 log.log('%s: accept() on %s failed: %s; pausing %g s' % (self.worker.tag, l.name, e, ACCEPT_PAUSE_S))
@@ -285,13 +271,9 @@ class AsgiServer:
             elif e.errno not in (errno.EBADF, errno.ENOTSOCK, errno.EINVAL):
                 log.log('%s: accept() on %s failed: %s' % (self.worker.tag, l.name, e))
             return False
-        sock = socket.socket(l.family, socket.SOCK_STREAM, 0, fd)
-        sock.setblocking(False)
-        if l.family != socket.AF_UNIX:
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+        if accepted is None:
+            return False
+        sock = accepted[0]
         proto = HttpConnection(self, l) if l.proto == 'http' else UwsgiConnection(self, l)
         if self.fast_transport:
             self.loop._make_socket_transport(sock, proto)
