@@ -6,10 +6,11 @@
  * SIGUSR1 logs one status line per vassal. Exit codes: src/exit-codes.ts (also in --help).
  */
 import {accessSync, constants, readFileSync, statSync} from 'node:fs';
+import {parseVassalSource} from './emperor/monitor.js';
 import {join, resolve} from 'node:path';
 import {parseCommandLine, type CommandLineMode, type EmperorMode} from './config/argv.js';
 import {formatDiagnostic, type Diagnostic} from './config/diagnostic.js';
-import {helpText} from './config/help.js';
+import {DEFAULT_HELP_WIDTH, helpText} from './config/help.js';
 import {DirectorySource} from './emperor/directory-source.js';
 import {Emperor} from './emperor/emperor.js';
 import {realSystem} from './system/real-system.js';
@@ -21,6 +22,8 @@ import type {MetricsServer} from './metrics/server.js';
 import type {Dashboard} from './dashboard/server.js';
 import {TransitionFeed} from './dashboard/event-stream.js';
 import {Notifier} from './systemd/notify.js';
+import {runInstallService} from './systemd/install-service.js';
+import {setProcessTitle} from './util/process-title.js';
 import {formatError} from './errors.js';
 import {ok, type Result} from './result.js';
 import {checkTlsGatewayOptions, startTlsGateway, type TlsGateway} from './router/tls-front-door.js';
@@ -59,7 +62,9 @@ export function main(argv: string[], parsed: Result<CommandLineMode, Diagnostic[
   const mode = parsed.value;
   switch (mode.mode) {
     case 'help':
-      process.stdout.write(helpText(VERSION));
+      // `kaiser help reload` is `kaiser reload --help`.
+      if (mode.command !== undefined) return main([mode.command, '--help']);
+      process.stdout.write(helpText(VERSION, {width: process.stdout.isTTY ? process.stdout.columns : DEFAULT_HELP_WIDTH}));
       return process.exit(EXIT.OK);
     case 'version':
       process.stdout.write(`kaiser ${VERSION}\n`);
@@ -67,6 +72,8 @@ export function main(argv: string[], parsed: Result<CommandLineMode, Diagnostic[
     case 'emperor':
       return void runEmperor(mode);
     case 'server': {
+      const name = mode.serverConfig['_name'];
+      setProcessTitle(`kaiser server${typeof name === 'string' && name !== 'kaiser' ? ` ${name}` : ''}`, 'kaiser');
       const log = createLogger({format: logFormatOf(mode.serverConfig['log-format'])});
       for (const d of mode.warnings) log.warn(formatDiagnostic(d));
       void runServer({
@@ -84,6 +91,10 @@ export function main(argv: string[], parsed: Result<CommandLineMode, Diagnostic[
       return;
     }
     case 'subcommand':
+      if (mode.name === 'install-service') {
+        void runInstallService(mode.args, {env: process.env, stdout: process.stdout, stderr: process.stderr, version: VERSION}).then((code) => process.exit(code));
+        return;
+      }
       // fleet mode: `kaiser fleet …` talks to etcd, not to an emperor.
       if (mode.name === 'fleet') {
         void import('./fleet/commands.js')
@@ -102,6 +113,14 @@ export function main(argv: string[], parsed: Result<CommandLineMode, Diagnostic[
   }
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function logFormatOf(value: unknown): LogFormat {
   return value === 'json' ? 'json' : 'human';
 }
@@ -111,13 +130,17 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   // fleet mode: `--emperor etcd://…` values (and `--etcd`) are fleets; at most one directory besides them.
   const dirs = options.emperor.filter((value) => !isFleetUrl(value));
   if (dirs.length > 1) fail('exactly one --emperor directory is supported (plus any number of etcd:// fleets)');
-  const dir = dirs[0] === undefined ? undefined : resolve(dirs[0]);
+  const source = dirs[0] === undefined ? undefined : parseVassalSource(resolve(dirs[0]), isDirectory);
+  if (source !== undefined && 'error' in source) fail(`--emperor ${source.error}`);
+  const dir = source?.dir;
+  const pattern = source?.pattern;
   try {
-    if (dir !== undefined && !statSync(dir).isDirectory()) fail(`--emperor ${dir}: not a directory`);
     if (dir !== undefined) accessSync(dir, constants.R_OK | constants.X_OK);
   } catch (error) {
-    fail(`--emperor ${dir}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : `cannot read (${(error as NodeJS.ErrnoException).code})`}`);
+    fail(`--emperor ${dir}: cannot read (${(error as NodeJS.ErrnoException).code})`);
   }
+  // `ps` shows `kaiser emperor /etc/kaiser/vassals`; `pidof kaiser` finds the emperor (and no vassal).
+  setProcessTitle(`kaiser emperor ${dirs[0] === undefined ? options.emperor.join(' ') : resolve(dirs[0])}`, 'kaiser');
   const log = createLogger({format: logFormatOf(options.logFormat)});
   for (const d of mode.warnings) log.warn(formatDiagnostic(d));
   // The etcd client (gRPC) costs the emperor ~25 MB of RSS: loaded only for fleets.
@@ -146,7 +169,16 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   const transitions = new TransitionFeed();
   const system = realSystem();
   // The vassal directory is one source of definitions; fleets (started below) are others.
-  const sources = dir === undefined ? [] : [new DirectorySource({dir, sys: system, log: log.child({component: 'emperor'}), rescanMs: options.emperorFreqSeconds * 1000, onScan: (seconds) => metrics?.observeScan(seconds)})];
+  const sources = dir === undefined ? [] : [
+    new DirectorySource({
+      dir,
+      ...(pattern === undefined ? {} : {pattern}),
+      sys: system,
+      log: log.child({component: 'emperor'}),
+      rescanMs: options.emperorFreqSeconds * 1000,
+      onScan: (seconds) => metrics?.observeScan(seconds),
+    }),
+  ];
   const emperor = new Emperor({
     dir,
     sources,
@@ -227,7 +259,11 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     await emperor.start();
     for (const fleet of fleets) fleet.start(emperor);
     const controlPath = resolveControlPath(options.control);
-    const governed = emperorControl(emperor, book, {version: `kaiser-${VERSION}`, dir: dir ?? fleets.map((f) => f.source).join(' ')});
+    const governed = emperorControl(emperor, book, {
+      version: `kaiser-${VERSION}`,
+      dir: dir === undefined ? fleets.map((f) => f.source).join(' ') : pattern === undefined ? dir : join(dir, pattern),
+      stateChanges: transitions.subscribe,
+    });
     const started = await startControlServer(controlPath, governed, log);
     if (started.ok) {
       control = started.value;

@@ -32,11 +32,12 @@ export const ERRORS = {
   // ── running vassals ───────────────────────────────────────────────────────────────────────
   KAISER_SOCKET_BIND_FAILED: 'cannot bind {address}: {cause}',
   KAISER_VASSAL_RELOAD_FAILED: 'reload failed, the previous instance keeps serving: {cause}',
+  KAISER_VASSAL_START_FAILED: 'vassal {vassal} is not serving ({state}): {cause}',
   KAISER_VASSAL_OVER_MEMORY_LIMIT: 'killed: over memory-limit {limitMb} MB',
 
   // ── identity and limits (uid, gid, --emperor-tyrant, memory-limit, cpu-limit) ─────────────
-  KAISER_UNKNOWN_USER: 'vassal {vassal}: no user "{user}" in /etc/passwd',
-  KAISER_UNKNOWN_GROUP: 'vassal {vassal}: no group "{group}" in /etc/group',
+  KAISER_UNKNOWN_USER: 'vassal {vassal}: no user "{user}" (getent passwd knows none)',
+  KAISER_UNKNOWN_GROUP: 'vassal {vassal}: no group "{group}" (getent group knows none)',
   KAISER_IDENTITY_NEEDS_ROOT: 'vassal {vassal}: cannot run as uid {uid} gid {gid}: the emperor runs as uid {emperorUid}, and only root can switch users',
   KAISER_TYRANT_ROOT_OWNED: '[emperor-tyrant] invalid permissions for vassal {vassal}: its file is owned by uid {uid} gid {gid}, and tyrant mode never runs a vassal as root (chown it to the user it should run as)',
   KAISER_TYRANT_ESCAPE: '[emperor-tyrant] vassal {vassal} asks for {wanted}, but its file is owned by uid {uid} gid {gid}: in tyrant mode a vassal runs as its owner',

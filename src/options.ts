@@ -47,7 +47,7 @@ export interface OptionSpec {
 
 export const OPTIONS = [
   // ── emperor ───────────────────────────────────────────────────────────────────────────────
-  {name: 'emperor', type: 'path', multi: true, scopes: ['emperor'], arg: 'DIR', help: 'watch this directory of vassal files (.toml, .ini)'},
+  {name: 'emperor', type: 'path', multi: true, scopes: ['emperor'], arg: 'DIR', help: "watch this directory of vassal files (.toml, .ini), or only its files matching a glob: 'DIR/*.ini' (uWSGI's glob monitor)"},
   {name: 'emperor-stats', aliases: ['emperor-stats-server'], type: 'address', scopes: ['emperor'], arg: 'ADDR', help: 'serve emperor stats JSON (uWSGI keys) on this address'},
   {name: 'reload-mercy', type: 'seconds', default: 30, scopes: ['emperor', 'server'], arg: 'S', help: 'overall time allowed for a graceful stop before SIGKILL'},
   {name: 'emperor-freq', type: 'seconds', default: 60, scopes: ['emperor'], arg: 'S', help: 'safety-net rescan period (changes are seen at once through inotify)'},
@@ -96,12 +96,14 @@ export const OPTIONS = [
   {name: 'log-format', type: 'string', default: 'human', scopes: ['emperor', 'server'], arg: 'human|json', help: 'log line format'},
   {name: 'python', type: 'path', scopes: ['emperor', 'server'], arg: 'PATH', help: 'python interpreter for WSGI apps (default: /usr/bin/python3, else python3 on PATH)'},
   {name: 'help', aliases: ['h'], type: 'bool', scopes: ['emperor'], help: 'print this help and exit'},
-  {name: 'version', type: 'bool', scopes: ['emperor'], help: 'print the version and exit'},
+  {name: 'version', aliases: ['v'], type: 'bool', scopes: ['emperor'], help: 'print the version and exit'},
 
   // ── any vassal ────────────────────────────────────────────────────────────────────────────
   {name: 'logto', aliases: ['logto2', 'daemonize', 'd', 'daemonize2'], type: 'path', scopes: ['vassal', 'server'], arg: 'FILE', help: 'append this vassal’s output to FILE (still prefixed in the emperor log); daemonize = FILE means the same, as in a uWSGI vassal (kaiser never forks into the background: run it under systemd)'},
   {name: 'log-maxsize', type: 'int', default: 0, scopes: ['vassal'], arg: 'BYTES', help: 'rotate the logto file when it would grow past BYTES (0 = never)'},
   {name: 'log-backups', type: 'int', default: 5, scopes: ['vassal'], arg: 'N', help: 'rotated logto files to keep (FILE.1 … FILE.N)'},
+  {name: 'log-rotate', type: 'string', scopes: ['vassal'], arg: 'hourly|daily|weekly', help: 'also rotate the logto file at the first line of each new hour, day or week (local time)'},
+  {name: 'log-compress', type: 'bool', scopes: ['vassal'], help: 'gzip rotated logto files (FILE.1.gz … FILE.N.gz)'},
   {name: 'stop-signal', type: 'signal', default: 'SIGTERM', scopes: ['command'], arg: 'SIG', help: 'signal asking the program to stop'},
   {name: 'stop-timeout', type: 'seconds', default: 10, scopes: ['vassal'], arg: 'S', help: 'grace after the stop request, then SIGKILL of the whole process tree'},
   {name: 'memory-limit', type: 'int', default: 0, scopes: ['vassal'], arg: 'MB', help: 'memory limit of the whole vassal (cgroup memory limit; sampled and enforced by the emperor where cgroups are unavailable); 0 = none'},

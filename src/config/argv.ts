@@ -16,19 +16,39 @@ import {collectRulesOf, configFormatOf, optionList, parseConfigFile} from './con
 import type {ConfigEntry} from './config-entry.js';
 import type {ConfigFs} from './config-fs.js';
 import {COMMAND_LINE, configError, hasErrors, type Diagnostic} from './diagnostic.js';
-import {didYouMean} from './did-you-mean.js';
+import {didYouMean, suggestName} from './did-you-mean.js';
 import {frontRouterOptions, type FrontRouterOptions} from './router-options.js';
 import {splitIniSelector} from './ini.js';
 import {currentHostFacts, type HostFacts} from './magic-vars.js';
 import {applyUwsgiForms, checkServerOptions, choosePython, normalizeServerOptions, type ServerConfig} from './server-config.js';
 import {defaultValue, type OptionValues} from './values.js';
 
-/** Control commands, given as the first word: `kaiser ls`. */
-export const SUBCOMMANDS = ['ls', 'top', 'reload', 'stop', 'start', 'logs', 'status', 'fleet'] as const; // fleet: src/fleet/commands.ts
-export type Subcommand = (typeof SUBCOMMANDS)[number];
+/**
+ * Commands, given as the first word (`kaiser ls`), with the line `kaiser --help` shows for each. The control commands
+ * are src/control/commands.ts, fleet src/fleet/commands.ts, install-service src/systemd/install-service.ts.
+ */
+export const SUBCOMMAND_SUMMARIES = [
+  ['ls', 'one row per vassal: state, pid, CPU, memory, uptime, restarts, last error'],
+  ['status', 'the emperor: pid, uptime, memory, vassal counts'],
+  ['top', 'live view of the vassals, or of any uWSGI --stats / --emperor-stats server'],
+  ['reload', 'reload vassals with their current files (NAME…, or --all); --wait until they serve'],
+  ['restart', 'stop vassals and start them afresh (NAME…, or --all); --wait until they serve'],
+  ['stop', 'stop vassals; they stay down until kaiser start or a change of their file'],
+  ['start', 'start vassals stopped by kaiser stop (or retry one backing off now)'],
+  ['logs', 'the last output lines of one vassal, or of all interleaved; -f follows'],
+  ['fleet', 'manage a fleet of emperors sharing etcd (put, ls, rm, hosts, drain, history, rollback)'],
+  ['install-service', 'write a systemd unit that runs this kaiser as an emperor (--print shows it)'],
+] as const;
+export const SUBCOMMANDS = SUBCOMMAND_SUMMARIES.map(([name]) => name);
+export type Subcommand = (typeof SUBCOMMAND_SUMMARIES)[number][0];
 
-/** Flags that load a config file rather than set an option. */
-export const CONFIG_FILE_FLAGS = ['ini', 'toml', 'config'] as const;
+/** Flags that load a config file rather than set an option; listed by `--help` with the general options. */
+export const CONFIG_FILE_OPTIONS: readonly OptionSpec[] = [
+  {name: 'ini', type: 'path', scopes: ['emperor', 'server'], arg: 'FILE[:SECTION]', help: 'read options from an ini file ([uwsgi] section, or SECTION); `kaiser app.ini` does the same'},
+  {name: 'toml', type: 'path', scopes: ['emperor', 'server'], arg: 'FILE', help: 'read options from a TOML file'},
+  {name: 'config', type: 'path', scopes: ['emperor', 'server'], arg: 'FILE', help: 'read options from FILE, as ini or TOML by its extension'},
+];
+export const CONFIG_FILE_FLAGS: readonly string[] = CONFIG_FILE_OPTIONS.map((spec) => spec.name);
 
 /** uWSGI config formats kaiser does not read: naming one is KAISER_CONFIG_UNSUPPORTED. */
 const UNSUPPORTED_FORMAT_FLAGS = new Set(['xml', 'yaml', 'yml', 'json', 'js', 'include', 'inherit']);
@@ -91,8 +111,11 @@ export type EmperorMode = {mode: 'emperor'; options: EmperorOptions; warnings: D
 export type ServerMode = {mode: 'server'; serverConfig: ServerConfig; python: string; logto: string | undefined; warnings: Diagnostic[]};
 export type SubcommandMode = {mode: 'subcommand'; name: Subcommand; args: string[]};
 
+/** `kaiser --help`, or `kaiser help COMMAND` (the help of one command). */
+export type HelpMode = {mode: 'help'; command?: string};
+
 /** What the command line asks for. */
-export type CommandLineMode = EmperorMode | ServerMode | {mode: 'help'} | {mode: 'version'} | SubcommandMode;
+export type CommandLineMode = EmperorMode | ServerMode | HelpMode | {mode: 'version'} | SubcommandMode;
 
 /** Everything outside the argv that parsing may need; all defaults are the real process. */
 export interface CommandLineContext {
@@ -124,6 +147,14 @@ interface Tokens {
 /** Parses `args` (without `node` and the script: `process.argv.slice(2)`). */
 export function parseCommandLine(args: readonly string[], ctx: CommandLineContext = {}): Result<CommandLineMode, Diagnostic[]> {
   const first = args[0];
+  if (first === 'help') {
+    const command = args[1];
+    if (command === undefined) return ok({mode: 'help'});
+    if (!(SUBCOMMANDS as readonly string[]).includes(command)) {
+      return err([usage(`no command "${command}"${didYouMean(command, SUBCOMMANDS, '')}: the commands are ${SUBCOMMANDS.join(', ')}`)]);
+    }
+    return ok({mode: 'help', command});
+  }
   if (first !== undefined && (SUBCOMMANDS as readonly string[]).includes(first)) {
     return ok({mode: 'subcommand', name: first as Subcommand, args: args.slice(1)});
   }
@@ -234,7 +265,7 @@ function longFlag(tokens: Tokens, arg: string, {peek, next}: Cursor): void {
   const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
   const inline = eq === -1 ? undefined : arg.slice(eq + 1);
   const label = `--${name}`;
-  if ((CONFIG_FILE_FLAGS as readonly string[]).includes(name)) {
+  if (CONFIG_FILE_FLAGS.includes(name)) {
     const path = inline ?? next();
     if (path === undefined) tokens.diagnostics.push(usage(`option "${label}" needs a file`, label));
     else tokens.files.push(fileRequest(path, name === 'ini'));
@@ -297,7 +328,11 @@ function setOption(tokens: Tokens, spec: OptionSpec, key: string, label: string,
 function positional(tokens: Tokens, arg: string): void {
   const {path} = splitIniSelector(arg);
   if (configFormatOf(path) !== undefined) tokens.files.push(fileRequest(arg, true));
-  else tokens.diagnostics.push(usage(`unexpected argument "${arg}" (a vassal file ends in .ini or .toml)`));
+  else {
+    const command = suggestName(arg, SUBCOMMANDS);
+    const hint = command === undefined ? ' (a vassal file ends in .ini or .toml)' : ` (did you mean the command "kaiser ${command}"?)`;
+    tokens.diagnostics.push(usage(`unexpected argument "${arg}"${hint}`));
+  }
 }
 
 function fileRequest(spec: string, allowSection: boolean): ConfigFileRequest {

@@ -1,69 +1,199 @@
 /**
- * `kaiser --help`: usage lines, every option of `src/options.ts` grouped by where it applies (an option usable in
- * several places is listed in each group, so each group is complete), and the exit codes of `src/exit-codes.ts`.
- * Generated from the tables, so it cannot drift from what the parser accepts.
+ * `kaiser --help`, the README's option reference and the man page's option sections, all generated from the option
+ * table (`src/options.ts`), the config-file flags and the subcommand list (`argv.ts`) and the exit codes
+ * (`src/exit-codes.ts`), so none of them can drift from what the parser accepts.
+ *
+ * Each option is listed once, in the group where it applies first (general, emperor, app server, command vassal,
+ * any vassal file), with a note naming the other places it applies. What the command line accepts is shown as a flag
+ * (`--processes N`); keys that only vassal files accept are shown as keys (`stop-timeout = S`), because the command
+ * line refuses them. Terminal text is wrapped to the given width (the terminal's, or 80 when not a terminal).
  */
 import {EXIT_CODE_HELP} from '../exit-codes.js';
 import {OPTIONS, type OptionScope, type OptionSpec} from '../options.js';
-import {SUBCOMMANDS} from './argv.js';
+import {CONFIG_FILE_OPTIONS, SUBCOMMAND_SUMMARIES} from './argv.js';
 
-/** Group titles, in the order they are printed. */
-export const HELP_GROUPS: readonly (readonly [OptionScope, string])[] = [
-  ['emperor', 'Emperor (kaiser --emperor DIR …)'],
-  ['server', 'App server (command line, or keys of an app-server vassal file)'],
-  ['command', 'Command vassal (keys of a vassal file with exec = …)'],
-  ['vassal', 'Any vassal file'],
+/** Where a group's entries are written: on the command line (`--name`) or in a vassal file (`name = …`). */
+type Spelling = 'flag' | 'key';
+
+/** One group of the help, in print order. */
+export interface HelpGroup {
+  readonly id: OptionScope | 'general';
+  readonly title: string;
+  readonly spelling: Spelling;
+}
+
+/** Group titles, in the order they are printed. An option goes to the first group of its scopes. */
+export const HELP_GROUPS: readonly HelpGroup[] = [
+  {id: 'general', title: 'General', spelling: 'flag'},
+  {id: 'emperor', title: 'Emperor (kaiser --emperor DIR …)', spelling: 'flag'},
+  {id: 'server', title: 'App server (flags of kaiser --http …, or keys of an app-server vassal file)', spelling: 'flag'},
+  {id: 'command', title: 'Command vassal (keys of a vassal file with exec = …)', spelling: 'key'},
+  {id: 'vassal', title: 'Any vassal file (keys; the command line refuses them)', spelling: 'key'},
 ];
 
-const WIDTH = 34;
+/** Options that are about kaiser itself, not about what it runs. */
+const GENERAL_NAMES: ReadonlySet<string> = new Set(['help', 'version']);
 
-/** The whole help text, ending in a newline. */
-export function helpText(version: string): string {
-  const lines = [
-    `kaiser ${version}: an Emperor-style orchestrator speaking uWSGI's options`,
-    '',
-    'Usage:',
-    '  kaiser --emperor DIR [options]                      govern a directory of vassal files (.ini, .toml)',
-    '  kaiser [--ini|--toml] FILE [options]                run one app server from a vassal file (FILE.ini:section picks a section)',
-    '  kaiser --http :9090 --wsgi-file app.py [options]    run one app server from flags',
-    `  kaiser ${SUBCOMMANDS.join('|')} [args]   control a running emperor`,
-    '  kaiser --help | --version',
-    '',
-    'Flags take uWSGI forms: --name value, --name=value, --flag, -p 4, -M. List options repeat.',
-    'The same names are keys in vassal files: processes = 4 ([uwsgi] section in .ini; top level or [uwsgi] in .toml).',
-  ];
-  for (const [scope, title] of HELP_GROUPS) {
-    lines.push('', `${title}:`);
-    for (const spec of (OPTIONS as readonly OptionSpec[]).filter((s) => s.scopes.includes(scope))) lines.push(optionLine(spec));
+/** Words for the "also" note of an option that applies in several places. */
+const ALSO_WORDS: Readonly<Record<OptionScope, string>> = {
+  emperor: 'the emperor',
+  server: 'app servers',
+  command: 'command vassal files',
+  vassal: 'any vassal file',
+};
+
+/** Width of help text when the output is not a terminal. */
+export const DEFAULT_HELP_WIDTH = 80;
+const MIN_WIDTH = 40;
+/** The flag column: wider flags put their description on the next line. */
+const FLAG_COLUMN = 30;
+
+/** One printed entry: the option, the group it is listed in and how it is spelled there. */
+export interface HelpEntry {
+  readonly spec: OptionSpec;
+  readonly group: HelpGroup;
+}
+
+/** Every option once, in group order, with its group. */
+export function helpEntries(): HelpEntry[] {
+  const all = [...CONFIG_FILE_OPTIONS, ...(OPTIONS as readonly OptionSpec[])];
+  const entries: HelpEntry[] = [];
+  for (const group of HELP_GROUPS) {
+    for (const spec of all) if (groupOf(spec) === group) entries.push({spec, group});
   }
-  lines.push('', 'Exit codes:');
-  for (const [code, meaning] of EXIT_CODE_HELP) lines.push(`  ${String(code).padStart(3)}  ${meaning}`);
-  lines.push('', 'Errors print a KAISER_… code; docs/errors.md explains each one.');
-  return `${lines.join('\n')}\n`;
+  return entries;
 }
 
-/** `  --processes, --workers, -p N    number of worker processes (default: 1)` */
-export function optionLine(spec: OptionSpec): string {
-  const names = [spec.name, ...(spec.aliases ?? [])].map((name) => (name.length === 1 ? `-${name}` : `--${name}`));
-  const flag = `${names.join(', ')}${spec.arg === undefined ? '' : ` ${spec.arg}`}`;
-  const notes = [spec.multi === true ? 'repeatable' : undefined, spec.default === undefined ? undefined : `default: ${String(spec.default)}`]
-    .filter((note) => note !== undefined);
-  const help = notes.length === 0 ? spec.help : `${spec.help} (${notes.join('; ')})`;
-  return flag.length + 2 < WIDTH ? `  ${flag.padEnd(WIDTH - 2)}  ${help}` : `  ${flag}\n  ${' '.repeat(WIDTH)}${help}`;
+function groupOf(spec: OptionSpec): HelpGroup {
+  const id = GENERAL_NAMES.has(spec.name) || CONFIG_FILE_OPTIONS.includes(spec) ? 'general' : HELP_GROUPS.find((g) => g.id !== 'general' && spec.scopes.includes(g.id as OptionScope))?.id;
+  const group = HELP_GROUPS.find((g) => g.id === id);
+  if (group === undefined) throw new Error(`Internal error: option ${spec.name} has no help group`);
+  return group;
 }
 
-/** The README's option reference: one markdown table per group, generated from the same table as `--help`. */
+/** The names of an entry as written where its group applies: `--processes`, `-p`, or `stop-timeout`. */
+export function optionNames({spec, group}: HelpEntry): string[] {
+  const names = [spec.name, ...(spec.aliases ?? [])];
+  return group.spelling === 'key' ? names : names.map((name) => (name.length === 1 ? `-${name}` : `--${name}`));
+}
+
+/** The value an entry takes as written: ` N`, ` = S`, or for a key that is a flag ` = true`. */
+export function optionArgument({spec, group}: HelpEntry): string {
+  if (group.spelling === 'key') return spec.arg === undefined ? ' = true' : ` = ${spec.arg}`;
+  return spec.arg === undefined ? '' : ` ${spec.arg}`;
+}
+
+/** `--processes, --workers, -p N` or `stop-timeout = S`. */
+export function optionLabel(entry: HelpEntry): string {
+  return `${optionNames(entry).join(', ')}${optionArgument(entry)}`;
+}
+
+/** The help sentence with its notes: repeatable, default, where else it applies. */
+export function optionDescription({spec, group}: HelpEntry): string {
+  const others = group.id === 'general' ? [] : spec.scopes.filter((scope) => scope !== group.id).map((scope) => ALSO_WORDS[scope]);
+  const notes = [
+    spec.multi === true ? 'repeatable' : undefined,
+    spec.default === undefined ? undefined : `default: ${String(spec.default)}`,
+    others.length === 0 ? undefined : `also ${others.join(', ')}`,
+  ].filter((note) => note !== undefined);
+  return notes.length === 0 ? spec.help : `${spec.help} (${notes.join('; ')})`;
+}
+
+/** Options for `helpText`. */
+export interface HelpOptions {
+  /** Columns to fit in; default 80. */
+  readonly width?: number;
+}
+
+/** The whole help text, ending in a newline, no line wider than `width` (except unbreakable words). */
+export function helpText(version: string, options: HelpOptions = {}): string {
+  const width = Math.max(MIN_WIDTH, Math.floor(options.width ?? DEFAULT_HELP_WIDTH));
+  const out: string[] = [`kaiser ${version}: an Emperor-style orchestrator speaking uWSGI's options`, '', 'Usage:'];
+  out.push(
+    ...twoColumns(
+      [
+        ['kaiser --emperor DIR [options]', 'govern a directory of vassal files (.ini, .toml)'],
+        ["kaiser --emperor 'DIR/*.ini'", 'govern only the files of DIR matching a glob'],
+        ['kaiser [--ini|--toml] FILE [options]', 'run one app server from a vassal file (FILE.ini:section picks a section)'],
+        ['kaiser --http :9090 --wsgi-file app.py', 'run one app server from flags'],
+        ['kaiser COMMAND [args]', 'talk to a running emperor, or manage a fleet (commands below)'],
+        ['kaiser help [COMMAND]', 'this help, or the help of one command (also: kaiser COMMAND --help)'],
+      ],
+      width,
+      0,
+    ),
+  );
+  out.push('', 'Commands:', ...twoColumns(SUBCOMMAND_SUMMARIES.map(([name, summary]) => [name, summary]), width, 16));
+  out.push(
+    '',
+    ...wrap('Flags take uWSGI forms: --name value, --name=value, --flag, -p 4, -M; list options repeat. The same names are keys in vassal files: processes = 4 ([uwsgi] section in .ini; top level or [uwsgi] in .toml).', width),
+  );
+  let current: HelpGroup | undefined;
+  for (const entry of helpEntries()) {
+    if (entry.group !== current) {
+      current = entry.group;
+      out.push('', `${current.title}:`);
+    }
+    out.push(...twoColumns([[optionLabel(entry), optionDescription(entry)]], width, FLAG_COLUMN));
+  }
+  out.push('', 'Exit codes:');
+  out.push(...twoColumns(EXIT_CODE_HELP.map(([code, meaning]) => [String(code).padStart(3), meaning]), width, 5));
+  out.push('', ...wrap('Errors print a KAISER_… code; docs/errors.md (and man kaiser) explains each one.', width));
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * Rows of `  left  right…`, the right column starting at `column` + 2 and wrapped to `width`; a left cell too wide
+ * for the column puts its right cell on the next lines.
+ */
+export function twoColumns(rows: readonly (readonly [string, string])[], width: number, column: number): string[] {
+  const indent = ' '.repeat(Math.max(6, column + 4));
+  const lines: string[] = [];
+  for (const [left, right] of rows) {
+    const wrapped = wrap(right, Math.max(20, width - indent.length));
+    if (left.length <= column) {
+      lines.push(`  ${left.padEnd(column)}  ${wrapped[0] ?? ''}`.trimEnd());
+      for (const more of wrapped.slice(1)) lines.push(`${indent}${more}`);
+    } else {
+      lines.push(...wrap(left, width - 2).map((part) => `  ${part}`));
+      for (const more of wrapped) lines.push(`${indent}${more}`);
+    }
+  }
+  return lines;
+}
+
+/** Greedy word wrap; a word longer than `width` stays whole on its own line. */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
+    if (line === '') line = word;
+    else if (line.length + 1 + word.length <= width) line += ` ${word}`;
+    else {
+      lines.push(line);
+      line = word;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
+
+/** The README's option reference: one markdown table per group, generated from the same entries as `--help`. */
 export function optionsMarkdown(): string {
   const out: string[] = [];
-  for (const [scope, title] of HELP_GROUPS) {
-    out.push(`#### ${title}`, '', '| Option | Default | Meaning |', '|---|---|---|');
-    for (const spec of (OPTIONS as readonly OptionSpec[]).filter((s) => s.scopes.includes(scope))) {
-      const names = [spec.name, ...(spec.aliases ?? [])].map((name) => `\`${name.length === 1 ? `-${name}` : `--${name}`}\``).join(', ');
-      const arg = spec.arg === undefined ? '' : ` ${spec.arg}`;
-      const help = (spec.multi === true ? `${spec.help} (repeatable)` : spec.help).replace(/\|/g, '\\|');
-      out.push(`| ${names}${arg.replace(/\|/g, '\\|')} | ${spec.default === undefined ? '' : `\`${String(spec.default)}\``} | ${help} |`);
+  let current: HelpGroup | undefined;
+  const cell = (text: string) => text.replace(/\|/g, '\\|');
+  for (const entry of helpEntries()) {
+    if (entry.group !== current) {
+      if (current !== undefined) out.push('');
+      current = entry.group;
+      out.push(`#### ${current.title}`, '', '| Option | Default | Meaning |', '|---|---|---|');
     }
-    out.push('');
+    const {spec} = entry;
+    const names = `${optionNames(entry).map((name) => `\`${name}\``).join(', ')}${optionArgument(entry)}`;
+    const description = optionDescription({spec: {...spec, default: undefined}, group: entry.group});
+    out.push(`| ${cell(names)} | ${spec.default === undefined ? '' : `\`${String(spec.default)}\``} | ${cell(description)} |`);
   }
+  out.push('');
   return out.join('\n');
 }

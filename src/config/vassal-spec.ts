@@ -39,6 +39,10 @@ export interface VassalCommon {
   /** Rotate the logto file past this many bytes (0 = never), keeping `logBackups` old files. */
   logMaxBytes: number;
   logBackups: number;
+  /** `log-rotate`: also rotate at each new hour, day or week. */
+  logRotate?: LogRotateEvery;
+  /** `log-compress`: gzip rotated files. */
+  logCompress: boolean;
   /** 0 = no limit. */
   memoryLimitBytes: number;
   /** Percent of one core; 0 = no limit. */
@@ -263,7 +267,7 @@ function loadCommandVassal(file: string, config: ConfigFile, common: Pick<Vassal
     return false;
   });
   const {values, origins, diagnostics} = collect(config, 'command', rest);
-  const problems = [...conflicts, ...diagnostics];
+  const problems = [...conflicts, ...diagnostics, ...checkLogRotate(values, origins, file)];
   const where = (key: string): DiagnosticLocation => origins.get(key) ?? {file, key};
 
   const readyText = values.get('ready');
@@ -296,7 +300,7 @@ function loadAppServerVassal(
   const collected = collect(config, 'app-server');
   const {origins} = collected;
   const {values, problems: formProblems} = applyUwsgiForms(collected.values, origins, {file});
-  const problems = [...collected.diagnostics, ...formProblems, ...checkServerOptions(values, {file}, origins)];
+  const problems = [...collected.diagnostics, ...formProblems, ...checkServerOptions(values, {file}, origins), ...checkLogRotate(values, origins, file)];
   if (hasErrors(problems)) return err(problems);
   return ok({
     kind: 'app-server',
@@ -310,6 +314,21 @@ function loadAppServerVassal(
     }),
     serverConfig: explicitServerOptions(values, {name: common.name, extras: {_opt: optionList(config)}}),
   });
+}
+
+/** What `log-rotate` accepts: how often the logto file starts anew. */
+export const LOG_ROTATE_EVERY = ['hourly', 'daily', 'weekly'] as const;
+export type LogRotateEvery = (typeof LOG_ROTATE_EVERY)[number];
+
+function isLogRotateEvery(value: unknown): value is LogRotateEvery {
+  return (LOG_ROTATE_EVERY as readonly unknown[]).includes(value);
+}
+
+/** `log-rotate` takes hourly, daily or weekly. */
+function checkLogRotate(values: OptionValues, origins: ReadonlyMap<string, DiagnosticLocation>, file: string): Diagnostic[] {
+  const value = values.get('log-rotate');
+  if (value === undefined || isLogRotateEvery(value)) return [];
+  return [configError(origins.get('log-rotate') ?? {file, key: 'log-rotate'}, 'KAISER_CONFIG_BAD_VALUE', {key: 'log-rotate', reason: `expected ${LOG_ROTATE_EVERY.join(', ')}, got ${JSON.stringify(value)}`})];
 }
 
 /**
@@ -354,6 +373,8 @@ function runtimeOptions(values: OptionValues, dir: string, stopDefaultMs: number
     ...(typeof logto === 'string' ? {logto: resolve(dir, logto)} : {}),
     logMaxBytes: numberOr(values, 'log-maxsize', 0),
     logBackups: numberOr(values, 'log-backups', 5),
+    ...(isLogRotateEvery(values.get('log-rotate')) ? {logRotate: values.get('log-rotate') as LogRotateEvery} : {}),
+    logCompress: values.get('log-compress') === true,
     stopTimeoutMs: secondsToMs(values, 'stop-timeout', stopDefaultMs),
     startTimeoutMs: secondsToMs(values, 'start-timeout', defaultSecondsMs('start-timeout')),
     memoryLimitBytes: numberOr(values, 'memory-limit', 0) * 1024 * 1024,

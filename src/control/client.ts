@@ -7,7 +7,7 @@ import {connect, type Socket} from 'node:net';
 import {err, ok, type Result} from '../result.js';
 import {CONTROL_ENV} from './control-path.js';
 import {LineReader} from './line-reader.js';
-import {controlError, encodeLine, isControlErrorCode, type ControlError, type ControlRequest} from './protocol.js';
+import {controlError, encodeRequest, isControlErrorCode, type ControlError, type ControlRequest} from './protocol.js';
 
 /** How long connect + answer may take by default. */
 export const DEFAULT_CONTROL_TIMEOUT_MS = 5_000;
@@ -58,7 +58,7 @@ export function requestControl(path: string, request: ControlRequest, options: C
       timeoutMs,
     );
 
-    socket.on('connect', () => socket.write(encodeLine(request)));
+    socket.on('connect', () => socket.write(encodeRequest(request)));
     socket.on('error', (cause: NodeJS.ErrnoException) => settle(err(connectError(path, cause))));
     socket.on('close', () => {
       endStream();

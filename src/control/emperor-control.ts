@@ -1,15 +1,17 @@
 /**
  * Builds the `EmperorControl` the control server needs from a running emperor and its log book: turns vassal
- * snapshots into `kaiser ls` rows and the `kaiser status` summary, and decides per vassal state whether an operator's
- * reload, stop or start makes sense (a held vassal is not reloaded but started; an invalid file is fixed, not
- * restarted), answering why not as a value. Knows the emperor only through the small `GovernedEmperor` shape.
+ * snapshots into `kaiser ls` rows and the `kaiser status` summary, decides per vassal state whether an operator's
+ * reload, restart, stop or start makes sense (a held vassal is not reloaded but started; an invalid file is fixed,
+ * not restarted), answering why not as a value, and follows an action to its outcome for `--wait`
+ * (outcome-watch.ts). Knows the emperor only through the small `GovernedEmperor` shape.
  */
 import type {VassalSpec} from '../config/vassal-spec.js';
 import {SOCKET_OPTIONS} from '../config/server-config.js';
 import type {VassalSnapshot} from '../emperor/vassal.js';
 import {FAILING, SERVING, type VassalStateId} from '../emperor/vassal-states.js';
 import {err, ok, type Result} from '../result.js';
-import type {VassalLogBook} from './log-book.js';
+import {prefixed, type VassalLogBook} from './log-book.js';
+import {OutcomeWatcher, type StateChanges} from './outcome-watch.js';
 import type {EmperorStatus, VassalRow} from './protocol.js';
 import type {EmperorControl} from './server.js';
 
@@ -18,8 +20,11 @@ export interface GovernedVassal {
   readonly spec: VassalSpec | undefined;
   readonly state: {readonly id: VassalStateId};
   reload(): void;
+  restart(): void;
   hold(): Promise<void>;
   start(): void;
+  /** For `--wait`: the last error (a reload's load error, the last exit). */
+  snapshot(): {readonly lastError: string | undefined};
 }
 
 /** The emperor as the control socket sees it (`Emperor` fits once it has `vassal(name)`). */
@@ -36,7 +41,13 @@ export interface EmperorIdentity {
   readonly dir: string;
   /** Unix milliseconds; default `Date.now`. */
   readonly now?: () => number;
+  /** Every vassal's state changes, for `--wait`; without it a wait ends at its deadline. */
+  readonly stateChanges?: StateChanges;
 }
+
+/** A wait with no timeout of its own lasts the vassal's start-timeout plus its stop-timeout (a restart does both). */
+const DEFAULT_START_TIMEOUT_MS = 60_000;
+const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
 /** The control surface of `emperor`, with logs from `book`. */
 export function emperorControl(emperor: GovernedEmperor, book: VassalLogBook, identity: EmperorIdentity): EmperorControl {
@@ -45,6 +56,10 @@ export function emperorControl(emperor: GovernedEmperor, book: VassalLogBook, id
     const vassal = emperor.vassal(name);
     return vassal === undefined ? err(`no vassal named ${name}`) : ok(vassal);
   };
+  const watcher = new OutcomeWatcher(identity.stateChanges ?? (() => () => undefined), (name) => {
+    const vassal = emperor.vassal(name);
+    return vassal === undefined ? undefined : {state: vassal.state.id, lastError: vassal.snapshot().lastError};
+  });
   return {
     rows: () => emperor.snapshots().map((snap) => vassalRow(snap, emperor.vassal(snap.name)?.spec, now())),
     status: () => {
@@ -70,6 +85,19 @@ export function emperorControl(emperor: GovernedEmperor, book: VassalLogBook, id
       found.value.reload();
       return ok(undefined);
     },
+    restart: (name) => {
+      const found = find(name);
+      if (!found.ok) return found;
+      const refusal = restartRefusal(found.value.state.id);
+      if (refusal !== undefined) return err(refusal);
+      found.value.restart();
+      return ok(undefined);
+    },
+    watchOutcome: (name, action, timeoutMs) => {
+      const spec = emperor.vassal(name)?.spec;
+      const ms = timeoutMs ?? (spec?.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS) + (spec?.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
+      return watcher.watch(name, action, ms);
+    },
     stop: (name) => {
       const found = find(name);
       if (!found.ok) return found;
@@ -87,8 +115,14 @@ export function emperorControl(emperor: GovernedEmperor, book: VassalLogBook, id
       found.value.start();
       return ok(undefined);
     },
-    logTail: (name, lines) => (emperor.vassal(name) === undefined ? err(`no vassal named ${name}`) : ok(book.tail(name, lines))),
-    followLogs: (name, onLine) => (emperor.vassal(name) === undefined ? err(`no vassal named ${name}`) : ok(book.follow(name, onLine))),
+    logTail: (name, lines) => {
+      if (name === undefined) return ok(book.tailAll(lines));
+      return emperor.vassal(name) === undefined ? err(`no vassal named ${name}`) : ok(book.tail(name, lines));
+    },
+    followLogs: (name, onLine) => {
+      if (name === undefined) return ok(book.followAll((vassal, line) => onLine(prefixed(vassal, line))));
+      return emperor.vassal(name) === undefined ? err(`no vassal named ${name}`) : ok(book.follow(name, onLine));
+    },
   };
 }
 
@@ -157,6 +191,33 @@ function reloadRefusal(id: VassalStateId, name: string): string | undefined {
   }
 }
 
+function restartRefusal(id: VassalStateId): string | undefined {
+  switch (id) {
+    case 'ready':
+    case 'reloading':
+    case 'reload-failed':
+    case 'replacing':
+    case 'starting':
+    case 'backoff':
+    case 'held':
+      return undefined;
+    case 'invalid':
+      return 'its file is invalid: fix the file (see `kaiser ls`), which starts it';
+    case 'waiting':
+      return 'it is waiting for a spawn slot and will start with its current file';
+    case 'stopping':
+      return 'it is stopping';
+    case 'stopped':
+      return 'its file was removed';
+    case 'on-demand':
+      return 'it is on-demand and not running: the next connection starts it';
+    default: {
+      const never: never = id;
+      throw new Error(`Internal error: unknown vassal state ${String(never)}`);
+    }
+  }
+}
+
 function startRefusal(id: VassalStateId, name: string): string | undefined {
   switch (id) {
     case 'held':
@@ -169,7 +230,7 @@ function startRefusal(id: VassalStateId, name: string): string | undefined {
     case 'reloading':
     case 'reload-failed':
     case 'replacing':
-      return `it is already running (use \`kaiser reload ${name}\` to restart it)`;
+      return `it is already running (use \`kaiser restart ${name}\` or \`kaiser reload ${name}\`)`;
     case 'invalid':
       return 'its file is invalid: fix the file (see `kaiser ls`), which starts it';
     case 'stopping':

@@ -46,10 +46,15 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
-/** One line of a possibly multi-line message, shortened for a table cell. */
+/**
+ * One line of a possibly multi-line message, shortened for a table cell: the last non-empty line, which in a Python
+ * traceback is the one that says what went wrong (`SyntaxError: '(' was never closed`), marked `… ` when lines
+ * before it were left out.
+ */
 export function shorten(text: string, max: number = MAX_ERROR_CELL): string {
-  const first = text.split('\n', 1)[0] ?? '';
-  const flat = first.length < text.length ? `${first} …` : first;
+  const lines = text.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const last = lines[lines.length - 1] ?? '';
+  const flat = lines.length > 1 ? `… ${last}` : last;
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 

@@ -1,17 +1,21 @@
 /**
- * The control protocol between `kaiser ls|status|reload|stop|start|logs|top` and a running emperor: newline-delimited
- * JSON over a UNIX stream socket. Owns the request and response shapes, the row of `kaiser ls`, the status summary,
- * the `KAISER_CONTROL_*` error codes, and `parseControlRequest`, which turns one untrusted line into a request or a
- * coded error (it never throws).
+ * The control protocol between `kaiser ls|status|reload|restart|stop|start|logs|top` and a running emperor:
+ * newline-delimited JSON over a UNIX stream socket. Owns the request and response shapes, the row of `kaiser ls`,
+ * the status summary, the `KAISER_CONTROL_*` error codes, and `parseControlRequest`, which turns one untrusted line
+ * into a request or a coded error (it never throws).
  *
  *   client ── {"cmd":"ls"}\n ──────────────────────────────► server
  *   client ◄─ {"ok":true,"vassals":[…]}\n ────────────────── server
- *   client ── {"cmd":"reload","name":"shop.ini"}\n ────────► server
+ *   client ── {"cmd":"reload","name":"shop.ini"}\n ────────► server         (one vassal, answered at once)
  *   client ◄─ {"ok":false,"code":"KAISER_CONTROL_UNKNOWN_VASSAL","error":"…"}\n
- *   client ── {"cmd":"logs","name":N,"lines":20,"follow":true}\n
+ *   client ── {"cmd":"reload","names":["a.ini","b.ini"],"wait":true}\n     (or "all":true; "wait": SECONDS)
+ *   client ◄─ {"ok":true,"cmd":"reload","results":[{"name":"a.ini","ok":true,"state":"ready"},
+ *                {"name":"b.ini","ok":false,"code":"KAISER_VASSAL_RELOAD_FAILED","error":"…"}]}\n
+ *              (with "wait": once every vassal serves again, failed, or the wait ran out)
+ *   client ── {"cmd":"logs","name":N,"lines":20,"follow":true}\n               (no "name": every vassal)
  *   client ◄─ {"ok":true,"lines":[…]}\n {"line":"…"}\n {"line":"…"}\n … (until the client disconnects)
  *
- * A connection may carry several requests in turn; a `logs` request with `follow` is its last.
+ * A connection may carry several requests in turn, answered in order; a `logs` request with `follow` is its last.
  */
 import {err, ok, type Result} from '../result.js';
 
@@ -22,17 +26,40 @@ export const MAX_TAIL_LINES = 10_000;
 /** Vassal names are file names: no longer than this. */
 const MAX_NAME_LENGTH = 255;
 
+/** The longest `wait` a request may ask for, in seconds. */
+export const MAX_WAIT_SECONDS = 3_600;
+/** The most vassal names one request may carry. */
+const MAX_NAMES = 100_000;
+
+/** What an operator may do to vassals. */
+export const VASSAL_ACTIONS = ['reload', 'restart', 'stop', 'start'] as const;
+export type VassalAction = (typeof VASSAL_ACTIONS)[number];
+
+/** How long an action request waits for its outcome: SECONDS, or each vassal's own default (`"wait": true`). */
+export type WaitFor = {seconds: number} | 'vassal-default';
+
+/** An action on one vassal answered at once (`"name"`), or on several or all with per-vassal results. */
+export type ActionRequest =
+  | {cmd: VassalAction; name: string}
+  | {cmd: VassalAction; names: readonly string[] | 'all'; wait: WaitFor | undefined};
+
 /** What a client may ask. */
 export type ControlRequest =
   | {cmd: 'ls'}
   | {cmd: 'status'}
-  | {cmd: 'reload' | 'stop' | 'start'; name: string}
-  | {cmd: 'logs'; name: string; lines: number; follow: boolean};
+  | ActionRequest
+  /** `name` undefined: every vassal, each line prefixed with the vassal's name. */
+  | {cmd: 'logs'; name: string | undefined; lines: number; follow: boolean};
 
 /** The request verbs. */
 export type ControlCommandName = ControlRequest['cmd'];
 
-const COMMANDS: readonly ControlCommandName[] = ['ls', 'status', 'reload', 'stop', 'start', 'logs'];
+const COMMANDS: readonly ControlCommandName[] = ['ls', 'status', ...VASSAL_ACTIONS, 'logs'];
+
+/** What became of one vassal of an action request. `code` is a `KAISER_CONTROL_*` or `src/errors.ts` code. */
+export type ActionResult =
+  | {name: string; ok: true; state?: string; skipped?: string}
+  | {name: string; ok: false; code: string; error: string; state?: string};
 
 /** One vassal as `kaiser ls` shows it. */
 export interface VassalRow {
@@ -93,6 +120,7 @@ export const CONTROL_ERRORS = {
   KAISER_CONTROL_TIMEOUT: 'no answer in time',
   KAISER_CONTROL_BAD_RESPONSE: 'the emperor sent something that is not a control response',
   KAISER_CONTROL_DISCONNECTED: 'the emperor closed the connection',
+  KAISER_CONTROL_WAIT_TIMEOUT: 'the vassal had no outcome within the wait',
 } as const;
 
 /** A control error code, e.g. `KAISER_CONTROL_UNKNOWN_VASSAL`. */
@@ -122,6 +150,17 @@ export function encodeLine(message: object): string {
   return `${JSON.stringify(message)}\n`;
 }
 
+/** A request as one line on the wire (the inverse of `parseControlRequest`). */
+export function encodeRequest(request: ControlRequest): string {
+  if (!('names' in request)) return encodeLine(request);
+  const {names, wait, ...rest} = request;
+  return encodeLine({
+    ...rest,
+    ...(names === 'all' ? {all: true} : {names}),
+    ...(wait === undefined ? {} : {wait: wait === 'vassal-default' ? true : wait.seconds}),
+  });
+}
+
 /** Validates one request line. Untrusted input: never throws. */
 export function parseControlRequest(line: string): Result<ControlRequest, ControlError> {
   let parsed: unknown;
@@ -145,13 +184,12 @@ export function parseControlRequest(line: string): Result<ControlRequest, Contro
     case 'status':
       return ok({cmd: command});
     case 'reload':
+    case 'restart':
     case 'stop':
-    case 'start': {
-      const name = nameOf(fields);
-      return name.ok ? ok({cmd: command, name: name.value}) : name;
-    }
+    case 'start':
+      return actionRequest(command, fields);
     case 'logs': {
-      const name = nameOf(fields);
+      const name = fields['name'] === undefined ? ok(undefined) : nameOf(fields);
       if (!name.ok) return name;
       const lines = fields['lines'] ?? 10;
       if (typeof lines !== 'number' || !Number.isInteger(lines) || lines < 0 || lines > MAX_TAIL_LINES) {
@@ -166,6 +204,29 @@ export function parseControlRequest(line: string): Result<ControlRequest, Contro
       throw new Error(`Internal error: unknown control command ${String(never)}`);
     }
   }
+}
+
+function actionRequest(cmd: VassalAction, fields: Record<string, unknown>): Result<ActionRequest, ControlError> {
+  const bad = (reason: string) => err(controlError('KAISER_CONTROL_BAD_REQUEST', reason));
+  const wait = fields['wait'];
+  let waitFor: WaitFor | undefined;
+  if (wait === true) waitFor = 'vassal-default';
+  else if (typeof wait === 'number' && Number.isFinite(wait) && wait > 0 && wait <= MAX_WAIT_SECONDS) waitFor = {seconds: wait};
+  else if (wait !== undefined && wait !== false) return bad(`"wait" must be true or a number of seconds from 0 to ${MAX_WAIT_SECONDS}`);
+  if (fields['all'] === true) return ok({cmd, names: 'all', wait: waitFor});
+  const names = fields['names'];
+  if (names !== undefined) {
+    if (!Array.isArray(names) || names.length === 0 || names.length > MAX_NAMES) return bad(`"names" must be a list of 1 to ${MAX_NAMES} vassal names`);
+    const checked: string[] = [];
+    for (const name of names as unknown[]) {
+      if (typeof name !== 'string' || name === '' || name.length > MAX_NAME_LENGTH) return bad('every entry of "names" must be a vassal name (a file name such as "shop.ini")');
+      checked.push(name);
+    }
+    return ok({cmd, names: checked, wait: waitFor});
+  }
+  const name = nameOf(fields);
+  if (!name.ok) return name;
+  return waitFor === undefined ? ok({cmd, name: name.value}) : ok({cmd, names: [name.value], wait: waitFor});
 }
 
 function nameOf(fields: Record<string, unknown>): Result<string, ControlError> {

@@ -17,14 +17,19 @@ import {connect, createServer, type Server, type Socket} from 'node:net';
 import {err, ok, type Result} from '../result.js';
 import {ensureControlDir} from './control-path.js';
 import {LineReader} from './line-reader.js';
+import {didYouMean} from '../config/did-you-mean.js';
+import type {OutcomeWatch} from './outcome-watch.js';
 import {
   MAX_REQUEST_BYTES,
   controlError,
   encodeLine,
   parseControlRequest,
+  type ActionRequest,
+  type ActionResult,
   type ControlError,
   type ControlRequest,
   type EmperorStatus,
+  type VassalAction,
   type VassalRow,
 } from './protocol.js';
 
@@ -41,14 +46,21 @@ export interface EmperorControl {
   status(): EmperorStatus;
   /** Reloads a vassal with its current file. The error says why not (e.g. it is held). */
   reload(name: string): Result<void, string>;
+  /** Stops a vassal's running instance and starts a fresh one (a held vassal just starts). */
+  restart(name: string): Result<void, string>;
   /** Stops a vassal until `start` or a change of its file. */
   stop(name: string): Result<void, string>;
   /** Starts a vassal stopped by `stop` (or retries one backing off now). */
   start(name: string): Result<void, string>;
-  /** The last `lines` output lines of a vassal, oldest first. */
-  logTail(name: string, lines: number): Result<string[], string>;
-  /** Calls `onLine` for every new output line of a vassal; returns the unsubscribe function. */
-  followLogs(name: string, onLine: (line: string) => void): Result<() => void, string>;
+  /**
+   * Starts waiting for the outcome of `action` on `name` (call it right before the action, so no transition is
+   * missed). `timeoutMs` undefined: the vassal's own start-timeout plus stop-timeout.
+   */
+  watchOutcome(name: string, action: VassalAction, timeoutMs: number | undefined): OutcomeWatch;
+  /** The last `lines` output lines of a vassal, oldest first; of every vassal, interleaved and prefixed, without a name. */
+  logTail(name: string | undefined, lines: number): Result<string[], string>;
+  /** Calls `onLine` for every new output line of a vassal (of every vassal, prefixed, without a name); returns the unsubscribe function. */
+  followLogs(name: string | undefined, onLine: (line: string) => void): Result<() => void, string>;
 }
 
 /** The logger calls the server makes (a winston logger fits). */
@@ -178,12 +190,35 @@ function failure(error: ControlError): object {
   return {ok: false, code: error.code, error: error.error};
 }
 
-/** One client: reads request lines in turn and answers each; a `logs --follow` makes it a stream. */
+/** Request lines a client may queue behind one that is still being answered (a `--wait`). */
+const MAX_QUEUED_LINES = 64;
+
+/**
+ * `no vassal named "shp.ini" (did you mean "shop.ini"?)`: a name without its extension, or a near miss, gets a
+ * suggestion; otherwise the known names (the first 20).
+ */
+export function unknownVassalMessage(name: string, known: readonly string[]): string {
+  const sameStem = known.find((candidate) => candidate.replace(/\.(ini|toml)$/, '') === name);
+  const hint = sameStem !== undefined ? ` (did you mean "${sameStem}"?)` : didYouMean(name, known);
+  if (hint !== '') return `no vassal named ${JSON.stringify(name)}${hint}`;
+  const list = known.length === 0 ? 'the emperor has no vassals' : `known: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''}`;
+  return `no vassal named ${JSON.stringify(name)} (${list})`;
+}
+
+/**
+ * One client: reads request lines and answers them in order (an action with `wait` is answered when its outcome is
+ * known; lines that arrive meanwhile queue behind it); a `logs --follow` makes it a stream.
+ */
 class Connection {
   readonly #socket: Socket;
   readonly #control: EmperorControl;
   readonly #log: ControlLog;
   readonly #reader = new LineReader(MAX_REQUEST_BYTES);
+  readonly #queued: string[] = [];
+  /** Ends the waits in progress when the client goes away. */
+  readonly #cancels = new Set<() => void>();
+  #answering = false;
+  #tooLong = false;
   #unfollow: (() => void) | undefined;
   #ended = false;
 
@@ -194,7 +229,11 @@ class Connection {
     socket.setTimeout(IDLE_MS, () => this.end());
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (cause) => this.#log.debug('control connection error', {error: String(cause)}));
-    socket.once('close', () => this.#stopFollowing());
+    socket.once('close', () => {
+      this.#stopFollowing();
+      for (const cancel of this.#cancels) cancel();
+      this.#cancels.clear();
+    });
   }
 
   /** Ends the connection politely, then for good once the last answer is flushed. */
@@ -208,29 +247,42 @@ class Connection {
   #onData(chunk: Buffer): void {
     if (this.#ended || this.#unfollow !== undefined) return;
     const batch = this.#reader.push(chunk);
-    for (const line of batch.lines) {
-      if (this.#ended || this.#unfollow !== undefined) return;
-      if (line.trim() === '') continue;
-      this.#answer(line);
-    }
-    if (batch.tooLong && !this.#ended) {
-      this.#send(failure(controlError('KAISER_CONTROL_LINE_TOO_LONG', `a request line may be at most ${MAX_REQUEST_BYTES} bytes`)));
-      this.end();
+    for (const line of batch.lines) if (line.trim() !== '') this.#queued.push(line);
+    if (batch.tooLong || this.#queued.length > MAX_QUEUED_LINES) this.#tooLong = true;
+    void this.#answerQueued();
+  }
+
+  async #answerQueued(): Promise<void> {
+    if (this.#answering) return;
+    this.#answering = true;
+    try {
+      for (let line = this.#queued.shift(); line !== undefined; line = this.#queued.shift()) {
+        if (this.#ended || this.#unfollow !== undefined) return;
+        await this.#answer(line);
+      }
+      if (this.#tooLong && !this.#ended) {
+        this.#send(failure(controlError('KAISER_CONTROL_LINE_TOO_LONG', `a request line may be at most ${MAX_REQUEST_BYTES} bytes, and at most ${MAX_QUEUED_LINES} requests may wait for an answer`)));
+        this.end();
+      }
+    } finally {
+      this.#answering = false;
     }
   }
 
-  #answer(line: string): void {
+  async #answer(line: string): Promise<void> {
     const request = parseControlRequest(line);
     if (!request.ok) return this.#send(failure(request.error));
     try {
-      this.#send(this.#handle(request.value));
+      // A plain answer goes out at once: a `logs --follow` answer must precede the first streamed line.
+      const answer = this.#handle(request.value);
+      this.#send(answer instanceof Promise ? await answer : answer);
     } catch (cause) {
       this.#log.error('control request failed', {cmd: request.value.cmd, error: String(cause)});
       this.#send(failure(controlError('KAISER_CONTROL_INTERNAL', `internal error while handling "${request.value.cmd}": see the emperor's log`)));
     }
   }
 
-  #handle(request: ControlRequest): object {
+  #handle(request: ControlRequest): object | Promise<object> {
     const control = this.#control;
     switch (request.cmd) {
       case 'ls':
@@ -238,8 +290,10 @@ class Connection {
       case 'status':
         return {ok: true, status: control.status()};
       case 'reload':
+      case 'restart':
       case 'stop':
       case 'start': {
+        if ('names' in request) return this.#act(request);
         if (!this.#exists(request.name)) return this.#unknownVassal(request.name);
         const done = control[request.cmd](request.name);
         if (!done.ok) return failure(controlError('KAISER_CONTROL_REFUSED', `cannot ${request.cmd} ${request.name}: ${done.error}`));
@@ -255,13 +309,58 @@ class Connection {
     }
   }
 
+  /**
+   * An action on several vassals (or all), answered with one result per vassal; with `wait`, once each has an
+   * outcome. Under `all`, a vassal the action does not apply to (held, asleep, invalid…) is skipped, not a failure.
+   */
+  async #act(request: Extract<ActionRequest, {names: unknown}>): Promise<object> {
+    const control = this.#control;
+    const cmd: VassalAction = request.cmd;
+    const rows = control.rows();
+    const known = rows.map((row) => row.name);
+    const knownSet = new Set(known);
+    const all = request.names === 'all';
+    const names = request.names === 'all' ? known : [...new Set(request.names)];
+    // A name no vassal has is a mistake in the command: nothing is done, so a typo never half-applies a deploy.
+    const unknown = names.filter((name) => !knownSet.has(name));
+    if (unknown.length > 0) {
+      const message = unknown.map((name) => unknownVassalMessage(name, known)).join('; ');
+      return failure(controlError('KAISER_CONTROL_UNKNOWN_VASSAL', `${message}; nothing was done`));
+    }
+    const timeoutMs = request.wait === undefined || request.wait === 'vassal-default' ? undefined : request.wait.seconds * 1000;
+    const results: Promise<ActionResult>[] = [];
+    for (const name of names) {
+      const watch = request.wait === undefined ? undefined : control.watchOutcome(name, cmd, timeoutMs);
+      const done = control[cmd](name);
+      if (!done.ok) {
+        watch?.cancel();
+        results.push(Promise.resolve(all ? {name, ok: true, skipped: done.error} : {name, ok: false, code: 'KAISER_CONTROL_REFUSED', error: `cannot ${cmd} ${name}: ${done.error}`}));
+        continue;
+      }
+      this.#log.info('control action', {cmd, vassal: name});
+      if (watch === undefined) {
+        results.push(Promise.resolve({name, ok: true}));
+        continue;
+      }
+      this.#cancels.add(watch.cancel);
+      watch.afterAction();
+      results.push(watch.outcome.finally(() => this.#cancels.delete(watch.cancel)));
+    }
+    // A wait may outlast the idle timeout; the client's own deadline covers it.
+    if (this.#cancels.size > 0) this.#socket.setTimeout(0);
+    const settled = await Promise.all(results);
+    if (!this.#ended) this.#socket.setTimeout(IDLE_MS);
+    return {ok: true, cmd, results: settled};
+  }
+
   #logs(request: Extract<ControlRequest, {cmd: 'logs'}>): object {
-    if (!this.#exists(request.name)) return this.#unknownVassal(request.name);
+    if (request.name !== undefined && !this.#exists(request.name)) return this.#unknownVassal(request.name);
+    const whose = request.name ?? 'every vassal';
     const tail = this.#control.logTail(request.name, request.lines);
-    if (!tail.ok) return failure(controlError('KAISER_CONTROL_REFUSED', `cannot read the log of ${request.name}: ${tail.error}`));
+    if (!tail.ok) return failure(controlError('KAISER_CONTROL_REFUSED', `cannot read the log of ${whose}: ${tail.error}`));
     if (!request.follow) return {ok: true, lines: tail.value};
     const followed = this.#control.followLogs(request.name, (line) => this.#stream(line));
-    if (!followed.ok) return failure(controlError('KAISER_CONTROL_REFUSED', `cannot follow the log of ${request.name}: ${followed.error}`));
+    if (!followed.ok) return failure(controlError('KAISER_CONTROL_REFUSED', `cannot follow the log of ${whose}: ${followed.error}`));
     this.#unfollow = followed.value;
     // A follower may be quiet for hours; it ends by disconnecting.
     this.#socket.setTimeout(0);
@@ -285,9 +384,7 @@ class Connection {
   }
 
   #unknownVassal(name: string): object {
-    const known = this.#control.rows().map((row) => row.name);
-    const hint = known.length === 0 ? 'the emperor has no vassals' : `known: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''}`;
-    return failure(controlError('KAISER_CONTROL_UNKNOWN_VASSAL', `no vassal named ${JSON.stringify(name)} (${hint})`));
+    return failure(controlError('KAISER_CONTROL_UNKNOWN_VASSAL', unknownVassalMessage(name, this.#control.rows().map((row) => row.name))));
   }
 
   #send(message: object): void {

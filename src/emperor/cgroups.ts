@@ -1,8 +1,9 @@
 /**
  * Per-vassal cgroups for `memory-limit` and `cpu-limit`. Owns finding out whether the emperor may manage cgroups
  * (v1 with separate or co-mounted `memory`, `cpu`, `cpuacct` hierarchies, or v2 with `memory` and `cpu` delegated
- * to our subtree), creating one group per vassal under the emperor's own cgroup
- * (`kaiser-<emperor pid>/<vassal name>`), writing its limits, reading its usage and OOM kills, and removing it.
+ * to our subtree, e.g. systemd's `Delegate=yes`: the emperor's processes then move into a leaf `emperor/`), creating
+ * one group per vassal under the emperor's own cgroup (`kaiser-<emperor pid>/<vassal name>`), writing its limits,
+ * reading its usage and OOM kills, and removing it.
  *
  * The vassal joins its group before its program starts: the spawn writes the child's own pid into the group's
  * `cgroup.procs` files (`child.ts` wraps direct spawns in a /bin/sh; the runtime host's forked child writes them
@@ -133,7 +134,10 @@ export class Cgroups {
     const parents = bases.map((base) => join(base, `kaiser-${emperorPid}`));
     const created: string[] = [];
     try {
-      if (support.kind === 'v2') enableControllers(support.dir);
+      if (support.kind === 'v2') {
+        moveIntoLeaf(support.dir);
+        enableControllers(support.dir);
+      }
       for (const parent of parents) {
         if (!existsSync(parent)) {
           mkdirSync(parent);
@@ -288,6 +292,32 @@ function tryRmdir(dir: string): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
+/** The leaf the emperor's own processes move into when its cgroup gets children (see `moveIntoLeaf`). */
+export const EMPEROR_LEAF = 'emperor';
+
+/**
+ * cgroup v2's "no internal processes" rule: a group that hands controllers to its children holds no process
+ * itself. Under systemd's `Delegate=yes` the emperor (with its helpers and vassals started so far) lives in the
+ * unit's own group, so before enabling memory and cpu for the vassal groups, every process of that group moves into
+ * a leaf `emperor/` below it (what systemd's delegation docs ask of a delegated manager). The root group is exempt
+ * (it has no `cgroup.type`).
+ */
+export function moveIntoLeaf(dir: string): void {
+  if (!existsSync(join(dir, 'cgroup.type'))) return;
+  const pids = (readText(join(dir, 'cgroup.procs')) ?? '').split('\n').filter((line) => line.trim() !== '');
+  if (pids.length === 0) return;
+  const leaf = join(dir, EMPEROR_LEAF);
+  if (!existsSync(leaf)) mkdirSync(leaf);
+  for (const pid of pids) {
+    try {
+      writeFileSync(join(leaf, 'cgroup.procs'), pid);
+    } catch (error) {
+      // A process that exited meanwhile is fine; anything else leaves the group populated, which enableControllers reports.
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw new Error(`cannot move pid ${pid} into ${leaf} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {cause: error});
+    }
   }
 }
 

@@ -39,6 +39,8 @@ interface KnownFile {
 
 export interface DirectorySourceOptions {
   dir: string;
+  /** `--emperor 'DIR/*.ini'`: only the files of `dir` matching this glob are vassals (monitor.ts). */
+  pattern?: string;
   sys: System;
   log: Logger;
   /** `emperor-freq`: a full rescan this often (0: never), the safety net for missed watcher events. */
@@ -66,7 +68,15 @@ export class DirectorySource implements VassalSource {
     this.#o = options;
     this.#sys = options.sys;
     this.#monitor = new DirectoryMonitor(
-      {dir: options.dir, sys: options.sys, settleMs: SETTLE_MS, rescanMs: options.rescanMs, log: options.log, ...(options.onScan ? {onScan: options.onScan} : {})},
+      {
+        dir: options.dir,
+        sys: options.sys,
+        settleMs: SETTLE_MS,
+        rescanMs: options.rescanMs,
+        log: options.log,
+        ...(options.onScan ? {onScan: options.onScan} : {}),
+        ...(options.pattern === undefined ? {} : {pattern: options.pattern}),
+      },
       {
         onPresent: (name, path) => this.#read(name, path, false),
         onAbsent: (name) => this.#onAbsent(name),

@@ -4,10 +4,12 @@
  * and an unlink followed by a re-create becomes a change). A periodic rescan (`emperor-freq`) is the safety net for
  * missed events (inotify overflow, network filesystems). The monitor never throws: a bad directory is a logged retry.
  *
- * Only `.toml` and `.ini` files count; dotfiles, `*~`, `*.swp`, `*.tmp` and other names are ignored.
+ * Only `.toml` and `.ini` files count; dotfiles, `*~`, `*.swp`, `*.tmp` and other names are ignored. With a
+ * `pattern` (uWSGI's glob monitor: `--emperor 'DIR/*.ini'`), only the file names that also match it count.
  */
 import {join} from 'node:path';
 import pLimit from 'p-limit';
+import picomatch from 'picomatch';
 import type {Logger} from '../log/logger.js';
 import type {DirWatch, System} from '../system/system.js';
 
@@ -31,7 +33,28 @@ export function isVassalFileName(name: string): boolean {
   return name.endsWith('.toml') || name.endsWith('.ini');
 }
 
-const isWatchedName = (name: string) => isVassalFileName(name) || (DEFAULTS_FILE_NAMES as readonly string[]).includes(name);
+const isDefaultsName = (name: string) => (DEFAULTS_FILE_NAMES as readonly string[]).includes(name);
+
+/** `--emperor VALUE` as a directory and an optional glob of file names in it. */
+export interface VassalSource {
+  readonly dir: string;
+  readonly pattern: string | undefined;
+}
+
+/**
+ * Reads `--emperor VALUE` like uWSGI: a directory is watched whole; anything else is a glob (`'DIR/*.ini'`,
+ * `'DIR/shop-*.{ini,toml}'`), whose directory part must be a plain path and whose pattern applies to the names of
+ * the files in it (kaiser watches one directory: a glob over directories is refused). `isDirectory` decides what exists.
+ */
+export function parseVassalSource(value: string, isDirectory: (path: string) => boolean): VassalSource | {error: string} {
+  if (isDirectory(value)) return {dir: value, pattern: undefined};
+  const scanned = picomatch.scan(value);
+  if (!scanned.isGlob) return {error: `${value}: no such directory (and not a glob such as '${value.replace(/\/+$/, '')}/*.ini')`};
+  if (scanned.glob.includes('/')) return {error: `${value}: only the file name part may be a glob (kaiser watches one directory): '${scanned.base}/PATTERN'`};
+  const dir = scanned.base === '' ? '.' : scanned.base;
+  if (!isDirectory(dir)) return {error: `${value}: ${dir} is not a directory`};
+  return {dir, pattern: scanned.glob};
+}
 
 export interface MonitorListener {
   /** The file exists (new, changed, touched or re-created): decide what to do after reading it. */
@@ -45,6 +68,8 @@ export interface MonitorListener {
 export interface MonitorOptions {
   dir: string;
   sys: System;
+  /** A glob the file names must match as well (`*.ini`, `shop-*.{ini,toml}`); none: every vassal file. */
+  pattern?: string;
   settleMs: number;
   rescanMs: number;
   log: Logger;
@@ -66,11 +91,18 @@ export class DirectoryMonitor {
   #cancelBurst: (() => void) | undefined;
   #closed = false;
   readonly #limit = pLimit(REPORTS_IN_FLIGHT);
+  readonly #matchesPattern: (name: string) => boolean;
 
   constructor(options: MonitorOptions, listener: MonitorListener) {
     this.#options = options;
     this.#sys = options.sys;
     this.#listener = listener;
+    this.#matchesPattern = options.pattern === undefined ? () => true : picomatch(options.pattern, {dot: false});
+  }
+
+  /** A vassal file of this monitor: a vassal file name that matches the pattern, if any. */
+  #isVassal(name: string): boolean {
+    return isVassalFileName(name) && this.#matchesPattern(name);
   }
 
   /** Scans once (reporting every vassal file present) and starts watching. Resolves after the first scan. */
@@ -105,7 +137,7 @@ export class DirectoryMonitor {
       const all = await this.#sys.readDir(this.#options.dir);
       const defaults = DEFAULTS_FILE_NAMES.find((name) => all.includes(name));
       await this.#listener.onDefaults(defaults === undefined ? undefined : join(this.#options.dir, defaults));
-      names = all.filter(isVassalFileName);
+      names = all.filter((name) => this.#isVassal(name));
     } catch (error) {
       this.#options.log.warn('cannot read vassals (retrying at the next rescan)', {dir: this.#options.dir, error: String(error)});
       return;
@@ -134,7 +166,7 @@ export class DirectoryMonitor {
   }
 
   #settle(name: string): void {
-    if (!isWatchedName(name)) return;
+    if (!this.#isVassal(name) && !isDefaultsName(name)) return;
     this.#noteBurst();
     this.#settling.get(name)?.();
     this.#settling.set(
@@ -172,7 +204,7 @@ export class DirectoryMonitor {
       (st) => st.isFile,
       () => false,
     );
-    if (!isVassalFileName(name)) {
+    if (isDefaultsName(name)) {
       await this.#listener.onDefaults(exists ? path : undefined);
       return;
     }

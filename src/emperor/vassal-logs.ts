@@ -19,13 +19,14 @@ export class VassalLogs {
   /** Opens the file `spec` names for vassal `name` (keeping it if the path is the same), or closes it if none. */
   follow(name: string, spec: VassalSpec): void {
     const current = this.#files.get(name);
-    if (current?.path === spec.logto && spec.logto !== undefined) return;
+    const rotation = {maxBytes: spec.logMaxBytes, backups: spec.logBackups, every: spec.logRotate, compress: spec.logCompress};
+    if (current !== undefined && current.path === spec.logto && current.rotatesLike(rotation)) return;
     current?.close();
     if (spec.logto === undefined) {
       this.#files.delete(name);
       return;
     }
-    const file = new VassalLogFile({path: spec.logto, maxBytes: spec.logMaxBytes, backups: spec.logBackups}, (error) =>
+    const file = new VassalLogFile({path: spec.logto, ...rotation}, (error) =>
       this.#log.error('cannot write vassal log', {vassal: name, logto: spec.logto, error: String(error)}),
     );
     this.#files.set(name, file);

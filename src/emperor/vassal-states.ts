@@ -53,6 +53,7 @@ export type VassalEventName =
   | 'RELOAD'
   | 'RELOADED'
   | 'RELOAD_FAILED'
+  | 'RESTART'
   | 'REMOVED'
   | 'SHUTDOWN'
   | 'STOP'

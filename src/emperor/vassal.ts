@@ -149,6 +149,36 @@ export class Vassal extends VassalCore {
     }
   }
 
+  /**
+   * `kaiser restart NAME`: stop the running instance and start a fresh one with the current config (what a reload in
+   * place keeps: the master process, its sockets). A vassal stopped by an operator or backing off just starts.
+   */
+  restart(): void {
+    const s = this.state;
+    switch (s.id) {
+      case 'starting':
+      case 'ready':
+      case 'reloading':
+      case 'reload-failed':
+      case 'replacing':
+        this.reloadWhenReady = false;
+        return this.stop('restart', 'RESTART');
+      case 'stopping':
+        if (s.reason === 'held') this.changeState({...s, reason: 'restart'}, 'RESTART');
+        return;
+      case 'held':
+      case 'backoff':
+        return this.start();
+      case 'waiting':
+      case 'on-demand':
+      case 'invalid':
+      case 'stopped':
+        return;
+      default:
+        throw unknownState(s);
+    }
+  }
+
   /** The file is gone (or the emperor shuts down): stop for good. Resolves once stopped. */
   remove(reason: 'removed' | 'shutdown'): Promise<void> {
     this.goDown(reason === 'removed' ? 'REMOVED' : 'SHUTDOWN', reason, {id: 'stopped'});

@@ -38,15 +38,18 @@ export interface FleetCommandEnv {
   readonly openStore?: (address: FleetAddress) => FleetStore;
 }
 
-const USAGE = `usage: kaiser fleet COMMAND [--etcd HOST:PORT[,…]] [--prefix P] [--json]
-  put FILE [--replicas N] [--hosts a,b] [--tags t,u] [--singleton]   store a vassal file (a new revision)
-  ls                      every vassal: where each replica runs, its state and revision
-  rm NAME                 remove a vassal (its replicas stop; its history stays)
-  hosts                   the emperors of the fleet, their tags and replica counts
-  drain HOST [--undo]     move every replica off HOST (and keep it empty until --undo)
-  history NAME            the stored revisions of a vassal
-  rollback NAME [REV]     put revision REV (default: the one before the current) again, as a new revision
-endpoints: --etcd or KAISER_ETCD; prefix: --prefix or KAISER_FLEET_PREFIX (default ${DEFAULT_FLEET_PREFIX})
+export const FLEET_USAGE = `usage: kaiser fleet COMMAND [--etcd HOST:PORT[,…]] [--prefix P] [--json]
+  put FILE [--replicas N] [--hosts a,b] [--tags t,u] [--singleton]
+                      store a vassal file (a new revision)
+  ls                  every vassal: where each replica runs, its state, revision
+  rm NAME             remove a vassal (its replicas stop; its history stays)
+  hosts               the emperors of the fleet, their tags and replica counts
+  drain HOST [--undo] move every replica off HOST (keep it empty until --undo)
+  history NAME        the stored revisions of a vassal
+  rollback NAME [REV] put revision REV again, as a new revision (default: the
+                      one before the current)
+endpoints: --etcd or KAISER_ETCD; prefix: --prefix or KAISER_FLEET_PREFIX
+(default ${DEFAULT_FLEET_PREFIX})
 `;
 
 const BOOLS = new Set(['json', 'singleton', 'undo', 'help']);
@@ -110,24 +113,28 @@ const POSITIONALS: Record<string, [min: number, max: number]> = {put: [1, 1], ls
 
 /** Runs `kaiser fleet …` and resolves with the exit code. Never rejects. */
 export async function runFleetCommand(args: readonly string[], io: FleetCommandEnv): Promise<number> {
+  if (args[0] === '--help' || args[0] === '-h') {
+    io.stdout.write(FLEET_USAGE);
+    return EXIT.OK;
+  }
   const parsed = parseArgs(args);
   if (!parsed.ok) {
-    io.stderr.write(`kaiser fleet: ${parsed.error}\n${USAGE}`);
+    io.stderr.write(`kaiser fleet: ${parsed.error}\n${FLEET_USAGE}`);
     return EXIT.USAGE;
   }
   const a = parsed.value;
   if (a.bools.has('help') || a.command === '' || a.command === 'help') {
-    io.stdout.write(USAGE);
+    io.stdout.write(FLEET_USAGE);
     return a.command === '' && !a.bools.has('help') ? EXIT.USAGE : EXIT.OK;
   }
   const handler = HANDLERS[a.command];
   const arity = POSITIONALS[a.command];
   if (handler === undefined || arity === undefined) {
-    io.stderr.write(`kaiser fleet: unknown command "${a.command}"\n${USAGE}`);
+    io.stderr.write(`kaiser fleet: unknown command "${a.command}"\n${FLEET_USAGE}`);
     return EXIT.USAGE;
   }
   if (a.positionals.length < arity[0] || a.positionals.length > arity[1]) {
-    io.stderr.write(`kaiser fleet ${a.command}: wrong number of arguments\n${USAGE}`);
+    io.stderr.write(`kaiser fleet ${a.command}: wrong number of arguments\n${FLEET_USAGE}`);
     return EXIT.USAGE;
   }
   const address = resolveFleetAddress(a.values, io.env);

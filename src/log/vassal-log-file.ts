@@ -1,11 +1,18 @@
 /**
  * A vassal's own log file (`logto`): every output line is appended with a synchronous write, so nothing is lost or
- * reordered when the file rotates. Rotation by size (`log-maxsize` bytes, `log-backups` files kept as FILE.1 …
- * FILE.N, newest first) happens between two lines. External rotation (logrotate's default `create` mode: the file is
- * renamed and a new one expected) is noticed by `reopenIfMoved()` (called periodically) or forced with `reopen()`
- * (SIGUSR2 to the emperor), like uWSGI's log reopen.
+ * reordered when the file rotates. Rotation happens between two lines, by size (`log-maxsize` bytes) or by time
+ * (`log-rotate = hourly|daily|weekly`: the first line of a new hour, day or week, local time, starts a new file);
+ * `log-backups` files are kept as FILE.1 … FILE.N, newest first, gzipped to FILE.1.gz … with `log-compress`
+ * (in the background: while one file is being compressed, the next rotation waits and the file grows a little).
+ * External rotation (logrotate's default `create` mode: the file is renamed and a new one expected) is noticed by
+ * `reopenIfMoved()` (called periodically) or forced with `reopen()` (SIGUSR2 to the emperor), like uWSGI's log reopen.
  */
-import {closeSync, fstatSync, openSync, renameSync, statSync, writeSync, existsSync, unlinkSync} from 'node:fs';
+import {closeSync, createReadStream, createWriteStream, existsSync, fstatSync, openSync, renameSync, statSync, unlinkSync, writeSync} from 'node:fs';
+import {pipeline} from 'node:stream/promises';
+import {createGzip} from 'node:zlib';
+
+/** How often `log-rotate` starts a new file (the values config/vassal-spec.ts accepts). */
+export type LogRotateEvery = 'hourly' | 'daily' | 'weekly';
 
 export interface VassalLogOptions {
   path: string;
@@ -13,6 +20,23 @@ export interface VassalLogOptions {
   maxBytes: number;
   /** Rotated files to keep. */
   backups: number;
+  /** Also rotate at the first line of each new hour, day or week (local time). */
+  every?: LogRotateEvery | undefined;
+  /** Gzip rotated files (FILE.1.gz …). */
+  compress?: boolean;
+  /** Unix milliseconds; default `Date.now` (tests move time). */
+  now?: () => number;
+}
+
+/** The start (local time, Unix ms) of the hour, day or week (from Monday) that `ms` falls in. */
+export function periodStart(every: LogRotateEvery, ms: number): number {
+  const at = new Date(ms);
+  at.setMinutes(0, 0, 0);
+  if (every === 'hourly') return at.getTime();
+  at.setHours(0);
+  if (every === 'daily') return at.getTime();
+  at.setDate(at.getDate() - ((at.getDay() + 6) % 7));
+  return at.getTime();
 }
 
 /** An append-only log file with rotation. Write errors are reported once through `onError` and then ignored. */
@@ -21,7 +45,11 @@ export class VassalLogFile {
   readonly #onError: (error: Error) => void;
   #fd: number | undefined;
   #size = 0;
+  /** The period the open file's lines belong to (time rotation). */
+  #period = 0;
   #failed = false;
+  /** A rotated file being gzipped; rotations wait for it. */
+  #compressing: Promise<void> | undefined;
 
   constructor(options: VassalLogOptions, onError: (error: Error) => void) {
     this.#options = options;
@@ -33,10 +61,21 @@ export class VassalLogFile {
     return this.#options.path;
   }
 
+  /** Whether this file rotates as `other` asks (a changed rotation setting needs a new VassalLogFile). */
+  rotatesLike(other: Omit<VassalLogOptions, 'path'>): boolean {
+    const o = this.#options;
+    return o.maxBytes === other.maxBytes && o.backups === other.backups && o.every === other.every && (o.compress ?? false) === (other.compress ?? false);
+  }
+
+  /** Settles once no rotated file is being compressed (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.#compressing !== undefined) await this.#compressing;
+  }
+
   /** Appends one line (a newline is added). */
   write(line: string): void {
     const bytes = Buffer.from(`${line}\n`, 'utf8');
-    if (this.#options.maxBytes > 0 && this.#size > 0 && this.#size + bytes.length > this.#options.maxBytes) this.#rotate();
+    if (this.#size > 0 && this.#isDue(bytes.length)) this.#rotate();
     if (this.#fd === undefined) return;
     try {
       writeSync(this.#fd, bytes);
@@ -68,15 +107,30 @@ export class VassalLogFile {
     this.#close();
   }
 
+  #now(): number {
+    return (this.#options.now ?? Date.now)();
+  }
+
+  #isDue(incomingBytes: number): boolean {
+    const {maxBytes, every} = this.#options;
+    if (this.#compressing !== undefined) return false;
+    if (maxBytes > 0 && this.#size + incomingBytes > maxBytes) return true;
+    return every !== undefined && periodStart(every, this.#now()) > this.#period;
+  }
+
   #rotate(): void {
     this.#close();
-    const {path, backups} = this.#options;
+    const {path, backups, compress = false} = this.#options;
     try {
       if (backups <= 0) {
         unlinkSync(path);
       } else {
-        for (let i = backups - 1; i >= 1; i--) if (existsSync(`${path}.${i}`)) renameSync(`${path}.${i}`, `${path}.${i + 1}`);
+        // Older files move up one place; a plain file left by an interrupted compression moves along with them.
+        for (let i = backups - 1; i >= 1; i--) {
+          for (const suffix of ['', '.gz']) if (existsSync(`${path}.${i}${suffix}`)) renameSync(`${path}.${i}${suffix}`, `${path}.${i + 1}${suffix}`);
+        }
         renameSync(path, `${path}.1`);
+        if (compress) this.#compress(`${path}.1`);
       }
     } catch (error) {
       this.#report(error as Error);
@@ -84,10 +138,27 @@ export class VassalLogFile {
     this.#open();
   }
 
+  #compress(file: string): void {
+    const job = pipeline(createReadStream(file), createGzip(), createWriteStream(`${file}.gz.tmp`, {mode: 0o640}))
+      .then(() => {
+        renameSync(`${file}.gz.tmp`, `${file}.gz`);
+        unlinkSync(file);
+      })
+      .catch((error: unknown) => this.#report(error as Error))
+      .finally(() => {
+        this.#compressing = undefined;
+      });
+    this.#compressing = job;
+  }
+
   #open(): void {
     try {
       this.#fd = openSync(this.#options.path, 'a', 0o640);
-      this.#size = fstatSync(this.#fd).size;
+      const stat = fstatSync(this.#fd);
+      this.#size = stat.size;
+      // Lines already in the file belong to the period of its last write; a new file to the current one.
+      const every = this.#options.every;
+      if (every !== undefined) this.#period = periodStart(every, stat.size > 0 ? stat.mtimeMs : this.#now());
       this.#failed = false;
     } catch (error) {
       this.#fd = undefined;

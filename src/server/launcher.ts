@@ -3,6 +3,7 @@
  * Python master and acts as a one-vassal emperor for it over the same pipe the real emperor uses. On SIGHUP (or when
  * the master asks for its config after a touch-reload or FIFO `r`) it re-reads the command line and config file, so a
  * reload applies the edited file. SIGINT/SIGTERM/SIGQUIT are passed to the master, whose exit code becomes ours.
+ * SIGUSR2 reopens the `logto` file (logrotate's postrotate), as it does in the emperor.
  */
 import {spawn} from 'node:child_process';
 import {createWriteStream} from 'node:fs';
@@ -25,21 +26,28 @@ export interface ServerLaunch {
 }
 
 function withInternals(config: Record<string, unknown>): Record<string, unknown> {
-  return {...config, _name: config['_name'] ?? 'kaiser', _node: process.execPath, _node_worker: NODE_WORKER};
+  // _standalone: the master's emperor pipe leads to this launcher, not to an emperor (it then says nothing of one).
+  return {...config, _name: config['_name'] ?? 'kaiser', _node: process.execPath, _node_worker: NODE_WORKER, _standalone: true};
 }
 
 /** Runs the master until it exits; resolves with its exit code. */
 export function runServer(launch: ServerLaunch): Promise<number> {
   const env: Record<string, string | undefined> = {...process.env, UWSGI_EMPEROR_FD: '3', KAISER_CONFIG: JSON.stringify(withInternals(launch.serverConfig))};
-  const out = launch.logto ? createWriteStream(launch.logto, {flags: 'a'}) : undefined;
+  let out = launch.logto ? createWriteStream(launch.logto, {flags: 'a'}) : undefined;
   const child = spawn(launch.python, [MASTER_PY], {
     env,
     stdio: ['inherit', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe'],
   });
   if (out) {
-    child.stdout?.pipe(out, {end: false});
-    child.stderr?.pipe(out, {end: false});
+    child.stdout?.on('data', (chunk: Buffer) => out?.write(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => out?.write(chunk));
   }
+  const reopenLog = () => {
+    if (launch.logto === undefined || out === undefined) return;
+    const old = out;
+    out = createWriteStream(launch.logto, {flags: 'a'});
+    old.end();
+  };
   const pipe = child.stdio[3] as Duplex | null;
   const decoder = new VassalStreamDecoder();
   pipe?.on('error', () => undefined);
@@ -62,8 +70,8 @@ export function runServer(launch: ServerLaunch): Promise<number> {
       }
     }
   };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
-  const handlers = signals.map((signal) => [signal, forward(signal)] as const);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1'];
+  const handlers = [...signals.map((signal) => [signal, forward(signal)] as const), ['SIGUSR2', reopenLog] as const];
   for (const [signal, handler] of handlers) process.on(signal, handler);
   return new Promise((resolve) => {
     child.on('error', (error) => {

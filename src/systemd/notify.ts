@@ -4,8 +4,9 @@
  * Node cannot send unix datagrams (dgram has no AF_UNIX) and kaiser avoids native addons, so when $NOTIFY_SOCKET is
  * set one small python3 helper is started: it reads JSON strings, one per line, on its stdin, sends each as one
  * datagram to NOTIFY_SOCKET (a path, or `@name` for the abstract namespace), and exits at stdin EOF, which also
- * happens when the emperor dies. Every message carries MAINPID=<our pid>: the datagram comes from the helper, so
- * systemd needs NotifyAccess=all (the units set it) and must learn that the emperor, not the helper, is the service.
+ * happens when the emperor dies. The datagrams carry the emperor's pid as sender credentials when the helper may
+ * (root: the system units say NotifyAccess=main), and every message says MAINPID=<our pid>, so systemd learns that
+ * the emperor, not the helper, is the service.
  * Without NOTIFY_SOCKET every method is a no-op and nothing is spawned.
  *
  *   (new) ──NOTIFY_SOCKET set──► open ──close()──► closed        (new) ──unset──► disabled (no-op forever)
@@ -15,20 +16,35 @@ import {spawn, type ChildProcess} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import {monitorEventLoopDelay, type IntervalHistogram} from 'node:perf_hooks';
 
-/** Reads JSON lines, sends each as a datagram; SIGINT is ignored so Ctrl-C cannot lose the STOPPING=1 message. */
+/**
+ * Reads JSON lines, sends each as a datagram; SIGINT is ignored so Ctrl-C cannot lose the STOPPING=1 message. Each
+ * datagram carries the emperor's pid as its sender credentials (SCM_CREDENTIALS), as `systemd-notify` does for its
+ * parent: root may send with another pid of its own, so systemd accepts it under NotifyAccess=main. Without that
+ * privilege (EPERM) it sends as itself, which systemd accepts only under NotifyAccess=all (user units).
+ */
 const HELPER_SCRIPT = `
-import json, signal, socket, sys
+import json, os, signal, socket, struct, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 address = sys.argv[1]
 if address.startswith('@'):
     address = '\\0' + address[1:]
+main_pid = int(sys.argv[2])
+creds = [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, struct.pack('3i', main_pid, os.getuid(), os.getgid()))]
+as_main = main_pid > 0
 sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 while True:
     line = sys.stdin.readline()
     if not line:
         break
     try:
-        sock.sendto(json.loads(line).encode('utf-8'), address)
+        data = json.loads(line).encode('utf-8')
+        if as_main:
+            try:
+                sock.sendmsg([data], creds, 0, address)
+                continue
+            except PermissionError:
+                as_main = False
+        sock.sendto(data, address)
     except Exception as error:
         sys.stderr.write('%s\\n' % error)
         sys.stderr.flush()
@@ -185,7 +201,7 @@ export class Notifier {
   #startHelper(socket: string, python: string): void {
     const env = {...this.#env};
     delete env['NOTIFY_SOCKET'];
-    const helper = spawn(python, ['-c', HELPER_SCRIPT, socket], {stdio: ['pipe', 'ignore', 'pipe'], env});
+    const helper = spawn(python, ['-c', HELPER_SCRIPT, socket, String(this.#pid)], {stdio: ['pipe', 'ignore', 'pipe'], env});
     this.#helper = helper;
     this.#helperExited = new Promise((resolve) => helper.once('close', () => resolve()));
     helper.on('error', (error: NodeJS.ErrnoException) => {

@@ -244,3 +244,13 @@ describe('parseReadyProbe', () => {
     expect(parseReadyProbe('ftp://x').ok).toBe(false);
   });
 });
+
+describe('loadVassalSpec: log rotation', () => {
+  it('reads log-rotate and log-compress, and refuses a period it does not know', () => {
+    expect(loaded('a.toml', 'exec = "x"\nlogto = "a.log"\nlog-rotate = "daily"\nlog-compress = true\n')).toMatchObject({logto: '/srv/vassals/a.log', logRotate: 'daily', logCompress: true});
+    expect(loaded('a.toml', 'exec = "x"\n')).toMatchObject({logCompress: false});
+    expect(problems('a.ini', '[uwsgi]\nhttp-socket = :8000\nwsgi-file = a.py\nlog-rotate = monthly\n')).toEqual([
+      expect.objectContaining({code: 'KAISER_CONFIG_BAD_VALUE', key: 'log-rotate', line: 4, message: 'bad value for "log-rotate": expected hourly, daily, weekly, got "monthly"'}),
+    ]);
+  });
+});

@@ -37,8 +37,9 @@ describe('kaiser ls', () => {
     const [header, shop, blog] = stdout.split('\n');
     for (const column of LS_COLUMNS) expect(header).toContain(column);
     expect(shop).toMatch(/^shop\.ini\s+app-server\s+ready\s+4242\s+1\.5\s+25\.0M\s+1h02m\s+2\s+http=127\.0\.0\.1:8080\s+-\s+-$/);
-    expect(blog).toContain('exited with code 1 …');
-    expect(blog).not.toContain('traceback');
+    // The last line of a multi-line error: in a Python traceback, the line that says what went wrong.
+    expect(blog).toContain('… traceback…');
+    expect(blog).not.toContain('exited with code 1');
   });
 
   it('prints the rows as JSON with --json', async () => {
@@ -86,25 +87,91 @@ describe('kaiser status', () => {
   });
 });
 
-describe('kaiser reload|stop|start', () => {
+describe('kaiser reload|restart|stop|start', () => {
   it('asks the emperor and says what happens', async () => {
     const {path, emperor} = await serve();
     expect(await run('reload', ['shop.ini', '--control', path])).toMatchObject({code: 0, stdout: 'shop.ini: reload requested\n'});
     expect((await run('stop', ['blog.ini', '--control', path])).stdout).toContain('kaiser start blog.ini');
-    expect(JSON.parse((await run('start', ['blog.ini', '--json', '--control', path])).stdout)).toEqual({ok: true, cmd: 'start', name: 'blog.ini'});
-    expect(emperor.actions).toEqual(['reload shop.ini', 'stop blog.ini', 'start blog.ini']);
+    expect(JSON.parse((await run('start', ['blog.ini', '--json', '--control', path])).stdout)).toEqual({ok: true, cmd: 'start', results: [{name: 'blog.ini', ok: true}]});
+    expect((await run('restart', ['shop.ini', '--control', path])).stdout).toBe('shop.ini: restart requested\n');
+    expect(emperor.actions).toEqual(['reload shop.ini', 'stop blog.ini', 'start blog.ini', 'restart shop.ini']);
+    expect(emperor.waits).toEqual([]);
   });
 
-  it('exits 1 with the code for an unknown vassal, and 2 without a name', async () => {
+  it('acts on several names, or on --all skipping the vassals the action does not apply to', async () => {
+    const {path, emperor} = await serve();
+    expect(await run('reload', ['shop.ini', 'blog.ini', '--control', path])).toMatchObject({code: 0, stdout: 'shop.ini: reload requested\nblog.ini: reload requested\n'});
+    const all = await run('restart', ['--all', '--control', path]);
+    expect(all).toMatchObject({code: 0, stdout: 'shop.ini: restart requested\nblog.ini: skipped: it is stopping\n'});
+    expect(emperor.actions).toEqual(['reload shop.ini', 'reload blog.ini', 'restart shop.ini']);
+  });
+
+  it('refuses an explicitly named vassal the action does not apply to, exit 1', async () => {
     const {path} = await serve();
-    const unknown = await run('reload', ['nope.ini', '--control', path]);
-    expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('KAISER_CONTROL_UNKNOWN_VASSAL');
+    const refused = await run('restart', ['blog.ini', '--control', path]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe('kaiser restart: blog.ini: error KAISER_CONTROL_REFUSED cannot restart blog.ini: it is stopping\n');
+  });
+
+  it('exits 2 for a name no vassal has, suggests the closest, and does nothing', async () => {
+    const {path, emperor} = await serve();
+    const unknown = await run('reload', ['shop.ini', 'shp.ini', '--control', path]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('KAISER_CONTROL_UNKNOWN_VASSAL no vassal named "shp.ini" (did you mean "shop.ini"?); nothing was done');
+    const stem = await run('reload', ['blog', '--control', path]);
+    expect(stem.stderr).toContain('(did you mean "blog.ini"?)');
+    expect(emperor.actions).toEqual([]);
+  });
+
+  it('exits 2 without a name, or with names and --all', async () => {
+    const {path} = await serve();
     expect((await run('stop', ['--control', path])).code).toBe(2);
+    expect((await run('stop', ['shop.ini', '--all', '--control', path])).code).toBe(2);
+    expect((await run('reload', ['shop.ini', '--wait=soon', '--control', path])).code).toBe(2);
+  });
+
+  it('with --wait, answers once each vassal has an outcome: serving exits 0, a load error exits 1 and is printed', async () => {
+    const {path, emperor} = await serve();
+    const waiting = run('reload', ['shop.ini', 'blog.ini', '--wait', '--control', path]);
+    await until(() => emperor.settle('shop.ini', {name: 'shop.ini', ok: true, state: 'ready'}));
+    await until(() => emperor.settle('blog.ini', {name: 'blog.ini', ok: false, state: 'reload-failed', code: 'KAISER_VASSAL_RELOAD_FAILED', error: "reload failed, the previous instance keeps serving: SyntaxError: '(' was never closed"}));
+    const done = await waiting;
+    expect(done.code).toBe(1);
+    expect(done.stdout).toBe('shop.ini: reloaded, serving\n');
+    expect(done.stderr).toContain("kaiser reload: blog.ini: error KAISER_VASSAL_RELOAD_FAILED reload failed, the previous instance keeps serving: SyntaxError: '(' was never closed");
+    expect(emperor.waits).toEqual(['reload shop.ini default', 'reload blog.ini default']);
+  });
+
+  it('passes --wait=SECONDS (or --wait SECONDS) on, and waits by default on a terminal unless --no-wait', async () => {
+    const {path, emperor} = await serve();
+    emperor.outcomes.set('shop.ini', {name: 'shop.ini', ok: true, state: 'held'});
+    expect((await run('stop', ['shop.ini', '--wait=2.5', '--control', path])).stdout).toBe('shop.ini: stopped\n');
+    expect((await run('stop', ['shop.ini', '--wait', '3', '--control', path])).code).toBe(0);
+    const tty = new Capture(true);
+    expect(await runControlCommand('stop', ['shop.ini', '--control', path], {env: {}, stdout: tty, stderr: new Capture(), timeoutMs: 5_000})).toBe(0);
+    expect(tty.text).toContain('shop.ini: stopped\n');
+    expect(await runControlCommand('stop', ['shop.ini', '--no-wait', '--control', path], {env: {}, stdout: new Capture(true), stderr: new Capture(), timeoutMs: 5_000})).toBe(0);
+    expect(emperor.waits).toEqual(['stop shop.ini 2500', 'stop shop.ini 3000', 'stop shop.ini default']);
   });
 });
 
+/** Resolves once `attempt` returns true, retrying on each turn of the event loop (no fixed sleep). */
+async function until(attempt: () => boolean): Promise<void> {
+  for (let i = 0; i < 10_000; i++) {
+    if (attempt()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error('never happened');
+}
+
 describe('kaiser logs', () => {
+  it('prints the last lines of every vassal, prefixed, without a name', async () => {
+    const {path, emperor} = await serve();
+    emperor.allLines = ['[shop.ini] one', '[blog.ini] two'];
+    expect(await run('logs', ['-n', '5', '--control', path])).toMatchObject({code: 0, stdout: '[shop.ini] one\n[blog.ini] two\n'});
+    expect(emperor.tails).toEqual(['(all) 5']);
+  });
+
   it('prints the last -n lines', async () => {
     const {path} = await serve();
     expect(await run('logs', ['shop.ini', '-n', '2', '--control', path])).toMatchObject({code: 0, stdout: 'line 2\nline 3\n'});

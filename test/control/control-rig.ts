@@ -8,7 +8,8 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {err, ok, type Result} from '../../src/result.js';
 import type {EmperorControl, ControlLog} from '../../src/control/server.js';
-import type {EmperorStatus, VassalRow} from '../../src/control/protocol.js';
+import type {ActionResult, EmperorStatus, VassalAction, VassalRow} from '../../src/control/protocol.js';
+import type {OutcomeWatch} from '../../src/control/outcome-watch.js';
 
 /** A row with sensible values, overridable. */
 export function row(name: string, fields: Partial<VassalRow> = {}): VassalRow {
@@ -54,7 +55,13 @@ export class FakeEmperor implements EmperorControl {
     if (name === 'shop.ini') return err('it is already running');
     return this.#act('start', name);
   }
-  logTail(name: string, lines: number): Result<string[], string> {
+  /** What `logs` without a name gets. */
+  allLines: string[] = [];
+  /** `name lines` of every tail asked for; `(all)` without a name. */
+  readonly tails: string[] = [];
+  logTail(name: string | undefined, lines: number): Result<string[], string> {
+    this.tails.push(`${name ?? '(all)'} ${lines}`);
+    if (name === undefined) return ok(this.allLines.slice(-lines));
     return ok((this.logs.get(name) ?? []).slice(-lines).slice(0, lines));
   }
   followLogs(_name: string, onLine: (line: string) => void): Result<() => void, string> {
@@ -82,6 +89,36 @@ export class FakeEmperor implements EmperorControl {
   }
   #changed(): void {
     for (const fn of [...this.#onFollowChange]) fn();
+  }
+  restart(name: string): Result<void, string> {
+    if (name === 'blog.ini') return err('it is stopping');
+    return this.#act('restart', name);
+  }
+  /** The outcome each `--wait` gets, by vassal name; a name without one waits until `settle`. */
+  readonly outcomes = new Map<string, ActionResult>();
+  /** `action name timeoutMs|default`, one per wait asked for. */
+  readonly waits: string[] = [];
+  readonly #pending = new Map<string, (result: ActionResult) => void>();
+  watchOutcome(name: string, action: VassalAction, timeoutMs: number | undefined): OutcomeWatch {
+    this.waits.push(`${action} ${name} ${timeoutMs ?? 'default'}`);
+    let resolve: (result: ActionResult) => void = () => undefined;
+    const outcome = new Promise<ActionResult>((r) => (resolve = r));
+    return {
+      outcome,
+      afterAction: () => {
+        const preset = this.outcomes.get(name);
+        if (preset) resolve(preset);
+        else this.#pending.set(name, resolve);
+      },
+      cancel: () => void this.#pending.delete(name),
+    };
+  }
+  /** Ends a pending wait of `name` with `result`; false if none is pending. */
+  settle(name: string, result: ActionResult): boolean {
+    const resolve = this.#pending.get(name);
+    this.#pending.delete(name);
+    resolve?.(result);
+    return resolve !== undefined;
   }
   #act(what: string, name: string): Result<void, string> {
     this.actions.push(`${what} ${name}`);

@@ -33,6 +33,12 @@ class FakeVassal implements GovernedVassal {
   reload(): void {
     this.calls.push('reload');
   }
+  restart(): void {
+    this.calls.push('restart');
+  }
+  snapshot(): {lastError: string | undefined} {
+    return {lastError: undefined};
+  }
   hold(): Promise<void> {
     this.calls.push('hold');
     return Promise.resolve();

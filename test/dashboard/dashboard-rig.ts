@@ -8,6 +8,7 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {err, ok, type Result} from '../../src/result.js';
+import type {OutcomeWatch} from '../../src/control/outcome-watch.js';
 import type {ControlLog, EmperorControl} from '../../src/control/server.js';
 import type {EmperorStatus, VassalRow} from '../../src/control/protocol.js';
 import {parseTokenBook} from '../../src/dashboard/auth.js';
@@ -60,6 +61,12 @@ export class FakeControl implements EmperorControl {
   }
   stop(name: string): Result<void, string> {
     return this.#act('stop', name);
+  }
+  restart(name: string): Result<void, string> {
+    return this.#act('restart', name);
+  }
+  watchOutcome(name: string): OutcomeWatch {
+    return {outcome: Promise.resolve({name, ok: true}), afterAction: () => undefined, cancel: () => undefined};
   }
   start(name: string): Result<void, string> {
     const found = this.vassals.find((r) => r.name === name);

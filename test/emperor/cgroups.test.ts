@@ -1,6 +1,9 @@
 /** Finding the emperor's own cgroups from /proc text, and vassal group names. */
 import {describe, expect, it} from '@jest/globals';
-import {cgroupName, detectCgroups} from '../../src/emperor/cgroups.js';
+import {existsSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {join} from 'node:path';
+import {Cgroups, EMPEROR_LEAF, cgroupName, detectCgroups, moveIntoLeaf} from '../../src/emperor/cgroups.js';
+import {tempDir} from '../helpers/processes.js';
 
 const V1_MOUNTINFO = `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
@@ -54,5 +57,37 @@ describe('cgroupName', () => {
     expect(cgroupName('shop.ini')).toBe('shop.ini');
     expect(cgroupName('a/b c.toml')).toBe('a_b_c.toml');
     expect(cgroupName('..')).toBe('_..');
+  });
+});
+
+describe('cgroup v2 delegation (systemd Delegate=yes)', () => {
+  /** A directory shaped like a delegated v2 group holding `pids` (plain files: each write replaces the content). */
+  function delegatedGroup(pids: string): string {
+    const dir = join(tempDir(), 'kaiser.service');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'cgroup.type'), 'domain\n');
+    writeFileSync(join(dir, 'cgroup.procs'), pids);
+    writeFileSync(join(dir, 'cgroup.controllers'), 'cpu io memory pids\n');
+    writeFileSync(join(dir, 'cgroup.subtree_control'), '');
+    return dir;
+  }
+
+  it('moves the processes of a populated group into the emperor leaf before enabling controllers for vassal groups', () => {
+    const dir = delegatedGroup('4242\n');
+    const opened = Cgroups.open({kind: 'v2', dir}, 4242);
+    expect(opened).toBeInstanceOf(Cgroups);
+    expect(readFileSync(join(dir, EMPEROR_LEAF, 'cgroup.procs'), 'utf8')).toBe('4242');
+    expect(readFileSync(join(dir, 'cgroup.subtree_control'), 'utf8')).toBe('+memory +cpu');
+    expect(existsSync(join(dir, 'kaiser-4242'))).toBe(true);
+  });
+
+  it('leaves an empty group and the root group (no cgroup.type) where they are', () => {
+    const empty = delegatedGroup('');
+    moveIntoLeaf(empty);
+    expect(existsSync(join(empty, EMPEROR_LEAF))).toBe(false);
+    const root = tempDir();
+    writeFileSync(join(root, 'cgroup.procs'), '1\n');
+    moveIntoLeaf(root);
+    expect(existsSync(join(root, EMPEROR_LEAF))).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 /** Who a vassal runs as: user/group resolution from passwd/group text, and the tyrant-mode rules. */
 import {describe, expect, it} from '@jest/globals';
-import {identityFor, parseUserDb} from '../../src/emperor/identity.js';
+import {GETENT_MISSING, identityFor, nssUserDb, parseUserDb, runGetent, type GetentRunner} from '../../src/emperor/identity.js';
 
 const PASSWD = `root:x:0:0:root:/root:/bin/bash
 # a comment
@@ -23,6 +23,56 @@ describe('parseUserDb', () => {
   it('reads users and groups and skips comments and malformed lines', () => {
     expect(db.users.map((u) => u.name)).toEqual(['root', 'www-data', 'alice', 'bob']);
     expect(db.groups.find((g) => g.name === 'staff')?.gid).toBe(50);
+  });
+});
+
+describe('nssUserDb', () => {
+  /** A getent that knows alice (uid 1001, group 1001) and the group staff (50), and counts its calls. */
+  function fakeGetent(): GetentRunner & {calls: string[]} {
+    const calls: string[] = [];
+    const run = ((database: 'passwd' | 'group', key: string) => {
+      calls.push(`${database} ${key}`);
+      if (database === 'passwd' && (key === 'alice' || key === '1001')) return 'alice:*:1001:1001:Alice:/home/alice:/bin/sh';
+      if (database === 'group' && key === 'staff') return 'staff:*:50:alice';
+      return undefined;
+    }) as GetentRunner & {calls: string[]};
+    run.calls = calls;
+    return run;
+  }
+
+  it('resolves users (by name or number) and groups through getent, as a directory user would be', () => {
+    const users = nssUserDb(fakeGetent());
+    expect(identityFor({name: 'a.toml', uid: 'alice'}, undefined, false, users, ROOT)).toEqual({ok: true, value: {uid: 1001, gid: 1001}});
+    expect(identityFor({name: 'a.toml', uid: '1001', gid: 'staff'}, undefined, false, users, ROOT)).toEqual({ok: true, value: {uid: 1001, gid: 50}});
+    expect(identityFor({name: 'a.toml', uid: '4242', gid: '77'}, undefined, false, users, ROOT)).toEqual({ok: true, value: {uid: 4242, gid: 77}});
+    const unknown = identityFor({name: 'a.toml', uid: 'mallory'}, undefined, false, users, ROOT);
+    expect(unknown.ok || unknown.error).toMatch(/^KAISER_UNKNOWN_USER .*"mallory" \(getent passwd knows none\)/);
+  });
+
+  it('remembers found entries for 30 s and never remembers a miss', () => {
+    const getent = fakeGetent();
+    let now = 0;
+    const users = nssUserDb(getent, () => now);
+    users.user('alice');
+    users.user('alice');
+    users.user('mallory');
+    users.user('mallory');
+    expect(getent.calls).toEqual(['passwd alice', 'passwd mallory', 'passwd mallory']);
+    now = 30_000;
+    users.user('alice');
+    expect(getent.calls).toEqual(['passwd alice', 'passwd mallory', 'passwd mallory', 'passwd alice']);
+  });
+
+  it('falls back to /etc/passwd where getent is missing', () => {
+    const users = nssUserDb(() => GETENT_MISSING);
+    expect(users.user('root')).toEqual({uid: 0, gid: 0});
+    expect(users.group('root')).toBe(0);
+  });
+
+  it('asks the real getent (root is in every user database)', () => {
+    expect(runGetent('passwd', 'root')).toMatch(/^root:[^:]*:0:0:/);
+    expect(runGetent('passwd', 'no-such-user-kaiser')).toBeUndefined();
+    expect(runGetent('passwd', '--help')).toBeUndefined();
   });
 });
 

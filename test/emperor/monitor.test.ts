@@ -1,15 +1,15 @@
 import {appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {createLogger} from '../../src/log/logger.js';
-import {DirectoryMonitor} from '../../src/emperor/monitor.js';
+import {DirectoryMonitor, parseVassalSource} from '../../src/emperor/monitor.js';
 import {realSystem} from '../../src/system/real-system.js';
 import {tempDir, waitFor} from '../helpers/processes.js';
 
 /** A monitor with no periodic rescan: whatever it reports came from the watcher. */
-async function watching(dir: string) {
+async function watching(dir: string, pattern?: string) {
   const events: string[] = [];
   const monitor = new DirectoryMonitor(
-    {dir, sys: realSystem(), settleMs: 15, rescanMs: 0, log: createLogger({format: 'human', level: 'error'})},
+    {dir, sys: realSystem(), settleMs: 15, rescanMs: 0, log: createLogger({format: 'human', level: 'error'}), ...(pattern === undefined ? {} : {pattern})},
     {
       onPresent: async (name) => void events.push(`present ${name}`),
       onAbsent: (name) => void events.push(`absent ${name}`),
@@ -60,4 +60,38 @@ describe('DirectoryMonitor', () => {
       }
     });
   }
+
+  it('with a glob, reports only the vassal files whose names match it (uWSGI glob monitor)', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'shop.ini'), '[uwsgi]\n');
+    writeFileSync(join(dir, 'blog.toml'), 'exec = "x"\n');
+    const {monitor, events, seen} = await watching(dir, '*.ini');
+    try {
+      await seen('present shop.ini');
+      writeFileSync(join(dir, 'api.toml'), 'exec = "y"\n');
+      writeFileSync(join(dir, 'new.ini'), '[uwsgi]\n');
+      await seen('present new.ini');
+      await monitor.rescan();
+      expect(events.filter((e) => e.includes('.toml'))).toEqual([]);
+    } finally {
+      await monitor.close();
+    }
+  });
+});
+
+describe('parseVassalSource', () => {
+  const dirs = new Set(['/etc/kaiser/vassals', '.']);
+  const isDirectory = (path: string) => dirs.has(path);
+
+  it('takes a directory whole and splits a glob into its directory and a file-name pattern', () => {
+    expect(parseVassalSource('/etc/kaiser/vassals', isDirectory)).toEqual({dir: '/etc/kaiser/vassals', pattern: undefined});
+    expect(parseVassalSource('/etc/kaiser/vassals/*.ini', isDirectory)).toEqual({dir: '/etc/kaiser/vassals', pattern: '*.ini'});
+    expect(parseVassalSource('/etc/kaiser/vassals/shop-{a,b}.toml', isDirectory)).toEqual({dir: '/etc/kaiser/vassals', pattern: 'shop-{a,b}.toml'});
+  });
+
+  it('refuses a missing directory, a glob over directories, and a glob in a missing directory', () => {
+    expect(parseVassalSource('/etc/nope', isDirectory)).toEqual({error: "/etc/nope: no such directory (and not a glob such as '/etc/nope/*.ini')"});
+    expect(parseVassalSource('/etc/kaiser/*/app.ini', isDirectory)).toMatchObject({error: expect.stringContaining('only the file name part may be a glob')});
+    expect(parseVassalSource('/srv/none/*.ini', isDirectory)).toEqual({error: '/srv/none/*.ini: /srv/none is not a directory'});
+  });
 });

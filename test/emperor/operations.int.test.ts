@@ -47,7 +47,7 @@ describe('operations', () => {
     expect(kaiser(control, 'reload', 'web.toml').status).toBe(0);
     await waitFor200(port);
     const unknown = kaiser(control, 'reload', 'nope.toml');
-    expect(unknown.status).toBe(1);
+    expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('nope.toml');
 
     const logs = kaiser(control, 'logs', 'web.toml');

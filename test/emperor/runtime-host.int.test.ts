@@ -45,7 +45,8 @@ function cmdline(pid: number): string {
 
 /** The host: the emperor's child running host.py. */
 function hostOf(emperorPid: number): number | undefined {
-  for (const [pid, row] of processTable()) if (row.ppid === emperorPid && row.state !== 'Z' && cmdline(pid).includes('host.py')) return pid;
+  // The host is titled `kaiser host` once it runs (procname.py); `host.py` while it starts.
+  for (const [pid, row] of processTable()) if (row.ppid === emperorPid && row.state !== 'Z' && /host\.py|^kaiser host$/.test(cmdline(pid).trim())) return pid;
   return undefined;
 }
 

@@ -120,6 +120,33 @@ describe('Notifier watchdog', () => {
   });
 });
 
+/** Like RECEIVER, with SO_PASSCRED as systemd sets it: prints the sender pid the kernel attached to each datagram. */
+const CREDENTIALS_RECEIVER = `
+import json, socket, struct, sys
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+sock.bind(sys.argv[1])
+print('bound', flush=True)
+while True:
+    data, ancillary, _flags, _addr = sock.recvmsg(65536, socket.CMSG_SPACE(12))
+    pid = next((struct.unpack('3i', d)[0] for level, kind, d in ancillary if kind == socket.SCM_CREDENTIALS), None)
+    print(json.dumps({'message': data.decode('utf-8'), 'senderPid': pid}), flush=True)
+`;
+
+describe('Notifier credentials', () => {
+  // systemd accepts a message under NotifyAccess=main only when its sender credentials name the main pid.
+  const asRoot = process.getuid?.() === 0;
+  (asRoot ? it : it.skip)(`sends with the emperor's pid as the sender, not the helper's${asRoot ? '' : ' (SKIPPED: needs root)'}`, async () => {
+    const address = join(tempDir(), 'notify.sock');
+    const receiver = startProcess(PYTHON, ['-c', CREDENTIALS_RECEIVER, address]);
+    await receiver.waitForLine('bound', 5_000);
+    notifier = Notifier.fromEnvironment({env: {NOTIFY_SOCKET: address}});
+    notifier.ready();
+    const line = await receiver.waitForLine('senderPid', 5_000);
+    expect(JSON.parse(line)).toEqual({message: `READY=1\nMAINPID=${process.pid}`, senderPid: process.pid});
+  });
+});
+
 describe('Notifier helper', () => {
   it('sends what was queued and exits when closed', async () => {
     const address = join(tempDir(), 'notify.sock');

@@ -30,6 +30,7 @@ from _kaiser import worker as _worker, core as _core, wsgi as _wsgi, loader as _
 from _kaiser import emperor_pipe as _emperor_pipe, scoreboard as _scoreboard, http as _http  # noqa: E402,F401
 from _kaiser import uwsgi_proto as _uwsgi_proto, minijson as _minijson, stats as _stats, fifo as _fifo  # noqa: E402,F401
 from _kaiser import emperor_link as _emperor_link, controls as _controls  # noqa: E402,F401
+from _kaiser import procname as _procname  # noqa: E402
 
 LISTEN_BACKLOG = 1024
 
@@ -210,6 +211,8 @@ class Host:
 
     # ── loop ────────────────────────────────────────────────────────────────────────────────────
     def run(self):
+        _procname.set_title(_procname.title_for(None, 'host'))
+        _procname.argv_area()  # found once here, so every forked master reuses it
         gc.collect()
         gc.freeze()
         self.send({'ev': 'ready', 'pid': os.getpid()})

@@ -26,6 +26,7 @@ import time  # noqa: E402
 from _kaiser import config as _config  # noqa: E402
 from _kaiser import log  # noqa: E402
 from _kaiser import minijson  # noqa: E402
+from _kaiser import procname  # noqa: E402
 from _kaiser import shutdown  # noqa: E402
 from _kaiser import signals  # noqa: E402
 from _kaiser import sockets  # noqa: E402
@@ -73,7 +74,8 @@ class Master:
         if efd:
             from _kaiser.emperor_link import EmperorLink
             self.emperor = EmperorLink(self, int(efd))
-            log.log('*** has_emperor mode detected (fd: %s) ***' % efd)
+            if not cfg.get('_standalone'):  # kaiser's own launcher is no emperor
+                log.log('*** has_emperor mode detected (fd: %s) ***' % efd)
             self.loop.add(self.emperor.fd, self.emperor.on_readable)
         specs = _config.socket_specs(cfg)
         if not specs:
@@ -210,6 +212,7 @@ def main(config=None):
         log.log(str(e))
         sys.exit(1)
     log.setup(cfg)
+    procname.set_title(procname.title_for(cfg, 'master'))
     Master(cfg).start()
 
 

@@ -13,6 +13,7 @@ import time
 
 from . import log
 from . import loader
+from . import procname
 from . import sockets
 from . import uwsgi_module
 from .minijson import dumps
@@ -157,6 +158,7 @@ class Worker:
 def start(wid, cfg, listeners, status_w, life_r, mm, slot_off, close_fds):
     """Entry point in the child right after fork(); never returns."""
     try:
+        procname.set_title(procname.title_for(cfg, 'worker', wid))
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_DFL)

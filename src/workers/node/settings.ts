@@ -30,6 +30,8 @@ export interface NodeWorkerConfig {
   readonly threads: number;
   /** `listen`: backlog; re-applied because Node's `listen({fd})` calls listen(2) again (default 511). */
   readonly backlog: number;
+  /** `_name`: the vassal's name, for the process title (`kaiser worker 2 shop.ini`); empty for a standalone server. */
+  readonly name: string;
 }
 
 /** Everything the worker was handed by its master. */
@@ -104,6 +106,7 @@ function parseConfig(raw: string | undefined): NodeWorkerConfig {
     disableLogging: c['disable-logging'] === true,
     threads: Math.max(1, Math.floor(optNumber(c, 'threads', 1, 1))),
     backlog: Math.floor(optNumber(c, 'listen', 100, 1)),
+    name: typeof c['_name'] === 'string' && c['_name'] !== 'kaiser' ? c['_name'] : '',
   };
 }
 

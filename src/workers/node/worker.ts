@@ -16,6 +16,7 @@
  */
 import {fstatSync} from 'node:fs';
 import {EXIT} from '../../exit-codes.js';
+import {setProcessTitle} from '../../util/process-title.js';
 import {createRequestListener} from './dispatch.js';
 import {HttpFrontend} from './http-frontend.js';
 import {watchLifePipe} from './life-pipe.js';
@@ -62,6 +63,8 @@ async function main(): Promise<void> {
     loadFailed((err as Error).message);
   }
   const {config} = settings;
+  // As the Python workers do (procname.py): `kaiser worker 2 shop.ini` in ps, `kaiser worker 2` in comm.
+  setProcessTitle(`kaiser worker ${settings.workerId}${config.name === '' ? '' : ` ${config.name}`}`);
   log = new WorkerLog(!config.disableLogging);
 
   if (settings.lifeFd !== undefined) {
