@@ -1,10 +1,10 @@
 /**
  * ASGI vassals under the emperor, with everything a WSGI vassal has: reloads under load with zero failed requests
  * (touch, chain), rollback when the new app's startup fails, harakiri (a request cancelled with 504; a blocked loop
- * killed and respawned), max-requests and reload-on-rss recycling, the uWSGI stats server, Prometheus metrics, and
- * on-demand/idle.
+ * killed and respawned), max-requests and reload-on-rss recycling, the uWSGI stats server, Prometheus metrics, the
+ * dashboard's API (row, detail, reload action), and on-demand/idle.
  */
-import {mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync} from 'node:fs';
+import {chmodSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync} from 'node:fs';
 import {connect} from 'node:net';
 import {dirname, join} from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -145,6 +145,32 @@ describe('ASGI vassals under the emperor', () => {
     const text = (await httpGet(metricsPort, '/metrics'))!.body;
     const requests = Number(/^kaiser_vassal_requests_total\{[^}]*vassal="api\.toml"[^}]*\} ([0-9.e+]+)$/m.exec(text)?.[1]);
     expect(requests).toBeGreaterThanOrEqual(11);
+  });
+
+  it('show in the dashboard as an app-server vassal, and its reload action renews the workers', async () => {
+    const token = 'ops-token-0123456789abcdef';
+    const tokens = join(tempDir(), 'tokens');
+    writeFileSync(tokens, `ops:${token}\n`);
+    chmodSync(tokens, 0o600);
+    const v = await asgiVassal('processes = 1\n', ['--dashboard', '127.0.0.1:0', '--dashboard-token-file', tokens]);
+    const base = /http:\/\/127\.0\.0\.1:\d+/.exec(await v.emperor.waitForLine(/kaiser dashboard on http:\/\/127\.0\.0\.1:\d+\//, 15_000))![0];
+    await waitFor200(v.port, 20_000);
+    const pid = await pidOf(v.port);
+    const auth = {Authorization: `Bearer ${token}`};
+    type Row = {name: string; kind: string; state: string; pid: number; rss: number; sockets: string[]};
+    const row = await waitFor(async () => {
+      const rows = (await (await fetch(`${base}/api/vassals`, {headers: auth})).json()) as Row[];
+      const found = rows.find((r) => r.name === 'api.toml');
+      return found?.state === 'ready' && found.rss > 0 ? found : undefined;
+    }, 10_000, 'the ASGI vassal ready in the dashboard');
+    expect(row).toMatchObject({kind: 'app-server', sockets: [`http-socket=127.0.0.1:${v.port}`]});
+    expect(row.pid).toBeGreaterThan(0);
+    const detail = (await (await fetch(`${base}/api/vassals/api.toml`, {headers: auth})).json()) as Record<string, unknown>;
+    expect(JSON.stringify(detail)).toContain('conformance:app');
+    const reload = await fetch(`${base}/api/vassals/api.toml/reload`, {method: 'POST', headers: {...auth, 'X-Requested-With': 'kaiser', Origin: base}});
+    expect(reload.status).toBe(200);
+    await waitFor(async () => (await pidOf(v.port)) !== pid, 20_000, 'a new worker after the dashboard reload');
+    await waitFor(() => readdirSync(v.marks).filter((f) => f.startsWith('stop-')).length === 1, 10_000, 'the old worker ran its lifespan shutdown');
   });
 
   it('start on demand at the first request and go back to on-demand when idle', async () => {
