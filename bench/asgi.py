@@ -391,12 +391,20 @@ def reload_run(r, touch):
     t.join()
     tw.join()
     reloaded = 'graceful reload done' in log_tail(emp, 1 << 20)
+    late = False
+    if touch and not reloaded:
+        # a busy machine can stretch the chain reload (each new worker imports FastAPI) past the load window
+        until = time.time() + 60
+        while time.time() < until and not late:
+            time.sleep(0.2)
+            late = 'graceful reload done' in log_tail(emp, 1 << 20)
     stop(emp, 30)
     failed = probe['failed'] + w.get('non2xx', 0) + w.get('errors', 0)
     out('detail: reload %s run %d: prober ok=%d failed=%d %s longest gap %.1f ms; wrk %.0f req/s non2xx=%d '
         'socket_errors=%d%s' % ('touch' if touch else 'control', r + 1, probe['ok'], probe['failed'],
                                 probe['kinds'] or '', probe['max_gap_ms'], w.get('rps', 0), w.get('non2xx', 0),
-                                w.get('errors', 0), '' if reloaded or not touch else ' (NO RELOAD SEEN)'))
+                                w.get('errors', 0), '' if reloaded or not touch else
+                                ' (reload done after the load window)' if late else ' (NO RELOAD SEEN)'))
     return failed, probe['max_gap_ms']
 
 
