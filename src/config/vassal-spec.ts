@@ -43,6 +43,12 @@ export interface VassalCommon {
   logRotate?: LogRotateEvery;
   /** `log-compress`: gzip rotated files. */
   logCompress: boolean;
+  /** `log-backupname`: rotation renames the logto file to this path (replacing it) instead of FILE.1 … FILE.N. */
+  logBackupName?: string;
+  /** `logfile-chmod`: mode of the logto file. */
+  logMode?: number;
+  /** `logfile-chown`: the logto file belongs to the vassal's uid/gid. */
+  logChown?: boolean;
   /** 0 = no limit. */
   memoryLimitBytes: number;
   /** Percent of one core; 0 = no limit. */
@@ -267,7 +273,7 @@ function loadCommandVassal(file: string, config: ConfigFile, common: Pick<Vassal
     return false;
   });
   const {values, origins, diagnostics} = collect(config, 'command', rest);
-  const problems = [...conflicts, ...diagnostics, ...checkLogRotate(values, origins, file)];
+  const problems = [...conflicts, ...diagnostics, ...checkLogRotate(values, origins, file), ...checkLogFileOptions(values, (key) => origins.get(key) ?? {file, key})];
   const where = (key: string): DiagnosticLocation => origins.get(key) ?? {file, key};
 
   const readyText = values.get('ready');
@@ -300,7 +306,10 @@ function loadAppServerVassal(
   const collected = collect(config, 'app-server');
   const {origins} = collected;
   const {values, problems: formProblems} = applyUwsgiForms(collected.values, origins, {file});
-  const problems = [...collected.diagnostics, ...formProblems, ...checkServerOptions(values, {file}, origins), ...checkLogRotate(values, origins, file)];
+  const problems = [
+    ...collected.diagnostics, ...formProblems, ...checkServerOptions(values, {file}, origins), ...checkLogRotate(values, origins, file),
+    ...checkLogFileOptions(values, (key) => origins.get(key) ?? {file, key}),
+  ];
   if (hasErrors(problems)) return err(problems);
   return ok({
     kind: 'app-server',
@@ -364,6 +373,24 @@ export function checkCommandSocket(text: string): Result<string, string> {
   return err(`a command vassal's socket is tcp://HOST:PORT or unix:/path, got ${JSON.stringify(text)}`);
 }
 
+/** uWSGI's `log-backupname`, `logfile-chmod` (octal, checked by `checkLogFileOptions`) and `logfile-chown`. */
+function logFileOptions(values: OptionValues, dir: string): Pick<VassalCommon, 'logBackupName' | 'logMode' | 'logChown'> {
+  const backup = values.get('log-backupname');
+  const mode = values.get('logfile-chmod');
+  return {
+    ...(typeof backup === 'string' ? {logBackupName: resolve(dir, backup)} : {}),
+    ...(typeof mode === 'string' && /^[0-7]{3,4}$/.test(mode.trim()) ? {logMode: parseInt(mode.trim(), 8)} : {}),
+    ...(values.get('logfile-chown') === true ? {logChown: true} : {}),
+  };
+}
+
+/** A `logfile-chmod` that is no octal mode is an error naming it. */
+function checkLogFileOptions(values: OptionValues, where: (key: string) => DiagnosticLocation): Diagnostic[] {
+  const mode = values.get('logfile-chmod');
+  if (mode === undefined || (typeof mode === 'string' && /^[0-7]{3,4}$/.test(mode.trim()))) return [];
+  return [configError(where('logfile-chmod'), 'KAISER_CONFIG_BAD_VALUE', {key: 'logfile-chmod', reason: `expected an octal mode such as 640, got ${JSON.stringify(mode)}`})];
+}
+
 /** The options both kinds share: logs, timeouts, limits, identity, on-demand, routing. */
 function runtimeOptions(values: OptionValues, dir: string, stopDefaultMs: number): Omit<VassalCommon, 'name' | 'file' | 'dir'> {
   const logto = values.get('logto');
@@ -375,6 +402,7 @@ function runtimeOptions(values: OptionValues, dir: string, stopDefaultMs: number
     logBackups: numberOr(values, 'log-backups', 5),
     ...(isLogRotateEvery(values.get('log-rotate')) ? {logRotate: values.get('log-rotate') as LogRotateEvery} : {}),
     logCompress: values.get('log-compress') === true,
+    ...logFileOptions(values, dir),
     stopTimeoutMs: secondsToMs(values, 'stop-timeout', stopDefaultMs),
     startTimeoutMs: secondsToMs(values, 'start-timeout', defaultSecondsMs('start-timeout')),
     memoryLimitBytes: numberOr(values, 'memory-limit', 0) * 1024 * 1024,

@@ -6,6 +6,13 @@
 import type {VassalSpec} from '../config/vassal-spec.js';
 import type {Logger} from '../log/logger.js';
 import {VassalLogFile} from '../log/vassal-log-file.js';
+import {identityFor} from './identity.js';
+
+/** `logfile-chown`: the vassal's uid/gid (its `uid`/`gid` keys; a user alone brings its primary group), if any. */
+function ownerOf(spec: VassalSpec): {uid: number; gid: number} | undefined {
+  const identity = identityFor({name: spec.name, ...(spec.uid === undefined ? {} : {uid: spec.uid}), ...(spec.gid === undefined ? {} : {gid: spec.gid})}, undefined, false);
+  return identity.ok ? identity.value : undefined;
+}
 
 /** Log files by vassal name (only vassals with `logto` have one). */
 export class VassalLogs {
@@ -19,7 +26,10 @@ export class VassalLogs {
   /** Opens the file `spec` names for vassal `name` (keeping it if the path is the same), or closes it if none. */
   follow(name: string, spec: VassalSpec): void {
     const current = this.#files.get(name);
-    const rotation = {maxBytes: spec.logMaxBytes, backups: spec.logBackups, every: spec.logRotate, compress: spec.logCompress};
+    const rotation = {
+      maxBytes: spec.logMaxBytes, backups: spec.logBackups, every: spec.logRotate, compress: spec.logCompress,
+      backupName: spec.logBackupName, mode: spec.logMode, owner: spec.logChown === true ? ownerOf(spec) : undefined,
+    };
     if (current !== undefined && current.path === spec.logto && current.rotatesLike(rotation)) return;
     current?.close();
     if (spec.logto === undefined) {

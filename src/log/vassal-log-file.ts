@@ -6,8 +6,10 @@
  * (in the background: while one file is being compressed, the next rotation waits and the file grows a little).
  * External rotation (logrotate's default `create` mode: the file is renamed and a new one expected) is noticed by
  * `reopenIfMoved()` (called periodically) or forced with `reopen()` (SIGUSR2 to the emperor), like uWSGI's log reopen.
+ * uWSGI's `log-backupname` (rotate by renaming to one backup path), `logfile-chmod` and `logfile-chown` (mode and
+ * owner set on every open) are options of the file too.
  */
-import {closeSync, createReadStream, createWriteStream, existsSync, fstatSync, openSync, renameSync, statSync, unlinkSync, writeSync} from 'node:fs';
+import {closeSync, createReadStream, createWriteStream, existsSync, fchmodSync, fchownSync, fstatSync, openSync, renameSync, statSync, unlinkSync, writeSync} from 'node:fs';
 import {pipeline} from 'node:stream/promises';
 import {createGzip} from 'node:zlib';
 
@@ -26,6 +28,12 @@ export interface VassalLogOptions {
   compress?: boolean;
   /** Unix milliseconds; default `Date.now` (tests move time). */
   now?: () => number;
+  /** uWSGI's `log-backupname`: rotate by renaming the file to this path (replacing it). */
+  backupName?: string | undefined;
+  /** uWSGI's `logfile-chmod`: the file's mode, set on every open. */
+  mode?: number | undefined;
+  /** uWSGI's `logfile-chown`: the file's owner, set on every open. */
+  owner?: {uid: number; gid: number} | undefined;
 }
 
 /** The start (local time, Unix ms) of the hour, day or week (from Monday) that `ms` falls in. */
@@ -64,7 +72,8 @@ export class VassalLogFile {
   /** Whether this file rotates as `other` asks (a changed rotation setting needs a new VassalLogFile). */
   rotatesLike(other: Omit<VassalLogOptions, 'path'>): boolean {
     const o = this.#options;
-    return o.maxBytes === other.maxBytes && o.backups === other.backups && o.every === other.every && (o.compress ?? false) === (other.compress ?? false);
+    return o.maxBytes === other.maxBytes && o.backups === other.backups && o.every === other.every && (o.compress ?? false) === (other.compress ?? false) &&
+      o.backupName === other.backupName && o.mode === other.mode && o.owner?.uid === other.owner?.uid && o.owner?.gid === other.owner?.gid;
   }
 
   /** Settles once no rotated file is being compressed (tests, shutdown). */
@@ -120,9 +129,11 @@ export class VassalLogFile {
 
   #rotate(): void {
     this.#close();
-    const {path, backups, compress = false} = this.#options;
+    const {path, backups, compress = false, backupName} = this.#options;
     try {
-      if (backups <= 0) {
+      if (backupName !== undefined) {
+        renameSync(path, backupName);
+      } else if (backups <= 0) {
         unlinkSync(path);
       } else {
         // Older files move up one place; a plain file left by an interrupted compression moves along with them.
@@ -154,6 +165,9 @@ export class VassalLogFile {
   #open(): void {
     try {
       this.#fd = openSync(this.#options.path, 'a', 0o640);
+      const {mode, owner} = this.#options;
+      if (mode !== undefined) fchmodSync(this.#fd, mode);
+      if (owner !== undefined) fchownSync(this.#fd, owner.uid, owner.gid);
       const stat = fstatSync(this.#fd);
       this.#size = stat.size;
       // Lines already in the file belong to the period of its last write; a new file to the current one.

@@ -1,6 +1,6 @@
 /** Vassal output: captured line by line, written to `logto`, rotated by size and on SIGUSR2 without losing a line. */
 import {afterEach, describe, expect, it} from '@jest/globals';
-import {existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
+import {chmodSync, existsSync, readFileSync, renameSync, statSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {PYTHON, cleanupProcesses, startKaiser, tempDir, waitFor, publish} from '../helpers/processes.js';
 
@@ -33,6 +33,25 @@ describe('vassal logs', () => {
     const all = files.map((f) => readFileSync(f, 'utf8')).join('');
     expect(numbered(all)).toEqual(Array.from({length: 4000}, (_, i) => i));
     for (const f of files) expect(readFileSync(f).length).toBeLessThanOrEqual(8000);
+  });
+
+  it('log-backupname, logfile-chmod and logfile-chown (uWSGI): one backup, the mode and the vassal\u2019s owner', async () => {
+    const dir = tempDir();
+    chmodSync(dir, 0o755); // the vassal runs as nobody and looks for the trigger file here
+    const k = startKaiser(['--emperor', dir]);
+    await k.waitForLine('starting kaiser Emperor');
+    publish(dir, 'printer.toml', printer(2000, 'log-maxsize = 8000\nlog-backupname = "printer.old"\nlogfile-chmod = "600"\nlogfile-chown = true\nuid = "nobody"\n'));
+    await k.waitForLine('[printer.toml] READY=1', 15_000);
+    writeFileSync(join(dir, 'more'), '');
+    await k.waitForLine('[printer.toml] done', 15_000);
+    const log = join(dir, 'printer.log');
+    await waitFor(() => readFileSync(log, 'utf8').includes('done'), 5000, 'done in the log file');
+    expect(existsSync(join(dir, 'printer.log.1'))).toBe(false);
+    const backup = numbered(readFileSync(join(dir, 'printer.old'), 'utf8'));
+    const current = numbered(readFileSync(log, 'utf8'));
+    expect([...backup, ...current]).toEqual(Array.from({length: backup.length + current.length}, (_, i) => 4000 - backup.length - current.length + i));
+    expect(statSync(log).mode & 0o777).toBe(0o600);
+    expect(statSync(log).uid).toBe(65534);
   });
 
   it('reopens logto on SIGUSR2 after logrotate moved it, losing nothing', async () => {

@@ -33,10 +33,15 @@ DEFAULTS = {
     # ASGI (asgi/)
     'asgi': None, 'asgi-loop': 'auto', 'asgi-lifespan': 'auto', 'asgi-max-concurrency': 1000, 'limit-post': 0,
     'websockets-ping-freq': 30, 'websockets-pong-tolerance': 3, 'websockets-max-size': 1024,
+    # uWSGI's logging options (request_log.py, loggers.py)
+    'log-date': None, 'logformat': None, 'log-x-forwarded-for': False, 'log-4xx': False, 'log-5xx': False,
+    'log-slow': None, 'log-big': None, 'log-zero': False, 'log-micros': False, 'log-prefix': None, 'logger': [],
+    'req-logger': [], 'log-route': [], 'log-req-route': [],
 }
 LIST_KEYS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, list))     # `multi` options
 INT_KEYS = ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss', 'http-socket-modifier1',
-            'http-socket-modifier2', 'asgi-max-concurrency', 'limit-post', 'websockets-max-size', 'post-buffering')
+            'http-socket-modifier2', 'asgi-max-concurrency', 'limit-post', 'websockets-max-size', 'post-buffering',
+            'log-slow', 'log-big')
 SECONDS_KEYS = ('harakiri', 'worker-reload-mercy', 'reload-mercy', 'heartbeat', 'socket-timeout', 'cgi-timeout',
                 'subscribe-freq', 'websockets-ping-freq', 'websockets-pong-tolerance', 'request-read-timeout')
 

@@ -13,6 +13,7 @@ import _socket as socket
 import time
 
 from . import log
+from . import request_log
 from . import serving
 from .client_io import send_all
 
@@ -41,6 +42,7 @@ class Core:
         self.write_errors = 0
         self.reqlog = log.RequestLog()
         self.logging = not worker.cfg.get('disable-logging')
+        self.reqpolicy = request_log.policy(worker.cfg)
         self.bufsize = worker.cfg['buffer-size']
         self.timeout = worker.cfg['socket-timeout'] or 4.0
         self.read_deadline = worker.cfg.get('request-read-timeout') or 0

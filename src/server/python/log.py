@@ -9,13 +9,26 @@ import sys
 import time
 
 _json = False
-_prefix = ''
+_loggers = None      # loggers.Loggers when the vassal sets logger, req-logger, log-route, log-date…
 
 
 def setup(cfg):
-    """Configure from KAISER_CONFIG: log format and the vassal name."""
-    global _json
+    """Configure from KAISER_CONFIG: log format and uWSGI's loggers (loggers.py). A logger that cannot be opened is
+    reported and the lines stay on standard error."""
+    global _json, _loggers
     _json = cfg.get('log-format') == 'json'
+    from . import loggers
+    if not loggers.needed(cfg):
+        return
+    try:
+        _loggers = loggers.Loggers(cfg)
+    except loggers.LoggerError as e:
+        log('logger: %s; logging to standard error' % e)
+        return
+    fd = _loggers.stderr_file()
+    if fd is not None:
+        os.dup2(fd, 2)
+        os.dup2(fd, 1)
 
 
 def log(msg):
@@ -25,6 +38,9 @@ def log(msg):
         line = dumps({'time': time.time(), 'pid': os.getpid(), 'msg': msg}) + '\n'
     else:
         line = msg if msg.endswith('\n') else msg + '\n'
+    if _loggers is not None:
+        _loggers.write(line)
+        return
     data = line.encode('utf-8', 'replace')
     try:
         while data:
@@ -55,16 +71,21 @@ class RequestLog:
         return self._date
 
     def request(self, now, wreq, remote, nvars, hsize, method, uri, sent, msecs, proto, status, nheaders,
-                head_len, core):
+                head_len, core, micros=None):
         if _json:
             from .minijson import dumps
             line = dumps({'time': now, 'pid': self.pid, 'remote': remote, 'method': method, 'uri': uri,
                                'status': int(status[:3] or 0), 'bytes': sent, 'msecs': msecs, 'core': core}) + '\n'
         else:
             line = ('[pid: %d|app: 0|req: %d/%d] %s () {%d vars in %d bytes} [%s] %s %s => generated %d bytes in '
-                    '%d msecs (%s %s) %d headers in %d bytes (1 switches on core %d)\n' % (
-                        self.pid, wreq, wreq, remote, nvars, hsize, self.date(now), method, uri, sent, msecs,
+                    '%d %s (%s %s) %d headers in %d bytes (1 switches on core %d)\n' % (
+                        self.pid, wreq, wreq, remote, nvars, hsize, self.date(now), method, uri, sent,
+                        msecs if micros is None else micros, 'msecs' if micros is None else 'micros',
                         proto, status[:3], nheaders, head_len, core))
+        self.line(now, line)
+
+    def line(self, now, line):
+        """Adds one finished line (a logformat line) to the buffer."""
         self.lines.append(line)
         self.size += len(line)
         if self.size > 3072 or now - self.last_flush > 1.0:
@@ -78,6 +99,9 @@ class RequestLog:
         self.size = 0
         self.last_flush = time.monotonic()
         if not lines:
+            return
+        if _loggers is not None:
+            _loggers.write_requests(''.join(lines))
             return
         data = ''.join(lines).encode('utf-8', 'replace')
         try:

@@ -17,7 +17,8 @@ from .client_io import send_all
 from .request_body import EMPTY_INPUT, BadBody, ChunkedBody, LengthBody
 from .version import VERSION
 from .uwsgi_environ import url_scheme
-from .uwsgi_module import begin_request
+from .request_log import Request
+from .uwsgi_module import begin_request, log_this, logvars
 from .wsgi import Errors, Exchange, FileWrapper, run
 
 _CORE = struct.Struct('<dQII')
@@ -232,7 +233,10 @@ def account(core, ex, hsize, t0):
         core.read_errors += 1
     _CORE.pack_into(core.mm, core.core_off, 0.0, core.requests, core.read_errors, core.write_errors)
     s.flush()
-    if core.logging:
+    policy = core.reqpolicy
+    if policy is not None:
+        _log_by_policy(core, policy, ex, hsize, t0, t1)
+    elif core.logging:
         env = ex.env
         st = ex.status or '500'
         core.reqlog.request(t1, s.requests, env['REMOTE_ADDR'], len(env), hsize, env['REQUEST_METHOD'],
@@ -240,6 +244,23 @@ def account(core, ex, hsize, t0):
                             len(ex.headers or ()), ex.head_bytes, core.idx)
     if s.requests == 1:
         w.first_request()
+
+
+def _log_by_policy(core, policy, ex, hsize, t0, t1):
+    """The request log line under uWSGI's options (request_log.py): conditions, logformat, X-Forwarded-For."""
+    env = ex.env
+    st = ex.status or '500'
+    msecs = int((t1 - t0) * 1000)
+    if not policy.wanted(st, ex.body_bytes, msecs, log_this()):
+        return
+    addr = policy.address(env)
+    if policy.pieces is None:
+        core.reqlog.request(t1, core.w.slot.requests, addr, len(env), hsize, env['REQUEST_METHOD'],
+                            env['REQUEST_URI'], ex.body_bytes, msecs, ex.proto, st, len(ex.headers or ()),
+                            ex.head_bytes, core.idx, int((t1 - t0) * 1000000) if policy.micros else None)
+        return
+    core.reqlog.line(t1, policy.format(Request(env, st, ex.body_bytes, ex.head_bytes, len(ex.headers or ()), t0, t1,
+                                               core.w.wid, core.idx, core.w.slot.requests, hsize, logvars(), addr)))
 
 
 def begin(core):

@@ -31,6 +31,12 @@ def begin_request(env, done):
     _request.env = env
     _request.logvars = None
     _request.done = done
+    _request.log_this = False
+
+
+def log_this():
+    """Whether the app called `uwsgi.log_this_request()` during the current request."""
+    return getattr(_request, 'log_this', False)
 
 
 def logvars():
@@ -78,7 +84,7 @@ def install(cfg, worker):
     m.reload = lambda: _signal_master('SIGHUP')
     m.stop = lambda: _signal_master('SIGINT')
     m.log = _log
-    m.log_this_request = lambda: None
+    m.log_this_request = _log_this_request
     m.set_logvar = _set_logvar
     m.get_logvar = _get_logvar
     m.add_var = _add_var
@@ -118,6 +124,10 @@ def _signal_master(name):
 def _log(message):
     log.log(message if isinstance(message, str) else message.decode('utf-8', 'replace'))
     return True
+
+
+def _log_this_request():
+    _request.log_this = True
 
 
 def _set_logvar(key, value):
