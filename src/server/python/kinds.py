@@ -3,7 +3,8 @@
 One table, one row per language. Python WSGI apps and the CGI and PHP bridges run in workers
 forked from the master (worker.py; they share its interpreter pages). The other languages run
 in workers exec'd with the contract of docs/runtime-protocol.md §3: the master forks, and the
-child execs `RUNTIME SCRIPT` where RUNTIME is the config's runtime option (`perl-bin`…) or the
+child execs `RUNTIME SCRIPT` (for the rows marked `zygote`, once per generation: that process loads the app and
+forks the workers, zygote.py) where RUNTIME is the config's runtime option (`perl-bin`…) or the
 default command looked up on PATH, and SCRIPT the language's worker under `dist/workers/`.
 The `plugin` option and the modifier1 options do not choose anything: the app option does,
 as the first row whose option is set.
@@ -21,15 +22,16 @@ WORKERS_DIR = os.path.normpath(os.path.join(HERE, '..', '..', 'workers'))
 
 class ExecKind:
     """A language served by an exec'd worker."""
-    __slots__ = ('name', 'app_key', 'runtime_key', 'runtime', 'script', 'debian')
+    __slots__ = ('name', 'app_key', 'runtime_key', 'runtime', 'script', 'debian', 'zygote')
 
-    def __init__(self, name, app_key, runtime_key, runtime, script, debian):
+    def __init__(self, name, app_key, runtime_key, runtime, script, debian, zygote=False):
         self.name = name                # language name in logs
         self.app_key = app_key          # the option naming the app (selects the kind)
         self.runtime_key = runtime_key  # the option (or internal key) overriding the runtime
         self.runtime = runtime          # default runtime command, looked up on PATH
         self.script = script            # worker script, relative to WORKERS_DIR (or an absolute `_…` key)
         self.debian = debian            # Debian package(s) providing the runtime
+        self.zygote = zygote            # its script can be a zygote (zygote.py): load once, fork the workers
 
     def argv(self, cfg):
         runtime = cfg.get(self.runtime_key) or self.runtime
@@ -44,9 +46,9 @@ class ExecKind:
 # Forked kinds (Python WSGI, cgi, php) have no row: worker.py loads them in the forked child.
 EXEC_KINDS = (
     ExecKind('node', 'node-app', '_node', 'node', '_node_worker', 'nodejs'),
-    ExecKind('psgi', 'psgi', 'perl-bin', 'perl', 'psgi/worker.pl', 'perl'),
-    ExecKind('rack', 'rack', 'ruby-bin', 'ruby', 'rack/worker.rb', 'ruby (and ruby-rack)'),
-    ExecKind('lua', 'lua', 'lua-bin', 'lua5.1', 'lua/worker.lua', 'lua5.1 (and lua-posix)'),
+    ExecKind('psgi', 'psgi', 'perl-bin', 'perl', 'psgi/worker.pl', 'perl', zygote=False),
+    ExecKind('rack', 'rack', 'ruby-bin', 'ruby', 'rack/worker.rb', 'ruby (and ruby-rack)', zygote=True),
+    ExecKind('lua', 'lua', 'lua-bin', 'lua5.1', 'lua/worker.lua', 'lua5.1 (and lua-posix)', zygote=False),
 )
 
 

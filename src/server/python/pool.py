@@ -4,7 +4,9 @@ Owns: spawning a worker into its slot (worker id → its primary WorkerProc), th
 (uWSGI's per-worker stats survive respawns), the status messages workers send (one handler per `act`), what an exit
 means in each state of worker_states.py, crash respawn with its 1 s throttle, the load-failure backoff, the timed
 watch (mercy deadlines, harakiri, reload-on-rss, due respawns), and freeing the scoreboards of generations no worker
-uses any more. Reloads (reload.py) and stops (shutdown.py) drive it through `spawn`, `retire` and `kill`.
+uses any more. Reloads (reload.py) and stops (shutdown.py) drive it through `spawn`, `retire` and `kill`. Workers
+of a generation with a zygote (zygote.py) are asked of it: such a worker is `pending` (no pid, keyed by
+`WorkerProc.key()`) until the zygote forked it (`bind`); its messages and its exit come through the zygote's pipe.
 """
 import _signal as signal
 import os
@@ -14,7 +16,8 @@ from . import log
 from . import worker_states as states
 from .nonblocking import exited_children
 from .phase import RUNNING, STARTING, STOPPING
-from .worker_proc import memory, spawn_worker
+from .worker_proc import WorkerProc, memory, spawn_worker
+from .zygote import Zygotes
 
 CRASH_THROTTLE_S = 1.0      # a worker dying within this of its spawn is respawned only after this long
 LOAD_BACKOFF_MAX_S = 30
@@ -48,19 +51,41 @@ class WorkerPool:
         self.respawn_at = {}     # worker id → monotonic time of a delayed respawn
         self.backoff = {}        # worker id → seconds of the last load-failure delay
         self.generations = []    # older generations whose scoreboards are freed once no worker uses them
+        self.zygotes = Zygotes(self)
 
     # ── starting and stopping workers ───────────────────────────────────────────────────────────
     def spawn(self, wid, gen, replaces=None):
         master = self.master
-        wp = spawn_worker(wid, gen, master.master_fds(), master.life_r)
-        self.workers[wp.pid] = wp
-        master.loop.add(wp.status_fd, lambda: self.on_status(wp))
+        if gen.forked_by_zygote:
+            wp = WorkerProc(wid, gen, gen.sb.take(), None, None)
+            self.workers[wp.key()] = wp
+            self.zygotes.spawn(wp)
+        else:
+            wp = spawn_worker(wid, gen, master.master_fds(), master.life_r)
+            self.workers[wp.pid] = wp
+            master.loop.add(wp.status_fd, lambda: self.on_status(wp))
         self.slots[wid] = wp
         wp.replaces = replaces
         totals = self.totals_of(wid)
         totals.respawns += 1
         totals.last_spawn = time.time()
         return wp
+
+    def bind(self, wp, pid):
+        """A zygote forked pending worker `wp` as `pid`: from now on it is seen and signalled by pid."""
+        self.workers.pop(wp.key(), None)
+        wp.pid = pid
+        self.workers[pid] = wp
+        log.log('spawned uWSGI worker %d (pid: %d, cores: %d) from the %s zygote (pid: %d)' % (
+            wp.id, pid, wp.gen.threads, wp.gen.kind.name, wp.zygote.pid))
+        if wp.termination is not None:
+            wp.termination.bind(pid)
+
+    def drop_pending(self):
+        """Stopping: workers no zygote has forked yet are forgotten (the zygotes exit with the master)."""
+        for key in [k for k, w in self.workers.items() if w.pid is None]:
+            w = self.workers.pop(key)
+            w.zygote.pending.pop(w.slot, None)     # forked all the same, it is killed on its `spawned`
 
     def retire(self, wp, reason):
         """Graceful: SIGHUP (stop accepting, finish in-flight requests, exit), SIGKILL after worker-reload-mercy."""
@@ -92,20 +117,25 @@ class WorkerPool:
         return all(w.state == states.READY for w in self.of_generation(gen))
 
     def status_fds(self):
-        return [w.status_fd for w in self.workers.values() if w.status_fd is not None]
+        """The pipes from workers and zygotes (no child keeps them)."""
+        return [w.status_fd for w in self.workers.values() if w.status_fd is not None] + self.zygotes.fds()
 
     # ── status messages ─────────────────────────────────────────────────────────────────────────
     def on_status(self, wp):
         msgs, eof = wp.read_status()
         for msg in msgs:
-            act = msg.get('act') if isinstance(msg, dict) else None
-            handler = ACTS.get(act)
-            if handler is None:
-                log.log('worker %d (pid: %d) sent an unknown message %r: ignored' % (wp.id, wp.pid, act))
-                continue
-            handler(self, wp, msg)
+            self.handle(wp, msg)
         if eof:
             self.close_status(wp)
+
+    def handle(self, wp, msg):
+        """One status message of worker `wp`."""
+        act = msg.get('act') if isinstance(msg, dict) else None
+        handler = ACTS.get(act)
+        if handler is None:
+            log.log('worker %d (pid: %d) sent an unknown message %r: ignored' % (wp.id, wp.pid, act))
+            return
+        handler(self, wp, msg)
 
     def close_status(self, wp):
         if wp.status_fd is not None:
@@ -158,6 +188,8 @@ class WorkerPool:
             wp = self.workers.pop(pid, None)
             if wp is not None:
                 self.on_exit(wp, status)
+            else:
+                self.zygotes.on_exit(pid, status)
 
     def on_exit(self, wp, status):
         if wp.status_fd is not None:
@@ -223,6 +255,8 @@ class WorkerPool:
         keep.update(w.gen for w in self.workers.values())
         for gen in list(self.generations):
             if gen not in keep:
+                if gen.zygote is not None:
+                    gen.zygote.retire()
                 gen.sb.close()
                 self.generations.remove(gen)
 

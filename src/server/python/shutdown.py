@@ -33,6 +33,7 @@ def graceful(master):
     for listener in master.listeners + master.reloader.listeners():
         listener.close(vacuum=vacuum)
     pool = master.pool
+    pool.drop_pending()
     for w in list(pool.workers.values()):
         if w.state == states.LOADING:
             pool.kill(w)
@@ -47,6 +48,7 @@ def graceful(master):
 def brutal(master, code):
     master.phase = STOPPING
     master.unsubscribe()
+    master.pool.drop_pending()
     workers = master.pool.workers
     for w in workers.values():
         w.apply(states.KILL)

@@ -12,7 +12,10 @@ import time
 
 
 def send_signal(pid, sig, group=False):
-    """Signal `pid`, or the process group it leads; a process that is already gone is not an error."""
+    """Signal `pid`, or the process group it leads; a process that is already gone (or, pid None, not forked yet:
+    Termination.bind signals it once it is) is not an error."""
+    if pid is None:
+        return
     try:
         if group:
             os.killpg(pid, sig)
@@ -32,15 +35,24 @@ class Termination:
     """One ask → grace → SIGKILL in progress. `ask` None: the process is already going on its own (a worker that
     retired itself at max-requests), only the grace applies."""
 
-    __slots__ = ('pid', 'group', 'deadline', 'killed')
+    __slots__ = ('pid', 'ask', 'group', 'deadline', 'killed')
 
     def __init__(self, pid, ask, grace_s, group=False, now=None):
         self.pid = pid
+        self.ask = ask
         self.group = group
         self.killed = False
         self.deadline = (time.monotonic() if now is None else now) + grace_s
         if ask is not None:
             send_signal(pid, ask, group)
+
+    def bind(self, pid):
+        """The process had no pid yet (a zygote was to fork it): it is `pid`, and gets what it was sent."""
+        self.pid = pid
+        if self.killed:
+            send_signal(pid, signal.SIGKILL, self.group)
+        elif self.ask is not None:
+            send_signal(pid, self.ask, self.group)
 
     def shorten(self, deadline):
         """Never wait past `deadline` (the master's own mercy when it stops)."""

@@ -1,5 +1,5 @@
 """One worker process as the master sees it, and starting one: fork for Python, fork + exec for the languages of
-kinds.py (docs/runtime-protocol.md §3).
+kinds.py (docs/runtime-protocol.md §3); zygote.py asks a generation's zygote instead for the kinds that have one.
 
 Owns: the WorkerProc record (its state, through worker_states.py's table only), the Generation (the config,
 listening sockets and scoreboard a set of workers was started with), fd hygiene in children, reading the status
@@ -32,12 +32,16 @@ class Generation:
         self.sb = Scoreboard(2 * cfg['processes'], cfg['threads'])
         self.threads = cfg['threads']
         self.kind = kinds.exec_kind(cfg)   # None: forked Python worker
+        # its workers are forked by a zygote of the language (zygote.py) unless lazy-apps asks each to load the app
+        self.forked_by_zygote = self.kind is not None and self.kind.zygote and not cfg.get('lazy-apps')
+        self.zygote = None                 # its Zygote, once started
 
 
 class WorkerProc:
     """A worker the master started: pid, slot, status pipe, and where it is in its lifecycle."""
 
     def __init__(self, wid, gen, slot, pid, status_fd):
+        """`pid` None: a zygote has yet to fork it (pending; pool.bind gives it its pid)."""
         self.id = wid
         self.gen = gen
         self.slot = slot
@@ -50,6 +54,11 @@ class WorkerProc:
         self.termination = None      # Termination once asked to go
         self.replaces = None         # the worker this one replaces (recycle), retired once this one accepts
         self.reason = None           # why it retires, for the log
+        self.zygote = None           # the Zygote that forks it, if one does
+
+    def key(self):
+        """Its key in the pool: the pid, or a placeholder while a zygote has yet to fork it."""
+        return self.pid if self.pid is not None else ('pending', id(self))
 
     def apply(self, event):
         """Moves to the state `event` leads to; False (and no change) when the event does not apply."""
@@ -97,7 +106,9 @@ class WorkerProc:
 
 
 def memory(pid):
-    """(rss, vsz) in bytes from /proc, (0, 0) if gone."""
+    """(rss, vsz) in bytes from /proc, (0, 0) if gone (or not forked yet)."""
+    if pid is None:
+        return 0, 0
     try:
         with open('/proc/%d/statm' % pid, 'rb') as f:
             vsz, rss = f.read().split()[:2]
@@ -113,7 +124,7 @@ def spawn_worker(wid, gen, master_fds, life_r):
     gen_fds = {l.fd for l in gen.listeners}
     close_fds = [fd for fd in master_fds if fd not in gen_fds] + [r]
     if gen.kind is not None:
-        pid = _spawn_exec(wid, gen, slot, w, life_r, close_fds)
+        pid = exec_kind_child(gen, wid, gen.sb.offset(slot), w, life_r, close_fds, {}, [])
     else:
         pid = os.fork()
         if pid == 0:
@@ -136,7 +147,10 @@ def close_all(fds):
             pass
 
 
-def _spawn_exec(wid, gen, slot, status_w, life_r, close_fds):
+def exec_kind_child(gen, wid, sb_offset, status_w, life_r, close_fds, extra_env, extra_fds):
+    """Forks and execs `RUNTIME SCRIPT` of the generation's kind with the worker contract -> pid. A worker gets its
+    id and scoreboard offset; a zygote (zygote.py) gets KAISER_ZYGOTE and its control pipe in `extra_env`/`extra_fds`
+    and learns both per worker it forks."""
     cfg = gen.cfg
     argv = gen.kind.argv(cfg)
     env = dict(os.environ)
@@ -146,11 +160,12 @@ def _spawn_exec(wid, gen, slot, status_w, life_r, close_fds):
         'KAISER_STATUS_FD': str(status_w),
         'KAISER_LIFE_FD': str(life_r),
         'KAISER_SCOREBOARD_FD': str(gen.sb.fd),
-        'KAISER_SCOREBOARD_OFFSET': str(gen.sb.offset(slot)),
+        'KAISER_SCOREBOARD_OFFSET': str(sb_offset),
         'KAISER_CONFIG': minijson.dumps(cfg),
     })
+    env.update(extra_env)
     env.pop('UWSGI_EMPEROR_FD', None)
-    pass_fds = [l.fd for l in gen.listeners] + [status_w, life_r, gen.sb.fd]
+    pass_fds = [l.fd for l in gen.listeners] + [status_w, life_r, gen.sb.fd] + list(extra_fds)
     pid = os.fork()
     if pid == 0:
         try:

@@ -13,6 +13,11 @@
 # {"act":"accepting"}. Any failure before that is load-failed + exit 22. Signals: SIGHUP graceful (stop accepting,
 # take what is queued, finish, close idle keep-alive connections after 0.5 s, exit 0); SIGTERM/SIGINT exit 0 at once;
 # life-pipe EOF: exit 1 at once. max-requests: retire by itself.
+#
+# As a zygote (KAISER_ZYGOTE=1, docs/runtime-protocol.md §3, src/server/python/zygote.py): the same load, then
+# {"act":"loaded"} and a loop that forks a worker for each `spawn ID SLOT OFFSET` line on KAISER_CONTROL_FD and
+# reports each reaped worker ({"act":"exited"}); a forked worker says {"act":"spawned"} and serves as above. Every
+# message then carries the sender's pid (zygote and workers share one status pipe). Control EOF or life EOF: exit.
 $LOAD_PATH.unshift(File.join(__dir__, 'lib'))
 require 'json'
 require 'socket'
@@ -28,6 +33,8 @@ module Kaiser
 
     def initialize
       @id = (ENV['KAISER_WORKER_ID'] || '1').to_i
+      @offset = (ENV['KAISER_SCOREBOARD_OFFSET'] || '0').to_i
+      @zygote = ENV['KAISER_ZYGOTE'] == '1'
       fd = ENV['KAISER_STATUS_FD']
       @status = fd && !fd.empty? ? IO.for_fd(Integer(fd), 'w', autoclose: false) : nil
       @status_lock = Mutex.new
@@ -43,6 +50,7 @@ module Kaiser
     end
 
     def send_status(obj)
+      obj = obj.merge(pid: Process.pid) if @zygote
       @status_lock.synchronize { @status&.syswrite("#{JSON.generate(obj)}\n") }
     rescue SystemCallError
       nil
@@ -57,8 +65,6 @@ module Kaiser
     def run
       @cfg = parse_config
       threads = @threads = [(@cfg['threads'] || 1).to_i, 1].max
-      @sb = Scoreboard.new(ENV['KAISER_SCOREBOARD_FD'], (ENV['KAISER_SCOREBOARD_OFFSET'] || '0').to_i, threads)
-      @sb.flush
       @listeners = open_listeners
       @timeout = (@cfg['socket-timeout'] || 4).to_f
       @timeout = 4.0 if @timeout <= 0
@@ -68,6 +74,9 @@ module Kaiser
       @multiprocess = (@cfg['processes'] || 1).to_i > 1
       app = load_app
       send_status(act: 'loaded')
+      fork_workers if @zygote # returns in each forked worker
+      @sb = Scoreboard.new(ENV['KAISER_SCOREBOARD_FD'], @offset, threads)
+      @sb.flush
       @wake_r, @wake_w = IO.pipe
       trap('HUP') { @wake_w.write_nonblock('h', exception: false) }
       trap('TERM') { exit!(0) }
@@ -130,6 +139,53 @@ module Kaiser
     end
 
     private
+
+    # The zygote's loop: forks a worker per `spawn ID SLOT OFFSET` line and returns in it; reports reaped workers.
+    def fork_workers
+      control = IO.for_fd(Integer(ENV['KAISER_CONTROL_FD']), 'r', autoclose: false)
+      life_fd = ENV['KAISER_LIFE_FD']
+      life = life_fd && !life_fd.empty? ? IO.for_fd(Integer(life_fd), 'r', autoclose: false) : nil
+      chld_r, chld_w = IO.pipe
+      trap('CHLD') { chld_w.write_nonblock('c', exception: false) }
+      %w[HUP TERM INT].each { |sig| trap(sig) { exit!(0) } }
+      GC.start # the workers start from a collected heap: fewer pages for them to copy
+      pending = +''
+      loop do
+        ready, = IO.select([control, chld_r, life].compact)
+        exit!(1) if life && ready.include?(life)
+        if ready.include?(chld_r)
+          chld_r.read_nonblock(4096, exception: false)
+          reap_workers
+        end
+        next unless ready.include?(control)
+        data = control.read_nonblock(4096, exception: false)
+        exit!(0) if data.nil? # the generation is over (or the master gone)
+        next if data == :wait_readable
+        pending << data
+        while (line = pending.slice!(/\A[^\n]*\n/))
+          cmd, id, slot, offset = line.split
+          next unless cmd == 'spawn'
+          next if fork
+          # the worker: the zygote's pipes and traps are not its own
+          trap('CHLD', 'DEFAULT')
+          [control, chld_r, chld_w].each(&:close)
+          @id = id.to_i
+          @offset = offset.to_i
+          send_status(act: 'spawned', slot: slot.to_i)
+          return
+        end
+      end
+    end
+
+    def reap_workers
+      loop do
+        pid, status = Process.wait2(-1, Process::WNOHANG)
+        break unless pid
+        send_status(act: 'exited', worker: pid, status: status.to_i)
+      end
+    rescue Errno::ECHILD
+      nil
+    end
 
     def parse_config
       raw = ENV['KAISER_CONFIG'].to_s
