@@ -22,6 +22,7 @@ import os
 from . import log
 from . import minijson
 from .nonblocking import drain
+from .terminate import send_signal
 from .worker_proc import exec_kind_child
 
 EXIT_NEED_APP = 22
@@ -121,24 +122,24 @@ class Zygotes:
         pool = self.pool
         for msg in z.messages():
             act = msg.get('act')
-            pid = msg.get('pid')
+            pid = _int(msg.get('pid'))
             if pid is None or pid == z.pid:
                 if act == 'loaded':
                     z.loaded = True
                 elif act == 'load-failed':
                     z.error = msg.get('error') or 'unknown error'
                 elif act == 'exited':
-                    z.forked.discard(msg.get('worker'))
-                    wp = pool.workers.pop(msg.get('worker'), None)
+                    wpid = _int(msg.get('worker'))
+                    z.forked.discard(wpid)
+                    wp = pool.workers.pop(wpid, None)
                     if wp is not None:
-                        pool.on_exit(wp, int(msg.get('status') or 0))
+                        pool.on_exit(wp, _int(msg.get('status')) or 0)
                 continue
             if act == 'spawned':
-                wp = z.pending.pop(msg.get('slot'), None)
-                if wp is None or not isinstance(pid, int):
-                    log.log('the %s zygote forked pid %r for no worker: killing it' % (z.gen.kind.name, pid))
-                    if isinstance(pid, int):
-                        os.kill(pid, 9)
+                wp = z.pending.pop(_int(msg.get('slot')), None)
+                if wp is None:
+                    log.log('the %s zygote forked pid %d for no worker: killing it' % (z.gen.kind.name, pid))
+                    send_signal(pid, KILLED_STATUS)
                     continue
                 z.forked.add(pid)
                 pool.bind(wp, pid)
@@ -179,3 +180,11 @@ class Zygotes:
                 pool.on_exit(wp, KILLED_STATUS)
         z.forked.clear()
         return True
+
+
+def _int(value):
+    """A number of a message: the Perl and Lua workers send every value as a JSON string."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -15,6 +15,11 @@
 # → accept → scoreboard accepting=1 → {"act":"accepting"}. Any failure before that is load-failed + exit 22.
 # Signals: SIGHUP graceful (stop accepting, take what is queued, finish, close idle keep-alive connections after
 # 0.5 s, exit 0); SIGTERM/SIGINT exit 0 at once; life-pipe EOF: exit 1 at once. max-requests: retire by itself.
+#
+# As a zygote (KAISER_ZYGOTE=1, docs/runtime-protocol.md §3, src/server/python/zygote.py): the same load, then
+# {"act":"loaded"} and a loop that forks a worker for each `spawn ID SLOT OFFSET` line on KAISER_CONTROL_FD and
+# reports each reaped worker ({"act":"exited"}); a forked worker says {"act":"spawned"} and serves as above. Every
+# message then carries the sender's pid (zygote and workers share one status pipe). Control EOF or life EOF: exit.
 use strict;
 use Time::HiRes ();
 BEGIN { my $d = __FILE__; $d =~ s{/[^/]*$}{}; unshift @INC, "$d/lib" }
@@ -27,6 +32,8 @@ use Kaiser::Response ();
 use constant STOP_GRACE => 0.5;
 
 my $WORKER_ID = $ENV{KAISER_WORKER_ID} || 1;
+my $SB_OFFSET = $ENV{KAISER_SCOREBOARD_OFFSET} || 0;
+my $ZYGOTE = ($ENV{KAISER_ZYGOTE} // '') eq '1';
 my $status_fh;
 my $LOG_BUF = '';
 
@@ -34,6 +41,7 @@ sub logline { my $l = shift; $l .= "\n" unless $l =~ /\n\z/; syswrite(STDERR, $l
 sub send_status {
     my $msg = shift;
     return unless $status_fh;
+    $msg = {%$msg, pid => $$} if $ZYGOTE;
     syswrite($status_fh, '{' . join(',', map { Kaiser::JSON::encode_string($_) . ':' . Kaiser::JSON::encode_string($msg->{$_}) } sort keys %$msg) . "}\n");
 }
 sub load_failed {
@@ -51,8 +59,6 @@ if (defined $ENV{KAISER_STATUS_FD} && length $ENV{KAISER_STATUS_FD}) {
 my $cfg = eval { length($ENV{KAISER_CONFIG} // '') ? Kaiser::JSON::decode($ENV{KAISER_CONFIG}) : {} };
 load_failed("KAISER_CONFIG is not valid JSON: $@") unless ref $cfg eq 'HASH';
 my $life_fd = $ENV{KAISER_LIFE_FD};
-my $sb = Kaiser::Scoreboard->new($ENV{KAISER_SCOREBOARD_FD}, $ENV{KAISER_SCOREBOARD_OFFSET} || 0, $cfg->{threads} || 1);
-$sb->reset;
 
 my @listeners;
 for my $item (split /,/, $ENV{KAISER_LISTEN_FDS} // '') {
@@ -92,6 +98,54 @@ unless (ref $app eq 'CODE' || (ref $app && eval { \&$app })) {
 }
 logline(sprintf("PSGI app 0 (%s) loaded in %d seconds at %s (interpreter 1)", $psgi, time - $began, $app));
 send_status({act => 'loaded'});
+fork_workers() if $ZYGOTE;   # returns in each forked worker
+
+# The zygote's loop: forks a worker per `spawn ID SLOT OFFSET` line and returns in it; reports reaped workers.
+sub fork_workers {
+    my $ctl_fd = $ENV{KAISER_CONTROL_FD};
+    open(my $ctl, '<&=', $ctl_fd) or load_failed("KAISER_CONTROL_FD $ctl_fd: $!");
+    pipe(my $chld_r, my $chld_w) or load_failed("pipe: $!");
+    Kaiser::Net::nonblocking($_) for $chld_r, $chld_w;
+    my $life_z;
+    if (defined $life_fd && length $life_fd) { open($life_z, '<&=', $life_fd) or undef $life_z }
+    local $SIG{CHLD} = sub { syswrite($chld_w, 'c') };
+    $SIG{HUP} = $SIG{TERM} = $SIG{INT} = sub { exit 0 };
+    my $pending = '';
+    while (1) {
+        my $rin = '';
+        vec($rin, fileno($_), 1) = 1 for grep { defined } $ctl, $chld_r, $life_z;
+        my $n = select(my $rout = $rin, undef, undef, undef);
+        next if $n <= 0;
+        exit 1 if $life_z && vec($rout, fileno($life_z), 1);
+        if (vec($rout, fileno($chld_r), 1)) {
+            sysread($chld_r, my $junk, 4096);
+            while ((my $pid = waitpid(-1, 1)) > 0) {   # 1: WNOHANG (POSIX.pm is not loaded, see above)
+                send_status({act => 'exited', worker => $pid, status => $?});
+            }
+        }
+        next unless vec($rout, fileno($ctl), 1);
+        my $got = sysread($ctl, my $data, 4096);
+        next if !defined $got && ($!{EAGAIN} || $!{EINTR});
+        exit 0 unless $got;   # the generation is over (or the master gone)
+        $pending .= $data;
+        while ($pending =~ s/\A([^\n]*)\n//) {
+            my ($cmd, $id, $slot, $offset) = split ' ', $1;
+            next unless ($cmd // '') eq 'spawn';
+            my $pid = fork;
+            next if $pid;
+            load_failed("fork: $!") unless defined $pid;
+            # the worker: the zygote's pipes and handlers are not its own
+            $SIG{CHLD} = 'DEFAULT';
+            close($_) for $ctl, $chld_r, $chld_w;
+            ($WORKER_ID, $SB_OFFSET) = ($id, $offset);
+            send_status({act => 'spawned', slot => $slot});
+            return;
+        }
+    }
+}
+
+my $sb = Kaiser::Scoreboard->new($ENV{KAISER_SCOREBOARD_FD}, $SB_OFFSET, $cfg->{threads} || 1);
+$sb->reset;
 
 # ── serving ──────────────────────────────────────────────────────────────────────────────────────────────────────
 my %conns;               # fd → connection

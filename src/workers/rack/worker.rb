@@ -148,7 +148,9 @@ module Kaiser
       chld_r, chld_w = IO.pipe
       trap('CHLD') { chld_w.write_nonblock('c', exception: false) }
       %w[HUP TERM INT].each { |sig| trap(sig) { exit!(0) } }
-      GC.start # the workers start from a collected heap: fewer pages for them to copy
+      # the workers start from a collected, compacted heap whose objects are all old: fewer shared pages for them to
+      # copy when they allocate or age objects (what Unicorn/Puma users call nakayoshi_fork)
+      GC.start
       pending = +''
       loop do
         ready, = IO.select([control, chld_r, life].compact)
