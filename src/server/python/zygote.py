@@ -22,7 +22,7 @@ import os
 from . import log
 from . import minijson
 from .nonblocking import drain
-from .terminate import send_signal
+from . import terminate
 from .worker_proc import exec_kind_child
 
 EXIT_NEED_APP = 22
@@ -139,7 +139,7 @@ class Zygotes:
                 wp = z.pending.pop(_int(msg.get('slot')), None)
                 if wp is None:
                     log.log('the %s zygote forked pid %d for no worker: killing it' % (z.gen.kind.name, pid))
-                    send_signal(pid, KILLED_STATUS)
+                    terminate.send_signal(pid, KILLED_STATUS)
                     continue
                 z.forked.add(pid)
                 pool.bind(wp, pid)
