@@ -9,6 +9,9 @@ runs. Then PSS per vassal: the sum of Pss (smaps_rollup) over the vassal's maste
 php-cgi), after the load. PHP also runs behind nginx + php-fpm (pm = static, 2 children), measured the same way
 (PSS: nginx's processes + php-fpm's).
 
+BENCH_KAISER_INI adds lines to kaiser's vassals only (e.g. `lazy-apps = true`: one exec'd runtime per worker instead of
+a zygote per generation that forks them, to compare the two in the same run set-up).
+
 Prints one `figure:` line per language and path and writes nothing else. Run under the bench lock:
     flock /work/bench.lock python3 bench/plugins.py
 The machine is shared: read ratios and repeat; the lead reruns the final figures on a quiet machine.
@@ -206,13 +209,16 @@ def main():
             ports[(lang, side)] = port
             text = ('[uwsgi]\nplugin = %s\nhttp-socket = 127.0.0.1:%d\nhttp-socket-modifier1 = %d\n%s\nmaster = true\n'
                     'processes = 2\ndisable-logging = true\n' % (plugin, port, mod1, app.format(d=FIX)))
+            if side == 'kaiser' and os.environ.get('BENCH_KAISER_INI'):
+                text += os.environ['BENCH_KAISER_INI'].replace('\\n', '\n') + '\n'
             open(os.path.join(d, '%s.ini' % lang), 'w').write(text)
     start([UWSGI, '--emperor', udir, '--emperor-freq', '1'], os.path.join(work, 'uwsgi.log'))
     start(KAISER + ['--emperor', kdir], os.path.join(work, 'kaiser.log'))
     fpm_port = free_port() if 'php' in langs else None
     fpm = php_fpm(work, fpm_port) if fpm_port else None
-    print('# bench/plugins.py %s, wrk -t1 -c16 -d%s, load average %s' % (
-        ' '.join(langs), DURATION, ' '.join(open('/proc/loadavg').read().split()[:3])))
+    print('# bench/plugins.py %s, wrk -t1 -c16 -d%s, load average %s%s' % (
+        ' '.join(langs), DURATION, ' '.join(open('/proc/loadavg').read().split()[:3]),
+        ', kaiser vassals + %r' % os.environ['BENCH_KAISER_INI'] if os.environ.get('BENCH_KAISER_INI') else ''))
     for lang in langs:
         _, _, _, hello, echo = LANGS[lang]
         up = {side: wait_answer(ports[(lang, side)], '%s %s' % (lang, side)) for side in ('uwsgi', 'kaiser')}

@@ -48,7 +48,7 @@ EXEC_KINDS = (
     ExecKind('node', 'node-app', '_node', 'node', '_node_worker', 'nodejs'),
     ExecKind('psgi', 'psgi', 'perl-bin', 'perl', 'psgi/worker.pl', 'perl', zygote=True),
     ExecKind('rack', 'rack', 'ruby-bin', 'ruby', 'rack/worker.rb', 'ruby (and ruby-rack)', zygote=True),
-    ExecKind('lua', 'lua', 'lua-bin', 'lua5.1', 'lua/worker.lua', 'lua5.1 (and lua-posix)', zygote=True),
+    ExecKind('lua', 'lua', 'lua-bin', 'lua5.1', 'lua/worker.lua', 'lua5.1 (and lua-posix)'),
 )
 
 

@@ -15,11 +15,6 @@
 -- {"act":"accepting"}; any failure before that is load-failed + exit 22. Signals: SIGHUP graceful (stop accepting,
 -- take what is queued, finish, close idle keep-alive connections after 0.5 s, exit 0); SIGTERM/SIGINT exit 0 at once;
 -- life-pipe EOF: exit 1 at once. max-requests: retire by itself.
---
--- As a zygote (KAISER_ZYGOTE=1, docs/runtime-protocol.md §3, src/server/python/zygote.py): the same load, then
--- {"act":"loaded"} and a loop that forks a worker for each `spawn ID SLOT OFFSET` line on KAISER_CONTROL_FD and
--- reports each reaped worker ({"act":"exited"}); a forked worker says {"act":"spawned"} and serves as above. Every
--- message then carries the sender's pid (zygote and workers share one status pipe). Control EOF or life EOF: exit.
 local here = (arg and arg[0] or ''):match('^(.*)/[^/]*$') or '.'
 package.path = here .. '/?.lua;' .. package.path
 
@@ -70,13 +65,10 @@ local function log(line)
   write(2, line)
 end
 
-local zygote = os.getenv('KAISER_ZYGOTE') == '1'
-
 local function send_status(obj)
   if not status_fd then return end
-  if zygote then obj.pid = unistd.getpid() end
   local parts = {}
-  for k, v in pairs(obj) do parts[#parts + 1] = json.encode_string(k) .. ":" .. json.encode_string(tostring(v)) end
+  for k, v in pairs(obj) do parts[#parts + 1] = json.encode_string(k) .. ':' .. json.encode_string(v) end
   write(status_fd, '{' .. table.concat(parts, ',') .. '}\n')
 end
 
@@ -102,9 +94,9 @@ local threads = math.max(1, tonumber(cfg.threads) or 1)
 -- one shares its file offset with the master and the other workers)
 local sb = { requests = 0, exceptions = 0, tx = 0, running = 0, accepting = 0, start = 0, core_requests = 0,
              read_errors = 0, write_errors = 0 }
-sb.offset = tonumber(os.getenv('KAISER_SCOREBOARD_OFFSET') or '0') or 0
-local function open_scoreboard()
+do
   local fd = tonumber(os.getenv('KAISER_SCOREBOARD_FD') or '')
+  sb.offset = tonumber(os.getenv('KAISER_SCOREBOARD_OFFSET') or '0') or 0
   if fd then sb.fd = fcntl.open('/proc/self/fd/' .. fd, fcntl.O_RDWR) end
 end
 local pad20, pad8 = string.rep('\0', 20), string.rep('\0', 8)
@@ -116,6 +108,7 @@ local function sb_flush()
     .. binary.u32(sb.read_errors) .. binary.u32(sb.write_errors) .. pad8
   if not unistd.lseek(sb.fd, sb.offset, unistd.SEEK_SET) or not write(sb.fd, slot) then sb.fd = nil end
 end
+sb_flush()
 
 local listeners = {}
 for item in (os.getenv('KAISER_LISTEN_FDS') or ''):gmatch('[^,]+') do
@@ -160,69 +153,6 @@ if type(app) ~= 'function' then
 end
 log(string.format("WSAPI app 0 (%s) loaded (pid: %d)", file, unistd.getpid()))
 send_status({ act = 'loaded' })
-
--- The zygote's loop: forks a worker per `spawn ID SLOT OFFSET` line and returns in it; reports reaped workers.
-local function fork_workers()
-  local pwait = require('posix.sys.wait')
-  local ctl = tonumber(os.getenv('KAISER_CONTROL_FD') or '')
-  local life = tonumber(os.getenv('KAISER_LIFE_FD') or '')
-  local chld_r, chld_w = unistd.pipe()
-  for _, fd in ipairs({ chld_r, chld_w }) do
-    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) + fcntl.O_NONBLOCK)
-  end
-  psignal.signal(psignal.SIGCHLD, function() write(chld_w, 'c') end)
-  for _, sig in ipairs({ psignal.SIGHUP, psignal.SIGTERM, psignal.SIGINT }) do
-    psignal.signal(sig, function() unistd._exit(0) end)
-  end
-  collectgarbage('collect')   -- the workers start from a collected heap: fewer pages for them to copy
-  local pending = ''
-  while true do
-    local fds = { [ctl] = { events = { IN = true } }, [chld_r] = { events = { IN = true } } }
-    if life then fds[life] = { events = { IN = true } } end
-    local n = poll.poll(fds, -1)
-    if n and n > 0 then
-      if life and fds[life].revents and (fds[life].revents.IN or fds[life].revents.HUP) then unistd._exit(1) end
-      local cr = fds[chld_r].revents
-      if cr and cr.IN then
-        read(chld_r, 4096)
-        while true do
-          local pid, how, code = pwait.wait(-1, pwait.WNOHANG)
-          if not pid or pid == 0 then break end
-          local raw = how == 'exited' and code * 256 or code
-          send_status({ act = 'exited', worker = pid, status = raw })
-        end
-      end
-      local rev = fds[ctl].revents
-      if rev and (rev.IN or rev.HUP or rev.ERR) then
-        local data, _, code = read(ctl, 4096)
-        if data == '' or (not data and code ~= EAGAIN and code ~= errno.EINTR) then unistd._exit(0) end
-        pending = pending .. (data or '')
-        while true do
-          local line, rest = pending:match('^([^\n]*)\n(.*)$')
-          if not line then break end
-          pending = rest
-          local cmd, id, slot, offset = line:match('^(%S+) (%d+) (%d+) (%d+)')
-          if cmd == 'spawn' then
-            local pid = unistd.fork()
-            if pid == 0 then
-              -- the worker: the zygote's pipes and handlers are not its own
-              psignal.signal(psignal.SIGCHLD, psignal.SIG_DFL)
-              close(ctl); close(chld_r); close(chld_w)
-              worker_id, sb.offset = tonumber(id), tonumber(offset)
-              send_status({ act = 'spawned', slot = slot })
-              return
-            elseif not pid then
-              log('the lua zygote cannot fork worker ' .. id .. ': ' .. tostring(pid))
-            end
-          end
-        end
-      end
-    end
-  end
-end
-if zygote then fork_workers() end   -- returns in each forked worker
-open_scoreboard()
-sb_flush()
 
 -- ── serving ───────────────────────────────────────────────────────────────────────────────────────────────────────
 local conns = {}          -- fd → connection
