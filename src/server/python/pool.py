@@ -87,6 +87,14 @@ class WorkerPool:
             w = self.workers.pop(key)
             w.zygote.pending.pop(w.slot, None)     # forked all the same, it is killed on its `spawned`
 
+    def forget_forked(self):
+        """Brutal stop: the workers zygotes forked were SIGKILLed; their zygotes exit (EOF on their control pipe) and
+        the master, which cannot reap grandchildren, stops waiting for them."""
+        for key in [k for k, w in self.workers.items() if w.zygote is not None]:
+            del self.workers[key]
+        for z in self.zygotes.by_pid.values():
+            z.retire()
+
     def retire(self, wp, reason):
         """Graceful: SIGHUP (stop accepting, finish in-flight requests, exit), SIGKILL after worker-reload-mercy."""
         if not wp.apply(states.RETIRE):

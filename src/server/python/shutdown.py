@@ -53,6 +53,7 @@ def brutal(master, code):
     for w in workers.values():
         w.apply(states.KILL)
         w.kill()
+    master.pool.forget_forked()    # a zygote's workers are not the master's children: nothing to reap here
     deadline = time.monotonic() + BRUTAL_REAP_S
     while workers and time.monotonic() < deadline:
         try:

@@ -171,5 +171,26 @@ class LoadFailures(unittest.TestCase):
         self.assertIsNone(zyg.ctl_w)
 
 
+class Stopping(unittest.TestCase):
+    def test_a_brutal_stop_kills_the_forked_workers_and_waits_for_no_grandchild(self):
+        z = ZygoteHarness(self, processes=2, rack='config.ru')
+        w1, w2 = z.start_forked()
+        zyg = z.h.master.gen.zygote
+        with self.assertRaises(Exited) as caught:
+            z.h.master.brutal_stop(3)
+        self.assertEqual(caught.exception.code, 3)
+        self.assertEqual(z.h.sys.signals_to(w1.pid), [signal.SIGKILL])
+        self.assertEqual(z.h.sys.signals_to(w2.pid), [signal.SIGKILL])
+        self.assertEqual(z.pool.workers, {})
+        self.assertIsNone(zyg.ctl_w, 'the zygote is told to exit')
+
+    def test_a_graceful_stop_forgets_workers_not_forked_yet(self):
+        z = ZygoteHarness(self, processes=2, rack='config.ru')
+        z.pool.spawn(1, z.h.master.gen)
+        with self.assertRaises(Exited):
+            z.h.master.graceful_stop()
+        self.assertEqual(z.pool.workers, {})
+
+
 if __name__ == '__main__':
     unittest.main()
