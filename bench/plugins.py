@@ -9,7 +9,7 @@ runs. Then PSS per vassal: the sum of Pss (smaps_rollup) over the vassal's maste
 php-cgi), after the load. PHP also runs behind nginx + php-fpm (pm = static, 2 children), measured the same way
 (PSS: nginx's processes + php-fpm's).
 
-BENCH_KAISER_INI adds lines to kaiser's vassals only (e.g. `lazy-apps = true`: one exec'd runtime per worker instead of
+BENCH_PROCESSES sets `processes` for both servers (default 2). BENCH_KAISER_INI adds lines to kaiser's vassals only (e.g. `lazy-apps = true`: one exec'd runtime per worker instead of
 a zygote per generation that forks them, to compare the two in the same run set-up).
 
 Prints one `figure:` line per language and path and writes nothing else. Run under the bench lock:
@@ -31,6 +31,7 @@ FIX = os.path.join(ROOT, 'test', 'fixtures', 'plugins')
 KAISER = ['node', os.path.join(ROOT, 'bin', 'kaiser.js')]
 UWSGI = '/usr/bin/uwsgi'
 DURATION = os.environ.get('BENCH_DURATION', '5s')
+PROCESSES = int(os.environ.get('BENCH_PROCESSES', '2'))
 
 # language: (plugin, modifier1, app lines (relative to the fixture dir), hello path, echo path)
 LANGS = {
@@ -208,7 +209,7 @@ def main():
             port = free_port()
             ports[(lang, side)] = port
             text = ('[uwsgi]\nplugin = %s\nhttp-socket = 127.0.0.1:%d\nhttp-socket-modifier1 = %d\n%s\nmaster = true\n'
-                    'processes = 2\ndisable-logging = true\n' % (plugin, port, mod1, app.format(d=FIX)))
+                    'processes = %s\ndisable-logging = true\n' % (plugin, port, mod1, app.format(d=FIX), PROCESSES))
             if side == 'kaiser' and os.environ.get('BENCH_KAISER_INI'):
                 text += os.environ['BENCH_KAISER_INI'].replace('\\n', '\n') + '\n'
             open(os.path.join(d, '%s.ini' % lang), 'w').write(text)
@@ -216,8 +217,8 @@ def main():
     start(KAISER + ['--emperor', kdir], os.path.join(work, 'kaiser.log'))
     fpm_port = free_port() if 'php' in langs else None
     fpm = php_fpm(work, fpm_port) if fpm_port else None
-    print('# bench/plugins.py %s, wrk -t1 -c16 -d%s, load average %s%s' % (
-        ' '.join(langs), DURATION, ' '.join(open('/proc/loadavg').read().split()[:3]),
+    print('# bench/plugins.py %s, processes = %d, wrk -t1 -c16 -d%s, load average %s%s' % (
+        ' '.join(langs), PROCESSES, DURATION, ' '.join(open('/proc/loadavg').read().split()[:3]),
         ', kaiser vassals + %r' % os.environ['BENCH_KAISER_INI'] if os.environ.get('BENCH_KAISER_INI') else ''))
     for lang in langs:
         _, _, _, hello, echo = LANGS[lang]
