@@ -182,7 +182,7 @@ export const OPTIONS = [
   {name: 'processes', aliases: ['workers', 'p'], type: 'int', default: 1, scopes: ['server'], arg: 'N', help: 'number of worker processes'},
   {name: 'threads', type: 'int', default: 1, scopes: ['server'], arg: 'N', help: 'threads (request cores) per worker'},
   {name: 'enable-threads', aliases: ['T'], type: 'bool', scopes: ['server'], help: 'accepted: Python threads are always enabled'},
-  {name: 'lazy-apps', aliases: ['lazy'], type: 'bool', scopes: ['server'], help: 'PSGI, Rack, Lua: each worker execs its runtime and loads the app (default: once per generation, in a zygote that forks the workers); Python and Node workers always load it themselves'},
+  {name: 'lazy-apps', aliases: ['lazy'], type: 'bool', scopes: ['server'], help: 'PSGI, Rack: each worker execs its runtime and loads the app (default: once per generation, in a zygote that forks the workers); Python, Node and Lua workers always load it themselves'},
   {name: 'harakiri', aliases: ['t'], type: 'seconds', default: 0, scopes: ['server'], arg: 'S', help: 'kill a worker stuck on one request this long, log it, respawn'},
   {name: 'max-requests', aliases: ['R'], type: 'int', default: 0, scopes: ['server'], arg: 'N', help: 'recycle a worker gracefully after N requests'},
   {name: 'reload-on-rss', type: 'int', default: 0, scopes: ['server'], arg: 'MB', help: 'recycle a worker gracefully once its RSS reaches MB'},

@@ -44,6 +44,8 @@ class ExecKind:
 
 
 # Forked kinds (Python WSGI, cgi, php) have no row: worker.py loads them in the forked child.
+# Lua has no zygote: Lua 5.1 marks objects in their headers, so a forked worker's first collection copies the
+# whole heap and a zygote would only add one more interpreter (measured: no saving).
 EXEC_KINDS = (
     ExecKind('node', 'node-app', '_node', 'node', '_node_worker', 'nodejs'),
     ExecKind('psgi', 'psgi', 'perl-bin', 'perl', 'psgi/worker.pl', 'perl', zygote=True),

@@ -141,7 +141,7 @@ class WorkerPool:
         act = msg.get('act') if isinstance(msg, dict) else None
         handler = ACTS.get(act)
         if handler is None:
-            log.log('worker %d (pid: %d) sent an unknown message %r: ignored' % (wp.id, wp.pid, act))
+            log.log('worker %d (pid: %s) sent an unknown message %r: ignored' % (wp.id, wp.pid, act))
             return
         handler(self, wp, msg)
 
@@ -235,7 +235,7 @@ class WorkerPool:
         self.respawn_at[wp.id] = time.monotonic() + delay
 
     def _exited_ready(self, wp, code, primary):
-        log.log('DAMN ! worker %d (pid: %d) died :( trying respawn ...' % (wp.id, wp.pid))
+        log.log('DAMN ! worker %d (pid: %s) died :( trying respawn ...' % (wp.id, wp.pid))
         self._respawn_crashed(wp, primary)
 
     def _exited_harakiri(self, wp, code, primary):
@@ -253,7 +253,7 @@ class WorkerPool:
             self.spawn(wp.id, master.gen)
 
     def _exited_retiring(self, wp, code, primary):
-        log.log('worker %d (pid: %d) retired (%s), exit %s' % (wp.id, wp.pid, wp.reason or 'graceful', code))
+        log.log('worker %d (pid: %s) retired (%s), exit %s' % (wp.id, wp.pid, wp.reason or 'graceful', code))
 
     def _exited_killed(self, wp, code, primary):
         pass
@@ -274,7 +274,7 @@ class WorkerPool:
         master = self.master
         for w in list(self.workers.values()):
             if w.state == states.RETIRING and w.termination is not None and w.termination.overdue(now):
-                log.log('worker %d (pid: %d) did not finish in time: killing it' % (w.id, w.pid))
+                log.log('worker %d (pid: %s) did not finish in time: killing it' % (w.id, w.pid))
                 self.kill(w)
                 continue
             if w.state not in states.SERVING:

@@ -143,7 +143,7 @@ class Reloader:
         if r.mode == CHAIN:
             old = r.old_by_id.pop(wp.id, None)
             if old is not None:
-                log.log('chain reload: worker %d (pid: %d) replaced by pid %d' % (wp.id, old.pid, wp.pid))
+                log.log('chain reload: worker %d (pid: %s) replaced by pid %d' % (wp.id, old.pid, wp.pid))
                 pool.retire(old, 'reload')
         if r.to_start:
             pool.spawn(r.to_start.pop(0), r.gen)

@@ -1,6 +1,6 @@
 """Per-generation zygotes: the language runtime starts once per generation, loads the app, then forks the workers.
 
-uWSGI loads a Perl, Ruby or Lua app once in its master and forks the workers, which share the interpreter and the
+uWSGI loads a Perl or Ruby app once in its master and forks the workers, which share the interpreter and the
 app copy-on-write; a worker exec'd with its own runtime pays all of that privately. So for the kinds of kinds.py
 marked `zygote` (unless `lazy-apps` is set, uWSGI's name for "each worker loads the app itself"), the master execs
 one process per generation, the zygote (`RUNTIME SCRIPT` with KAISER_ZYGOTE=1, docs/runtime-protocol.md §3): it
@@ -183,7 +183,7 @@ class Zygotes:
 
 
 def _int(value):
-    """A number of a message: the Perl and Lua workers send every value as a JSON string."""
+    """A number of a message: the Perl worker sends every value as a JSON string."""
     try:
         return int(value)
     except (TypeError, ValueError):
