@@ -38,7 +38,6 @@ class Zygote:
         self.ctl_w = ctl_w          # master → zygote: `spawn ID SLOT OFFSET` lines; EOF = exit
         self.ev_r = ev_r            # zygote and workers → master: JSON lines tagged with the sender's pid
         self.buf = b''
-        self.loaded = False
         self.error = None           # its load-failed message
         self.alive = True           # False once reaped
         self.pending = {}           # scoreboard slot → WorkerProc asked for and not forked yet
@@ -124,9 +123,7 @@ class Zygotes:
             act = msg.get('act')
             pid = _int(msg.get('pid'))
             if pid is None or pid == z.pid:
-                if act == 'loaded':
-                    z.loaded = True
-                elif act == 'load-failed':
+                if act == 'load-failed':
                     z.error = msg.get('error') or 'unknown error'
                 elif act == 'exited':
                     wpid = _int(msg.get('worker'))
