@@ -37,6 +37,9 @@ DEFAULTS = {
     'log-date': None, 'logformat': None, 'log-x-forwarded-for': False, 'log-4xx': False, 'log-5xx': False,
     'log-slow': None, 'log-big': None, 'log-zero': False, 'log-micros': False, 'log-prefix': None, 'logger': [],
     'req-logger': [], 'log-route': [], 'log-req-route': [],
+    # uWSGI's process titles (procname.py)
+    'procname': None, 'procname-prefix': None, 'procname-prefix-spaced': None, 'procname-append': None,
+    'procname-master': None, 'auto-procname': False,
 }
 LIST_KEYS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, list))     # `multi` options
 INT_KEYS = ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss', 'http-socket-modifier1',

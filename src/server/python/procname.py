@@ -89,9 +89,29 @@ def set_title(title, comm=None):
     set_comm(title if comm is None else comm)
 
 
+def uwsgi_title(cfg, role, wid):
+    """The title uWSGI 2.0 gives with its procname options (measured): `procname-master` (master) or `procname`,
+    else with `auto-procname` or a prefix/suffix `uWSGI master` / `uWSGI worker N`; then `procname-prefix`,
+    `procname-prefix-spaced` + a space, and `procname-append` around it. None when no such option is set."""
+    cfg = cfg or {}
+    prefix = (cfg.get('procname-prefix') or '') + ((cfg.get('procname-prefix-spaced') or '') + ' ' if cfg.get('procname-prefix-spaced') else '')
+    append = cfg.get('procname-append') or ''
+    name = (cfg.get('procname-master') if role == 'master' else None) or cfg.get('procname')
+    if not name:
+        if not (cfg.get('auto-procname') or prefix or append):
+            return None
+        name = 'uWSGI master' if role == 'master' else 'uWSGI worker %s' % wid
+    return prefix + name + append
+
+
 def title_for(cfg, role, wid=None):
     """The title of `role` ('master', 'worker', 'host') for an app server configured by `cfg`: `kaiser master
-    shop.ini`, `kaiser worker 2 shop.ini`; a standalone server without a file has no name (`kaiser worker 2`)."""
+    shop.ini`, `kaiser worker 2 shop.ini`; a standalone server without a file has no name (`kaiser worker 2`).
+    uWSGI's procname options, when set, give uWSGI's titles instead (`uwsgi_title`)."""
+    if role != 'host':
+        title = uwsgi_title(cfg, role, wid)
+        if title is not None:
+            return title
     name = (cfg or {}).get('_name') or ''
     words = ['kaiser', role]
     if role == 'worker':
