@@ -15,6 +15,7 @@ import {fileURLToPath} from 'node:url';
 import type {VassalSpec} from '../config/vassal-spec.js';
 import type {Logger} from '../log/logger.js';
 import {realSystem} from '../system/real-system.js';
+import {terminate} from '../util/terminate.js';
 import type {System} from '../system/system.js';
 import {serverConfigFor} from './child-spec.js';
 import {ownerChangedBetween, planDefinition, type DefaultsFile, type VassalDefinition, type VassalRecord, type VassalSink} from './definition.js';
@@ -172,27 +173,25 @@ export class Emperor implements VassalSink {
     this.#log.info('shutdown', {uwsgi: '[emperor] *** RAGNAROK EVOKED ***'});
     for (const source of this.#o.sources ?? []) await source.close();
     this.#accounting.stop();
-    const all = Promise.all([...this.#records.values()].map((r) => r.vassal.remove('shutdown')));
-    let cancelMercy: (() => void) | undefined;
-    const mercy = new Promise<'mercy'>((resolve) => (cancelMercy = this.#sys.setTimer(this.#o.reloadMercyMs, () => resolve('mercy'))));
-    const outcome = await Promise.race([all.then(() => 'done' as const), mercy]);
-    cancelMercy?.();
-    if (outcome === 'mercy') {
-      for (const {vassal} of this.#records.values()) {
-        const s = vassal.state;
-        if (hasChild(s)) {
-          this.#log.warn('no mercy', {uwsgi: `[emperor] NO MERCY for vassal ${vassal.name} !!!`});
-          s.child.killGroup('SIGKILL');
-        }
-      }
-      await all;
-    }
+    // Each vassal is asked (and given its stop-timeout) by its own removal; reload-mercy bounds them all.
+    const stopped = Promise.all([...this.#records.values()].map((r) => r.vassal.remove('shutdown')));
+    await terminate(stopped, {ask: () => undefined, graceMs: this.#o.reloadMercyMs, force: () => this.#noMercy(), setTimer: (ms, fn) => this.#sys.setTimer(ms, fn)});
     this.#logs.closeAll();
     await this.#limits.close();
     await new Promise<void>((resolve) => (this.#statsServer ? this.#statsServer.close(() => resolve()) : resolve()));
     await this.#spawner.close();
     await this.#reaper.close();
     this.#log.info('buried', {uwsgi: 'The Emperor is buried.'});
+  }
+
+  /** reload-mercy is over: SIGKILL the group of every vassal still running. */
+  #noMercy(): void {
+    for (const {vassal} of this.#records.values()) {
+      const s = vassal.state;
+      if (!hasChild(s)) continue;
+      this.#log.warn('no mercy', {uwsgi: `[emperor] NO MERCY for vassal ${vassal.name} !!!`});
+      s.child.killGroup('SIGKILL');
+    }
   }
 
   // ── definitions ─────────────────────────────────────────────────────────────────────────────

@@ -14,11 +14,13 @@
  * the host's group) and their exit is then noticed through their emperor pipe reaching EOF.
  */
 import {spawn as spawnProcess, type ChildProcess} from 'node:child_process';
-import {Socket} from 'node:net';
 import type {Logger} from '../log/logger.js';
-import {VassalStreamDecoder, type VassalMessage} from '../protocol/emperor-pipe.js';
 import {splitLines} from '../util/split-lines.js';
-import type {Child, ExitStatus} from './child.js';
+import {terminate} from '../util/terminate.js';
+import {unknownState} from '../util/unreachable.js';
+import {HostChildImpl, type HostChild} from './runtime-host-child.js';
+
+export type {HostChild} from './runtime-host-child.js';
 
 /** What the host needs to start a master. */
 export interface HostSpawnInput {
@@ -34,12 +36,6 @@ export interface HostSpawnInput {
   gid?: number;
   /** `cgroup.procs` files the forked child writes its pid into (as root, before the privilege drop). */
   cgroupProcs?: readonly string[];
-}
-
-/** A master forked by the host: a Child whose pid arrives a moment after `spawn` returns. */
-export interface HostChild extends Child {
-  /** Resolves with the pid once the host forked (-1 if the spawn failed before a fork). */
-  readonly pidReady: Promise<number>;
 }
 
 /** A raw libuv handle (tcp_wrap TCP or pipe_wrap Pipe) owning a socket, as kept by the socket store. */
@@ -64,20 +60,34 @@ type HostEvent =
 
 const RESTART_FIRST_MS = 100;
 const RESTART_MAX_MS = 5_000;
-/** After the exit status, how long to wait for the output socket to drain before reporting the exit. */
-const OUTPUT_DRAIN_MS = 500;
+/** How long the host may take to exit once its channel is closed, before it is SIGKILLed. */
+const CLOSE_GRACE_MS = 5_000;
+
+/**
+ * The host process's lifecycle (spawns go to it only while `ready`):
+ *
+ *   (new) ──start()──► launching ──"ready" (imports done)──► ready ──EXIT──► restarting
+ *                         │   ▲                                               │ timer: 100 ms, doubling to 5 s;
+ *                         │   └──────────────────── timer ────────────────────┘ "ready" resets it
+ *                         └──EXIT──► restarting
+ *   launching | ready | restarting ──close()──► closing ──EXIT──► closed
+ */
+type HostState =
+  | {id: 'new'}
+  /** `relaunch`: after a death, so "ready" is logged as a restart. */
+  | {id: 'launching'; proc: ChildProcess; relaunch: boolean}
+  | {id: 'ready'; proc: ChildProcess}
+  | {id: 'restarting'; cancelRelaunch: () => void}
+  | {id: 'closing'; proc: ChildProcess}
+  | {id: 'closed'};
 
 /** Handle on the host process. */
 export class RuntimeHost {
   readonly python: string;
   readonly #options: RuntimeHostOptions;
   readonly #log: Logger;
-  #proc: ChildProcess | undefined;
-  #ready = false;
-  #closing = false;
+  #state: HostState = {id: 'new'};
   #restartMs = RESTART_FIRST_MS;
-  #restartTimer: NodeJS.Timeout | undefined;
-  #restarted = false;
   #nextId = 1;
   /** Children of the current host process, by spawn id, until their exit is reported. */
   #children = new Map<string, HostChildImpl>();
@@ -101,7 +111,7 @@ export class RuntimeHost {
 
   /** True while a host is up and has finished its imports: spawns go to it. */
   get available(): boolean {
-    return this.#ready && !this.#closing;
+    return this.#state.id === 'ready';
   }
 
   /** The host's pid (tests, stats), or undefined. */
@@ -109,10 +119,16 @@ export class RuntimeHost {
     return this.#proc?.pid;
   }
 
+  /** The host process while there is one to talk to. */
+  get #proc(): ChildProcess | undefined {
+    const s = this.#state;
+    return s.id === 'launching' || s.id === 'ready' || s.id === 'closing' ? s.proc : undefined;
+  }
+
   /** Starts the host; resolves true once it is ready, false if it failed to start (the reason is logged). */
   start(): Promise<boolean> {
     const ready = new Promise<boolean>((resolve) => this.#readyWaiters.push(resolve));
-    this.#launch();
+    if (this.#state.id === 'new') this.#launch(false);
     const timeoutMs = this.#options.readyTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
@@ -202,29 +218,50 @@ export class RuntimeHost {
     this.#wakeListeners.push(listener);
   }
 
-  /** Closes the channel: the host kills whatever it still runs and exits. Resolves once it has exited. */
-  close(): Promise<void> {
-    this.#closing = true;
-    if (this.#restartTimer) clearTimeout(this.#restartTimer);
-    const proc = this.#proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      proc.once('exit', () => resolve());
-      if (proc.connected) proc.disconnect();
-      else proc.kill('SIGKILL');
-    });
+  /**
+   * Closes the channel: the host kills whatever it still runs and exits (SIGKILL if it has not within 5 s). Resolves
+   * once it has exited.
+   */
+  async close(): Promise<void> {
+    const s = this.#state;
+    switch (s.id) {
+      case 'new':
+      case 'closed':
+        this.#state = {id: 'closed'};
+        return;
+      case 'restarting':
+        s.cancelRelaunch();
+        this.#state = {id: 'closed'};
+        return;
+      case 'closing':
+        await exitOf(s.proc);
+        return;
+      case 'launching':
+      case 'ready': {
+        const proc = s.proc;
+        this.#state = {id: 'closing', proc};
+        if (proc.exitCode !== null || proc.signalCode !== null) return;
+        await terminate(exitOf(proc), {
+          ask: () => (proc.connected ? proc.disconnect() : proc.kill('SIGKILL')),
+          graceMs: CLOSE_GRACE_MS,
+          force: () => proc.kill('SIGKILL'),
+        });
+        return;
+      }
+      default:
+        throw unknownState(s);
+    }
   }
 
   // ── the host process ────────────────────────────────────────────────────────────────────────
 
-  #launch(): void {
+  #launch(relaunch: boolean): void {
     const proc = spawnProcess(this.#options.python, [this.#options.hostPy], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       serialization: 'json',
       detached: false,
     });
-    this.#proc = proc;
-    this.#ready = false;
+    this.#state = {id: 'launching', proc, relaunch};
     const children = new Map<string, HostChildImpl>();
     this.#children = children;
     const logLine = (line: string) => this.#log.info(`[host] ${line}`, {uwsgi: `[host] ${line}`});
@@ -243,8 +280,10 @@ export class RuntimeHost {
   #onMessage(children: Map<string, HostChildImpl>, message: HostEvent, handle: unknown): void {
     switch (message.ev) {
       case 'ready': {
-        if (this.#restarted) this.#log.info('runtime host restarted', {uwsgi: `[emperor] runtime host restarted (pid: ${this.#proc?.pid})`});
-        this.#ready = true;
+        const s = this.#state;
+        if (s.id !== 'launching') return;
+        if (s.relaunch) this.#log.info('runtime host restarted', {uwsgi: `[emperor] runtime host restarted (pid: ${s.proc.pid})`});
+        this.#state = {id: 'ready', proc: s.proc};
         this.#restartMs = RESTART_FIRST_MS;
         const waiters = this.#readyWaiters;
         this.#readyWaiters = [];
@@ -292,25 +331,21 @@ export class RuntimeHost {
   }
 
   #onExit(proc: ChildProcess, children: Map<string, HostChildImpl>, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.#proc === proc) {
-      this.#proc = undefined;
-      this.#ready = false;
-    }
     // Masters it forked keep running on their own; their exit shows as their emperor pipe closing.
     for (const child of children.values()) child.orphan();
     children.clear();
     const waiters = this.#readyWaiters;
     this.#readyWaiters = [];
     waiters.forEach((w) => w(false));
-    if (this.#closing) return;
+    const s = this.#state;
+    if (s.id === 'closing' && s.proc === proc) this.#state = {id: 'closed'};
+    if ((s.id !== 'launching' && s.id !== 'ready') || s.proc !== proc) return;
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     this.#log.error('runtime host died', {uwsgi: `[emperor] the runtime host died (${how}); restarting it in ${this.#restartMs} ms`});
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = undefined;
-      if (this.#closing) return;
-      this.#restarted = true;
-      this.#launch();
+    const timer = setTimeout(() => {
+      if (this.#state.id === 'restarting') this.#launch(true);
     }, this.#restartMs);
+    this.#state = {id: 'restarting', cancelRelaunch: () => clearTimeout(timer)};
     this.#restartMs = Math.min(RESTART_MAX_MS, this.#restartMs * 2);
   }
 
@@ -349,144 +384,6 @@ export class RuntimeHost {
   }
 }
 
-/** A master forked by the host, as the vassal sees it. */
-class HostChildImpl implements HostChild {
-  #pid = -1;
-  readonly pidReady: Promise<number>;
-  readonly exited: Promise<ExitStatus>;
-  #resolvePid!: (pid: number) => void;
-  #resolveExit!: (status: ExitStatus) => void;
-  #status: ExitStatus | undefined;
-  #done = false;
-  #orphaned = false;
-  #output: Socket | undefined;
-  #outputClosed = false;
-  #pipe: Socket | undefined;
-  #pipeClosed = false;
-  #held: Buffer[] = [];
-  #heldSignals: NodeJS.Signals[] = [];
-  readonly #lineListeners: ((line: string, stream: 'stdout' | 'stderr') => void)[] = [];
-  readonly #messageListeners: ((message: VassalMessage) => void)[] = [];
-
-  constructor() {
-    this.pidReady = new Promise((resolve) => (this.#resolvePid = resolve));
-    this.exited = new Promise((resolve) => (this.#resolveExit = resolve));
-  }
-
-  get pid(): number {
-    return this.#pid;
-  }
-
-  onLine(listener: (line: string, stream: 'stdout' | 'stderr') => void): void {
-    this.#lineListeners.push(listener);
-  }
-
-  onMessage(listener: (message: VassalMessage) => void): void {
-    this.#messageListeners.push(listener);
-  }
-
-  send(bytes: Buffer): boolean {
-    if (this.#done || this.#pipeClosed) return false;
-    const pipe = this.#pipe;
-    if (!pipe) {
-      this.#held.push(bytes);
-      return true;
-    }
-    if (pipe.destroyed || !pipe.writable) return false;
-    pipe.write(bytes);
-    return true;
-  }
-
-  killGroup(signal: NodeJS.Signals): void {
-    if (this.#pid <= 0) {
-      if (!this.#done) this.#heldSignals.push(signal);
-      return;
-    }
-    try {
-      process.kill(-this.#pid, signal);
-    } catch {
-      // ESRCH: the group is already gone.
-    }
-  }
-
-  /** `spawned`: the pid and one of the two sockets. */
-  attach(pid: number, stream: 'output' | 'pipe', handle: unknown): void {
-    if (this.#pid <= 0 && pid > 0) {
-      this.#pid = pid;
-      this.#resolvePid(pid);
-      const signals = this.#heldSignals;
-      this.#heldSignals = [];
-      for (const signal of signals) this.killGroup(signal);
-    }
-    if (!handle) return;
-    // `handle` (a libuv Pipe wrap received over IPC) is an undocumented but long-standing net.Socket option.
-    const socket = new Socket({handle, readable: true, writable: stream === 'pipe'} as unknown as ConstructorParameters<typeof Socket>[0]);
-    socket.on('error', () => undefined);
-    socket.on('close', () => this.#onSocketClosed(stream));
-    if (stream === 'output') {
-      this.#output = socket;
-      // The master's stdout and stderr share this socket (reported as stderr); nothing is written to it from here.
-      splitLines(socket, (line) => this.#lineListeners.forEach((l) => l(line, 'stderr')));
-    } else {
-      this.#pipe = socket;
-      const decoder = new VassalStreamDecoder();
-      socket.on('data', (chunk: Buffer) => {
-        for (const message of decoder.push(chunk)) this.#messageListeners.forEach((l) => l(message));
-      });
-      const held = this.#held;
-      this.#held = [];
-      for (const bytes of held) socket.write(bytes);
-    }
-  }
-
-  /** The host reaped the master. */
-  exit(status: ExitStatus): void {
-    this.#status = status;
-    if (!this.#output || this.#outputClosed) return this.#finish();
-    setTimeout(() => this.#finish(), OUTPUT_DRAIN_MS).unref();
-  }
-
-  /** The spawn failed before a fork. */
-  fail(): void {
-    this.#status = {code: 127, signal: null};
-    this.#resolvePid(-1);
-    this.#finish();
-  }
-
-  /** The host died: the exit is now known only from the emperor pipe closing. */
-  orphan(): void {
-    if (this.#done) return;
-    if (this.#pid <= 0) return this.fail();
-    this.#orphaned = true;
-    if (!this.#pipe || this.#pipeClosed) this.#finishOrphan();
-  }
-
-  #onSocketClosed(stream: 'output' | 'pipe'): void {
-    if (stream === 'output') {
-      this.#outputClosed = true;
-      if (this.#status) this.#finish();
-    } else {
-      this.#pipeClosed = true;
-      if (this.#orphaned) this.#finishOrphan();
-    }
-  }
-
-  #finishOrphan(): void {
-    // No status: the master's parent (the host) is gone, nobody we can ask reaped it.
-    this.#status = {code: null, signal: null};
-    this.#finish();
-  }
-
-  #finish(): void {
-    if (this.#done) return;
-    this.#done = true;
-    this.#heldSignals = [];
-    this.#held = [];
-    if (this.#pipe && !this.#pipe.destroyed) this.#pipe.destroy();
-    this.#resolveExit(this.#status ?? {code: null, signal: null});
-  }
-}
-
 function closeHandle(handle: unknown): void {
   const h = handle as {close?: () => void} | undefined;
   try {
@@ -496,3 +393,8 @@ function closeHandle(handle: unknown): void {
   }
 }
 
+/** Resolves once `proc` has exited (at once if it has). */
+function exitOf(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => proc.once('exit', () => resolve()));
+}

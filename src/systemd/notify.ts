@@ -15,6 +15,7 @@
 import {spawn, type ChildProcess} from 'node:child_process';
 import {existsSync} from 'node:fs';
 import {monitorEventLoopDelay, type IntervalHistogram} from 'node:perf_hooks';
+import {terminate} from '../util/terminate.js';
 
 /**
  * Reads JSON lines, sends each as a datagram; SIGINT is ignored so Ctrl-C cannot lose the STOPPING=1 message. Each
@@ -186,16 +187,7 @@ export class Notifier {
     const helper = this.#helper;
     if (!helper) return;
     this.#helper = undefined;
-    helper.stdin?.end();
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        helper.kill('SIGKILL');
-        resolve();
-      }, CLOSE_GRACE_MS);
-    });
-    await Promise.race([this.#helperExited, grace]);
-    clearTimeout(timer);
+    await terminate(this.#helperExited, {ask: () => helper.stdin?.end(), graceMs: CLOSE_GRACE_MS, force: () => helper.kill('SIGKILL')});
   }
 
   #startHelper(socket: string, python: string): void {
