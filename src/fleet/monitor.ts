@@ -1,16 +1,15 @@
 /**
  * The fleet monitor: makes this emperor one member of a fleet kept in etcd, and feeds the emperor the replicas it
- * holds through `define`/`undefine`, beside (or instead of) the directory monitor. It owns the emperor's side of the
- * protocol whose keys `fleet-keys.ts` describes:
+ * holds through the emperor's `VassalSink` (define/undefine), beside (or instead of) the directory source. It owns
+ * the emperor's side of the protocol whose keys `fleet-keys.ts` describes; the store as last seen is fleet-view.ts's,
+ * the claim transactions are claims.ts's:
  *
  *   - join: a lease (lease-keeper.ts) and `P/hosts/HOST` under it; leaving revokes it, dying lets it expire (TTL)
- *   - claim: for every replica placement.ts assigns here, a transaction creates `P/claims/NAME/INDEX` under the lease
- *     only if it does not exist, so a replica never has two holders; the vassal starts once the claim is won
- *   - release: a replica placed elsewhere (or removed, or drained) is stopped first and its claim deleted after,
- *     so the next holder starts only once this copy is gone
+ *   - claim: every replica placement.ts assigns here is claimed (a replica never has two holders); the vassal
+ *     starts once the claim is won
+ *   - release: a replica placed elsewhere (or removed, or drained) is stopped first and its claim deleted after
  *   - report: the vassal's state and the revision it runs go into its claim, for `fleet ls` and rolling reloads
- *   - roll: a new revision reaches replica 0 at once; replica i follows once every lower replica has run it, ready,
- *     for ROLL_SETTLE_MS; a lower replica failing on it halts the rollout
+ *   - roll: replica i takes a new revision once every lower replica is ready on it (`FleetView.rollGate`)
  *   - partition: nothing is stopped because etcd cannot be reached (the watch and the lease retry forever, from the
  *     last revision seen); only `singleton` vassals stop once the lease is unconfirmed for TTL/2, before it could
  *     expire and let another emperor start them; when a new lease was needed, held replicas are claimed again and
@@ -29,19 +28,19 @@
 import {mkdirSync} from 'node:fs';
 import {join} from 'node:path';
 import type {Logger} from '../log/logger.js';
-import {FleetKeys, parseClaimRecord, parseHostRecord, parseVassalMeta, type ClaimRecord, type HostRecord, type VassalMeta} from './fleet-keys.js';
+import {Claims} from './claims.js';
+import {FleetKeys, type HostRecord, type VassalMeta} from './fleet-keys.js';
+import {FleetView} from './fleet-view.js';
+import type {VassalSink} from '../emperor/definition.js';
 import {formatFleetUrl, type FleetAddress} from './fleet-url.js';
 import {DeadManSwitch} from './dead-man-switch.js';
 import {LeaseKeeper} from './lease-keeper.js';
-import {placeReplicas, type PlacementHost, type PlacementVassal} from './placement.js';
+import {placeReplicas} from './placement.js';
 import {EtcdStore, type FleetStore, type StoreEvent, type StoreWatch} from './store.js';
-import {FAILING} from '../emperor/vassal-states.js';
 
-/** What the monitor needs of the emperor (`Emperor` fits). */
-export interface FleetEmperor {
-  define(name: string, def: {source: string; path: string; dir: string; text: Buffer; version: number; changedAt: number}): Promise<void>;
-  undefine(name: string): void;
-  registerSource(source: string): void;
+/** What the monitor needs of the emperor (`Emperor` fits): the sink every source feeds, plus a look at its vassals. */
+export interface FleetEmperor extends Pick<VassalSink, 'define' | 'registerSource'> {
+  undefine(name: string): unknown;
   vassal(name: string): unknown;
   /** Names and leader pids (0 = none) of every vassal. */
   snapshots(): readonly {name: string; pid: number}[];
@@ -80,11 +79,6 @@ const RECOVERY_GRACE_TTLS = 2;
 
 export type FleetMonitorState = {id: 'new'} | {id: 'connecting'} | {id: 'joined'; since: number} | {id: 'paused'} | {id: 'closed'};
 
-interface CachedClaim {
-  readonly record: ClaimRecord;
-  readonly lease: string;
-}
-
 interface HeldReplica {
   index: number;
   /** running: defined in the emperor; fenced: a singleton stopped for want of a confirmed lease; releasing: stopping. */
@@ -116,18 +110,12 @@ export class FleetMonitor {
   #claimRetryTimer: NodeJS.Timeout | undefined;
   #switch: DeadManSwitch | undefined;
 
-  // The store as last seen.
-  readonly #files = new Map<string, {text: Buffer; rev: number}>();
-  readonly #metas = new Map<string, VassalMeta>();
-  readonly #hosts = new Map<string, HostRecord>();
-  readonly #claims = new Map<string, Map<number, CachedClaim>>();
-  readonly #drained = new Set<string>();
-  /** When this emperor first saw replica `NAME/INDEX` ready on revision `rev` (rolling reloads). */
-  readonly #readySince = new Map<string, {rev: number; at: number}>();
+  /** The store as last seen. */
+  readonly #view: FleetView;
+  readonly #claims: Claims;
 
   // What this emperor holds.
   readonly #held = new Map<string, HeldReplica>();
-  readonly #pendingDeletes = new Map<string, string>();
   readonly #reportQueue = new Set<string>();
   readonly #haltedRollouts = new Set<string>();
 
@@ -140,6 +128,8 @@ export class FleetMonitor {
     this.#log = options.log.child({component: 'fleet', host: options.hostId});
     this.#store = options.store ?? new EtcdStore(options.address.endpoints);
     this.#keys = new FleetKeys(options.address.prefix);
+    this.#view = new FleetView(this.#keys);
+    this.#claims = new Claims({store: this.#store, keys: this.#keys, hostId: options.hostId, log: this.#log});
     this.#source = formatFleetUrl(options.address);
     this.#keeper = new LeaseKeeper({store: this.#store, ttlSeconds: options.ttlSeconds, log: this.#log, onGranted: (lease) => void this.#onLeaseGranted(lease)});
   }
@@ -220,12 +210,8 @@ export class FleetMonitor {
     try {
       const all = await this.#store.get(this.#keys.all, {prefix: true, deadlineMs: 3_000});
       if (this.#state.id !== 'connecting') return;
-      this.#files.clear();
-      this.#metas.clear();
-      this.#hosts.clear();
-      this.#claims.clear();
-      this.#drained.clear();
-      for (const kv of all.kvs) this.#apply({type: 'put', key: kv.key, value: kv.value, modRevision: kv.modRevision, lease: kv.lease});
+      this.#view.clear();
+      for (const kv of all.kvs) this.#view.apply({type: 'put', key: kv.key, value: kv.value, modRevision: kv.modRevision, lease: kv.lease}, Date.now());
       this.#watch?.close();
       this.#watch = this.#store.watch(this.#keys.all, all.revision + 1, {
         onEvents: (events) => this.#onEvents(events),
@@ -237,7 +223,7 @@ export class FleetMonitor {
         },
       });
       this.#state = {id: 'joined', since: Date.now()};
-      this.#log.info('fleet joined', {revision: all.revision, vassals: this.#metas.size, emperors: this.#hosts.size});
+      this.#log.info('fleet joined', {revision: all.revision, vassals: this.#view.metas.size, emperors: this.#view.hosts.size});
       this.#scheduleReconcile();
     } catch (error) {
       this.#log.warn('cannot read the fleet', {error: String(error), uwsgi: `[fleet] cannot read ${this.#source} (retrying in ${RECONNECT_MS} ms)`});
@@ -268,7 +254,7 @@ export class FleetMonitor {
     await Promise.all(
       [...this.#held].map(async ([name, held]) => {
         if (held.phase === 'releasing') return;
-        const outcome = await this.#tryClaim(name, held.index, held.seq, held.rev, held.state);
+        const outcome = await this.#claims.tryClaim(name, held.index, this.#keeper.lease, held);
         if (outcome === 'taken' && this.#held.get(name) === held && (held.phase as HeldReplica['phase']) !== 'releasing') this.#lose(name, held);
         else if (outcome === 'unknown') this.#retryClaimsSoon();
       }),
@@ -291,59 +277,8 @@ export class FleetMonitor {
 
   #onEvents(events: StoreEvent[]): void {
     if (!this.#isActive()) return;
-    for (const event of events) this.#apply(event);
+    for (const event of events) this.#view.apply(event, Date.now());
     this.#scheduleReconcile();
-  }
-
-  #apply(event: StoreEvent): void {
-    const key = this.#keys.classify(event.key);
-    if (key === undefined) return;
-    const isPut = event.type === 'put';
-    switch (key.kind) {
-      case 'vassal':
-        if (isPut) this.#files.set(key.name, {text: event.value, rev: event.modRevision});
-        else this.#files.delete(key.name);
-        return;
-      case 'meta': {
-        const meta = isPut ? parseVassalMeta(event.value) : undefined;
-        if (meta) this.#metas.set(key.name, meta);
-        else this.#metas.delete(key.name);
-        return;
-      }
-      case 'host': {
-        const host = isPut ? parseHostRecord(event.value) : undefined;
-        if (host) this.#hosts.set(key.hostId, host);
-        else this.#hosts.delete(key.hostId);
-        return;
-      }
-      case 'drained':
-        if (isPut) this.#drained.add(key.hostId);
-        else this.#drained.delete(key.hostId);
-        return;
-      case 'claim': {
-        let claims = this.#claims.get(key.name);
-        const record = isPut ? parseClaimRecord(event.value) : undefined;
-        const readyKey = `${key.name}/${key.index}`;
-        if (record) {
-          if (!claims) this.#claims.set(key.name, (claims = new Map()));
-          claims.set(key.index, {record, lease: event.lease});
-          const since = this.#readySince.get(readyKey);
-          if (record.state !== 'ready') this.#readySince.delete(readyKey);
-          else if (since?.rev !== record.rev) this.#readySince.set(readyKey, {rev: record.rev, at: Date.now()});
-        } else {
-          claims?.delete(key.index);
-          if (claims?.size === 0) this.#claims.delete(key.name);
-          this.#readySince.delete(readyKey);
-        }
-        return;
-      }
-      case 'history':
-        return;
-      default: {
-        const never: never = key;
-        throw new Error(`Internal error: unknown fleet key ${JSON.stringify(never)}`);
-      }
-    }
   }
 
   // ── reconcile ───────────────────────────────────────────────────────────────────────────────
@@ -374,35 +309,24 @@ export class FleetMonitor {
     }
   }
 
-  /** The replicas placement assigns to this emperor, given the store as last seen. */
+  /** The replicas placement assigns to each emperor, given the store as last seen and what runs here. */
   #plan(): Map<string, string[]> {
-    const hosts = new Map<string, PlacementHost>();
-    for (const [id, host] of this.#hosts) if (!this.#drained.has(id)) hosts.set(id, {tags: host.tags, cap: host.cap});
-    if (this.#keeper.lease !== undefined && !this.#drained.has(this.#o.hostId)) hosts.set(this.#o.hostId, {tags: this.#o.tags, cap: this.#o.cap});
-    const vassals = new Map<string, PlacementVassal>();
-    for (const [name, meta] of this.#metas) if (this.#files.has(name)) vassals.set(name, meta);
-    const holders = new Map<string, string[]>();
-    for (const [name, claims] of this.#claims) holders.set(name, [...claims.values()].map((c) => c.record.host));
-    // What runs here stays put even while its claim is missing (our lease expired and we are re-claiming it).
-    for (const [name, held] of this.#held) {
-      if (held.phase === 'releasing') continue;
-      const list = holders.get(name) ?? [];
-      if (!list.includes(this.#o.hostId)) holders.set(name, [...list, this.#o.hostId]);
-    }
-    return placeReplicas({vassals, hosts, holders});
+    const self = this.#keeper.lease === undefined ? undefined : {hostId: this.#o.hostId, tags: this.#o.tags, cap: this.#o.cap};
+    const runningHere = [...this.#held].filter(([, held]) => held.phase !== 'releasing').map(([name]) => name);
+    return placeReplicas(this.#view.placementInput(self, this.#o.hostId, runningHere));
   }
 
   async #reconcile(): Promise<void> {
     if (this.#state.id !== 'joined') return;
     const lease = this.#keeper.lease;
-    const tasks: Promise<unknown>[] = [...this.#pendingDeletes].map(([key, claimLease]) => this.#deleteClaim(key, claimLease));
+    const tasks: Promise<unknown>[] = this.#claims.retryDeletes();
     const plan = lease === undefined ? new Map<string, string[]>() : this.#plan();
-    const names = new Set([...this.#metas.keys(), ...this.#held.keys()]);
+    const names = new Set([...this.#view.metas.keys(), ...this.#held.keys()]);
     const graceLeftMs = this.#keeper.troubleAt === 0 ? 0 : this.#keeper.troubleAt + RECOVERY_GRACE_TTLS * this.#keeper.ttlMs - Date.now();
     let deferred = false;
     for (const name of names) {
-      const meta = this.#metas.get(name);
-      const file = this.#files.get(name);
+      const meta = this.#view.metas.get(name);
+      const file = this.#view.files.get(name);
       const held = this.#held.get(name);
       const wanted = meta !== undefined && file !== undefined && (plan.get(name)?.includes(this.#o.hostId) ?? false);
       if (held === undefined) {
@@ -417,12 +341,12 @@ export class FleetMonitor {
         this.#release(name, held);
         continue;
       }
-      const claim = this.#claims.get(name)?.get(held.index);
+      const claim = this.#view.claims.get(name)?.get(held.index);
       // Missing, or still the claim of our previous lease (its deletion not seen yet): claim it again under this
       // lease. Only a claim another emperor holds means the replica runs elsewhere.
       if (claim === undefined || (claim.lease !== lease && claim.record.host === this.#o.hostId)) {
         tasks.push(
-          this.#tryClaim(name, held.index, held.seq, held.rev, held.state).then((outcome) => {
+          this.#claims.tryClaim(name, held.index, this.#keeper.lease, held).then((outcome) => {
             if (outcome === 'unknown') this.#retryClaimsSoon();
           }),
         );
@@ -448,7 +372,7 @@ export class FleetMonitor {
 
   /** Claims the lowest free replica index of `name`; starts the vassal when won. */
   async #claimFree(name: string, meta: VassalMeta, file: {text: Buffer; rev: number}): Promise<void> {
-    const claims = this.#claims.get(name);
+    const claims = this.#view.claims.get(name);
     let index = -1;
     for (let i = 0; i < meta.replicas; i++) {
       if (!claims?.has(i)) {
@@ -457,38 +381,12 @@ export class FleetMonitor {
       }
     }
     if (index === -1) return;
-    const won = (await this.#tryClaim(name, index, meta.seq, file.rev, 'claimed')) === 'won';
+    const won = (await this.#claims.tryClaim(name, index, this.#keeper.lease, {state: 'claimed', seq: meta.seq, rev: file.rev})) === 'won';
     if (!won || this.#held.has(name) || !this.#isActive()) return;
     const held: HeldReplica = {index, phase: 'running', rev: file.rev, seq: meta.seq, state: 'claimed', singleton: meta.singleton, deleteClaim: true};
     this.#held.set(name, held);
     this.#log.info('fleet replica claimed', {vassal: name, index, rev: file.rev, uwsgi: `[fleet] claimed ${name} replica ${index} (revision ${meta.seq})`});
     this.#defineHeld(name, held, meta, file);
-  }
-
-  /**
-   * Creates claim `NAME/INDEX` under the current lease if nobody holds it. `won`: the claim is ours under this lease
-   * (also when an earlier attempt whose answer was lost, or a concurrent one of ours, created it); `taken`: another
-   * emperor holds it; `unknown`: not settled (no lease, etcd unreachable or slow, or the claim of our previous lease
-   * is not deleted yet), so try again later and change nothing meanwhile.
-   */
-  async #tryClaim(name: string, index: number, seq: number, rev: number, state: string): Promise<'won' | 'taken' | 'unknown'> {
-    const lease = this.#keeper.lease;
-    if (lease === undefined) return 'unknown';
-    const key = this.#keys.claim(name, index);
-    const record: ClaimRecord = {host: this.#o.hostId, state, seq, rev, at: Date.now()};
-    try {
-      const res = await this.#store.txn([{key, target: 'create', op: '=', value: 0}], [{op: 'put', key, value: JSON.stringify(record), lease}], [], {deadlineMs: 2_000});
-      if (res.succeeded) return 'won';
-      const {kvs} = await this.#store.get(key, {deadlineMs: 2_000});
-      const current = kvs[0];
-      if (current === undefined) return 'unknown';
-      if (current.lease === lease) return 'won';
-      if (parseClaimRecord(current.value)?.host === this.#o.hostId) return 'unknown';
-      return 'taken';
-    } catch (error) {
-      this.#log.debug('claim not settled', {vassal: name, index, error: String(error)});
-      return 'unknown';
-    }
   }
 
   #defineHeld(name: string, held: HeldReplica, meta: VassalMeta, file: {text: Buffer; rev: number}): void {
@@ -527,44 +425,35 @@ export class FleetMonitor {
     if (this.#held.get(name) !== held) return;
     this.#held.delete(name);
     const lease = this.#keeper.lease;
-    if (held.deleteClaim && lease !== undefined) await this.#deleteClaim(this.#keys.claim(name, held.index), lease);
+    if (held.deleteClaim && lease !== undefined) await this.#claims.release(name, held.index, lease);
     this.#scheduleReconcile();
-  }
-
-  async #deleteClaim(key: string, lease: string): Promise<void> {
-    try {
-      await this.#store.txn([{key, target: 'lease', op: '=', value: lease}], [{op: 'delete', key}], [], {deadlineMs: 2_000});
-      this.#pendingDeletes.delete(key);
-    } catch {
-      this.#pendingDeletes.set(key, lease);
-    }
   }
 
   /** Whether replica `held.index` may take revision `rev` now (rolling reload), scheduling a look-again if not yet. */
   #mayRoll(name: string, held: HeldReplica, meta: VassalMeta, rev: number): boolean {
-    if (held.index === 0 || meta.replicas <= 1) return true;
-    const settleMs = this.#o.rollSettleMs ?? DEFAULT_ROLL_SETTLE_MS;
-    const claims = this.#claims.get(name) ?? new Map<number, CachedClaim>();
-    let waitMs = 0;
-    for (let i = 0; i < held.index; i++) {
-      const claim = claims.get(i);
-      if (claim === undefined) continue;
-      if (claim.record.rev === rev && FAILING.has(claim.record.state)) {
+    const gate = this.#view.rollGate(name, held.index, meta, rev, this.#o.rollSettleMs ?? DEFAULT_ROLL_SETTLE_MS, Date.now());
+    switch (gate.kind) {
+      case 'go':
+        return true;
+      case 'not-yet':
+        return false;
+      case 'wait':
+        clearTimeout(this.#rollTimer);
+        this.#rollTimer = setTimeout(() => this.#scheduleReconcile(), gate.ms + 10);
+        return false;
+      case 'halted': {
         const halt = `${name}@${rev}`;
         if (!this.#haltedRollouts.has(halt)) {
           this.#haltedRollouts.add(halt);
-          this.#log.error('fleet rollout halted', {vassal: name, index: i, state: claim.record.state, uwsgi: `[fleet] rollout of ${name} halted: replica ${i} is ${claim.record.state} on the new revision`});
+          this.#log.error('fleet rollout halted', {vassal: name, index: gate.index, state: gate.state, uwsgi: `[fleet] rollout of ${name} halted: replica ${gate.index} is ${gate.state} on the new revision`});
         }
         return false;
       }
-      const since = this.#readySince.get(`${name}/${i}`);
-      if (claim.record.rev !== rev || since === undefined || since.rev !== rev) return false;
-      waitMs = Math.max(waitMs, since.at + settleMs - Date.now());
+      default: {
+        const never: never = gate;
+        throw new Error(`Internal error: unknown roll gate ${JSON.stringify(never)}`);
+      }
     }
-    if (waitMs <= 0) return true;
-    clearTimeout(this.#rollTimer);
-    this.#rollTimer = setTimeout(() => this.#scheduleReconcile(), waitMs + 10);
-    return false;
   }
 
   // ── state reports and singleton fencing ─────────────────────────────────────────────────────
@@ -583,11 +472,7 @@ export class FleetMonitor {
       names.map(async (name) => {
         const held = this.#held.get(name);
         if (held === undefined || held.phase !== 'running') return;
-        const key = this.#keys.claim(name, held.index);
-        const record: ClaimRecord = {host: this.#o.hostId, state: held.state, seq: held.seq, rev: held.rev, at: Date.now()};
-        await this.#store.txn([{key, target: 'lease', op: '=', value: lease}], [{op: 'put', key, value: JSON.stringify(record), lease}], [], {deadlineMs: 2_000}).catch(() => {
-          // Unreachable: the next transition reports again; a lost claim shows up in the watch.
-        });
+        await this.#claims.report(name, held.index, lease, held);
       }),
     );
   }
