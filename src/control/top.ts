@@ -4,6 +4,7 @@
  * (`vassals[]`). `TopView` remembers the previous sample so requests per second come from deltas, as uwsgitop
  * computes them; the first frame has no rate yet. Also the `--json` form of a frame. Pure: the clock is passed in.
  */
+import {SERVING} from '../emperor/vassal-states.js';
 import {formatBytes, formatDuration, formatTable, formatVassalTable, shorten} from './format.js';
 import type {VassalRow} from './protocol.js';
 
@@ -104,7 +105,7 @@ export function renderTopFrame(frame: TopFrame, source: string, nowMs: number): 
   const stamp = new Date(nowMs).toISOString().replace('T', ' ').slice(0, 19);
   switch (frame.kind) {
     case 'emperor': {
-      const ready = frame.vassals.filter((v) => v.state === 'ready').length;
+      const ready = frame.vassals.filter((v) => SERVING.has(v.state)).length;
       const cpu = frame.vassals.reduce((sum, v) => sum + v.cpu, 0);
       const rss = frame.vassals.reduce((sum, v) => sum + v.rss, 0);
       return `kaiser top - ${source} - ${stamp}\nvassals ${frame.vassals.length} (${ready} ready)  cpu ${cpu.toFixed(1)}%  rss ${formatBytes(rss)}\n\n${formatVassalTable(frame.vassals)}`;

@@ -13,6 +13,7 @@
 import {Socket} from 'node:net';
 import {VassalStreamDecoder, type VassalMessage} from '../protocol/emperor-pipe.js';
 import {splitLines} from '../util/split-lines.js';
+import {signalGroup} from '../util/terminate.js';
 import {unknownState} from '../util/unreachable.js';
 import type {Child, ExitStatus} from './child.js';
 
@@ -82,12 +83,7 @@ export class HostChildImpl implements HostChild {
     const s = this.#state;
     if (s.id === 'requested') return void s.heldSignals.push(signal);
     // Also once exited: what the master leaves behind in its group goes with it.
-    if (s.pid <= 0) return;
-    try {
-      process.kill(-s.pid, signal);
-    } catch {
-      // ESRCH: the group is already gone.
-    }
+    signalGroup(s.pid, signal);
   }
 
   /** `spawned`: the pid, and one of the two sockets. */

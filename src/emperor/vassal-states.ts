@@ -103,6 +103,12 @@ export const FAILING = group('backoff', 'invalid', 'reload-failed');
 /** Nothing listens behind the vassal's sockets: the router answers 503 at once instead of waiting for a timeout. */
 export const DOWN = group('backoff', 'invalid', 'held', 'stopped');
 
+/**
+ * No process answers yet, but one may soon: it waits for a spawn slot, starts, or the first connection wakes it. The
+ * router still sends a connection there (when nothing serves) instead of refusing it.
+ */
+export const WAKEABLE = group('waiting', 'starting', 'on-demand');
+
 /** States in which a process runs (`child` is set). */
 export const HAS_CHILD = group('starting', 'ready', 'reloading', 'reload-failed', 'replacing', 'stopping');
 

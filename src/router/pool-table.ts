@@ -11,21 +11,20 @@
  * - if none can, a member that may yet answer: starting or on-demand (the connection wakes it), then one merely
  *   marked down; a pool whose members are all stopped, failing or draining has none (503).
  */
+import {SERVING, WAKEABLE} from '../emperor/vassal-states.js';
 import type {MemberSpec, PoolSpec, UpstreamProtocol} from './pools.js';
 import {normalizeHost, upstreamKey, type Upstream} from './route-table.js';
 
 /** How a pool spreads requests. */
 export type BalanceMode = 'round-robin' | 'least-conn';
 
-/** States in which the vassal's process answers requests (mirrors `emperor/vassal-states.ts`). */
-const SERVING = new Set(['ready', 'reloading', 'reload-failed', 'replacing', 'unknown']);
-/** Whether a vassal in `state` answers requests (its failures are 502s; other states' are 503s). */
-export function isServingState(state: string): boolean {
-  return SERVING.has(state);
-}
+/** The state of a backend the router has no emperor state for (a failure there is the backend's: 502). */
+export const UNKNOWN_STATE = 'unknown';
 
-/** States in which a connection may still be answered: the process starts, or the connection wakes it. */
-const WAKEABLE = new Set(['starting', 'waiting', 'on-demand']);
+/** Whether a vassal in `state` answers requests (`SERVING`, or unknown): its failures are 502s, other states' 503s. */
+export function isServingState(state: string): boolean {
+  return SERVING.has(state) || state === UNKNOWN_STATE;
+}
 
 /** One backend, with what the router has learnt about it. */
 export class Member {
@@ -60,7 +59,7 @@ export class Member {
   }
 
   isServing(now: number): boolean {
-    return SERVING.has(this.state) && this.downUntil <= now && !this.checkFailed && !this.retired;
+    return isServingState(this.state) && this.downUntil <= now && !this.checkFailed && !this.retired;
   }
 }
 
@@ -86,13 +85,13 @@ export class Pool {
     if (members.length === 1) {
       const only = members[0] as Member;
       if (tried?.has(only)) return undefined;
-      return only.isServing(now) || WAKEABLE.has(only.state) || (SERVING.has(only.state) && !only.retired) ? only : undefined;
+      return only.isServing(now) || WAKEABLE.has(only.state) || (isServingState(only.state) && !only.retired) ? only : undefined;
     }
     const chosen = this.#balance === 'least-conn' ? this.#leastConn(now, tried) : this.#roundRobin(now, tried);
     if (chosen !== undefined) return chosen;
     // Nobody is known to serve: try one that may (starting, on-demand), then one marked down a moment ago.
     for (const member of members) if (!tried?.has(member) && !member.retired && WAKEABLE.has(member.state)) return member;
-    for (const member of members) if (!tried?.has(member) && !member.retired && SERVING.has(member.state)) return member;
+    for (const member of members) if (!tried?.has(member) && !member.retired && isServingState(member.state)) return member;
     return undefined;
   }
 

@@ -16,6 +16,7 @@ import {fork, type ChildProcess} from 'node:child_process';
 import {fileURLToPath} from 'node:url';
 import type {Logger} from '../log/logger.js';
 import {err, ok, type Result} from '../result.js';
+import {signalGroup, terminate} from '../util/terminate.js';
 import {bindListenSockets, type HeldSocket} from './listen-sockets.js';
 import type {PoolSpec} from './pools.js';
 import type {FromRouter, ListenerSpec, RouterSettings, ToRouter} from './router-messages.js';
@@ -228,18 +229,9 @@ export class RouterSupervisor {
       const child = state.child;
       slot.state = {id: 'stopping', child};
       if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        this.#send(child, {act: 'stop', graceMs});
-        const kill = setTimeout(() => {
-          try {
-            process.kill(-(child.pid as number), 'SIGKILL');
-          } catch {
-            // gone already
-          }
-        }, graceMs + 2_000);
-        child.once('exit', () => clearTimeout(kill));
-      });
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      // The process drains its connections within graceMs itself; the 2 s more cover its own exit.
+      return terminate(exited, {ask: () => this.#send(child, {act: 'stop', graceMs}), graceMs: graceMs + 2_000, force: () => signalGroup(child.pid as number)});
     });
     await Promise.all(exits);
     for (const sockets of this.#sockets.values()) for (const socket of new Set(sockets)) socket.handle.close();

@@ -32,3 +32,13 @@ function defaultTimer(ms: number, fn: () => void): () => void {
   const timer = setTimeout(fn, ms);
   return () => clearTimeout(timer);
 }
+
+/** Sends `signal` to the process group `pgid` leads (the usual force: SIGKILL); a group already gone is no error. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  if (pgid <= 0) return;
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is gone already.
+  }
+}

@@ -5,7 +5,7 @@ import {afterEach, describe, expect, it} from '@jest/globals';
 import {runControlCommand} from '../../src/control/commands.js';
 import {startControlServer, type ControlServer} from '../../src/control/server.js';
 import {TopView, renderTopFrame} from '../../src/control/top.js';
-import {Capture, FakeEmperor, captureLog, removeTempDirs, tempDir} from './control-rig.js';
+import {Capture, FakeEmperor, captureLog, removeTempDirs, row, tempDir} from './control-rig.js';
 
 const servers: (ControlServer | Server)[] = [];
 
@@ -134,6 +134,12 @@ describe('TopView', () => {
     if (restarted.kind !== 'instance') throw new Error(restarted.kind);
     expect(restarted.workers.map((w) => w.rps)).toEqual([0, 0]);
     expect(renderTopFrame(second, 'x', at + 2_000)).toMatch(/\n1\s+7320\s+busy\s+120\s+10\.0/);
+  });
+
+  it('counts as ready every vassal that serves, also mid-reload (as `kaiser status` and the metrics do)', () => {
+    const rows = [row('a.ini'), row('b.ini', {state: 'reloading'}), row('c.ini', {state: 'reload-failed'}), row('d.ini', {state: 'starting'})];
+    const frame = new TopView().frame({kind: 'emperor', rows}, 0);
+    expect(renderTopFrame(frame, 'x', 0)).toContain('vassals 4 (3 ready)');
   });
 
   it('says what it cannot show', () => {

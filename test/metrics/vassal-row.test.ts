@@ -3,6 +3,7 @@ import {describe, expect, it} from '@jest/globals';
 import type {EmperorVassalSnapshot} from '../../src/emperor/emperor-options.js';
 import {SERVING, VASSAL_STATE_IDS, type VassalStateId} from '../../src/emperor/vassal-states.js';
 import {metricsRowOf} from '../../src/metrics/vassal-row.js';
+import {isServingState} from '../../src/router/pool-table.js';
 
 function snapshot(state: VassalStateId): EmperorVassalSnapshot {
   const running = state !== 'waiting' && state !== 'on-demand' && state !== 'backoff' && state !== 'invalid' && state !== 'held' && state !== 'stopped';
@@ -22,5 +23,6 @@ describe('metricsRowOf', () => {
 
   it('reports up exactly the states the router proxies to', () => {
     for (const state of VASSAL_STATE_IDS) expect([state, metricsRowOf(snapshot(state)).up]).toEqual([state, SERVING.has(state)]);
+    for (const state of VASSAL_STATE_IDS) expect([state, metricsRowOf(snapshot(state)).up]).toEqual([state, isServingState(state)]);
   });
 });
