@@ -3,7 +3,7 @@
 // Prints "listening ADDR" once bound; SIGTERM/SIGINT close it. ROUTER_H2=0 offers HTTP/1.1 only (node:https
 // instead of node:http2 with allowHTTP1).
 import {startHttpRouter} from '../dist/router/http-router.js';
-import {RouteTable} from '../dist/router/route-table.js';
+import {RouteTable} from '../dist/router/hosts-and-upstreams.js';
 import {startHttpsListener, TLS_DEFAULTS} from '../dist/router/tls/https-listener.js';
 import {SniStore} from '../dist/router/tls/sni-store.js';
 import {createLogger} from '../dist/log/logger.js';

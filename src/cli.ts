@@ -24,11 +24,8 @@ import {TransitionFeed} from './dashboard/event-stream.js';
 import {Notifier} from './systemd/notify.js';
 import {runInstallService} from './systemd/install-service.js';
 import {setProcessTitle} from './util/process-title.js';
-import {formatError} from './errors.js';
 import {ok, type Result} from './result.js';
-import {checkTlsGatewayOptions, startTlsGateway, type TlsGateway} from './router/tls-front-door.js';
-import {buildRouteTable, type RouteTable} from './router/route-table.js';
-import {startRouterProcesses, type RouterProcesses} from './router/start-router-processes.js';
+import {checkFrontDoorOptions, startFrontDoor, wantsFrontDoor, type FrontDoor} from './router/front-door.js';
 import {runControlCommand} from './control/commands.js';
 import {resolveControlPath} from './control/control-path.js';
 import {emperorControl} from './control/emperor-control.js';
@@ -151,17 +148,13 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   if (!fleetsResult.ok) fail(fleetsResult.error);
   const fleets = fleetsResult.value;
   if (dir === undefined && fleets.length === 0) fail('give --emperor DIR or --emperor etcd://HOST:PORT/PREFIX');
-  const tlsGatewayChecked = checkTlsGatewayOptions(options);
-  if (!tlsGatewayChecked.ok) fail(tlsGatewayChecked.error);
+  const frontDoorChecked = checkFrontDoorOptions(options);
+  if (!frontDoorChecked.ok) fail(frontDoorChecked.error);
   const notifier = Notifier.fromEnvironment({log, ...(options.python ? {python: options.python} : {})});
   const book = new VassalLogBook();
-  // The front router's table, rebuilt lazily after any vassal change (not per request).
-  let routesChanged = true;
-  let routeTable: RouteTable | undefined;
-  let router: TlsGateway | undefined;
-  // The router processes (--emperor-http without HTTPS or subscriptions, --fastrouter); fed a new table after any
-  // vassal change. HTTPS and subscriptions still run in the emperor's own process (tls-front-door.ts).
-  let routerProcesses: RouterProcesses | undefined;
+  // The front door (router processes, subscription server, ACME); its router processes get new pools after any
+  // vassal change.
+  let frontDoor: FrontDoor | undefined;
   let control: ControlServer | undefined;
   let metrics: EmperorMetrics | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -197,15 +190,13 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     onVassalReady: (seconds) => metrics?.observeSpawn(seconds),
     onVassalOutput: (name, line) => book.append(name, line),
     onVassalRemoved: (name) => {
-      routesChanged = true;
-      routerProcesses?.changed();
+      frontDoor?.changed();
       book.forget(name);
       for (const fleet of fleets) fleet.onVassalRemoved(name);
     },
     // fleet mode: replica states go back into etcd. The dashboard's listener belongs here too.
     onVassalTransition: (transition) => {
-      routesChanged = true;
-      routerProcesses?.changed();
+      frontDoor?.changed();
       for (const fleet of fleets) fleet.onVassalTransition(transition);
       transitions.emit(transition);
     },
@@ -230,7 +221,7 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     stopping = true;
     notifier.stopping();
     for (const fleet of fleets) fleet.pause();
-    void Promise.all([control?.close(), dashboard?.close(), router?.close(), routerProcesses?.stop()])
+    void Promise.all([control?.close(), dashboard?.close(), frontDoor?.stop()])
       .then(() => emperor.shutdown())
       // fleet mode: the lease goes only after our vassals stopped, so no replica ever runs twice.
       .then(() => Promise.all(fleets.map((fleet) => fleet.close())))
@@ -252,7 +243,7 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   process.on('SIGUSR1', () => emperor.logStatus());
   process.on('SIGUSR2', () => {
     emperor.reopenLogs();
-    routerProcesses?.reopenLogs();
+    frontDoor?.reopenLogs();
   });
   process.on('SIGPIPE', () => undefined);
   try {
@@ -286,34 +277,10 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
       if (!opened.ok) throw new Error(`cannot open the dashboard: ${opened.error}`);
       dashboard = opened.value;
     }
-    // HTTPS and subscriptions are served in the emperor's process for now (with --emperor-http alongside them).
-    const inProcessDoor = options.emperorHttps !== undefined || options.subscriptionServer !== undefined;
-    if (inProcessDoor) {
-      const routes = (): RouteTable => {
-        if (!routesChanged && routeTable) return routeTable;
-        routesChanged = false;
-        const vassals = emperor.snapshots().flatMap((snap) => {
-          const spec = emperor.vassal(snap.name)?.spec;
-          return spec && spec.domains.length > 0 ? [{spec, domains: spec.domains}] : [];
-        });
-        const built = buildRouteTable(vassals);
-        for (const u of built.unroutable) log.warn('vassal cannot be routed', {uwsgi: `[router] ${formatError('KAISER_ROUTER_UNROUTABLE', {vassal: u.vassal, reason: u.reason})}`});
-        for (const c of built.table.conflicts) {
-          log.warn('domain already served', {uwsgi: `[router] ${formatError('KAISER_ROUTER_DOMAIN_TAKEN', {domain: c.domain, vassal: c.ignored, servedBy: c.kept})}`});
-        }
-        for (const b of built.table.badDomains) log.warn('bad domain', {uwsgi: `[router] bad domain ${b.domain} of ${b.vassal}: ${b.reason}`});
-        return (routeTable = built.table);
-      };
-      // On-demand vassals need no wake call: the router's connection waits in the emperor-held socket's backlog,
-      // and the pending connection is what wakes the vassal.
-      router = await startTlsGateway(options, {routes, log, state: (name) => emperor.vassal(name)?.state.id});
-      if (router.http !== undefined) log.info('front router', {uwsgi: `*** HTTP router on ${router.http.address}: requests go to the vassal serving their Host ***`});
-    }
-    const routerOptions = inProcessDoor ? {...options.router, http: undefined} : options.router;
-    if (routerOptions.http !== undefined || routerOptions.fastrouter !== undefined) {
-      const startedRouters = await startRouterProcesses({emperor, router: routerOptions, python: options.python, logFormat: options.logFormat, log});
-      if (!startedRouters.ok) throw new Error(startedRouters.error);
-      routerProcesses = startedRouters.value;
+    if (wantsFrontDoor(options)) {
+      const started = await startFrontDoor(options, {emperor, python: options.python, logFormat: options.logFormat, log});
+      if (!started.ok) throw new Error(started.error);
+      frontDoor = started.value;
     }
     if (metrics && options.metrics) {
       const {startMetricsServer} = await import('./metrics/server.js');

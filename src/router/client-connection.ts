@@ -19,6 +19,7 @@ import {failureResponse, type RouterFailure} from './error-page.js';
 import {Exchange} from './exchange.js';
 import type {FrontContext} from './front-context.js';
 import {findHeadEnd, isHeadError, MAX_HEAD_BYTES, parseRequestHead, type RequestHead} from './request-head.js';
+import type {LocalAnswer} from './tls/local-answers.js';
 import type {UpstreamConnection, UpstreamListener} from './upstream-pool.js';
 
 export type ClientPhase = 'idle' | 'head' | 'body' | 'waiting' | 'tunnel' | 'closed';
@@ -39,7 +40,8 @@ export class ClientConnection {
   readonly socket: Socket;
   /** The client's address, for X-Forwarded-For and the access log. */
   readonly remote: string;
-  readonly #secure: boolean;
+  /** The client came over TLS (X-Forwarded-Proto, HTTPS redirects, the uwsgi protocol's HTTPS var). */
+  readonly secure: boolean;
   readonly #ctx: FrontContext;
   readonly #registry: ConnectionRegistry;
   #phase: ClientPhase = 'idle';
@@ -57,7 +59,7 @@ export class ClientConnection {
 
   constructor(socket: Socket, secure: boolean, ctx: FrontContext, registry: ConnectionRegistry, now: number) {
     this.socket = socket;
-    this.#secure = secure;
+    this.secure = secure;
     this.#ctx = ctx;
     this.#registry = registry;
     const remote = socket.remoteAddress ?? 'unknown';
@@ -143,14 +145,22 @@ export class ClientConnection {
   }
 
   #startExchange(head: RequestHead, now: number): void {
+    // Answered here, the request body (if any) is not read: the connection closes after the answer.
+    const keepAlive = head.keepAlive && head.body.kind === 'none';
+    const answers = this.#ctx.answers;
+    const challenge = answers.challenge(head, keepAlive);
+    if (challenge !== undefined) return this.#answerLocally(head, challenge, keepAlive, now);
     const pool = this.#ctx.routing.http.lookup(head.host);
     if (pool === undefined) {
-      const keepAlive = head.keepAlive && head.body.kind === 'none';
       this.sendFailure({kind: 'unknown-host', host: head.host === '' ? '(none)' : head.host}, keepAlive, head);
-      this.#logLocal(head, 404, now);
+      this.#logLocal(head, 404, 0, now);
       return this.onExchangeDone(keepAlive);
     }
-    let upstreamHead = `${head.method} ${head.target} HTTP/1.1\r\nHost: ${head.host}\r\n${head.forwardLines}X-Forwarded-For: ${head.forwardedFor === undefined ? this.remote : `${head.forwardedFor}, ${this.remote}`}\r\nX-Forwarded-Proto: ${this.#secure ? 'https' : 'http'}\r\nX-Forwarded-Host: ${head.host}\r\n`;
+    if (pool.httpsRedirect && !this.secure) {
+      const redirect = answers.redirect(head, keepAlive);
+      if (redirect !== undefined) return this.#answerLocally(head, redirect, keepAlive, now);
+    }
+    let upstreamHead = `${head.method} ${head.target} HTTP/1.1\r\nHost: ${head.host}\r\n${head.forwardLines}X-Forwarded-For: ${head.forwardedFor === undefined ? this.remote : `${head.forwardedFor}, ${this.remote}`}\r\nX-Forwarded-Proto: ${this.secure ? 'https' : 'http'}\r\nX-Forwarded-Host: ${head.host}\r\n`;
     const body = head.body;
     if (body.kind === 'length') upstreamHead += `Content-Length: ${body.length}\r\n`;
     else if (body.kind === 'chunked') upstreamHead += 'Transfer-Encoding: chunked\r\n';
@@ -342,7 +352,13 @@ export class ClientConnection {
     this.#registry.closed(this);
   }
 
-  #logLocal(head: RequestHead, status: number, now: number): void {
-    this.#ctx.accessLog?.add({remote: this.remote, method: head.method, target: head.target, minor: head.minor, status, bodyBytes: 0, referer: head.referer, userAgent: head.userAgent, host: head.host, startedAt: now}, now);
+  #answerLocally(head: RequestHead, answer: LocalAnswer, keepAlive: boolean, now: number): void {
+    if (!this.socket.destroyed) this.socket.write(answer.text, 'latin1');
+    this.#logLocal(head, answer.status, answer.bodyBytes, now);
+    this.onExchangeDone(keepAlive);
+  }
+
+  #logLocal(head: RequestHead, status: number, bodyBytes: number, now: number): void {
+    this.#ctx.accessLog?.add({remote: this.remote, method: head.method, target: head.target, minor: head.minor, status, bodyBytes, referer: head.referer, userAgent: head.userAgent, host: head.host, startedAt: now}, now);
   }
 }

@@ -2,9 +2,8 @@
  * The small answers the front router gives itself: 404 for a Host no vassal serves, 400 for a request it will not
  * forward, 408 when a client is too slow, 502/503/504 when the backend cannot answer. Plain and short, naming the
  * vassal and its state so an operator reading a browser tab knows where to look. Built as whole raw HTTP/1.1
- * responses (the router processes write them in one go), or written on a node:http response (`sendFailure`).
+ * responses: the router processes write them in one go.
  */
-import type {ServerResponse} from 'node:http';
 
 /** Why the router answered instead of a backend. */
 export type RouterFailure =
@@ -48,20 +47,6 @@ export function statusOf(failure: RouterFailure): number {
       throw new Error(`Internal error: unknown router failure ${JSON.stringify(never)}`);
     }
   }
-}
-
-/** Writes the answer for `failure` on a node:http response (the in-process router of http-router.ts). */
-export function sendFailure(res: ServerResponse, failure: RouterFailure): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const status = statusOf(failure);
-  const {type, body} = bodyOf(failure);
-  const headers: Record<string, string | number> = {'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store'};
-  if (failure.kind === 'unavailable') headers['retry-after'] = 1;
-  res.writeHead(status, headers);
-  res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
 /** The whole response for `failure`; `close` adds `Connection: close`; `headOnly` leaves the body out (HEAD). */

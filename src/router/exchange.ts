@@ -23,8 +23,9 @@ import type {FrontContext} from './front-context.js';
 import {isServingState, type Member, type Pool} from './pool-table.js';
 import {findHeadEnd, IDEMPOTENT_METHODS, MAX_HEAD_BYTES, type RequestHead} from './request-head.js';
 import {parseResponseHead, type ResponseHead} from './response-head.js';
-import {upstreamKey} from './route-table.js';
+import {upstreamKey} from './hosts-and-upstreams.js';
 import type {UpstreamConnection, UpstreamListener} from './upstream-pool.js';
+import {dechunk, MAX_COLLECTED_BODY, uwsgiPacket} from './uwsgi-upstream.js';
 
 /** Request bodies up to this size are held for a retry. */
 const MAX_REPLAY_BYTES = 64 * 1024;
@@ -47,8 +48,13 @@ export class Exchange implements UpstreamListener {
   #staleRetried = false;
   #requestWritten = false;
   #requestDone: boolean;
-  /** Body bytes not yet written because the connection is still connecting. */
+  /** Body bytes not yet written because the connection is still connecting (or a uwsgi node waits for all of them). */
   #queued: Buffer[] = [];
+  #queuedBytes = 0;
+  /** A uwsgi member waits for the whole chunked body before the packet (which says its length) can go. */
+  #awaitingBody = false;
+  /** The router sent `100 Continue` itself (uwsgi members). */
+  #continued = false;
   /** Body bytes sent so far, for a retry; undefined once past MAX_REPLAY_BYTES. */
   #held: Buffer[] | undefined = [];
   #heldBytes = 0;
@@ -93,7 +99,9 @@ export class Exchange implements UpstreamListener {
     this.#tries += 1;
     this.#member = member;
     member.active += 1;
-    const conn = this.head.upgrade !== undefined || this.#staleRetried ? this.#ctx.upstreams.freshConnection(member, this) : this.#ctx.upstreams.connectionFor(member, this);
+    // A uwsgi node closes after each answer; an upgrade keeps its connection for itself.
+    const fresh = member.protocol === 'uwsgi' || this.head.upgrade !== undefined || this.#staleRetried;
+    const conn = fresh ? this.#ctx.upstreams.freshConnection(member, this) : this.#ctx.upstreams.connectionFor(member, this);
     this.#conn = conn;
     if (conn.isConnected) this.#writeRequest(now);
     else this.deadline = now + this.#ctx.settings.connectTimeoutMs;
@@ -109,12 +117,22 @@ export class Exchange implements UpstreamListener {
     if (this.#finished) return true;
     if (this.#requestWritten && this.#conn !== undefined) return this.#conn.socket.write(chunk);
     this.#queued.push(chunk);
+    this.#queuedBytes += chunk.length;
+    if (this.#awaitingBody && this.#queuedBytes > MAX_COLLECTED_BODY) {
+      this.#conn?.destroy();
+      this.#conn = undefined;
+      this.#fail({kind: 'refused', status: 413, cause: `a chunked body over ${MAX_COLLECTED_BODY} bytes cannot be sent over the uwsgi protocol`});
+    }
     return true;
   }
 
   /** The client sent the whole body. */
   endBody(): void {
     this.#requestDone = true;
+    if (this.#awaitingBody && !this.#finished) {
+      this.#awaitingBody = false;
+      this.#writeUwsgiRequest(Date.now());
+    }
   }
 
   onUpstreamConnect(): void {
@@ -122,6 +140,7 @@ export class Exchange implements UpstreamListener {
   }
 
   #writeRequest(now: number): void {
+    if ((this.#member as Member).protocol === 'uwsgi') return this.#writeUwsgiRequest(now);
     const socket = (this.#conn as UpstreamConnection).socket;
     this.#requestWritten = true;
     this.deadline = now + this.#ctx.settings.upstreamTimeoutMs;
@@ -134,6 +153,43 @@ export class Exchange implements UpstreamListener {
     let ok = true;
     for (const chunk of this.#queued) ok = socket.write(chunk);
     this.#queued = [];
+    socket.uncork();
+    if (!ok) this.#client.pauseReading();
+  }
+
+  /** The request as a uwsgi packet and its body; a chunked body is collected whole first (the packet says its length). */
+  #writeUwsgiRequest(now: number): void {
+    const head = this.head;
+    const member = this.#member as Member;
+    const socket = (this.#conn as UpstreamConnection).socket;
+    const client = this.#client;
+    // uWSGI does not answer Expect: 100-continue itself; the router does, as nginx does before reading a body.
+    if (head.expectContinue && head.minor === 1 && head.body.kind !== 'none' && !this.#continued) {
+      this.#continued = true;
+      client.socket.write(CONTINUE);
+    }
+    if (head.body.kind === 'chunked' && !this.#requestDone) {
+      this.#awaitingBody = true;
+      this.deadline = Infinity; // the client's body timeout runs meanwhile
+      return;
+    }
+    const collected = head.body.kind === 'chunked' ? dechunk(this.#queued) : undefined;
+    const bodyLength = collected?.length ?? (head.body.kind === 'length' ? head.body.length : 0);
+    const packet = uwsgiPacket(head, {remote: client.remote, remotePort: client.socket.remotePort, secure: client.secure}, member, bodyLength);
+    if (packet === undefined) {
+      this.#conn?.destroy();
+      this.#conn = undefined;
+      return this.#fail({kind: 'refused', status: 431, cause: 'request headers larger than the 64 KiB a uwsgi packet carries'}, member);
+    }
+    this.#requestWritten = true;
+    this.deadline = now + this.#ctx.settings.upstreamTimeoutMs;
+    socket.cork();
+    socket.write(packet);
+    let ok = true;
+    if (collected !== undefined) ok = collected.length === 0 || socket.write(collected);
+    else for (const chunk of this.#queued) ok = socket.write(chunk);
+    this.#queued = [];
+    this.#queuedBytes = 0;
     socket.uncork();
     if (!ok) this.#client.pauseReading();
   }
@@ -322,6 +378,7 @@ export class Exchange implements UpstreamListener {
   #retry(now: number): void {
     this.#requestWritten = false;
     this.#queued = [...(this.#held ?? [])];
+    this.#queuedBytes = this.#heldBytes;
     this.start(now);
   }
 
@@ -357,7 +414,7 @@ export class Exchange implements UpstreamListener {
     (this.#member as Member).active -= 1;
     const conn = this.#conn as UpstreamConnection;
     if (this.#pausedUpstream) conn.socket.resume();
-    if (this.#upstreamReusable && this.#requestDone) conn.release(now);
+    if (this.#upstreamReusable && this.#requestDone && conn.member.protocol === 'http') conn.release(now);
     else conn.destroy();
     this.#log(now);
     this.#client.onExchangeDone(this.#clientKeepAlive);
@@ -406,4 +463,5 @@ export class Exchange implements UpstreamListener {
 }
 
 const CRLF = Buffer.from('\r\n', 'latin1');
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');

@@ -16,7 +16,7 @@ import {failureResponse, type RouterFailure} from './error-page.js';
 import {describeError} from './failure-log.js';
 import type {FrontContext} from './front-context.js';
 import type {Member} from './pool-table.js';
-import {upstreamKey} from './route-table.js';
+import {upstreamKey} from './hosts-and-upstreams.js';
 
 /** Largest vars block uWSGI accepts by default (buffer-size 4096); nginx sends far less. */
 const MAX_VARS_BYTES = 64 * 1024;

@@ -7,7 +7,7 @@
 import {request} from 'node:http';
 import type {Logger} from '../log/logger.js';
 import type {Member, Routing} from './pool-table.js';
-import {upstreamKey} from './route-table.js';
+import {upstreamKey} from './hosts-and-upstreams.js';
 
 export class HealthChecker {
   readonly #routing: Routing;

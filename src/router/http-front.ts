@@ -14,6 +14,7 @@ import type {Logger} from '../log/logger.js';
 import type {AccessLog} from './access-log.js';
 import {ClientConnection, type ConnectionRegistry} from './client-connection.js';
 import {FailureLog} from './failure-log.js';
+import {LocalAnswers} from './tls/local-answers.js';
 import type {FrontContext} from './front-context.js';
 import type {Member, Routing} from './pool-table.js';
 import type {RouterSettings} from './router-messages.js';
@@ -38,7 +39,7 @@ export class HttpFront implements ConnectionRegistry {
 
   constructor(routing: Routing, settings: RouterSettings, log: Logger, accessLog: AccessLog | undefined) {
     const upstreams = new UpstreamPool({maxIdlePerMember: 64, idleMs: 4_000});
-    this.context = {routing, upstreams, settings, log, accessLog, failures: new FailureLog(log)};
+    this.context = {routing, upstreams, settings, log, accessLog, failures: new FailureLog(log), answers: new LocalAnswers(settings.acmeChallengeDir)};
     this.maxConnections = settings.maxConnections > 0 ? settings.maxConnections : defaultMaxConnections();
     this.#sweep = setInterval(() => this.#onSweep(), SWEEP_MS);
     this.#sweep.unref();

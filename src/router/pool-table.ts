@@ -13,7 +13,7 @@
  */
 import {SERVING, WAKEABLE} from '../emperor/vassal-states.js';
 import type {MemberSpec, PoolSpec, UpstreamProtocol} from './pools.js';
-import {normalizeHost, upstreamKey, type Upstream} from './route-table.js';
+import {normalizeHost, upstreamKey, type Upstream} from './hosts-and-upstreams.js';
 
 /** How a pool spreads requests. */
 export type BalanceMode = 'round-robin' | 'least-conn';
@@ -32,6 +32,9 @@ export class Member {
   readonly key: string;
   readonly upstream: Upstream;
   readonly protocol: UpstreamProtocol;
+  /** modifier1/modifier2 of uwsgi-protocol requests. */
+  readonly modifier1: number;
+  readonly modifier2: number;
   vassal: string;
   weight: number;
   state: string;
@@ -53,6 +56,8 @@ export class Member {
     this.key = memberKey(spec);
     this.upstream = spec.upstream;
     this.protocol = spec.protocol;
+    this.modifier1 = spec.modifier1 ?? 0;
+    this.modifier2 = spec.modifier2 ?? 0;
     this.vassal = spec.vassal;
     this.weight = spec.weight;
     this.state = spec.state;
@@ -64,19 +69,22 @@ export class Member {
 }
 
 function memberKey(spec: MemberSpec): string {
-  return `${spec.id}@${spec.protocol}:${upstreamKey(spec.upstream)}`;
+  return `${spec.id}@${spec.protocol}/${spec.modifier1 ?? 0}/${spec.modifier2 ?? 0}:${upstreamKey(spec.upstream)}`;
 }
 
 /** The members serving one domain. */
 export class Pool {
   readonly domain: string;
   readonly members: readonly Member[];
+  /** Plain-HTTP requests are answered with a 308 to HTTPS (`https-redirect`). */
+  readonly httpsRedirect: boolean;
   readonly #balance: BalanceMode;
 
-  constructor(domain: string, members: readonly Member[], balance: BalanceMode) {
+  constructor(domain: string, members: readonly Member[], balance: BalanceMode, httpsRedirect = false) {
     this.domain = domain;
     this.members = members;
     this.#balance = balance;
+    this.httpsRedirect = httpsRedirect;
   }
 
   /** The member for the next request, skipping `tried`; undefined when no member can answer. */
@@ -200,7 +208,7 @@ export class Routing {
     const httpPools: Pool[] = [];
     const uwsgiPools: Pool[] = [];
     for (const spec of pools) {
-      if (spec.members.length > 0) httpPools.push(new Pool(spec.domain, spec.members.map((m) => memberOf(m, spec.domain)), this.#balance));
+      if (spec.members.length > 0) httpPools.push(new Pool(spec.domain, spec.members.map((m) => memberOf(m, spec.domain)), this.#balance, spec.httpsRedirect === true));
       if (spec.uwsgiMembers.length > 0) uwsgiPools.push(new Pool(spec.domain, spec.uwsgiMembers.map((m) => memberOf(m, spec.domain)), this.#balance));
     }
     for (const [key, member] of this.#members) {

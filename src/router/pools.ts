@@ -7,12 +7,12 @@
  * uid they run as). The first owner to claim a domain keeps it while any of its vassals declares it; a vassal of
  * another owner claiming it is refused and reported (issue 14: it used to go to the first file name in sort order,
  * so a tenant could take a domain by naming a file `a.toml`). Names are matched as nginx's `server_name` does
- * (`route-table.ts` has the rules and the address helpers).
+ * (`hosts-and-upstreams.ts` has the rules and the address helpers).
  */
 import type {VassalSpec} from '../config/vassal-spec.js';
-import {checkDomain, upstreamOf, upstreamOfAddress, type Upstream} from './route-table.js';
+import {checkDomain, upstreamOf, upstreamOfAddress, type Upstream} from './hosts-and-upstreams.js';
 
-/** The protocol the router speaks to a backend: HTTP/1.1, or uWSGI's binary protocol (fastrouter, subscriptions). */
+/** The protocol the router speaks to a backend: HTTP/1.1, or uWSGI's binary protocol (uwsgi sockets, subscriptions). */
 export type UpstreamProtocol = 'http' | 'uwsgi';
 
 /** One backend of a pool, as the emperor describes it to the router processes. */
@@ -27,6 +27,9 @@ export interface MemberSpec {
   readonly weight: number;
   /** The vassal's state id (`ready`, `starting`, `backoff`…); `ready` for nodes that have no emperor state. */
   readonly state: string;
+  /** modifier1/modifier2 of uwsgi-protocol requests (a subscription says; 0/0 otherwise). */
+  readonly modifier1?: number;
+  readonly modifier2?: number;
 }
 
 /** Every backend serving one domain (exact, or `*.example.test`). */
@@ -38,6 +41,8 @@ export interface PoolSpec {
   readonly members: readonly MemberSpec[];
   /** uWSGI-protocol members (the fastrouter). */
   readonly uwsgiMembers: readonly MemberSpec[];
+  /** Plain-HTTP requests get a 308 to HTTPS (a member vassal says `https-redirect = true`). */
+  readonly httpsRedirect?: boolean;
 }
 
 /** What the emperor knows of one vassal when it builds the table. */
@@ -125,19 +130,30 @@ export function buildRoutes(vassals: readonly RoutableVassal[], previousClaims: 
       }
     }
     claims.set(domain, holderOwner);
+    const httpsRedirect = kept.some((c) => c.vassal.spec.httpsRedirect);
     const weightOf = (v: RoutableVassal) => Math.max(1, v.spec.routerWeight ?? 1);
     pools.push({
       domain,
       ...(holderOwner === undefined ? {} : {owner: holderOwner}),
-      members: kept.flatMap((c) =>
-        c.http === undefined ? [] : [{id: `vassal:${c.vassal.spec.name}`, vassal: c.vassal.spec.name, upstream: c.http, protocol: 'http' as const, weight: weightOf(c.vassal), state: c.vassal.state}],
-      ),
-      uwsgiMembers: kept.flatMap((c) =>
-        c.uwsgi === undefined ? [] : [{id: `vassal:${c.vassal.spec.name}#uwsgi`, vassal: c.vassal.spec.name, upstream: c.uwsgi, protocol: 'uwsgi' as const, weight: weightOf(c.vassal), state: c.vassal.state}],
-      ),
+      ...(httpsRedirect ? {httpsRedirect} : {}),
+      // A vassal with only a uwsgi `socket` is reached by the HTTP fronts over the uwsgi protocol too.
+      members: kept.flatMap((c) => {
+        const http = c.http === undefined ? undefined : httpMember(c.vassal, c.http, weightOf(c.vassal));
+        const uwsgi = c.uwsgi === undefined ? undefined : uwsgiMember(c.vassal, c.uwsgi, weightOf(c.vassal));
+        return http !== undefined ? [http] : uwsgi !== undefined ? [uwsgi] : [];
+      }),
+      uwsgiMembers: kept.flatMap((c) => (c.uwsgi === undefined ? [] : [uwsgiMember(c.vassal, c.uwsgi, weightOf(c.vassal))])),
     });
   }
   return {pools, conflicts, badDomains, unroutable, claims};
+}
+
+function httpMember(vassal: RoutableVassal, upstream: Upstream, weight: number): MemberSpec {
+  return {id: `vassal:${vassal.spec.name}`, vassal: vassal.spec.name, upstream, protocol: 'http', weight, state: vassal.state};
+}
+
+function uwsgiMember(vassal: RoutableVassal, upstream: Upstream, weight: number): MemberSpec {
+  return {id: `vassal:${vassal.spec.name}#uwsgi`, vassal: vassal.spec.name, upstream, protocol: 'uwsgi', weight, state: vassal.state};
 }
 
 /** The uwsgi-protocol upstream of an app-server vassal (its first `socket`), for the fastrouter. */

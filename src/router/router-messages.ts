@@ -37,16 +37,26 @@ export interface RouterSettings {
   /** Combined-format access log file (undefined: off). */
   readonly accessLog: string | undefined;
   readonly logFormat: 'human' | 'json';
+  /** Where the emperor's ACME orders leave HTTP-01 answers (`SNI-DIR/.acme/challenges`); undefined: no ACME. */
+  readonly acmeChallengeDir: string | undefined;
 }
 
-/** A listening socket and the front that serves it: `http` (--emperor-http), `fastrouter`; router-tls adds more. */
+/** What an `https` listener needs: the certificates, HTTP/2 or not, and the session ticket keys every process shares. */
+export interface HttpsListenerSettings {
+  readonly sniDir: string;
+  readonly h2: boolean;
+  /** 48 bytes, base64: the same in every router process, so a client resumes its session whichever one it reaches. */
+  readonly ticketKeys: string;
+}
+
+/** A listening socket and the front that serves it: `http` (--emperor-http), `https` (--emperor-https), `fastrouter`. */
 export interface ListenerSpec {
   readonly id: string;
   readonly kind: string;
   /** The address as bound (with the real port), for logs. */
   readonly address: string;
-  /** Kind-specific settings (certificate directories…). */
-  readonly options?: Readonly<Record<string, unknown>>;
+  /** Kind-specific settings (`https`: HttpsListenerSettings). */
+  readonly options?: HttpsListenerSettings;
 }
 
 export type ToRouter =

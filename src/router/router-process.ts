@@ -6,8 +6,8 @@
  *   (fork) ──start──► configured ──listen × N──► serving ──stop / pipe closed──► draining ──► exit 0
  *   any uncaught error ──► exit 1 (the emperor starts another; its sockets kept the queued connections)
  *
- * Listener kinds are a table: `http` (the HTTP front) and `fastrouter` (the uwsgi-protocol front) here; router-tls
- * registers its kinds the same way (`LISTENER_KINDS`), each getting the shared routing and settings.
+ * Listener kinds are a table (`LISTENER_KINDS`): `http` (the HTTP front), `https` (TLS by SNI, HTTP/2 by ALPN, onto
+ * the same HTTP front) and `fastrouter` (the uwsgi-protocol front), each getting the shared routing and settings.
  */
 import {AccessLog} from './access-log.js';
 import {createLogger, type Logger} from '../log/logger.js';
@@ -16,12 +16,17 @@ import {HealthChecker} from './health-check.js';
 import {HttpFront} from './http-front.js';
 import {Routing} from './pool-table.js';
 import type {FromRouter, ListenerSpec, RouterSettings, ToRouter} from './router-messages.js';
+import {HttpsFront, TLS_DEFAULTS} from './tls/https-listener.js';
+import {SniStore} from './tls/sni-store.js';
 
 /** What a listener kind gets to work with. */
 export interface ListenerDeps {
   readonly http: HttpFront;
   readonly fastrouter: FastRouter;
   readonly log: Logger;
+  readonly settings: RouterSettings;
+  /** The HTTPS fronts started so far (closed on stop). */
+  readonly https: HttpsFront[];
 }
 
 /** Starts serving one listening socket handle; resolves once it accepts. */
@@ -30,6 +35,15 @@ export type ListenerKind = (handle: object, spec: ListenerSpec, deps: ListenerDe
 export const LISTENER_KINDS: Record<string, ListenerKind> = {
   http: async (handle, _spec, deps) => void (await deps.http.listen(handle)),
   fastrouter: async (handle, _spec, deps) => void (await deps.fastrouter.listen(handle)),
+  https: async (handle, spec, deps) => {
+    const tls = spec.options;
+    if (tls === undefined) throw new Error(`Internal error: https listener ${spec.id} without its settings`);
+    const ticketKeys = Buffer.from(tls.ticketKeys, 'base64');
+    const store = new SniStore({dir: tls.sniDir, settings: {...TLS_DEFAULTS, ticketKeys}, log: deps.log});
+    const front = new HttpsFront({store, front: deps.http, log: deps.log, h2: tls.h2, ticketKeys, handshakeTimeoutMs: deps.settings.headersTimeoutMs});
+    deps.https.push(front);
+    await front.listen(handle);
+  },
 };
 
 function send(message: FromRouter): void {
@@ -58,9 +72,17 @@ function start(settings: RouterSettings, listeners: ListenerSpec[]): void {
     fastrouter?.retire(member);
   });
   http = new HttpFront(routing, settings, log, accessLog);
+  // https-redirect pools send plain-HTTP clients to the first HTTPS listener's port.
+  const https = listeners.find((l) => l.kind === 'https');
+  if (https !== undefined) http.context.answers.httpsPort = portOf(https.address);
   fastrouter = new FastRouter(http.context, http.maxConnections);
   const health = settings.healthCheckPath === undefined ? undefined : new HealthChecker(routing, settings.healthCheckPath, settings.healthIntervalMs, log);
-  running = {settings, listeners, waiting: new Set(listeners.map((l) => l.id)), deps: {http, fastrouter, log}, accessLog, health};
+  running = {settings, listeners, waiting: new Set(listeners.map((l) => l.id)), deps: {http, fastrouter, log, settings, https: []}, accessLog, health};
+}
+
+function portOf(address: string): number | undefined {
+  const match = /:(\d+)$/.exec(address);
+  return match === null ? undefined : Number(match[1]);
 }
 
 async function listen(id: string, handle: object | undefined): Promise<void> {
@@ -79,6 +101,7 @@ async function stop(graceMs: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   running?.health?.stop();
+  for (const https of running?.deps.https ?? []) https.close();
   await Promise.all([running?.deps.http.close(graceMs), running?.deps.fastrouter.close(graceMs)]);
   running?.accessLog?.close();
   process.exit(0);

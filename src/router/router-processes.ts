@@ -4,13 +4,16 @@
  * claims carry over from one build to the next, so a domain stays with the owner that had it first. Conflicts,
  * unroutable vassals and bad domain values are logged once per change, not on every rebuild.
  *
- * Other sources of members (router-tls's subscription server) add theirs with `setExtraPools(source, pools)`; their
- * pools join the vassals' pools of the same domain.
+ * Other sources of members (the subscription server) add theirs with `setExtraPools(source, pools)`; their members
+ * join the vassals' pool of the same domain (one pool, as several vassals of one owner form one), unless that domain
+ * belongs to another user than the emperor's (tyrant mode, vassals with `uid`): a tenant's domain stays its own,
+ * whoever can send a datagram to the subscription server (`KAISER_ROUTER_DOMAIN_TAKEN`).
  */
 import {formatError} from '../errors.js';
 import type {Logger} from '../log/logger.js';
 import type {Result} from '../result.js';
-import {buildRoutes, type PoolSpec, type RoutableVassal} from './pools.js';
+import {buildRoutes, type MemberSpec, type PoolSpec, type RoutableVassal} from './pools.js';
+import {upstreamKey} from './hosts-and-upstreams.js';
 import {RouterSupervisor, type ListenerRequest} from './router-supervisor.js';
 import type {RouterSettings} from './router-messages.js';
 
@@ -21,6 +24,8 @@ export interface RouterProcessesOptions {
   readonly listeners: readonly ListenerRequest[];
   /** The emperor's vassals, in the order it first saw them. */
   readonly vassals: () => readonly RoutableVassal[];
+  /** The emperor's uid: domains of vassals running as it may take subscribed members. */
+  readonly emperorUid: number | undefined;
   readonly log: Logger;
 }
 
@@ -35,6 +40,7 @@ export class RouterProcesses {
   readonly #extra = new Map<string, readonly PoolSpec[]>();
   #rebuild: NodeJS.Timeout | undefined;
   #pools: PoolSpec[] = [];
+  #vassalDomains: string[] = [];
 
   constructor(options: RouterProcessesOptions) {
     this.#options = options;
@@ -72,6 +78,11 @@ export class RouterProcesses {
     return this.#supervisor.applied();
   }
 
+  /** The domains vassals hold (ACME orders certificates for these, not for subscription keys). */
+  vassalDomains(): readonly string[] {
+    return this.#vassalDomains;
+  }
+
   /** The pools last sent (tests, `kaiser ls`). */
   pools(): readonly PoolSpec[] {
     return this.#pools;
@@ -101,25 +112,41 @@ export class RouterProcesses {
       lines.push(formatError('KAISER_ROUTER_DOMAIN_TAKEN', {domain: c.domain, vassal: c.vassal, servedBy: `${c.heldBy} (uid ${c.holder ?? '?'}; this vassal runs as uid ${c.owner ?? '?'})`}));
     }
     for (const b of built.badDomains) lines.push(formatError('KAISER_ROUTER_BAD_DOMAIN', {domain: b.domain, vassal: b.vassal, reason: b.reason}));
+    this.#vassalDomains = built.pools.map((p) => p.domain);
+    const merged = mergeExtra(built.pools, this.#extra, this.#options.emperorUid);
+    for (const r of merged.refused) lines.push(formatError('KAISER_ROUTER_DOMAIN_TAKEN', {domain: r.domain, vassal: r.member, servedBy: `vassals of uid ${r.owner}`}));
     const now = new Set(lines);
     for (const line of lines) if (!this.#reported.has(line)) this.#log.warn('vassal not routed', {uwsgi: `[router] ${line}`});
     this.#reported = now;
-    this.#pools = mergeExtra(built.pools, this.#extra);
+    this.#pools = merged.pools;
     this.#supervisor.setTable(this.#pools);
   }
 }
 
-function mergeExtra(pools: PoolSpec[], extra: ReadonlyMap<string, readonly PoolSpec[]>): PoolSpec[] {
-  if (extra.size === 0) return pools;
+/**
+ * The vassals' pools with the other sources' members added: same domain, one pool (a member already there with the
+ * same address and protocol is not added twice), unless the domain is held by another user than the emperor's.
+ */
+function mergeExtra(pools: PoolSpec[], extra: ReadonlyMap<string, readonly PoolSpec[]>, emperorUid: number | undefined): {pools: PoolSpec[]; refused: {domain: string; member: string; owner: number}[]} {
+  const refused: {domain: string; member: string; owner: number}[] = [];
+  if (extra.size === 0) return {pools, refused};
   const byDomain = new Map(pools.map((p) => [p.domain, p]));
+  const same = (a: MemberSpec, b: MemberSpec) => a.protocol === b.protocol && upstreamKey(a.upstream) === upstreamKey(b.upstream);
   for (const list of extra.values()) {
     for (const pool of list) {
       const existing = byDomain.get(pool.domain);
-      byDomain.set(
-        pool.domain,
-        existing === undefined ? pool : {...existing, members: [...existing.members, ...pool.members], uwsgiMembers: [...existing.uwsgiMembers, ...pool.uwsgiMembers]},
-      );
+      if (existing === undefined) {
+        byDomain.set(pool.domain, pool);
+      } else if (existing.owner !== undefined && existing.owner !== emperorUid) {
+        for (const member of pool.members) refused.push({domain: pool.domain, member: `${member.vassal} node ${upstreamKey(member.upstream)}`, owner: existing.owner});
+      } else {
+        byDomain.set(pool.domain, {
+          ...existing,
+          members: [...existing.members, ...pool.members.filter((m) => !existing.members.some((e) => same(e, m)))],
+          uwsgiMembers: [...existing.uwsgiMembers, ...pool.uwsgiMembers.filter((m) => !existing.uwsgiMembers.some((e) => same(e, m)))],
+        });
+      }
     }
   }
-  return [...byDomain.values()];
+  return {pools: [...byDomain.values()], refused};
 }

@@ -19,18 +19,18 @@ import {err, ok, type Result} from '../result.js';
 import {signalGroup, terminate} from '../util/terminate.js';
 import {bindListenSockets, type HeldSocket} from './listen-sockets.js';
 import type {PoolSpec} from './pools.js';
-import type {FromRouter, ListenerSpec, RouterSettings, ToRouter} from './router-messages.js';
+import type {FromRouter, HttpsListenerSettings, ListenerSpec, RouterSettings, ToRouter} from './router-messages.js';
 
 const ROUTER_MAIN = fileURLToPath(new URL('./router-process.js', import.meta.url));
 const COALESCE_MS = 5;
 const STABLE_MS = 60_000;
 const MAX_BACKOFF_MS = 30_000;
 
-/** A listener to open: its kind (`http`, `fastrouter`, router-tls's kinds) and address. */
+/** A listener to open: its kind (`http`, `https`, `fastrouter`) and address. */
 export interface ListenerRequest {
   readonly kind: string;
   readonly address: string;
-  readonly options?: Readonly<Record<string, unknown>>;
+  readonly options?: HttpsListenerSettings;
 }
 
 export interface RouterSupervisorOptions {

@@ -1,6 +1,6 @@
 import {loadVassalSpec, type VassalSpec} from '../../src/config/vassal-spec.js';
 import {buildRoutes} from '../../src/router/pools.js';
-import type {Upstream} from '../../src/router/route-table.js';
+import type {Upstream} from '../../src/router/hosts-and-upstreams.js';
 
 const A: Upstream = {host: '127.0.0.1', port: 8001};
 const B: Upstream = {host: '127.0.0.1', port: 8002};
@@ -60,10 +60,22 @@ describe('buildRoutes', () => {
     expect(built.pools[0]?.members.map((m) => m.vassal)).toEqual(['z.ini']);
   });
 
-  it('offers a vassal\'s uwsgi socket to the fastrouter', () => {
-    const built = buildRoutes([vassal('u.ini', 'wsgi-file = u.py\nsocket = 127.0.0.1:8001\ndomain = u.test', 1000)]);
-    expect(built.pools[0]?.members).toEqual([]);
+  it('offers a vassal\'s uwsgi socket to the fastrouter, and to the HTTP fronts when it has no HTTP address', () => {
+    const built = buildRoutes([
+      vassal('u.ini', 'wsgi-file = u.py\nsocket = 127.0.0.1:8001\ndomain = u.test', 1000),
+      vassal('h.ini', 'wsgi-file = h.py\nsocket = 127.0.0.1:8001\nhttp-socket = 127.0.0.1:8002\ndomain = h.test', 1000),
+    ]);
+    expect(built.pools[0]?.members.map((m) => [m.vassal, m.upstream, m.protocol])).toEqual([['u.ini', A, 'uwsgi']]);
     expect(built.pools[0]?.uwsgiMembers.map((m) => [m.vassal, m.upstream, m.protocol])).toEqual([['u.ini', A, 'uwsgi']]);
+    expect(built.pools[1]?.members.map((m) => [m.vassal, m.upstream, m.protocol])).toEqual([['h.ini', B, 'http']]);
     expect(built.unroutable).toEqual([]);
+  });
+
+  it('marks a pool https-redirect when one of its vassals asks for it', () => {
+    const built = buildRoutes([
+      vassal('a.ini', 'wsgi-file = a.py\nhttp-socket = :8001\ndomain = shop.test\nhttps-redirect = true', 1000),
+      vassal('b.ini', 'wsgi-file = b.py\nhttp-socket = :8002\ndomain = other.test', 1000),
+    ]);
+    expect(built.pools.map((p) => [p.domain, p.httpsRedirect === true])).toEqual([['shop.test', true], ['other.test', false]]);
   });
 });

@@ -10,7 +10,7 @@ import type {AccessLog} from '../../src/router/access-log.js';
 import {HttpFront} from '../../src/router/http-front.js';
 import {Routing} from '../../src/router/pool-table.js';
 import type {PoolSpec} from '../../src/router/pools.js';
-import type {Upstream as UpstreamAddress} from '../../src/router/route-table.js';
+import type {Upstream as UpstreamAddress} from '../../src/router/hosts-and-upstreams.js';
 import type {RouterSettings} from '../../src/router/router-messages.js';
 
 export interface Upstream {
@@ -102,6 +102,7 @@ export const TEST_SETTINGS: RouterSettings = {
   healthIntervalMs: 5_000,
   accessLog: undefined,
   logFormat: 'json',
+  acmeChallengeDir: undefined,
 };
 
 export async function startRouter(entries: RouteEntry[], settings: Partial<RouterSettings> = {}, accessLog?: AccessLog): Promise<{front: HttpFront; port: number; setRoutes: (e: RouteEntry[]) => void; lines: Record<string, unknown>[]}> {

@@ -1,38 +1,24 @@
 /**
  * Subscribed nodes as the router processes' pool specs: what the emperor sends its router processes when a node
- * joins, leaves or expires (the router processes then pick members themselves, by the pool's balance mode). The
- * shape is the route table's `PoolSpec`: one pool per key, each node a member with its address, protocol and
- * weight; uwsgi-protocol nodes also serve the fastrouter (`uwsgiMembers`). Pure.
+ * joins, changes, leaves or expires (the router processes then pick members themselves, by the pool's balance mode,
+ * with the same passive health and retries as for vassals). The shape is the route table's `PoolSpec`: one pool per
+ * key, each node a member with its address, protocol, modifiers and weight; uwsgi-protocol nodes also serve the
+ * fastrouter (`uwsgiMembers`). Pure.
  */
-import type {NodeAddress, NodeProtocol, SubscriptionPools} from './subscription-pools.js';
-
-/** One subscribed node as a pool member. */
-export interface SubscribedMemberSpec {
-  readonly id: string;
-  /** Shown where a vassal name would be (logs, error pages): `subscription KEY`. */
-  readonly vassal: string;
-  readonly upstream: NodeAddress;
-  readonly protocol: NodeProtocol;
-  readonly weight: number;
-  readonly state: 'ready';
-}
-
-export interface SubscribedPoolSpec {
-  readonly domain: string;
-  readonly members: readonly SubscribedMemberSpec[];
-  readonly uwsgiMembers: readonly SubscribedMemberSpec[];
-}
+import type {MemberSpec, PoolSpec} from '../pools.js';
+import type {SubscriptionPools} from './subscription-pools.js';
 
 /** Every pool of `pools` as a pool spec (nodes already silent past the tolerance are left out). */
-export function poolSpecsOf(pools: SubscriptionPools, now: number): SubscribedPoolSpec[] {
+export function poolSpecsOf(pools: SubscriptionPools, now: number): PoolSpec[] {
   return pools.snapshot(now).flatMap(({key, nodes}) => {
-    const members = nodes.map((node): SubscribedMemberSpec => ({
+    const members = nodes.map((node): MemberSpec => ({
       id: `subscription:${key}:${node.name}`,
       vassal: `subscription ${key}`,
       upstream: node.address,
       protocol: node.protocol,
       weight: node.weight,
       state: 'ready',
+      ...(node.protocol === 'uwsgi' ? {modifier1: node.modifier1, modifier2: node.modifier2} : {}),
     }));
     return members.length === 0 ? [] : [{domain: key, members, uwsgiMembers: members.filter((m) => m.protocol === 'uwsgi')}];
   });

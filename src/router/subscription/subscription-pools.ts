@@ -1,14 +1,12 @@
 /**
  * The pools of subscribed nodes, by key (a Host, as uWSGI's HTTP router keys them): who announced, with what
- * weight and protocol, and when last. Pure: no I/O; the clock is passed in.
+ * weight, protocol and modifiers, and when last. Pure: no I/O; the clock is passed in. The emperor keeps them and
+ * sends them to the router processes as pool members (`pool-specs.ts`); choosing a node per request, passive health
+ * and retries are the router processes' (`pool-table.ts`), as for vassals.
  *
- *   (none) ──ANNOUNCE──► alive ──ANNOUNCE──► alive (last announce, weight, load updated)
+ *   (none) ──ANNOUNCE──► alive ──ANNOUNCE──► alive (last announce updated; weight, protocol… changed: an event)
  *                          │ ──UNSUBSCRIBE──► (none)
- *                          │ ──SILENT > tolerance──► (none)   "no announce received in 17 seconds"
- *                          └─ a refused connection ──► skipped for `failedMs`, still announced, then picked again
- *
- * A pool picks its nodes by smooth weighted round robin (nginx's: each pick adds every node's weight to its
- * current score and takes the highest, which then pays back the total), so weights 3:1 give a a a b, interleaved.
+ *                          └ ──SILENT > tolerance──► (none)   "no announce received in 17 seconds"
  */
 
 /** How the router talks to a node. */
@@ -34,18 +32,14 @@ export interface Announce {
 /** One node of a pool. */
 export interface PoolNode extends Announce {
   readonly subscribedAt: number;
-  lastAnnounceAt: number;
-  /** Until when the node is skipped after a refused connection (0 = not skipped). */
-  failedUntil: number;
-  /** Smooth weighted round robin score. */
-  current: number;
-  requests: number;
+  readonly lastAnnounceAt: number;
 }
 
-/** What changed, for the caller's log lines. */
+/** What changed, for the caller's log lines (and to resend the pools). */
 export type PoolEvent =
   | {kind: 'new-pool'; key: string}
   | {kind: 'new-node'; key: string; node: string}
+  | {kind: 'changed'; key: string; node: string}
   | {kind: 'removed'; key: string; node: string; why: 'unsubscribed' | 'expired'; silentMs: number}
   | {kind: 'pool-gone'; key: string};
 
@@ -53,11 +47,9 @@ export type PoolEvent =
 export class SubscriptionPools {
   readonly #pools = new Map<string, PoolNode[]>();
   readonly #toleranceMs: number;
-  readonly #failedMs: number;
 
-  constructor({toleranceMs, failedMs = 5_000}: {toleranceMs: number; failedMs?: number}) {
+  constructor({toleranceMs}: {toleranceMs: number}) {
     this.#toleranceMs = toleranceMs;
-    this.#failedMs = failedMs;
   }
 
   /** Adds the node or refreshes it. */
@@ -70,13 +62,16 @@ export class SubscriptionPools {
       this.#pools.set(key, pool);
       events.push({kind: 'new-pool', key});
     }
-    const known = pool.find((node) => node.name === announce.name);
-    if (known !== undefined) {
-      Object.assign(known, {weight: announce.weight, cores: announce.cores, load: announce.load, lastAnnounceAt: now, protocol: announce.protocol, address: announce.address});
+    const at = pool.findIndex((node) => node.name === announce.name);
+    const known = pool[at];
+    const node: PoolNode = {...announce, key, subscribedAt: known?.subscribedAt ?? now, lastAnnounceAt: now};
+    if (known === undefined) {
+      pool.push(node);
+      events.push({kind: 'new-node', key, node: announce.name});
       return events;
     }
-    pool.push({...announce, key, subscribedAt: now, lastAnnounceAt: now, failedUntil: 0, current: 0, requests: 0});
-    events.push({kind: 'new-node', key, node: announce.name});
+    pool[at] = node;
+    if (routeOf(known) !== routeOf(node)) events.push({kind: 'changed', key, node: announce.name});
     return events;
   }
 
@@ -98,48 +93,11 @@ export class SubscriptionPools {
     return events;
   }
 
-  /**
-   * The node to send a request for `host` to: the pool keyed by the Host as sent, else by the name without its port.
-   * Expired nodes are never picked (even between sweeps); nodes that refused recently only when no other is left.
-   * `exclude` skips a node already tried for this request.
-   */
-  pick(host: string, now: number, exclude?: PoolNode): PoolNode | undefined {
-    const lower = host.trim().toLowerCase();
-    let pool = this.#pools.get(lower);
-    if (pool === undefined) {
-      const colon = lower.lastIndexOf(':');
-      if (colon > 0 && !lower.endsWith(']')) pool = this.#pools.get(lower.slice(0, colon));
-    }
-    if (pool === undefined) return undefined;
-    const alive = pool.filter((node) => now - node.lastAnnounceAt <= this.#toleranceMs && node !== exclude);
-    const healthy = alive.filter((node) => node.failedUntil <= now);
-    const candidates = healthy.length > 0 ? healthy : alive;
-    if (candidates.length === 0) return undefined;
-    let total = 0;
-    let best: PoolNode | undefined;
-    for (const node of candidates) {
-      node.current += node.weight;
-      total += node.weight;
-      if (best === undefined || node.current > best.current) best = node;
-    }
-    if (best === undefined) return undefined;
-    best.current -= total;
-    best.requests += 1;
-    return best;
-  }
-
-  /** A connection to `node` was refused or reset: skip it for a while. */
-  markFailed(node: PoolNode, now: number): void {
-    node.failedUntil = now + this.#failedMs;
-  }
-
-  /** Every pool and its nodes (stats, tests). */
-  snapshot(now: number): {key: string; nodes: {name: string; address: NodeAddress; protocol: NodeProtocol; weight: number; requests: number; lastAnnounceAgoMs: number; failed: boolean}[]}[] {
+  /** Every pool and its live nodes (pool specs, stats, tests). */
+  snapshot(now: number): {key: string; nodes: (PoolNode & {lastAnnounceAgoMs: number})[]}[] {
     return [...this.#pools].map(([key, nodes]) => ({
       key,
-      nodes: nodes
-        .filter((n) => now - n.lastAnnounceAt <= this.#toleranceMs)
-        .map((n) => ({name: n.name, address: n.address, protocol: n.protocol, weight: n.weight, requests: n.requests, lastAnnounceAgoMs: now - n.lastAnnounceAt, failed: n.failedUntil > now})),
+      nodes: nodes.filter((n) => now - n.lastAnnounceAt <= this.#toleranceMs).map((n) => ({...n, lastAnnounceAgoMs: now - n.lastAnnounceAt})),
     }));
   }
 
@@ -157,6 +115,11 @@ export class SubscriptionPools {
     }
     return events;
   }
+}
+
+/** What the router needs of a node: a change of any of it is sent on. */
+function routeOf(node: PoolNode): string {
+  return JSON.stringify([node.address, node.protocol, node.modifier1, node.modifier2, node.weight]);
 }
 
 /** A key as pools store it: lower case, no trailing dot (a Host is case-insensitive). */

@@ -1,19 +1,21 @@
 /**
- * uWSGI's subscription server (`--subscription-server ADDR`): a UDP socket receiving uwsgi packets with modifier1
- * 224, each announcing "the node at `address` serves `key`" (modifier2 0) or withdrawing it (modifier2 1), as real
- * uWSGI sends them for `--subscribe-to SERVER:KEY` and `--subscribe2 server=…,key=…` (every `subscribe-freq`,
- * 10 s). The nodes land in `SubscriptionPools`; a node silent for `--subscription-tolerance` (17 s) is dropped.
+ * uWSGI's subscription server (`--subscription-server ADDR`): a UDP socket, in the emperor, receiving uwsgi packets
+ * with modifier1 224, each announcing "the node at `address` serves `key`" (modifier2 0) or withdrawing it
+ * (modifier2 1), as real uWSGI sends them for `--subscribe-to SERVER:KEY` and `--subscribe2 server=…,key=…` (every
+ * `subscribe-freq`, 10 s). The nodes land in `SubscriptionPools`; a node silent for `--subscription-tolerance`
+ * (17 s) is dropped.
  *
  *   datagram ──decode──► modifier1 224? ──vars──► key, address, modifier1, modifier2, weight, cores, load, proto
  *                │ no                     │ missing / bad                     │
  *                ▼                        ▼                                   ▼
- *           refused (logged, 1/s)    refused (logged, 1/s)     pools.announce / pools.unsubscribe
+ *           refused (logged, 1/s)    refused (logged, 1/s)     pools.announce / pools.unsubscribe ──► onChange
  *
- * How the router talks to a node follows its subscription: the uwsgi protocol by default (a uWSGI `socket`, what
- * uWSGI's own routers assume), HTTP when the packet says `proto = http` (kaiser vassals with an `http-socket`).
- * An address with a wildcard host (`:3031`, `0.0.0.0:3031`) is reached at the sender's IP; a UNIX socket address is
- * accepted only from a loopback sender. Keys already served by a vassal's `domain` stay the vassal's: the router
- * looks at vassal routes first.
+ * It runs in the emperor, not in a router process, because every router process must know every node, and a UDP
+ * socket hands each datagram to one process only: on a change the emperor sends the pools to all of them with the
+ * vassals' (`front-door.ts`). How the router talks to a node follows its subscription: the uwsgi protocol by
+ * default (a uWSGI `socket`, what uWSGI's own routers assume), HTTP when the packet says `proto = http` (kaiser
+ * vassals with an `http-socket`). An address with a wildcard host (`:3031`, `0.0.0.0:3031`) is reached at the
+ * sender's IP; a UNIX socket address is accepted only from a loopback sender.
  */
 import {createSocket, type Socket as UdpSocket} from 'node:dgram';
 import {isIP} from 'node:net';
@@ -179,6 +181,8 @@ function logPoolEvent(log: Logger, event: PoolEvent, toleranceMs: number): void 
       return void log.info('new pool', {uwsgi: `${prefix} new pool: ${event.key}`, key: event.key});
     case 'new-node':
       return void log.info('new node', {uwsgi: `${prefix} ${event.key} => new node: ${event.node}`, key: event.key, node: event.node});
+    case 'changed':
+      return void log.info('node changed', {uwsgi: `${prefix} ${event.key} => node ${event.node} announced a new weight, protocol or modifier`, key: event.key, node: event.node});
     case 'removed':
       if (event.why === 'expired') {
         return void log.warn('node expired', {uwsgi: `${prefix} ${event.key} => marking ${event.node} as failed (no announce received in ${Math.round(toleranceMs / 1000)} seconds)`, key: event.key, node: event.node, silentMs: Math.round(event.silentMs)});

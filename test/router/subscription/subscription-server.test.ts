@@ -61,7 +61,7 @@ describe('subscription server', () => {
     await send(uwsgiAnnounce('sub.test', '127.0.0.1:3031'));
     await send(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
     await send(Buffer.from([224]));
-    await waitFor(() => server?.pools.pick('sub.test', now) !== undefined, 5_000, 'the node to join its pool');
+    await waitFor(() => server?.pools.snapshot(now).some((p) => p.key === 'sub.test' && p.nodes.length === 1) === true, 5_000, 'the node to join its pool');
     await waitFor(() => lines.some((l) => l['code'] === 'KAISER_SUBSCRIPTION_REFUSED'), 5_000, 'the refusal log line');
     expect(lines.filter((l) => l['code'] === 'KAISER_SUBSCRIPTION_REFUSED')).toHaveLength(1);
     expect(lines.some((l) => String(l['uwsgi']).includes('sub.test => new node: 127.0.0.1:3031'))).toBe(true);

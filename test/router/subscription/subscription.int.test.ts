@@ -51,12 +51,14 @@ describe('subscription server with kaiser vassals (subscribe-to in a vassal file
     publish(dir, 'k2.toml', `socket = "127.0.0.1:${k2}"\nwsgi-file = "${WHOAMI}"\nenv = ["WHOAMI=k2"]\nsubscribe2 = "server=127.0.0.1:${udp},key=kv.test,weight=1"\n`);
     await kaiser.waitForLine(`kv.test => new node: 127.0.0.1:${k1}`, 30_000);
     await kaiser.waitForLine(`kv.test => new node: 127.0.0.1:${k2}`, 30_000);
+    await waitFor(async () => (await call(http, 'kv.test')).body.startsWith('k2 '), 5_000, 'k2 to be routed');
     const answers = new Set<string>();
     for (let i = 0; i < 6; i += 1) answers.add((await call(http, 'kv.test', {path: '/q'})).body);
     // k1 over HTTP (the router adds X-Forwarded-Proto), k2 over the uwsgi protocol (its own url scheme)
     expect([...answers].sort()).toEqual(['k1 http /q', 'k2 http /q']);
     rmSync(join(dir, 'k1.toml'));
     await kaiser.waitForLine(`kv.test => removing node 127.0.0.1:${k1}`, 30_000);
+    await waitFor(async () => (await call(http, 'kv.test')).body === 'k2 http /' && (await call(http, 'kv.test')).body === 'k2 http /', 5_000, 'k1 to leave the pool');
     for (let i = 0; i < 4; i += 1) expect((await call(http, 'kv.test')).body).toBe('k2 http /');
   });
 });
@@ -71,6 +73,7 @@ describe('subscription server with kaiser vassals (subscribe-to in a vassal file
     await kaiser.waitForLine('HTTP router on', 20_000);
     const first = uwsgiNode(dir, 'n1', n1, `127.0.0.1:${udp}:sub.test`);
     await kaiser.waitForLine(`sub.test => new node: 127.0.0.1:${n1}`, 20_000);
+    await waitFor(async () => (await call(http, 'sub.test')).status === 200, 5_000, 'n1 to be routed');
     // the uwsgi protocol carries path (decoded), query, method and body
     expect(await call(http, 'sub.test', {path: '/a%20b?x=1'})).toEqual({status: 200, body: 'n1 http /a b?x=1'});
     expect(await call(http, 'SUB.test:80', {method: 'POST', path: '/p', body: 'hello'})).toEqual({status: 200, body: 'n1 http /p 5'});
@@ -78,6 +81,8 @@ describe('subscription server with kaiser vassals (subscribe-to in a vassal file
     // a second node joins the pool: both get requests
     const second = uwsgiNode(dir, 'n2', n2, `127.0.0.1:${udp}:sub.test`);
     await kaiser.waitForLine(`sub.test => new node: 127.0.0.1:${n2}`, 20_000);
+    // the emperor sends the new pool to its router processes within milliseconds
+    await waitFor(async () => (await call(http, 'sub.test')).body.startsWith('n2 '), 5_000, 'n2 to be routed');
     const seen = new Map<string, number>();
     for (let i = 0; i < 20; i += 1) {
       const {body} = await call(http, 'sub.test');
@@ -100,12 +105,14 @@ describe('subscription server with kaiser vassals (subscribe-to in a vassal file
       listener.listen(n1, '127.0.0.1', () => resolve(true));
     }), 5_000, 'the dead node\'s address');
     await kaiser.waitForLine(`marking 127.0.0.1:${n1} as failed (no announce received in 3 seconds)`, 15_000);
+    // the router processes get the pool without n1 within milliseconds of the emperor's sweep
+    await waitFor(async () => (await call(http, 'sub.test')).body === 'n2 http /' && (await call(http, 'sub.test')).body === 'n2 http /', 5_000, 'n1 to leave the pool');
     const before = staleHits;
     for (let i = 0; i < 6; i += 1) expect(await call(http, 'sub.test')).toMatchObject({status: 200, body: 'n2 http /'});
     expect(staleHits).toBe(before);
     // a graceful stop unsubscribes at once (uWSGI sends modifier2 1)
     process.kill(second.pid, 'SIGINT');
     await kaiser.waitForLine(`sub.test => removing node 127.0.0.1:${n2}`, 15_000);
-    expect((await call(http, 'sub.test')).status).toBe(404);
+    await waitFor(async () => (await call(http, 'sub.test')).status === 404, 5_000, 'sub.test to be unknown again');
   });
 });
