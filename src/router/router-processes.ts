@@ -48,11 +48,10 @@ export class RouterProcesses {
     this.#supervisor = new RouterSupervisor(options);
   }
 
-  /** Binds, starts the router processes and sends the first table. */
+  /** Builds the first table, then binds and starts the router processes (each gets the table before its sockets). */
   async start(): Promise<Result<void, string>> {
-    const started = await this.#supervisor.start();
-    if (started.ok) this.#rebuildNow();
-    return started;
+    this.#rebuildNow();
+    return this.#supervisor.start();
   }
 
   /** Bound addresses of the listeners of `kind` (`http`, `fastrouter`…). */

@@ -1,7 +1,8 @@
 /**
  * The emperor's side of the router processes: binds their sockets (`listen-sockets.ts`), forks
  * `--emperor-http-processes` of them, feeds each the current table over its pipe, and starts another when one dies,
- * on the same sockets. Route changes are coalesced (at most one table per 5 ms) and sent whole; `applied()` resolves
+ * on the same sockets. A process gets the current table before its sockets, so it never accepts a connection it
+ * cannot route. Route changes are coalesced (at most one table per 5 ms) and sent whole; `applied()` resolves
  * once every live process routes by the newest table (draining waits on it).
  *
  *   (slot) ──FORK──► starting ──listening──► serving ──EXIT (unplanned)──► backoff ──after delay──► starting
@@ -131,12 +132,13 @@ export class RouterSupervisor {
         this.#onExit(slot, child, code, signal);
       });
       this.#send(child, {act: 'start', settings: this.#options.settings, listeners: this.#listeners});
+      // The table before the sockets: a connection accepted at once is routed, never answered 404 for want of it.
+      if (this.#seq > 0) this.#send(child, {act: 'table', seq: this.#seq, pools: this.#pools});
       for (const listener of this.#listeners) {
         const sockets = this.#sockets.get(listener.id) ?? [];
         const socket = sockets[Math.min(slot.index, sockets.length - 1)];
         if (socket !== undefined) this.#send(child, {act: 'listen', id: listener.id}, socket.handle);
       }
-      if (this.#seq > 0) this.#send(child, {act: 'table', seq: this.#seq, pools: this.#pools});
     });
   }
 
@@ -178,6 +180,11 @@ export class RouterSupervisor {
   /** The new table; sent to every process within a few milliseconds (changes in between are coalesced). */
   setTable(pools: PoolSpec[]): void {
     this.#pools = pools;
+    if (this.#slots.length === 0) {
+      // Not started yet: this is the first table, sent with each process's start.
+      this.#seq += 1;
+      return;
+    }
     this.#flush ??= setTimeout(() => {
       this.#flush = undefined;
       this.#seq += 1;
