@@ -195,5 +195,8 @@ export async function startFrontDoor(options: FrontDoorOptions, deps: FrontDoorD
     manager = new AcmeManager({sniDir, directoryUrl: options.acmeDirectory, store, source: account, wantedDomains: () => routers.vassalDomains(), log});
     manager.start();
   }
+  // Vassals that changed state while the subscription server started told nobody (the emperor gets the front door
+  // only now, with no event in between): one more rebuild catches them.
+  routers.changed();
   return ok(new FrontDoor(routers, subscriptions, manager));
 }

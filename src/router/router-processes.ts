@@ -48,10 +48,16 @@ export class RouterProcesses {
     this.#supervisor = new RouterSupervisor(options);
   }
 
-  /** Builds the first table, then binds and starts the router processes (each gets the table before its sockets). */
+  /**
+   * Builds the first table, then binds and starts the router processes (each gets the table before its sockets),
+   * then rebuilds: vassals that changed state meanwhile told nobody (the emperor learns of the front door once it
+   * has started).
+   */
   async start(): Promise<Result<void, string>> {
     this.#rebuildNow();
-    return this.#supervisor.start();
+    const started = await this.#supervisor.start();
+    if (started.ok) this.#rebuildNow();
+    return started;
   }
 
   /** Bound addresses of the listeners of `kind` (`http`, `fastrouter`…). */
