@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# router-tls.sh: kaiser's HTTPS front door (src/router/tls/) against Debian nginx terminating TLS, in front of the
-# same hello vassals, side by side in one run.
+# router-tls.sh: kaiser's HTTPS front door (--emperor-https: TLS in the router processes, src/router/tls/) against
+# Debian nginx terminating TLS, in front of the same hello vassals, side by side in one run.
 #
-# One self-signed EC P-256 certificate for app1.example.test (in an sni-dir for kaiser, ssl_certificate for nginx),
-# TLS 1.2+ with the same AEAD suites on both sides, keep-alive to clients and to the vassals. Targets:
-#   kaiser_tls_h2   bench/router-tls-server.mjs (node:http2 with allowHTTP1: what --emperor-https runs by default)
-#   kaiser_tls_h1   the same with ROUTER_H2=0 (node:https, HTTP/1.1 only: --emperor-https-h2 false)
-#   nginx_tls_wN    nginx, `listen … ssl`, one run per NGINX_WORKERS value, proxy_pass with keepalive 32
-# each measured with `wrk -t2 -c64 -d10s --latency -H 'Host: app1.example.test' https://…` RUNS times (median).
-# wrk speaks HTTP/1.1 over TLS with keep-alive: the figures are TLS record and proxy costs, not handshakes.
+# One self-signed EC P-256 certificate (in an sni-dir for kaiser, ssl_certificate for nginx), TLS 1.2+ with the same
+# AEAD suites on both sides, keep-alive to clients and to the vassals. Targets, for each P in PROCESSES ("1 auto"):
+#   kaiser_tls_pP   an emperor with --emperor-https --sni-dir --emperor-http-processes P over command vassals that
+#                   declare app1..appN.example.test at those ports (HTTP/2 offered by ALPN, as by default)
+#   nginx_tls_wP    nginx, `listen … ssl`, worker_processes P, proxy_pass with keepalive 32
+# each measured with `wrk -t2 -c64 -d10s --latency -H 'Host: app1.example.test' https://…` RUNS times (median),
+# kaiser and nginx alternated run by run. wrk speaks HTTP/1.1 over TLS with keep-alive: the figures are TLS record
+# and proxy costs, not handshakes.
 #
 # Prints  figure: router_tls_rps_<target> X req/s   figure: router_tls_p99_<target> Y ms
-#         compare: router_tls_rps kaiser_tls_h2=X nginx_tls_wN=Y ratio=X/Y
+#         compare: router_tls_rps kaiser_tls_pP=X nginx_tls_wP=Y ratio=X/Y
 # and saves the raw wrk output to bench/results/router-tls.<timestamp>.txt.
 #
-# Env: N (4)  RUNS (3)  DURATION (10s)  CONNECTIONS (64)  THREADS (2)  NGINX_WORKERS ("1 auto")  NODE (node)
+# Env: N (4)  RUNS (3)  DURATION (10s)  CONNECTIONS (64)  THREADS (2)  PROCESSES ("1 auto")  NODE (node)
 #      PORTS (comma-separated ports of hello vassals already running, e.g. from router.sh; else N are started here)
 # Loopback only. Kills only the processes it started, by PID (each in its own process group).
 set -u
@@ -26,7 +27,7 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
-NGINX_WORKERS=${NGINX_WORKERS:-"1 auto"}
+PROCESSES=${PROCESSES:-${NGINX_WORKERS:-"1 auto"}}
 NODE=${NODE:-node}
 HOST=app1.example.test
 
@@ -34,7 +35,7 @@ command -v wrk >/dev/null || { echo "error: wrk not found (apt-get install -y wr
 command -v openssl >/dev/null || { echo "error: openssl not found (apt-get install -y openssl)" >&2; exit 2; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "error: nginx not found (apt-get install -y nginx-light)" >&2; exit 2; }
-[ -f "$ROOT/dist/router/tls/https-listener.js" ] || { echo "error: run npm run build first" >&2; exit 2; }
+[ -f "$ROOT/dist/router/router-process.js" ] || { echo "error: run npm run build first" >&2; exit 2; }
 
 WORK=$(mktemp -d -t kaiser-router-tls-bench.XXXXXX)
 mkdir -p "$ROOT/bench/results"
@@ -109,39 +110,36 @@ to_ms() {
     printf "%.2f", n }'
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-declare -A RPS P99
-measure() {   # measure TARGET PORT: wrk over https, SNI localhost, Host app1.example.test
-  local target=$1 port=$2 out rps=() p99=() url="https://$CERT_NAME:$2/"
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "Host: $HOST" "$url" >/dev/null 2>&1
-  for run in $(seq "$RUNS"); do
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "$url" 2>&1)
-    { echo; echo "## $target run $run (load $(cut -d' ' -f1-3 /proc/loadavg))"; echo "$out"; } >>"$RAW"
-    rps+=("$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")")
-    p99+=("$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")")
-    if grep -q 'Non-2xx' <<<"$out"; then echo "warning: $target answered non-2xx: $(grep 'Non-2xx' <<<"$out")" >&2; fi
-  done
-  RPS[$target]=$(printf '%s\n' "${rps[@]}" | median)
-  P99[$target]=$(printf '%s\n' "${p99[@]}" | median)
+declare -A RPS P99 RUNS_RPS RUNS_P99
+warm() {   # warm PORT: a short wrk run (JIT, connection pools)
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "Host: $HOST" "https://$CERT_NAME:$1/" >/dev/null 2>&1
+}
+run_once() {   # run_once TARGET PORT RUN: one wrk run over https, SNI localhost, Host app1.example.test
+  local target=$1 port=$2 run=$3 out
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "https://$CERT_NAME:$port/" 2>&1)
+  { echo; echo "## $target run $run (load $(cut -d' ' -f1-3 /proc/loadavg))"; echo "$out"; } >>"$RAW"
+  RUNS_RPS[$target]+="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") "
+  RUNS_P99[$target]+="$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")") "
+  if grep -q 'Non-2xx' <<<"$out"; then echo "warning: $target answered non-2xx: $(grep 'Non-2xx' <<<"$out")" >&2; fi
+}
+report() {   # report TARGET: medians of its runs
+  local target=$1
+  RPS[$target]=$(tr ' ' '\n' <<<"${RUNS_RPS[$target]}" | grep . | median)
+  P99[$target]=$(tr ' ' '\n' <<<"${RUNS_P99[$target]}" | grep . | median)
   echo "figure: router_tls_rps_$target ${RPS[$target]} req/s"
   echo "figure: router_tls_p99_$target ${P99[$target]} ms"
-  echo "detail: $target runs rps=${rps[*]} p99_ms=${p99[*]}"
+  echo "detail: $target runs rps=${RUNS_RPS[$target]}p99_ms=${RUNS_P99[$target]}"
 }
 
-pairs=()
-for i in $(seq "${#VPORTS[@]}"); do pairs+=("app$i.example.test=${VPORTS[$((i - 1))]}"); done
-
-for variant in h2 h1; do
-  kport=$(free_port)
-  start "kaiser-$variant" env ROUTER_H2=$([ $variant = h2 ] && echo 1 || echo 0) "$NODE" "$HERE/router-tls-server.mjs" "127.0.0.1:$kport" "$SNI" "${pairs[@]}"
-  KPID=$LAST_PID
-  wait_url "https://$CERT_NAME:$kport/" -k -H "Host: $HOST" || { cat "$WORK/kaiser-$variant.log" >&2; exit 1; }
-  measure "kaiser_tls_$variant" "$kport"
-  stop_pid "$KPID"
+# kaiser's vassals: command vassals that run nothing and declare the domains and addresses of the hello apps
+VDIR=$WORK/vassals
+mkdir -p "$VDIR"
+for i in $(seq "${#VPORTS[@]}"); do
+  printf 'exec = ["sleep", "100000"]\nready = "tcp://127.0.0.1:%s"\ndomain = "app%s.example.test"\n' "${VPORTS[$((i - 1))]}" "$i" >"$VDIR/app$i.toml"
 done
 
-for workers in $NGINX_WORKERS; do
-  nport=$(free_port)
-  conf=$WORK/nginx-$workers
+nginx_conf() {   # nginx_conf DIR WORKERS PORT
+  local conf=$1 workers=$2 nport=$3
   mkdir -p "$conf"
   {
     echo "worker_processes $workers;"
@@ -176,18 +174,32 @@ for workers in $NGINX_WORKERS; do
     done
     echo "}"
   } >"$conf/nginx.conf"
-  start "nginx-$workers" "$NGINX" -p "$conf" -c "$conf/nginx.conf" -g 'daemon off;'
-  NPID=$LAST_PID
-  wait_url "https://$CERT_NAME:$nport/" -k -H "Host: $HOST" || { cat "$WORK/nginx-$workers.log" "$conf/error.log" >&2; exit 1; }
-  measure "nginx_tls_w$workers" "$nport"
-  stop_pid "$NPID"
-done
+}
 
-for workers in $NGINX_WORKERS; do
-  n=nginx_tls_w$workers
-  for k in kaiser_tls_h2 kaiser_tls_h1; do
-    echo "compare: router_tls_rps $k=${RPS[$k]} $n=${RPS[$n]} ratio=$(awk -v a="${RPS[$k]}" -v b="${RPS[$n]}" 'BEGIN {printf "%.2f", a / b}')"
-    echo "compare: router_tls_p99_ms $k=${P99[$k]} $n=${P99[$n]} ratio=$(awk -v a="${P99[$k]}" -v b="${P99[$n]}" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
+for procs in $PROCESSES; do
+  k=kaiser_tls_p$procs
+  n=nginx_tls_w$procs
+  kport=$(free_port)
+  start "$k" "$NODE" "$ROOT/bin/kaiser.js" --emperor "$VDIR" --emperor-https "127.0.0.1:$kport" --sni-dir "$SNI" \
+    --emperor-http-processes "$procs" --control "$WORK/control-$procs.sock"
+  KPID=$LAST_PID
+  wait_url "https://$CERT_NAME:$kport/" -k -H "Host: $HOST" || { cat "$WORK/$k.log" >&2; exit 1; }
+  nport=$(free_port)
+  nginx_conf "$WORK/nginx-$procs" "$procs" "$nport"
+  start "$n" "$NGINX" -p "$WORK/nginx-$procs" -c "$WORK/nginx-$procs/nginx.conf" -g 'daemon off;'
+  NPID=$LAST_PID
+  wait_url "https://$CERT_NAME:$nport/" -k -H "Host: $HOST" || { cat "$WORK/$n.log" "$WORK/nginx-$procs/error.log" >&2; exit 1; }
+  warm "$kport"
+  warm "$nport"
+  for run in $(seq "$RUNS"); do
+    run_once "$k" "$kport" "$run"
+    run_once "$n" "$nport" "$run"
   done
+  stop_pid "$KPID"
+  stop_pid "$NPID"
+  report "$k"
+  report "$n"
+  echo "compare: router_tls_rps $k=${RPS[$k]} $n=${RPS[$n]} ratio=$(awk -v a="${RPS[$k]}" -v b="${RPS[$n]}" 'BEGIN {printf "%.2f", a / b}')"
+  echo "compare: router_tls_p99_ms $k=${P99[$k]} $n=${P99[$n]} ratio=$(awk -v a="${P99[$k]}" -v b="${P99[$n]}" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
 done
 echo "raw: $RAW"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# router.sh: kaiser's front router (src/router/http-router.ts) against Debian nginx, in front of the same vassals.
+# router.sh: kaiser's front router (--emperor-http: the router processes, src/router/) against Debian nginx, in front
+# of the same vassals, side by side in one run.
 #
 # Starts N hello vassals on loopback (kaiser app servers running bench/uwsgi-bench/hitme.py with 1 process; or
 # BACKEND=python, Python's ThreadingHTTPServer; or BACKEND=node, a Node http hello), then puts in front of them, one after the other:
@@ -8,8 +9,8 @@
 #            pointing at those ports (command vassals that run nothing: the router only needs their addresses)
 #   nginx    nginx with one server block per app (server_name), upstream { server …; keepalive 32; },
 #            proxy_http_version 1.1, proxy_set_header Connection "" with worker_processes P
-# for each P in PROCESSES ("1 auto"), kaiser and nginx alternated ALTERNATIONS times, median kept.
-# and runs `wrk -t2 -c64 -d10s --latency -H 'Host: app1.example.test'` RUNS times against each, keeping the median.
+# for each P in PROCESSES ("1 auto"), both running at once and measured alternately (kaiser run 1, nginx run 1,
+# kaiser run 2 …) with `wrk -t2 -c64 -d10s --latency -H 'Host: app1.example.test'`, RUNS times each, median kept.
 #
 # Prints
 #   figure: router_rps_<target> X req/s       figure: router_p99_<target> Y ms
@@ -17,7 +18,7 @@
 # and saves every raw wrk output to bench/results/router.<timestamp>.txt.
 #
 # Env: N (4)  RUNS (3)  DURATION (10s)  CONNECTIONS (64)  THREADS (2)  BACKEND (kaiser|python|node)
-#      NGINX_WORKERS ("1 auto")  NODE (node)  TLS (1: then bench/router-tls.sh's HTTPS rows, same vassals)
+#      PROCESSES ("1 auto")  NODE (node)  TLS (1: then bench/router-tls.sh's HTTPS rows, same vassals)
 # Loopback only. Kills only the processes it started, by PID (each in its own process group).
 set -u
 export LC_ALL=C
@@ -30,7 +31,6 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 BACKEND=${BACKEND:-kaiser}
 PROCESSES=${PROCESSES:-"1 auto"}
-NGINX_WORKERS=${NGINX_WORKERS:-$PROCESSES}
 NODE=${NODE:-node}
 HOST=app1.example.test
 
@@ -112,7 +112,7 @@ for port in "${PORTS[@]}"; do wait_http "$port" || exit 1; done
 {
   echo "# router.sh $(date -Is) N=$N RUNS=$RUNS DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS BACKEND=$BACKEND"
   echo "# kaiser commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null) node $($NODE --version) $("$NGINX" -v 2>&1) $(wrk --version 2>&1 | head -1)"
-  echo "# nproc $(nproc)"
+  echo "# nproc $(nproc) load $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$RAW"
 
 # ── measuring ──────────────────────────────────────────────────────────────────────────────
@@ -124,25 +124,31 @@ to_ms() {   # wrk latency (512.00us, 2.31ms, 1.02s, 1.00m) → ms
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-declare -A RPS P99
-measure() {   # measure TARGET PORT
-  local target=$1 port=$2 out rps=() p99=()
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "Host: $HOST" "http://127.0.0.1:$port/" >/dev/null 2>&1   # warm-up (JIT, pools)
-  for run in $(seq "$RUNS"); do
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "http://127.0.0.1:$port/" 2>&1)
-    { echo; echo "## $target run $run"; echo "$out"; } >>"$RAW"
-    rps+=("$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")")
-    p99+=("$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")")")
-    if grep -q 'Non-2xx' <<<"$out"; then echo "warning: $target answered non-2xx: $(grep 'Non-2xx' <<<"$out")" >&2; fi
-  done
-  RPS[$target]=$(printf '%s\n' "${rps[@]}" | median)
-  P99[$target]=$(printf '%s\n' "${p99[@]}" | median)
+declare -A RPS P99 RUNS_RPS RUNS_P99
+warm() {   # warm PORT: a short wrk run (JIT, connection pools)
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "Host: $HOST" "http://127.0.0.1:$1/" >/dev/null 2>&1
+}
+run_once() {   # run_once TARGET PORT RUN
+  local target=$1 port=$2 run=$3 out
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "http://127.0.0.1:$port/" 2>&1)
+  { echo; echo "## $target run $run (load $(cut -d' ' -f1-3 /proc/loadavg))"; echo "$out"; } >>"$RAW"
+  RUNS_RPS[$target]+="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") "
+  RUNS_P99[$target]+="$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")") "
+  if grep -q 'Non-2xx' <<<"$out"; then echo "warning: $target answered non-2xx: $(grep 'Non-2xx' <<<"$out")" >&2; fi
+  if grep -q 'Socket errors' <<<"$out"; then echo "warning: $target: $(grep 'Socket errors' <<<"$out")" >&2; fi
+}
+report() {   # report TARGET: medians of its runs
+  local target=$1
+  RPS[$target]=$(tr ' ' '\n' <<<"${RUNS_RPS[$target]}" | grep . | median)
+  P99[$target]=$(tr ' ' '\n' <<<"${RUNS_P99[$target]}" | grep . | median)
   echo "figure: router_rps_$target ${RPS[$target]} req/s"
   echo "figure: router_p99_$target ${P99[$target]} ms"
-  echo "detail: $target runs rps=${rps[*]} p99_ms=${p99[*]}"
+  echo "detail: $target runs rps=${RUNS_RPS[$target]}p99_ms=${RUNS_P99[$target]}"
 }
 
-measure direct "${PORTS[0]}"
+warm "${PORTS[0]}"
+for run in $(seq "$RUNS"); do run_once direct "${PORTS[0]}" "$run"; done
+report direct
 
 # kaiser's router: an emperor whose vassals only declare the domains and addresses (the apps above are the backends)
 VDIR=$WORK/vassals
@@ -150,21 +156,9 @@ mkdir -p "$VDIR"
 for i in $(seq "$N"); do
   printf 'exec = ["sleep", "100000"]\nready = "tcp://127.0.0.1:%s"\ndomain = "app%s.example.test"\n' "${PORTS[$((i - 1))]}" "$i" >"$VDIR/app$i.toml"
 done
-for procs in $PROCESSES; do
-  rport=$(free_port)
-  start "router-$procs" "$NODE" "$ROOT/bin/kaiser.js" --emperor "$VDIR" --emperor-http "127.0.0.1:$rport" --emperor-http-processes "$procs" --control "$WORK/control-$procs.sock"
-  ROUTER_PID=$LAST_PID
-  wait_http "$rport" "$HOST" || { cat "$WORK/router-$procs.log" >&2; exit 1; }
-  for _ in $(seq 100); do [ "$(curl -s -H "Host: $HOST" "http://127.0.0.1:$rport/")" = "Hello World" ] && break; sleep 0.1; done
-  [ "$(curl -s -H "Host: $HOST" "http://127.0.0.1:$rport/")" = "Hello World" ] || { echo "error: router does not route $HOST" >&2; cat "$WORK/router-$procs.log" >&2; exit 1; }
-  measure "kaiser_p$procs" "$rport"
-  stop_pid "$ROUTER_PID"
-done
 
-# nginx, once per worker count
-for workers in $NGINX_WORKERS; do
-  nport=$(free_port)
-  conf=$WORK/nginx-$workers
+nginx_conf() {   # nginx_conf DIR WORKERS PORT
+  local conf=$1 workers=$2 nport=$3
   mkdir -p "$conf"
   {
     echo "worker_processes $workers;"
@@ -194,17 +188,32 @@ for workers in $NGINX_WORKERS; do
     done
     echo "}"
   } >"$conf/nginx.conf"
-  start "nginx-$workers" "$NGINX" -p "$conf" -c "$conf/nginx.conf" -g 'daemon off;'
-  NGINX_PID=$LAST_PID
-  wait_http "$nport" "$HOST" || { cat "$WORK/nginx-$workers.log" "$conf/error.log" >&2; exit 1; }
-  measure "nginx_w$workers" "$nport"
-  stop_pid "$NGINX_PID"
-done
+}
 
 for procs in $PROCESSES; do
   k=kaiser_p$procs
   n=nginx_w$procs
-  [ -n "${RPS[$n]:-}" ] || continue
+  rport=$(free_port)
+  start "$k" "$NODE" "$ROOT/bin/kaiser.js" --emperor "$VDIR" --emperor-http "127.0.0.1:$rport" --emperor-http-processes "$procs" --control "$WORK/control-$procs.sock"
+  ROUTER_PID=$LAST_PID
+  wait_http "$rport" "$HOST" || { cat "$WORK/$k.log" >&2; exit 1; }
+  for _ in $(seq 100); do [ "$(curl -s -H "Host: $HOST" "http://127.0.0.1:$rport/")" = "Hello World" ] && break; sleep 0.1; done
+  [ "$(curl -s -H "Host: $HOST" "http://127.0.0.1:$rport/")" = "Hello World" ] || { echo "error: router does not route $HOST" >&2; cat "$WORK/$k.log" >&2; exit 1; }
+  nport=$(free_port)
+  nginx_conf "$WORK/nginx-$procs" "$procs" "$nport"
+  start "$n" "$NGINX" -p "$WORK/nginx-$procs" -c "$WORK/nginx-$procs/nginx.conf" -g 'daemon off;'
+  NGINX_PID=$LAST_PID
+  wait_http "$nport" "$HOST" || { cat "$WORK/$n.log" "$WORK/nginx-$procs/error.log" >&2; exit 1; }
+  warm "$rport"
+  warm "$nport"
+  for run in $(seq "$RUNS"); do
+    run_once "$k" "$rport" "$run"
+    run_once "$n" "$nport" "$run"
+  done
+  stop_pid "$ROUTER_PID"
+  stop_pid "$NGINX_PID"
+  report "$k"
+  report "$n"
   echo "compare: router_rps $k=${RPS[$k]} $n=${RPS[$n]} ratio=$(awk -v a="${RPS[$k]}" -v b="${RPS[$n]}" 'BEGIN {printf "%.2f", a / b}')"
   echo "compare: router_p99_ms $k=${P99[$k]} $n=${P99[$n]} ratio=$(awk -v a="${P99[$k]}" -v b="${P99[$n]}" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
 done
@@ -213,5 +222,5 @@ echo "raw: $RAW"
 # TLS rows, side by side in the same run and in front of the same vassals (bench/router-tls.sh; TLS=0 skips them)
 if [ "${TLS:-1}" = 1 ]; then
   PORTS=$(IFS=,; echo "${PORTS[*]}") RUNS=$RUNS DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS \
-    NGINX_WORKERS=$NGINX_WORKERS NODE=$NODE bash "$HERE/router-tls.sh"
+    PROCESSES=$PROCESSES NODE=$NODE bash "$HERE/router-tls.sh"
 fi
