@@ -123,35 +123,18 @@ export class EmperorMetrics {
     const registers = [this.registry];
     const rowsNow = () => this.#rowsNow();
     const states = this.#states;
+    const perVassalFamily = {labelNames: ['vassal'] as const, registers};
     const perVassal = (name: string, help: string, value: (row: VassalMetricsRow) => number | null | undefined) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['vassal'],
-        registers,
-        collect() {
-          this.reset();
-          for (const row of rowsNow()) {
-            const v = value(row);
-            if (v !== undefined && v !== null && Number.isFinite(v)) this.set({vassal: row.name}, v);
-          }
-        },
-      });
+      new Gauge({name, help, ...perVassalFamily, collect() {
+        this.reset();
+        for (const [vassal, v] of finiteSamples(rowsNow(), value)) this.set({vassal}, v);
+      }});
+    // The source keeps the running total; a counter can only be set through reset + inc.
     const perVassalTotal = (name: string, help: string, value: (row: VassalMetricsRow) => number | undefined) =>
-      new Counter({
-        name,
-        help,
-        labelNames: ['vassal'],
-        registers,
-        collect() {
-          // The source keeps the running total; a counter can only be set through reset + inc.
-          this.reset();
-          for (const row of rowsNow()) {
-            const v = value(row);
-            if (v !== undefined && Number.isFinite(v) && v >= 0) this.inc({vassal: row.name}, v);
-          }
-        },
-      });
+      new Counter({name, help, ...perVassalFamily, collect() {
+        this.reset();
+        for (const [vassal, v] of finiteSamples(rowsNow(), value)) if (v >= 0) this.inc({vassal}, v);
+      }});
 
     new Gauge({
       name: 'kaiser_vassal_up',
@@ -220,4 +203,14 @@ export class EmperorMetrics {
       },
     });
   }
+}
+
+/** Each row's value for one per-vassal family, by vassal name: rows without a finite number have no sample. */
+function finiteSamples(rows: readonly VassalMetricsRow[], value: (row: VassalMetricsRow) => number | null | undefined): [string, number][] {
+  const samples: [string, number][] = [];
+  for (const row of rows) {
+    const v = value(row);
+    if (typeof v === 'number' && Number.isFinite(v)) samples.push([row.name, v]);
+  }
+  return samples;
 }
