@@ -4,7 +4,7 @@
  */
 import {afterEach, describe, expect, it} from '@jest/globals';
 import {spawnSync} from 'node:child_process';
-import {statSync} from 'node:fs';
+import {statSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {KAISER_BIN, PYTHON, ROOT, canConnect, cleanupProcesses, freePort, httpGet, startKaiser, startProcess, tempDir, waitFor, waitFor200, publish} from '../helpers/processes.js';
 
@@ -74,6 +74,45 @@ describe('operations', () => {
     expect(sample('kaiser_vassal_workers')).toBe(2);
     expect(text).toMatch(/^kaiser_emperor_rss_bytes [0-9.e+]+$/m);
     expect(text).toMatch(/^kaiser_emperor_spawn_duration_seconds_count [1-9]/m);
+  });
+
+  it('keeps kaiser_vassal_up at 1 during a graceful reload, while the old workers serve', async () => {
+    const dir = tempDir();
+    const control = join(dir, 'c.sock');
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    // The app's second load (the reload's new worker) waits for a file, so the reload stays in progress.
+    const app = join(dir, 'gated.py');
+    writeFileSync(app, [
+      'import os, time',
+      'here = os.path.dirname(os.path.abspath(__file__))',
+      "if os.path.exists(os.path.join(here, 'loaded')):",
+      "    while not os.path.exists(os.path.join(here, 'go')):",
+      '        time.sleep(0.05)',
+      "open(os.path.join(here, 'loaded'), 'w').close()",
+      'def application(environ, start_response):',
+      "    start_response('200 OK', [('Content-Type', 'text/plain')])",
+      "    return [b'ok']",
+      '',
+    ].join('\n'));
+    publish(dir, 'app.ini', `[uwsgi]\nhttp-socket = 127.0.0.1:${port}\nwsgi-file = ${app}\nprocesses = 1\n`);
+    const k = startKaiser(['--emperor', dir, '--metrics', `127.0.0.1:${metricsPort}`, '--control', control]);
+    await k.waitForLine('Prometheus metrics on');
+    await waitFor200(port, 15_000);
+    const sample = async (name: string, labels = '') => {
+      const text = (await httpGet(metricsPort, '/metrics'))?.body ?? '';
+      const m = new RegExp(`^${name}\\{[^}]*vassal="app\\.ini"${labels}[^}]*\\} ([0-9.e+-]+)$`, 'm').exec(text);
+      return m ? Number(m[1]) : undefined;
+    };
+    expect(await sample('kaiser_vassal_up')).toBe(1);
+
+    expect(kaiser(control, 'reload', 'app.ini').status).toBe(0);
+    await waitFor(async () => (await sample('kaiser_vassal_state', ',state="reloading"')) === 1, 15_000, 'the vassal reloading');
+    expect(await sample('kaiser_vassal_up')).toBe(1);
+    expect((await httpGet(port))?.status).toBe(200);
+
+    writeFileSync(join(dir, 'go'), '');
+    await waitFor(async () => (await sample('kaiser_vassal_state', ',state="ready"')) === 1, 15_000, 'the reload done');
+    expect(await sample('kaiser_vassal_up')).toBe(1);
   });
 
   it('talks sd_notify: READY=1 after the first scan, RELOADING=1 on SIGHUP, STOPPING=1 on SIGTERM', async () => {
