@@ -31,6 +31,8 @@ import {resolveControlPath} from './control/control-path.js';
 import {emperorControl} from './control/emperor-control.js';
 import {VassalLogBook} from './control/log-book.js';
 import {startControlServer, type ControlServer} from './control/server.js';
+import {nssUserDb} from './emperor/identity.js';
+import {parsePrivilegedPorts, unprivilegedPortStart} from './emperor/privileged-ports.js';
 import {isFleetUrl} from './fleet/fleet-url.js'; // fleet mode (the etcd client itself is loaded only when used)
 
 /** The package version, from package.json. */
@@ -150,6 +152,8 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   if (dir === undefined && fleets.length === 0) fail('give --emperor DIR or --emperor etcd://HOST:PORT/PREFIX');
   const frontDoorChecked = checkFrontDoorOptions(options);
   if (!frontDoorChecked.ok) fail(frontDoorChecked.error);
+  const privilegedPorts = parsePrivilegedPorts(options.emperorPrivilegedPorts, nssUserDb(), unprivilegedPortStart());
+  if (!privilegedPorts.ok) fail(privilegedPorts.error);
   const notifier = Notifier.fromEnvironment({log, ...(options.python ? {python: options.python} : {})});
   const book = new VassalLogBook();
   // The front door (router processes, subscription server, ACME); its router processes get new pools after any
@@ -184,6 +188,8 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
     curseToleranceMs: options.curseToleranceSeconds * 1000,
     zygote: options.zygote,
     tyrant: options.emperorTyrant,
+    privilegedPorts: privilegedPorts.value,
+    passEnv: options.emperorPassEnv,
     vassalsInclude: options.vassalsInclude.map((file) => resolve(file)),
     log,
     version: `kaiser-${VERSION}`,

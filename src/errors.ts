@@ -43,6 +43,12 @@ export const ERRORS = {
   KAISER_TYRANT_ESCAPE: '[emperor-tyrant] vassal {vassal} asks for {wanted}, but its file is owned by uid {uid} gid {gid}: in tyrant mode a vassal runs as its owner',
   KAISER_TYRANT_NO_OWNER: '[emperor-tyrant] vassal {vassal} has no file owner (not from the vassal directory): set uid and gid to a non-root user and group',
   KAISER_LIMITS_NEED_SETPRIV: 'vassal {vassal}: uid/gid together with memory-limit or cpu-limit needs setpriv (util-linux) to join the cgroup before dropping privileges',
+  // issue 14: what a vassal names is done as its user, and what is held belongs to one user
+  KAISER_SOCKET_TAKEN: 'vassal {vassal}: {address} is held for a vassal of another user ({holder}); a socket is shared only by vassals of one user',
+  KAISER_SOCKET_PRIVILEGED_PORT: '[emperor-tyrant] vassal {vassal} runs as uid {uid} and names {address}: port {port} is privileged (allow it with --emperor-privileged-port USER:{port})',
+  KAISER_DEFAULTS_FOREIGN_OWNER: 'defaults file {file} is owned by uid {uid}: a defaults file applies to every vassal, so only one owned by root or the emperor\'s user (uid {emperorUid}) counts',
+  KAISER_VASSAL_LOGTO: 'vassal {vassal}: logto {cause}',
+  KAISER_CONTROL_SOCKET_FOREIGN: '{path} belongs to uid {owner}, not to you (uid {uid}) or root: not trusting it as the control socket (name it with --control if it is right)',
 
   // ── front router ──────────────────────────────────────────────────────────────────────────
   KAISER_ROUTER_UNROUTABLE: 'vassal {vassal} declares a domain but cannot be routed: {reason}',

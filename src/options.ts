@@ -56,6 +56,8 @@ export const OPTIONS = [
   {name: 'emperor-curse-tolerance', type: 'seconds', default: 10, scopes: ['emperor'], arg: 'S', help: 'default stop-timeout of app-server vassals'},
   {name: 'emperor-zygote', type: 'bool', default: true, scopes: ['emperor'], help: 'fork app-server masters from one python runtime host (shared memory, fast spawns); false = one python per vassal'},
   {name: 'emperor-tyrant', type: 'bool', scopes: ['emperor'], help: 'run each vassal as the owner (uid/gid) of its file; refuse root-owned files and uid/gid options that escape the owner'},
+  {name: 'emperor-privileged-port', type: 'string', multi: true, scopes: ['emperor'], arg: 'USER:PORTS', help: 'tyrant mode: let USER\'s vassals have the emperor bind these TCP ports below 1024 (e.g. www-data:80,443); without it a tenant\'s privileged port is refused'},
+  {name: 'emperor-pass-env', type: 'string', multi: true, scopes: ['emperor'], arg: 'NAME', help: 'tyrant mode: also pass this variable of the emperor\'s environment to tenants (NAME* = a prefix); they get only PATH, LANG, LANGUAGE, LC_*, TZ and their USER, LOGNAME, HOME otherwise'},
   {name: 'vassals-include', type: 'path', multi: true, scopes: ['emperor'], arg: 'FILE', help: 'defaults applied to every vassal (lowest precedence: a _defaults.toml in the vassal directory, then the vassal file itself, win over it); re-read on SIGHUP'},
   {name: 'control', type: 'path', scopes: ['emperor'], arg: 'PATH', help: 'control socket for kaiser ls/top/reload/stop/start/logs/status (default: /run/kaiser/control.sock as root, else $XDG_RUNTIME_DIR/kaiser/control.sock; env KAISER_CONTROL)'},
   // ── front door: HTTPS, ACME, subscriptions (src/router/tls, acme, subscription; README "Front door") ───

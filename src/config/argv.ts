@@ -67,6 +67,10 @@ export interface EmperorOptions {
   zygote: boolean;
   /** `--emperor-tyrant`: run each vassal as the owner of its file. */
   emperorTyrant: boolean;
+  /** `--emperor-privileged-port USER:PORTS` entries (tyrant mode). */
+  emperorPrivilegedPorts: string[];
+  /** `--emperor-pass-env NAME` entries (tyrant mode). */
+  emperorPassEnv: string[];
   python: string | undefined;
   logFormat: LogFormatName;
   /** Control socket path, when given (the CLI falls back to KAISER_CONTROL and the default path). */
@@ -373,6 +377,8 @@ function emperorOptions(values: OptionValues, router: FrontRouterOptions): Emper
     curseToleranceSeconds: get('emperor-curse-tolerance') as number,
     zygote: get('emperor-zygote') as boolean,
     emperorTyrant: get('emperor-tyrant') === true,
+    emperorPrivilegedPorts: [...((get('emperor-privileged-port') as readonly string[] | undefined) ?? [])],
+    emperorPassEnv: [...((get('emperor-pass-env') as readonly string[] | undefined) ?? [])],
     python: get('python') as string | undefined,
     logFormat: get('log-format') as LogFormatName,
     control: get('control') as string | undefined,

@@ -9,7 +9,7 @@
 import {EXIT} from '../exit-codes.js';
 import {err, ok, type Result} from '../result.js';
 import {requestControl, DEFAULT_CONTROL_TIMEOUT_MS, type ControlAnswer} from './client.js';
-import {resolveControlPath} from './control-path.js';
+import {CONTROL_ENV, resolveControlPath, untrustedControlSocket} from './control-path.js';
 import {formatStatus, formatVassalTable} from './format.js';
 import type {ControlRequest, EmperorStatus, VassalRow} from './protocol.js';
 import {parseStatsAddress, readStatsDocument} from './stats-reader.js';
@@ -35,7 +35,13 @@ export async function runControlCommand(name: ControlCommand, args: readonly str
     io.stderr.write(`kaiser ${name}: ${parsed.error}\nusage: ${USAGE[name]}\n`);
     return EXIT.USAGE;
   }
-  const path = resolveControlPath(parsed.value.values.get('control'), {env: io.env});
+  const flag = parsed.value.values.get('control');
+  const path = resolveControlPath(flag, {env: io.env});
+  const untrusted = flag === undefined && !io.env[CONTROL_ENV] ? untrustedControlSocket(path) : undefined;
+  if (untrusted !== undefined) {
+    io.stderr.write(`kaiser ${name}: KAISER_CONTROL_SOCKET_FOREIGN ${untrusted}\n`);
+    return EXIT.FAILURE;
+  }
   try {
     return await COMMANDS[name](parsed.value, path, io);
   } catch (cause) {

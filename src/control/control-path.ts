@@ -6,6 +6,7 @@
  */
 import {accessSync, constants, lstatSync, mkdirSync} from 'node:fs';
 import {dirname, join} from 'node:path';
+import {formatError} from '../errors.js';
 import {err, ok, type Result} from '../result.js';
 
 /** The environment variable naming the control socket. */
@@ -52,6 +53,24 @@ export function ensureControlDir(socketPath: string): Result<string, string> {
   } catch (cause) {
     return err(`cannot create ${dir}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`);
   }
+}
+
+/**
+ * Why the socket at the default path must not be trusted, or undefined: it (or its directory) belongs to another
+ * ordinary user, who could have planted a fake emperor there to feed `kaiser ls` forged rows (issue 14). Root's and
+ * our own are trusted; a path given with --control or KAISER_CONTROL is the operator's choice and not checked.
+ */
+export function untrustedControlSocket(socketPath: string, uid: number = process.getuid?.() ?? 0): string | undefined {
+  for (const path of [dirname(socketPath), socketPath]) {
+    let owner: number;
+    try {
+      owner = lstatSync(path).uid;
+    } catch {
+      continue; // not there: the connect reports it
+    }
+    if (owner !== uid && owner !== 0) return formatError('KAISER_CONTROL_SOCKET_FOREIGN', {path, owner, uid});
+  }
+  return undefined;
 }
 
 function isWritableDir(dir: string): boolean {

@@ -9,6 +9,7 @@
  * `cgroup.procs` files (`child.ts` wraps direct spawns in a /bin/sh; the runtime host's forked child writes them
  * itself). Only vassals with a limit get a group, so a thousand vassals without limits cost nothing here.
  */
+import {createHash} from 'node:crypto';
 import {existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 
@@ -109,10 +110,25 @@ export function detectCgroups(read: (path: string) => string | undefined = readT
   return {kind: 'v2', dir};
 }
 
-/** Replaces what cannot be a cgroup directory name. */
+/** Longer encoded names end in a hash of the whole name instead (a cgroup name is one path component). */
+const CGROUP_NAME_MAX = 200;
+
+/**
+ * The cgroup directory of a vassal: its name with every byte outside `[A-Za-z0-9.-]` (the escape `_` itself
+ * included), and a leading `.`, written `_xx`. The mapping is one-to-one, so two vassals never share a group
+ * (issue 14: `a b.toml` and `a_b.toml` were one group, and one tenant set or removed the limits of another's vassal),
+ * and `.` or `..` cannot occur. A name too long for one path component keeps a prefix and ends in a hash of the
+ * whole name.
+ */
 export function cgroupName(vassal: string): string {
-  const name = vassal.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200);
-  return name === '.' || name === '..' || name === '' ? `_${name}` : name;
+  let name = '';
+  for (const byte of Buffer.from(vassal, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    const kept = /[A-Za-z0-9-]/.test(c) || (c === '.' && name.length > 0);
+    name += kept ? c : `_${byte.toString(16).padStart(2, '0')}`;
+  }
+  if (name.length <= CGROUP_NAME_MAX) return name;
+  return `${name.slice(0, CGROUP_NAME_MAX - 41)}_${createHash('sha1').update(vassal).digest('hex')}`;
 }
 
 /** The emperor's cgroups: one `kaiser-<pid>` directory per hierarchy, one group per vassal below it. */

@@ -74,10 +74,13 @@ export type LaunchRequest =
       inherit?: Record<string, string>;
     };
 
-/** The process to start for `spec`; `owned` finds a socket the emperor holds (it must have been acquired). */
-export function launchRequestFor(spec: VassalSpec, owned: (address: string) => OwnedSocket): LaunchRequest {
+/**
+ * The process to start for `spec`; `owned` finds a socket the emperor holds (it must have been acquired). `env` is
+ * the environment it starts from: a tenant's pass-list (tenant-env.ts), or by default the emperor's own.
+ */
+export function launchRequestFor(spec: VassalSpec, owned: (address: string) => OwnedSocket, env: Readonly<Record<string, string | undefined>> = process.env): LaunchRequest {
   const base: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) base[key] = value;
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) base[key] = value;
   delete base['NOTIFY_SOCKET'];
   delete base['UWSGI_EMPEROR_FD'];
   base['KAISER_VASSAL'] = spec.name;

@@ -32,22 +32,74 @@ export interface ChildSpec {
 /** Where `setpriv` (util-linux) is, if anywhere: it drops privileges after the cgroup join of a wrapped spawn. */
 export const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path));
 
+/** The system's python3, which enters the working directory and sets the environment of a vassal run as a user. */
+const SYSTEM_PYTHON = ['/usr/bin/python3', '/bin/python3'].find((path) => existsSync(path));
+
+/** The vassal's variables cross the wrappers under this prefix: no root process ever runs with them (LD_PRELOAD). */
+export const VASSAL_ENV_PREFIX = 'KAISER_VASSAL_ENV_';
+
+/** What every root wrapper runs with (and nothing else). */
+const WRAPPER_ENV: Readonly<Record<string, string>> = {PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C'};
+
 /**
- * The program and arguments that actually run: with cgroups, a /bin/sh that writes its own pid into every
- * `cgroup.procs` file (as root, so before any privilege drop; a failed write stops the start with exit code 125)
- * and then execs the program, through `setpriv` when it must also change user. The pid stays the same throughout.
+ * Runs as the vassal's user: enters the working directory (so a directory the user may not enter is refused by the
+ * kernel, not entered as root), takes the vassal's variables back from under the prefix, and execs the program
+ * (the pid stays the same). Exit codes as a shell's: 125 no such directory, 126 not executable, 127 not found.
  */
-export function wrapForCgroup(spec: ChildSpec): {file: string; args: string[]; dropsPrivileges: boolean} {
+const AS_USER_PY = `import os, sys
+p = ${JSON.stringify(VASSAL_ENV_PREFIX)}
+env = {k[len(p):]: v for k, v in os.environ.items() if k.startswith(p)}
+try:
+    os.chdir(sys.argv[1])
+except OSError as e:
+    sys.stderr.write('kaiser: cannot enter cwd %s: %s\\n' % (sys.argv[1], e.strerror))
+    sys.exit(125)
+try:
+    os.execvpe(sys.argv[2], sys.argv[2:], env)
+except OSError as e:
+    sys.stderr.write('kaiser: cannot start %s: %s\\n' % (sys.argv[2], e.strerror))
+    sys.exit(126 if isinstance(e, PermissionError) else 127)
+`;
+
+/** How a spawn actually runs (see `wrapForLaunch`). */
+export interface WrappedLaunch {
+  file: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** libuv switches to the spec's uid/gid between fork and exec (otherwise a wrapper does, or nobody). */
+  libuvDropsPrivileges: boolean;
+}
+
+/**
+ * The program, arguments, environment and directory that actually run. A vassal running as the emperor's user runs
+ * as is. One running as another user (uid, gid, tyrant mode) never has root do anything its file names (issue 14):
+ *
+ * - without cgroups, libuv switches user between fork and exec and a python3 running as the user enters `cwd`
+ *   (libuv would enter it as root, before the switch) and execs the program with its environment;
+ * - with cgroups (memory-limit, cpu-limit), a /bin/sh writes its own pid into every `cgroup.procs` file as root (a
+ *   failed write stops the start with exit code 125), then `setpriv` switches user and execs the same python3. The
+ *   root sh and setpriv run with a fixed clean environment: the vassal's variables (LD_PRELOAD…) cross them only
+ *   under a prefix that no loader or shell reads.
+ *
+ * A root vassal with cgroups gets the sh wrapper alone, with its own environment.
+ */
+export function wrapForLaunch(spec: ChildSpec, env: Record<string, string>): WrappedLaunch {
   const procs = spec.cgroupProcs ?? [];
-  if (procs.length === 0) return {file: spec.file, args: [...spec.args], dropsPrivileges: false};
   const identity = spec.uid !== undefined || spec.gid !== undefined;
-  if (identity && SETPRIV === undefined) throw new Error('Internal error: a cgroup spawn with uid/gid without setpriv');
-  const drop =
-    identity && SETPRIV !== undefined
-      ? [SETPRIV, ...(spec.uid === undefined ? [] : [`--reuid=${spec.uid}`]), ...(spec.gid === undefined ? [] : [`--regid=${spec.gid}`]), '--clear-groups', '--']
-      : [];
-  const script = 'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
-  return {file: '/bin/sh', args: ['-c', script, 'kaiser-cgroup', ...procs, '--', ...drop, spec.file, ...spec.args], dropsPrivileges: identity};
+  const join = 'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+  if (!identity || SYSTEM_PYTHON === undefined) {
+    if (procs.length === 0) return {file: spec.file, args: [...spec.args], env, cwd: spec.cwd, libuvDropsPrivileges: identity};
+    if (identity) throw new Error('Internal error: a cgroup spawn with uid/gid without python3');
+    return {file: '/bin/sh', args: ['-c', join, 'kaiser-cgroup', ...procs, '--', spec.file, ...spec.args], env, cwd: spec.cwd, libuvDropsPrivileges: false};
+  }
+  const prefixed: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) prefixed[VASSAL_ENV_PREFIX + name] = value;
+  const asUser = ['-I', '-S', '-c', AS_USER_PY, spec.cwd, spec.file, ...spec.args];
+  if (procs.length === 0) return {file: SYSTEM_PYTHON, args: asUser, env: prefixed, cwd: '/', libuvDropsPrivileges: true};
+  if (SETPRIV === undefined) throw new Error('Internal error: a cgroup spawn with uid/gid without setpriv');
+  const drop = [SETPRIV, ...(spec.uid === undefined ? [] : [`--reuid=${spec.uid}`]), ...(spec.gid === undefined ? [] : [`--regid=${spec.gid}`]), '--clear-groups', '--'];
+  return {file: '/bin/sh', args: ['-c', join, 'kaiser-cgroup', ...procs, '--', ...drop, SYSTEM_PYTHON, ...asUser], env: {...WRAPPER_ENV, ...prefixed}, cwd: '/', libuvDropsPrivileges: false};
 }
 
 /** A running vassal process. */
@@ -72,12 +124,12 @@ export interface Child {
 export function spawnChild(spec: ChildSpec, sys: System): Child {
   const env: Record<string, string> = {...spec.env};
   if (spec.emperorPipe) env['UWSGI_EMPEROR_FD'] = '3';
-  const run = wrapForCgroup(spec);
-  // Without a wrapper libuv switches user itself (setgroups([]), setgid, setuid) between fork and exec.
-  const identity = run.dropsPrivileges ? {} : {...(spec.uid === undefined ? {} : {uid: spec.uid}), ...(spec.gid === undefined ? {} : {gid: spec.gid})};
+  const run = wrapForLaunch(spec, env);
+  // libuv switches user itself (setgroups([]), setgid, setuid) between fork and exec, unless setpriv does it later.
+  const identity = run.libuvDropsPrivileges ? {...(spec.uid === undefined ? {} : {uid: spec.uid}), ...(spec.gid === undefined ? {} : {gid: spec.gid})} : {};
   const subprocess = sys.spawn(run.file, run.args, {
-    cwd: spec.cwd,
-    env,
+    cwd: run.cwd,
+    env: run.env,
     ...identity,
     detached: true,
     anyProgram: !spec.emperorPipe,

@@ -12,9 +12,11 @@
  * never learns where definitions come from.
  */
 import {createHash} from 'node:crypto';
+import type {ConfigFs} from '../config/config-fs.js';
 import {formatDiagnostic} from '../config/diagnostic.js';
 import {loadVassalSpec, type VassalSpec, type VassalSpecContext} from '../config/vassal-spec.js';
 import type {Identity} from './identity.js';
+import {ownerConfigFs} from './owner-config-fs.js';
 import type {Vassal} from './vassal.js';
 
 /** A vassal definition from any source: a file of the watched directory, or a fleet store. */
@@ -44,6 +46,8 @@ export interface VassalDefinition {
 export interface DefaultsFile {
   file: string;
   text: Buffer;
+  /** Its owner (tyrant mode applies only one owned by root or the emperor's user). */
+  owner?: Identity;
 }
 
 /** Where sources deliver what they read: the emperor, seen through its narrowest side. */
@@ -104,8 +108,21 @@ export interface DefinitionContext {
   defaults: {readonly files: readonly DefaultsFile[]; readonly hash: string};
   /** How specs are loaded (python, curse tolerance, %t clock…), except what comes from the definition. */
   spec: Omit<VassalSpecContext, 'vassalDir' | 'defaults'>;
+  /** Tyrant mode: what a file owned by `owner` may read while it is parsed (includes, `@(file)`): what its owner can. */
+  readsAs?: (owner: Identity) => ConfigFs;
   /** Unix ms now, for the half-written grace. */
   now: number;
+}
+
+/**
+ * How an emperor parses definitions: its python and curse tolerance; in tyrant mode (`tenantEnv` given) a tenant's
+ * `$(VAR)` sees only the tenants' environment (tenant-env.ts) and its file reads only what its owner can read.
+ */
+export function planningContext(python: string | undefined, curseToleranceMs: number, tenantEnv: Readonly<Record<string, string>> | undefined): Omit<DefinitionContext, 'defaults' | 'now'> {
+  return {
+    spec: {...(python === undefined ? {} : {python}), curseToleranceMs, ...(tenantEnv ? {env: tenantEnv} : {})},
+    ...(tenantEnv ? {readsAs: ownerConfigFs} : {}),
+  };
 }
 
 /** A file that fails to parse this soon after it changed may be half-written. */
@@ -128,7 +145,8 @@ export function planDefinition(record: VassalRecord | undefined, definition: Vas
   }
   let error = definition.error;
   if (error === undefined) {
-    const loaded = loadVassalSpec(definition.path, definition.text, {...context.spec, vassalDir: definition.dir, defaults: context.defaults.files});
+    const fs = definition.owner !== undefined && context.readsAs ? {fs: context.readsAs(definition.owner)} : {};
+    const loaded = loadVassalSpec(definition.path, definition.text, {...context.spec, ...fs, vassalDir: definition.dir, defaults: context.defaults.files});
     if (loaded.ok) return {kind: 'apply', digest, spec: loaded.value};
     error = loaded.error.map(formatDiagnostic).join('\n');
   }

@@ -18,7 +18,7 @@ import {join} from 'node:path';
 import {formatError, type ErrorCode, type ErrorFields} from '../errors.js';
 import type {Logger} from '../log/logger.js';
 import type {System} from '../system/system.js';
-import type {VassalDefinition, VassalSink, VassalSource} from './definition.js';
+import type {DefaultsFile, VassalDefinition, VassalSink, VassalSource} from './definition.js';
 import type {Identity} from './identity.js';
 import {DirectoryMonitor} from './monitor.js';
 
@@ -183,10 +183,11 @@ export class DirectorySource implements VassalSource {
   }
 
   async #readDefaults(path: string | undefined): Promise<void> {
-    let file: {file: string; text: Buffer} | undefined;
+    let file: DefaultsFile | undefined;
     if (path !== undefined) {
       try {
-        file = {file: path, text: await this.#sys.readFile(path)};
+        const st = await this.#sys.stat(path);
+        file = {file: path, text: await this.#sys.readFile(path), owner: {uid: st.uid, gid: st.gid}};
       } catch {
         file = undefined;
       }

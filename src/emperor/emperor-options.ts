@@ -5,6 +5,7 @@
 import type {Logger} from '../log/logger.js';
 import type {System} from '../system/system.js';
 import type {VassalSource} from './definition.js';
+import type {PrivilegedPorts} from './privileged-ports.js';
 import type {VassalSnapshot} from './vassal.js';
 
 export interface EmperorOptions {
@@ -26,6 +27,10 @@ export interface EmperorOptions {
   vassalsInclude?: readonly string[];
   /** `--emperor-tyrant`: every vassal runs as the owner of its file (identity.ts has the rules). */
   tyrant?: boolean;
+  /** Tyrant mode: privileged ports each user's vassals may hold (`--emperor-privileged-port`). */
+  privilegedPorts?: PrivilegedPorts;
+  /** Tyrant mode: more of the emperor's variables passed to tenants (`--emperor-pass-env`; see tenant-env.ts). */
+  passEnv?: readonly string[];
   log: Logger;
   version: string;
   /** The world (default: the real one). */

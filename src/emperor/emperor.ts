@@ -13,12 +13,13 @@ import {createHash} from 'node:crypto';
 import type {Server} from 'node:net';
 import {fileURLToPath} from 'node:url';
 import type {VassalSpec} from '../config/vassal-spec.js';
+import {formatError} from '../errors.js';
 import type {Logger} from '../log/logger.js';
 import {realSystem} from '../system/real-system.js';
 import {terminate} from '../util/terminate.js';
 import type {System} from '../system/system.js';
 import {serverConfigFor} from './child-spec.js';
-import {ownerChangedBetween, planDefinition, type DefaultsFile, type VassalDefinition, type VassalRecord, type VassalSink} from './definition.js';
+import {ownerChangedBetween, planDefinition, planningContext, type DefaultsFile, type DefinitionContext, type VassalDefinition, type VassalRecord, type VassalSink} from './definition.js';
 import {VassalLimits, type LimitedVassal} from './limits.js';
 import {logOpenFileLimit} from './open-file-limit.js';
 import {Reaper} from './reaper.js';
@@ -62,7 +63,11 @@ export class Emperor implements VassalSink {
   readonly #spawner: Spawner;
   /** What every vassal does to the world (one object shared by all of them). */
   readonly #vassalDeps: VassalDeps;
+  /** How definitions are parsed: python, curse tolerance; in tyrant mode the tenants' `$(VAR)` and file reads. */
+  readonly #planning: Omit<DefinitionContext, 'defaults' | 'now'>;
   #statsServer: Server | undefined;
+  /** The last refused defaults file (tyrant mode), so it is reported once. */
+  #defaultsRefused: string | undefined;
   #stopping = false;
   readonly startedAt: number;
 
@@ -85,7 +90,9 @@ export class Emperor implements VassalSink {
       afterTick: () => this.#logs.reopenMoved(),
     });
     const python = options.python ?? (this.#sys.exists('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
-    this.#spawner = new Spawner({sys: this.#sys, log: this.#log, limits: this.#limits, tyrant: options.tyrant === true, python, hostPy: options.zygote === false ? undefined : HOST_PY});
+    const tyrant = {tyrant: options.tyrant === true, privilegedPorts: options.privilegedPorts, passEnv: options.passEnv};
+    this.#spawner = new Spawner({sys: this.#sys, log: this.#log, limits: this.#limits, ...tyrant, python, hostPy: options.zygote === false ? undefined : HOST_PY});
+    this.#planning = planningContext(options.python, options.curseToleranceMs, this.#spawner.tenantEnv);
     // A pending connection on a sleeping on-demand vassal's socket wakes the vassal.
     this.#spawner.onWake((name) => this.#records.get(name)?.vassal.wake());
     this.#vassalDeps = this.#makeVassalDeps();
@@ -217,11 +224,7 @@ export class Emperor implements VassalSink {
   async #define(name: string, def: VassalDefinition): Promise<void> {
     if (this.#stopping) return;
     const known = this.#records.get(name);
-    const plan = planDefinition(known, def, {
-      defaults: this.#defaults,
-      spec: {...(this.#o.python === undefined ? {} : {python: this.#o.python}), curseToleranceMs: this.#o.curseToleranceMs},
-      now: this.#sys.now(),
-    });
+    const plan = planDefinition(known, def, {...this.#planning, defaults: this.#defaults, now: this.#sys.now()});
     if (plan.kind === 'unchanged') return;
     const record = known ?? this.#newRecord(name, def);
     record.digest = plan.digest;
@@ -288,7 +291,7 @@ export class Emperor implements VassalSink {
     if (record.applied === applied && record.vassal.spec !== undefined) return;
     record.applied = applied;
     for (const old of def.replaces ?? []) if (old !== name) await this.undefine(old);
-    this.#logs.follow(name, spec);
+    this.#logs.follow(name, spec, placed.value.identity);
     // A reload in place keeps the process: it cannot change the user it runs as, nor move it into a cgroup.
     const restart = this.#spawner.movesInstance(name, placed.value);
     if (restart && hasChild(record.vassal.state)) this.#log.info('vassal identity or cgroup changed; restarting it', {vassal: name, now: placed.value.key});
@@ -307,10 +310,28 @@ export class Emperor implements VassalSink {
   }
 
   /** The directory's defaults file changed: re-evaluate every vassal if the effective defaults did. */
-  async defineDefaults(file: DefaultsFile | undefined, vassalDir: string): Promise<void> {
+  async defineDefaults(offered: DefaultsFile | undefined, vassalDir: string): Promise<void> {
+    const file = this.#trustedDefaults(offered);
     if (!this.#defaults.setDirectoryFile(file, vassalDir)) return;
     this.#log.info('vassal defaults changed', {uwsgi: `[emperor] vassal defaults ${file?.file ?? '(none)'} applied to every vassal`});
     this.#redefineAll();
+  }
+
+  /**
+   * A defaults file applies to every vassal of the directory: under tyrant mode it counts only when owned by root or
+   * the emperor's user, never a tenant's (issue 14). A refused one is reported once per change.
+   */
+  #trustedDefaults(file: DefaultsFile | undefined): DefaultsFile | undefined {
+    const emperorUid = process.getuid?.() ?? 0;
+    const owner = file?.owner;
+    if (this.#o.tyrant !== true || file === undefined || owner === undefined || owner.uid === 0 || owner.uid === emperorUid) {
+      this.#defaultsRefused = undefined;
+      return file;
+    }
+    const problem = `KAISER_DEFAULTS_FOREIGN_OWNER ${formatError('KAISER_DEFAULTS_FOREIGN_OWNER', {file: file.file, uid: owner.uid, emperorUid})}`;
+    if (problem !== this.#defaultsRefused) this.#log.error('vassal defaults ignored', {uwsgi: `[emperor] ${problem}`});
+    this.#defaultsRefused = problem;
+    return undefined;
   }
 
   /** Re-evaluates every vassal against the current defaults (only those whose effective config changed reload). */

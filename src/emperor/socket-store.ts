@@ -7,10 +7,17 @@
  * The emperor must hold the socket without accepting on it, which Node's net.Server cannot do (libuv accepts as soon
  * as it listens). So the socket is created and bound through Node's tcp_wrap/pipe_wrap handles without libuv
  * listening, and listen(2) is called once by a short-lived python3 helper on the inherited fd.
+ *
+ * A socket belongs to the user its first vassal runs as: vassals of that user may share it (a reload, a pool), a
+ * vassal of another user naming the same address is refused (issue 14: a tenant must not receive another tenant's
+ * listening socket). A unix socket of a vassal that runs as another user is bound, chmod'ed and later removed as
+ * that user (user-actions.ts), never as the emperor; one of the emperor's own is replaced only if it is a socket.
  */
 import {spawn} from 'node:child_process';
-import {unlinkSync} from 'node:fs';
+import {lstatSync, unlinkSync} from 'node:fs';
 import {err, ok, type Result} from '../result.js';
+import type {Identity} from './identity.js';
+import {bindUnixAs, HELPER_ENV, removeSocketAs} from './user-actions.js';
 
 interface RawHandle {
   fd: number;
@@ -50,8 +57,23 @@ export interface OwnedSocket {
   name: string;
 }
 
+/** Who asks for sockets: the vassal, the user it runs as (undefined: the emperor's), how unix ones are made. */
+export interface SocketClaim {
+  vassal: string;
+  user: Identity | undefined;
+  /** Sockets only the runtime host needs (on-demand app-server vassals): no copy here when the emperor may bind them. */
+  hostOnly?: boolean;
+  /** `chmod-socket` of unix sockets (octal text), applied by whoever binds them. */
+  chmod?: string;
+}
+
+/** Why sockets could not be had: held for another user (`taken`, `holder` says whose), or the bind failed. */
+export type SocketFailure = {kind: 'taken'; address: string; holder: string} | {kind: 'bind'; address: string; message: string};
+
 interface Entry {
   socket: OwnedSocket;
+  /** The user the socket was bound for (undefined: the emperor's own). */
+  user: Identity | undefined;
   /** Undefined for a socket only the runtime host holds (`hostOnly`). */
   handle: RawHandle | undefined;
   /** The vassals claiming it (usually one: an array is a fraction of a Set's size, which counts at 10,000 sockets). */
@@ -80,27 +102,35 @@ export class SocketStore {
     this.#backlog = backlog;
   }
 
-  /** Binds (or reuses) the sockets for `vassal`; all or nothing. */
   /**
+   * Binds (or reuses) the sockets for `claim.vassal`; all or nothing. A socket held for another user is refused.
    * With `hostOnly`, sockets that only the runtime host needs (on-demand app-server vassals: the host watches them and
    * hands them to the masters it forks) are bound by the host itself: no copy here, no fd passing per socket.
    */
-  async acquire(vassal: string, addresses: readonly string[], hostOnly = false): Promise<Result<OwnedSocket[], string>> {
+  async acquire(claim: SocketClaim, addresses: readonly string[]): Promise<Result<OwnedSocket[], SocketFailure>> {
+    const {vassal, user} = claim;
     const got: OwnedSocket[] = [];
     for (const address of addresses) {
       const existing = this.#entries.get(address);
       if (existing) {
+        if (userKey(existing.user) !== userKey(user)) {
+          this.release(vassal, addresses);
+          const holder = existing.user === undefined ? 'the emperor\'s user' : `uid ${existing.user.uid}`;
+          return err({kind: 'taken', address, holder});
+        }
         if (!existing.users.includes(vassal)) existing.users.push(vassal);
         got.push(existing.socket);
         continue;
       }
-      const bound = hostOnly && this.#host?.available ? await this.#bindInHost(address) : await this.#bind(address);
+      // A unix socket of another user's vassal is bound by that user: the host would bind it as root.
+      const asUser = user !== undefined && address.startsWith('unix:');
+      const bound = claim.hostOnly === true && !asUser && this.#host?.available ? await this.#bindInHost(address) : await this.#bind(address, claim);
       if (!bound.ok) {
         this.release(vassal, addresses);
-        return err(`cannot bind ${address}: ${bound.error}`);
+        return err({kind: 'bind', address, message: `cannot bind ${address}: ${bound.error}`});
       }
       const {socket, handle, hosted} = bound.value;
-      this.#entries.set(address, {socket, handle, users: [vassal], hosted});
+      this.#entries.set(address, {socket, user, handle, users: [vassal], hosted});
       got.push(bound.value.socket);
     }
     return ok(got);
@@ -141,13 +171,7 @@ export class SocketStore {
       if (entry.users.length > 0) continue;
       this.#entries.delete(address);
       this.#close(address, entry);
-      if (address.startsWith('unix:')) {
-        try {
-          unlinkSync(address.slice(5));
-        } catch {
-          // already gone
-        }
-      }
+      if (address.startsWith('unix:')) removeSocketFile(address.slice(5), entry.user);
     }
   }
 
@@ -157,17 +181,19 @@ export class SocketStore {
     this.#entries.clear();
   }
 
-  async #bind(address: string): Promise<Result<{socket: OwnedSocket; handle: RawHandle; hosted: boolean}, string>> {
+  async #bind(address: string, claim: SocketClaim): Promise<Result<{socket: OwnedSocket; handle: RawHandle; hosted: boolean}, string>> {
     let handle: RawHandle;
-    if (address.startsWith('unix:')) {
+    let listening = false;
+    if (address.startsWith('unix:') && claim.user !== undefined) {
+      const received = await bindUnixAs(this.#python, claim.user, address.slice(5), this.#backlog, claim.chmod);
+      if (!received.ok) return err(received.error);
+      handle = received.value as RawHandle;
+      listening = true;
+    } else if (address.startsWith('unix:')) {
       const path = address.slice(5);
       const {Pipe, constants} = binding('pipe_wrap') as PipeBinding;
       const pipe = new Pipe(constants.SERVER);
-      try {
-        unlinkSync(path);
-      } catch {
-        // no stale socket file
-      }
+      removeStaleSocket(path);
       const code = pipe.bind(path);
       if (code !== 0) {
         pipe.close();
@@ -201,7 +227,7 @@ export class SocketStore {
         return err('the runtime host did not listen on it');
       }
       hosted = true;
-    } else {
+    } else if (!listening) {
       const listened = await this.#listen(handle.fd);
       if (!listened.ok) {
         handle.close();
@@ -215,7 +241,7 @@ export class SocketStore {
   #listen(fd: number): Promise<Result<true, string>> {
     const script = 'import socket,sys\ns=socket.socket(fileno=3)\ns.listen(int(sys.argv[1]))\ns.detach()';
     return new Promise((resolve) => {
-      const child = spawn(this.#python, ['-c', script, String(this.#backlog)], {stdio: ['ignore', 'ignore', 'pipe', fd]});
+      const child = spawn(this.#python, ['-c', script, String(this.#backlog)], {env: {...HELPER_ENV}, stdio: ['ignore', 'ignore', 'pipe', fd]});
       let stderr = '';
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (chunk: string) => (stderr += chunk));
@@ -223,4 +249,24 @@ export class SocketStore {
       child.on('exit', (code) => resolve(code === 0 ? ok(true) : err(`listen failed: ${stderr.trim() || `exit ${code}`}`)));
     });
   }
+}
+
+/** `uid:gid`, or '' for the emperor's own sockets. */
+function userKey(user: Identity | undefined): string {
+  return user === undefined ? '' : `${user.uid}:${user.gid}`;
+}
+
+/** Removes what a previous run left at `path`, only if it is a socket (never a file the path happens to name). */
+function removeStaleSocket(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // nothing there
+  }
+}
+
+/** A released unix socket's file goes, removed by the user it was bound for. */
+function removeSocketFile(path: string, user: Identity | undefined): void {
+  if (user !== undefined) return removeSocketAs(user, path);
+  removeStaleSocket(path);
 }

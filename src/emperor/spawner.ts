@@ -16,8 +16,10 @@ import {spawnChild, type Child, type ChildSpec} from './child.js';
 import {emperorSocketsOf, launchRequestFor, MASTER_PY, type LaunchRequest} from './child-spec.js';
 import {identityFor, type Identity} from './identity.js';
 import type {VassalLimits} from './limits.js';
+import {checkPrivilegedPorts, type PrivilegedPorts} from './privileged-ports.js';
 import {RuntimeHost} from './runtime-host.js';
 import {SocketStore} from './socket-store.js';
+import {passedEnvironment, tenantEnvironment} from './tenant-env.js';
 
 /** The runtime host starts when this many app-server vassals exist (or with the first on-demand one). */
 const HOST_FROM_VASSALS = 2;
@@ -57,6 +59,10 @@ export interface SpawnerOptions {
   python: string;
   /** The runtime host's script; undefined: no runtime host (`emperor-zygote = false`). */
   hostPy: string | undefined;
+  /** Tyrant mode: privileged ports allowed per user (none when undefined). */
+  privilegedPorts?: PrivilegedPorts | undefined;
+  /** Tyrant mode: names of the emperor's environment passed to tenants besides PATH, LANG, LC_*, TZ (`NAME*`: a prefix). */
+  passEnv?: readonly string[] | undefined;
 }
 
 /** Places, prepares and launches the vassals of one emperor. */
@@ -70,10 +76,13 @@ export class Spawner {
   /** The host is started lazily: one vassal is cheaper without it (~6 MB), from the second one on it saves memory. */
   #hostStart: Promise<void> | undefined;
   #hostFallbackLogged = false;
+  /** Tyrant mode: the emperor's variables tenants may see (their `$(VAR)` and environment); else undefined. */
+  readonly tenantEnv: Readonly<Record<string, string>> | undefined;
 
   constructor(options: SpawnerOptions) {
     this.#o = options;
     this.#log = options.log;
+    this.tenantEnv = options.tyrant ? passedEnvironment(process.env, options.passEnv ?? []) : undefined;
     this.#host = options.hostPy === undefined ? undefined : new RuntimeHost({python: options.python, hostPy: options.hostPy, log: options.log});
     this.#sockets = new SocketStore(options.python, this.#host);
   }
@@ -129,10 +138,20 @@ export class Spawner {
     if (!wanted.ok) return err({kind: 'refused', error: wanted.error});
     if (wanted.value.length > 0) {
       const keys = wanted.value.map((socket) => socket.key);
+      const user = this.#launchable(name).identity;
+      if (this.#o.tyrant) {
+        const allowed = checkPrivilegedPorts(name, keys, user, this.#o.privilegedPorts ?? {unprivilegedFrom: 1024, allowed: new Map()});
+        if (!allowed.ok) return err({kind: 'refused', error: allowed.error});
+      }
       // An on-demand app-server vassal's sockets live in the runtime host only (it watches them and forks the master).
-      const bound = await this.#sockets.acquire(name, keys, spec.kind === 'app-server');
+      const claim = {vassal: name, user, hostOnly: spec.kind === 'app-server', ...chmodOf(spec)};
+      const bound = await this.#sockets.acquire(claim, keys);
       if (!bound.ok) {
-        const error = `KAISER_SOCKET_BIND_FAILED ${formatError('KAISER_SOCKET_BIND_FAILED', {address: keys.join(', '), cause: bound.error})}`;
+        const failure = bound.error;
+        const error =
+          failure.kind === 'taken'
+            ? `KAISER_SOCKET_TAKEN ${formatError('KAISER_SOCKET_TAKEN', {vassal: name, address: failure.address, holder: failure.holder})}`
+            : `KAISER_SOCKET_BIND_FAILED ${formatError('KAISER_SOCKET_BIND_FAILED', {address: keys.join(', '), cause: failure.message})}`;
         return err({kind: 'bind-failed', error});
       }
       const held = this.#launchable(name).sockets;
@@ -144,9 +163,10 @@ export class Spawner {
 
   /** Starts an instance of vassal `name` running `spec`. */
   launch(name: string, spec: VassalSpec): Child & {readonly pidReady?: Promise<number>} {
-    const request = launchRequestFor(spec, (address) => this.#sockets.owned(address));
     const launchable = this.#launchable(name);
     const identity = launchable.identity;
+    const base = this.tenantEnv === undefined ? undefined : tenantEnvironment(this.tenantEnv, identity);
+    const request = launchRequestFor(spec, (address) => this.#sockets.owned(address), base);
     const cgroup = this.#o.limits.cgroupOf(name);
     launchable.launchedAs = this.#placementKey(name, identity);
     if (identity) {
@@ -235,6 +255,14 @@ export class Spawner {
     this.#hostFallbackLogged = true;
     this.#log.error('runtime host unavailable', {uwsgi: `[emperor] runtime host unavailable (${why}): starting app-server masters directly`});
   }
+}
+
+/** `chmod-socket` of an app-server vassal (uWSGI's bare `chmod-socket` is 666), for the unix sockets bound for it. */
+function chmodOf(spec: VassalSpec): {chmod?: string} {
+  if (spec.kind !== 'app-server') return {};
+  const mode = spec.serverConfig['chmod-socket'];
+  if (mode === true || mode === '') return {chmod: '666'};
+  return typeof mode === 'string' && /^[0-7]{3,4}$/.test(mode) ? {chmod: mode} : {};
 }
 
 /** What is exec'd for a launch request (a master exec'd directly gets its config as KAISER_CONFIG). */

@@ -55,8 +55,16 @@ describe('detectCgroups', () => {
 describe('cgroupName', () => {
   it('keeps safe vassal names and replaces the rest', () => {
     expect(cgroupName('shop.ini')).toBe('shop.ini');
-    expect(cgroupName('a/b c.toml')).toBe('a_b_c.toml');
-    expect(cgroupName('..')).toBe('_..');
+    expect(cgroupName('a/b c.toml')).toBe('a_2fb_20c.toml');
+    expect(cgroupName('..')).toBe('_2e.');
+    expect(cgroupName('é.ini')).toBe('_c3_a9.ini');
+  });
+
+  it('never gives two vassals one group (issue 14: `a b.toml` and `a_b.toml` were one)', () => {
+    const names = ['a b.toml', 'a_b.toml', 'a_20b.toml', 'a/b.toml', 'a.b.toml', '.a', '_2ea', 'x'.repeat(300), `${'x'.repeat(299)}y`];
+    const groups = names.map(cgroupName);
+    expect(new Set(groups).size).toBe(names.length);
+    for (const group of groups) expect(group.length).toBeLessThanOrEqual(200);
   });
 });
 
