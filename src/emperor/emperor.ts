@@ -291,7 +291,9 @@ export class Emperor implements VassalSink {
     if (record.applied === applied && record.vassal.spec !== undefined) return;
     record.applied = applied;
     for (const old of def.replaces ?? []) if (old !== name) await this.undefine(old);
-    this.#logs.follow(name, spec, placed.value.identity);
+    // A tenant's logto is opened as the tenant; outside tyrant mode the file is the operator's, opened by the emperor as
+    // uWSGI does before it drops privileges (logfile-chown then hands it over).
+    this.#logs.follow(name, spec, this.#o.tyrant === true ? placed.value.identity : undefined);
     // A reload in place keeps the process: it cannot change the user it runs as, nor move it into a cgroup.
     const restart = this.#spawner.movesInstance(name, placed.value);
     if (restart && hasChild(record.vassal.state)) this.#log.info('vassal identity or cgroup changed; restarting it', {vassal: name, now: placed.value.key});

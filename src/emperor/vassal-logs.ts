@@ -1,7 +1,7 @@
 /**
  * The `logto` files of every vassal: opened when a spec names one, kept across reloads while the path and the user
- * stay, written line by line with the vassal's output, reopened on SIGUSR2 or when logrotate moved them. A vassal
- * that runs as another user has its file opened and rotated as that user (user-actions.ts): a tenant cannot make
+ * stay, written line by line with the vassal's output, reopened on SIGUSR2 or when logrotate moved them. A tenant's vassal
+ * (tyrant mode) has its file opened and rotated as the tenant (user-actions.ts): a tenant cannot make
  * the emperor create, append to or replace a file it could not touch itself. A write error is reported once per
  * file and affects no other vassal.
  */
