@@ -47,6 +47,8 @@ export const DEFAULT_HELP_WIDTH = 80;
 const MIN_WIDTH = 40;
 /** The flag column: wider flags put their description on the next line. */
 const FLAG_COLUMN = 30;
+/** Narrower than this, a right column is stacked under its left cell (a long word would overflow it otherwise). */
+const MIN_RIGHT_COLUMN = 36;
 
 /** One printed entry: the option, the group it is listed in and how it is spelled there. */
 export interface HelpEntry {
@@ -108,7 +110,7 @@ export interface HelpOptions {
 /** The whole help text, ending in a newline, no line wider than `width` (except unbreakable words). */
 export function helpText(version: string, options: HelpOptions = {}): string {
   const width = Math.max(MIN_WIDTH, Math.floor(options.width ?? DEFAULT_HELP_WIDTH));
-  const out: string[] = [`kaiser ${version}: an Emperor-style orchestrator speaking uWSGI's options`, '', 'Usage:'];
+  const out: string[] = [...wrap(`kaiser ${version}: an Emperor-style orchestrator speaking uWSGI's options`, width), '', 'Usage:'];
   out.push(
     ...twoColumns(
       [
@@ -132,7 +134,7 @@ export function helpText(version: string, options: HelpOptions = {}): string {
   for (const entry of helpEntries()) {
     if (entry.group !== current) {
       current = entry.group;
-      out.push('', `${current.title}:`);
+      out.push('', ...wrap(`${current.title}:`, width));
     }
     out.push(...twoColumns([[optionLabel(entry), optionDescription(entry)]], width, FLAG_COLUMN));
   }
@@ -144,14 +146,17 @@ export function helpText(version: string, options: HelpOptions = {}): string {
 
 /**
  * Rows of `  left  right…`, the right column starting at `column` + 2 and wrapped to `width`; a left cell too wide
- * for the column puts its right cell on the next lines.
+ * for the column puts its right cell on the next lines. A right cell that does not fit beside its left one (a narrow
+ * terminal, or a word longer than the column) goes under it, indented by 6.
  */
 export function twoColumns(rows: readonly (readonly [string, string])[], width: number, column: number): string[] {
-  const indent = ' '.repeat(Math.max(6, column + 4));
   const lines: string[] = [];
   for (const [left, right] of rows) {
+    const room = width - (column + 4);
+    const beside = column > 0 && room >= MIN_RIGHT_COLUMN && right.split(/\s+/).every((word) => word.length <= room);
+    const indent = ' '.repeat(beside ? column + 4 : 6);
     const wrapped = wrap(right, Math.max(20, width - indent.length));
-    if (left.length <= column) {
+    if (beside && left.length <= column) {
       lines.push(`  ${left.padEnd(column)}  ${wrapped[0] ?? ''}`.trimEnd());
       for (const more of wrapped.slice(1)) lines.push(`${indent}${more}`);
     } else {
@@ -162,11 +167,12 @@ export function twoColumns(rows: readonly (readonly [string, string])[], width: 
   return lines;
 }
 
-/** Greedy word wrap; a word longer than `width` stays whole on its own line. */
+/** Greedy word wrap; a word longer than `width` is broken after a `/` or `|` if it has one, else stays whole. */
 export function wrap(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
-  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
+  const words = text.split(/\s+/).filter((w) => w !== '').flatMap((word) => (word.length > width ? splitAtSlashes(word, width) : [word]));
+  for (const word of words) {
     if (line === '') line = word;
     else if (line.length + 1 + word.length <= width) line += ` ${word}`;
     else {
@@ -176,6 +182,21 @@ export function wrap(text: string, width: number): string[] {
   }
   if (line !== '') lines.push(line);
   return lines;
+}
+
+/** `a/b|c` in pieces of at most `width` (a piece ends in its `/` or `|`); a piece with nowhere to break stays whole. */
+function splitAtSlashes(word: string, width: number): string[] {
+  const pieces: string[] = [];
+  let piece = '';
+  for (const part of word.split(/(?<=[/|])/)) {
+    if (piece !== '' && piece.length + part.length > width) {
+      pieces.push(piece);
+      piece = '';
+    }
+    piece += part;
+  }
+  if (piece !== '') pieces.push(piece);
+  return pieces;
 }
 
 /** The README's option reference: one markdown table per group, generated from the same entries as `--help`. */

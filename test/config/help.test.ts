@@ -31,6 +31,17 @@ describe('helpText', () => {
     expect(wide.length).toBeLessThan(lines.length);
   });
 
+  it('fits a narrow terminal too: descriptions go under their flags, long paths break after a slash', () => {
+    for (const width of [40, 50, 60, 70]) {
+      const narrow = helpText('1.2.3', {width}).split('\n');
+      expect([width, narrow.filter((line) => line.length > width)]).toEqual([width, []]);
+    }
+    const narrow = helpText('1.2.3', {width: 50}).split('\n');
+    const at = narrow.findIndex((line) => line.startsWith('  --control PATH'));
+    expect(narrow[at]).toBe('  --control PATH');
+    expect(narrow[at + 1]).toMatch(/^ {6}\S/);
+  });
+
   it('prints usage lines, the commands, the config-file flags, the version and every exit code', () => {
     expect(text).toMatch(/^kaiser 1\.2\.3/);
     expect(text).toContain('kaiser --emperor DIR');
@@ -60,5 +71,6 @@ describe('wrap', () => {
   it('breaks between words and keeps a word longer than the width whole', () => {
     expect(wrap('aa bb cc dd', 5)).toEqual(['aa bb', 'cc dd']);
     expect(wrap('a verylongword b', 4)).toEqual(['a', 'verylongword', 'b']);
+    expect(wrap('see /run/kaiser/control.sock now', 12)).toEqual(['see', '/run/kaiser/', 'control.sock', 'now']);
   });
 });
