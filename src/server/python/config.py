@@ -40,6 +40,9 @@ DEFAULTS = {
     # uWSGI's process titles (procname.py)
     'procname': None, 'procname-prefix': None, 'procname-prefix-spaced': None, 'procname-append': None,
     'procname-master': None, 'auto-procname': False,
+    # managed helpers (daemons.py, cron.py)
+    'attach-daemon': [], 'attach-daemon2': [], 'smart-attach-daemon': [], 'smart-attach-daemon2': [], 'cron': [],
+    'cron2': [], 'unique-cron': [],
 }
 LIST_KEYS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, list))     # `multi` options
 INT_KEYS = ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss', 'http-socket-modifier1',

@@ -11,6 +11,7 @@ holds one of each:
    emperor_link.py the emperor pipe: bytes → actions    controls.py    stats server, master FIFOs, touch files
    phase.py        starting → running → stopping        terminate.py   ask → grace → SIGKILL
    subscriber.py   announcing the vassal to uWSGI subscription servers (subscribe-to, subscribe2)
+   daemons.py      attach-daemon and friends          cron.py        cron, unique-cron, cron2
 
 The other modules live next to this file and are imported as the package `_kaiser` (_kaiser_bootstrap.py), so
 `http.py`, `config.py`… never shadow the stdlib or the application's own modules.
@@ -31,6 +32,8 @@ from _kaiser import shutdown  # noqa: E402
 from _kaiser import signals  # noqa: E402
 from _kaiser import sockets  # noqa: E402
 from _kaiser import subscriber as _subscriber  # noqa: E402
+from _kaiser.cron import Cron  # noqa: E402
+from _kaiser.daemons import Daemons  # noqa: E402
 from _kaiser.controls import Controls  # noqa: E402
 from _kaiser.event_loop import Loop  # noqa: E402
 from _kaiser.phase import RUNNING, STARTING, STOPPING  # noqa: E402
@@ -62,6 +65,8 @@ class Master:
         self.reloader = Reloader(self)
         self.controls = Controls(self)
         self.subscriber = None       # subscribe-to / subscribe2 (subscriber.py)
+        self.daemons = Daemons()     # attach-daemon, smart-attach-daemon… (daemons.py)
+        self.cron = Cron()           # cron, unique-cron, cron2 (cron.py)
 
     # ── start-up ────────────────────────────────────────────────────────────────────────────────
     def start(self):
@@ -110,8 +115,11 @@ class Master:
         self.loop.run(self.timeout, self.tick)
 
     def configure(self, cfg, old):
-        """What is (re)configured per config besides workers and sockets: controls, the heartbeat, subscriptions."""
+        """What is (re)configured per config besides workers and sockets: controls, the heartbeat, subscriptions,
+        the attached daemons (restarted on a reload) and the cron jobs."""
         self.controls.configure(cfg, old)
+        self.daemons.configure(cfg, old)
+        self.cron.configure(cfg)
         if self.emperor is not None:
             self.emperor.configure(cfg)
         if old is None or any(old.get(k) != cfg.get(k) for k in SUBSCRIBE_KEYS):
@@ -182,6 +190,9 @@ class Master:
             self.emperor.check(now)
         if self.subscriber is not None and self.phase != STOPPING:
             self.subscriber.tick(now)
+        if self.phase != STOPPING:
+            self.daemons.tick(now)
+            self.cron.tick(time.time())
 
     def timeout(self):
         """Seconds until the next timed duty, or -1 for none."""
@@ -197,6 +208,11 @@ class Master:
             deadlines += self.emperor.deadlines()
         if self.subscriber is not None and self.phase != STOPPING:
             deadlines.append(self.subscriber.next_at)
+        if self.phase != STOPPING:
+            deadlines += self.daemons.deadlines()
+            cron_at = self.cron.next_at(time.time(), time.monotonic())
+            if cron_at is not None:
+                deadlines.append(cron_at)
         if deadlines:
             d = max(0.01, min(deadlines) - time.monotonic())
             t = d if t is None else min(t, d)

@@ -196,7 +196,7 @@ class WorkerPool:
             wp = self.workers.pop(pid, None)
             if wp is not None:
                 self.on_exit(wp, status)
-            else:
+            elif not self.master.daemons.on_exit(pid, status) and not self.master.cron.on_exit(pid, status):
                 self.zygotes.on_exit(pid, status)
 
     def on_exit(self, wp, status):

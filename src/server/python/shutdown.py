@@ -1,17 +1,20 @@
 """Stopping the master, always in this order (STYLE.md's close order, in Python):
 
    graceful (SIGTERM, SIGINT, emperor byte 2, FIFO `q`, an idle on-demand vassal):
-     1. mark `stopping` (nothing is respawned or reloaded from now on); unsubscribe from subscription servers
+     1. mark `stopping` (nothing is respawned or reloaded from now on); unsubscribe from subscription servers;
+        the attached daemons get their stop signal, running cron jobs SIGTERM
      2. close the listening sockets, the reload's new ones too (the kernel refuses new connections at once;
         unix sockets are unlinked with `vacuum`)
      3. workers still loading: SIGKILL; the others: SIGHUP, they finish in-flight requests and exit
         (ask → grace → SIGKILL, terminate.py: each within `worker-reload-mercy`, all within `reload-mercy`)
      4. once the last worker is reaped: finish
    brutal (SIGQUIT, emperor byte 0, FIFO `Q`, a second SIGINT, the emperor gone, the app failed at start):
-     1. mark `stopping`, unsubscribe   2. SIGKILL every worker   3. reap them (at most 3 s)   4. finish
-   finish: close the listening sockets (if not yet), the stats server and the FIFOs (unlinked with `vacuum`),
+     1. mark `stopping`, unsubscribe, SIGKILL daemons and cron jobs   2. SIGKILL every worker   3. reap them (at most 3 s)   4. finish
+   finish: close the listening sockets (if not yet), the stats server and the FIFOs (unlinked with `vacuum`), SIGKILL
+     the daemons still there,
      remove the pidfile (`vacuum`), log `goodbye to uWSGI.`, exit with the exit code.
 """
+import _signal as signal
 import os
 import time
 
@@ -28,6 +31,8 @@ def graceful(master):
     log.log('SIGINT/SIGTERM received...gracefully killing workers...')
     master.phase = STOPPING
     master.unsubscribe()
+    master.daemons.stop()
+    master.cron.stop(signal.SIGTERM)
     deadline = time.monotonic() + (master.cfg.get('reload-mercy') or 30)
     vacuum = bool(master.cfg.get('vacuum'))
     for listener in master.listeners + master.reloader.listeners():
@@ -49,6 +54,8 @@ def brutal(master, code):
     master.phase = STOPPING
     master.unsubscribe()
     master.pool.drop_pending()
+    master.daemons.kill()
+    master.cron.stop(signal.SIGKILL)
     workers = master.pool.workers
     for w in workers.values():
         w.apply(states.KILL)
@@ -71,6 +78,7 @@ def finish(master):
     for listener in master.listeners:
         listener.close(vacuum=vacuum)
     master.controls.close(vacuum)
+    master.daemons.kill()
     if vacuum and cfg.get('pidfile'):
         try:
             os.unlink(cfg['pidfile'])
