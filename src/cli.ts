@@ -3,7 +3,8 @@
  * place that builds the logger and installs signal handlers.
  *
  * Emperor signals: SIGHUP reloads every vassal; SIGINT, SIGTERM and SIGQUIT stop every vassal gracefully and exit 0;
- * SIGUSR1 logs one status line per vassal. Exit codes: src/exit-codes.ts (also in --help).
+ * SIGUSR1 logs one status line per vassal. Exit codes: src/exit-codes.ts (also in --help). An error that escapes
+ * every boundary of the emperor is logged, not fatal (`containLastResort`).
  */
 import {accessSync, constants, readFileSync, statSync} from 'node:fs';
 import {parseVassalSource} from './emperor/monitor.js';
@@ -12,10 +13,11 @@ import {parseCommandLine, type CommandLineMode, type EmperorMode} from './config
 import {formatDiagnostic, type Diagnostic} from './config/diagnostic.js';
 import {DEFAULT_HELP_WIDTH, helpText} from './config/help.js';
 import {DirectorySource} from './emperor/directory-source.js';
+import {Containment, faultPlanFrom} from './emperor/containment.js';
 import {Emperor} from './emperor/emperor.js';
 import {realSystem} from './system/real-system.js';
 import {EXIT} from './exit-codes.js';
-import {createLogger, type LogFormat} from './log/logger.js';
+import {createLogger, type LogFormat, type Logger} from './log/logger.js';
 import {runServer} from './server/launcher.js';
 import type {EmperorMetrics} from './metrics/metrics.js';
 import type {MetricsServer} from './metrics/server.js';
@@ -120,6 +122,17 @@ function isDirectory(path: string): boolean {
   }
 }
 
+/**
+ * The last resort of containment (emperor/containment.ts): a throw or rejection that escaped every boundary is
+ * logged as KAISER_INTERNAL_ERROR and the emperor carries on, because exiting would take every vassal down with it
+ * (the reaper kills them all). Node's default, printing the error and exiting, is what this replaces.
+ */
+function containLastResort(log: Logger, containment: Containment): void {
+  process.on('uncaughtException', (error) => void containment.report({component: 'process', step: 'uncaught exception'}, error));
+  process.on('unhandledRejection', (reason) => void containment.report({component: 'process', step: 'unhandled rejection'}, reason));
+  log.debug('last-resort containment installed');
+}
+
 function logFormatOf(value: unknown): LogFormat {
   return value === 'json' ? 'json' : 'human';
 }
@@ -165,6 +178,9 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
   let dashboard: Dashboard | undefined;
   const transitions = new TransitionFeed();
   const system = realSystem();
+  // One set of boundaries for the emperor and its directory source (KAISER_TEST_FAULTS: the end-to-end test's faults).
+  const containment = new Containment(log.child({component: 'emperor'}), () => system.now(), faultPlanFrom(process.env['KAISER_TEST_FAULTS']));
+  containLastResort(log, containment);
   // The vassal directory is one source of definitions; fleets (started below) are others.
   const sources = dir === undefined ? [] : [
     new DirectorySource({
@@ -174,12 +190,15 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
       log: log.child({component: 'emperor'}),
       rescanMs: options.emperorFreqSeconds * 1000,
       onScan: (seconds) => metrics?.observeScan(seconds),
+      tyrant: options.emperorTyrant,
+      containment,
     }),
   ];
   const emperor = new Emperor({
     dir,
     sources,
     system,
+    containment,
     statsAddress: options.emperorStats,
     reloadMercyMs: options.reloadMercySeconds * 1000,
     accountingMs: options.accountingSeconds * 1000,

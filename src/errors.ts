@@ -17,6 +17,7 @@ export const ERRORS = {
   KAISER_CONFIG_PARSE: 'cannot parse {format}: {reason}',
   KAISER_CONFIG_UNREADABLE: 'cannot read {file}: {cause}',
   KAISER_CONFIG_TOO_LARGE: 'config file is {sizeBytes} bytes, larger than the {limitBytes}-byte limit',
+  KAISER_CONFIG_NOT_A_FILE: '{file} is {what}, not a regular file: it is not read',
   KAISER_CONFIG_FORMAT: 'unsupported config file type "{extension}" (use .ini or .toml)',
   KAISER_CONFIG_NO_APP: 'nothing to run: {reason}',
   KAISER_CONFIG_CONFLICT: '"{key}" cannot be combined with "{other}": {reason}',
@@ -34,6 +35,10 @@ export const ERRORS = {
   KAISER_VASSAL_RELOAD_FAILED: 'reload failed, the previous instance keeps serving: {cause}',
   KAISER_VASSAL_START_FAILED: 'vassal {vassal} is not serving ({state}): {cause}',
   KAISER_VASSAL_OVER_MEMORY_LIMIT: 'killed: over memory-limit {limitMb} MB',
+  // containment and bounded work (src/emperor/containment.ts, src/util/output-budget.ts)
+  KAISER_VASSAL_SPAWN_FAILED: 'cannot start: {cause}',
+  KAISER_VASSAL_OUTPUT_DROPPED: '{lines} output lines dropped in {seconds} s: over the budget of {budget} lines/s per vassal',
+  KAISER_INTERNAL_ERROR: 'internal error in {where}: {cause}',
 
   // ── identity and limits (uid, gid, --emperor-tyrant, memory-limit, cpu-limit) ─────────────
   KAISER_UNKNOWN_USER: 'vassal {vassal}: no user "{user}" (getent passwd knows none)',
@@ -41,6 +46,7 @@ export const ERRORS = {
   KAISER_IDENTITY_NEEDS_ROOT: 'vassal {vassal}: cannot run as uid {uid} gid {gid}: the emperor runs as uid {emperorUid}, and only root can switch users',
   KAISER_TYRANT_ROOT_OWNED: '[emperor-tyrant] invalid permissions for vassal {vassal}: its file is owned by uid {uid} gid {gid}, and tyrant mode never runs a vassal as root (chown it to the user it should run as)',
   KAISER_TYRANT_ESCAPE: '[emperor-tyrant] vassal {vassal} asks for {wanted}, but its file is owned by uid {uid} gid {gid}: in tyrant mode a vassal runs as its owner',
+  KAISER_TYRANT_FOREIGN_SYMLINK: '[emperor-tyrant] vassal {vassal} is a symlink owned by uid {linkUid} to a file owned by uid {uid}: in tyrant mode a symlinked vassal counts only when the link and its target have the same owner, or root owns the link',
   KAISER_TYRANT_NO_OWNER: '[emperor-tyrant] vassal {vassal} has no file owner (not from the vassal directory): set uid and gid to a non-root user and group',
   KAISER_LIMITS_NEED_SETPRIV: 'vassal {vassal}: uid/gid together with memory-limit or cpu-limit needs setpriv (util-linux) to join the cgroup before dropping privileges',
   // issue 14: what a vassal names is done as its user, and what is held belongs to one user

@@ -64,7 +64,10 @@ class StatFields {
   }
 }
 
-/** Reads /proc once and returns usage per session id, for the sessions asked for. */
+/**
+ * Reads /proc once and returns usage per session id, for the sessions asked for. Rejects (never throws) when the pass
+ * cannot be complete, EMFILE included: the caller keeps its previous figures.
+ */
 export async function sampleSessions(sessions: ReadonlySet<number>): Promise<Map<number, TreeUsage>> {
   const usage = new Map<number, TreeUsage>();
   if (sessions.size === 0) return usage;
@@ -77,8 +80,11 @@ export async function sampleSessions(sessions: ReadonlySet<number>): Promise<Map
       // 'utf8' takes Node's native whole-file read: other encodings read a size-0 /proc file through two fresh
       // 64 KiB buffers (measured: 2.5x slower, and 128 kB of malloc churn per process per tick).
       text = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited between readdir and read
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ESRCH') continue; // exited between readdir and read
+      // EMFILE and friends: a partial pass would under-count a vassal (and mislead memory-limit); fail the pass.
+      throw error;
     }
     // Fields after the command name (which may contain spaces and parentheses), counted from 0 = state.
     const fields = new StatFields(text, text.lastIndexOf(')') + 2);

@@ -75,10 +75,25 @@ export function collectOptions(entries: readonly ConfigEntry[], rules: CollectRu
       diagnostics.push(configError(where, 'KAISER_CONFIG_BAD_VALUE', {key: where.key ?? entry.key, reason: coerced.error}));
       continue;
     }
-    values.set(spec.name, mergeValues(spec, values.get(spec.name), coerced.value));
+    values.set(spec.name, accumulate(spec, values.get(spec.name), coerced.value));
     origins.set(spec.name, where);
   }
   return {values, origins, diagnostics};
+}
+
+/**
+ * `mergeValues` for the values this collection owns: lists and env tables grow in place (their first value is a
+ * copy), because merging into a fresh copy per entry is quadratic, and a file of 10 000 `env =` lines (the entry
+ * limit, 200 kB) took minutes of the emperor's thread that way (issue 14, found by test/config/config-fuzz.test.ts).
+ */
+function accumulate(spec: OptionSpec, previous: OptionValue | undefined, next: OptionValue): OptionValue {
+  if (spec.type === 'env') return previous === undefined ? {...(next as Record<string, string>)} : Object.assign(previous as Record<string, string>, next);
+  if (spec.multi === true) {
+    if (previous === undefined) return [...(next as readonly string[])];
+    (previous as string[]).push(...(next as readonly string[]));
+    return previous;
+  }
+  return mergeValues(spec, previous, next);
 }
 
 /**

@@ -23,6 +23,9 @@ export const SHELL = '/bin/sh';
  * occurrence, which `mergeValues` appends to earlier ones; a TOML array gives several items at once.
  */
 export function coerceValue(spec: OptionSpec, raw: RawValue): Result<OptionValue, string> {
+  // No program argument, path, environment value or address can hold a NUL byte (exec would refuse it, C would cut
+  // the string there): refused here, naming the key, rather than at launch.
+  if (hasNulByte(raw)) return err('contains a NUL byte (\\0)');
   if (spec.type === 'env') return coerceEnv(raw);
   if (spec.type === 'argv') return coerceArgv(raw);
   if (spec.multi === true) {
@@ -36,6 +39,14 @@ export function coerceValue(spec: OptionSpec, raw: RawValue): Result<OptionValue
   }
   if (Array.isArray(raw)) return err('expected a single value, not a list');
   return coerceScalar(spec.type, raw);
+}
+
+/** True when a string anywhere in `raw` (a list, a table's keys or values) holds a NUL byte. */
+function hasNulByte(raw: RawValue, depth = 0): boolean {
+  if (typeof raw === 'string') return raw.includes('\0');
+  if (typeof raw !== 'object' || raw === null || depth > 64) return false;
+  if (Array.isArray(raw)) return (raw as readonly RawValue[]).some((item) => hasNulByte(item, depth + 1));
+  return Object.entries(raw as Record<string, RawValue>).some(([key, value]) => key.includes('\0') || hasNulByte(value, depth + 1));
 }
 
 /** `next` after `previous` for the same option: lists append, env objects merge, anything else replaces. */

@@ -367,6 +367,7 @@ export function parseReadyProbe(text: string): Result<ReadyProbe, string> {
 
 /** A command vassal's socket: `tcp://HOST:PORT` or `unix:/path`. */
 export function checkCommandSocket(text: string): Result<string, string> {
+  if (text.includes('\0')) return err('contains a NUL byte (\\0)');
   if (/^unix:.+$/.test(text)) return ok(text);
   const tcp = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/\s]*):(\d+)$/.exec(text);
   if (tcp !== null && Number(tcp[2]) <= 65535) return ok(text);

@@ -5,7 +5,8 @@
  *
  * Bad input must never hurt the emperor. Garbage, invalid JSON, unknown commands and unknown vassals get a coded
  * `{"ok":false}` answer and the connection stays usable; a line over 64 KiB gets an error and the connection is
- * closed; past MAX_CONNECTIONS a newcomer gets `KAISER_CONTROL_BUSY` and is closed; an idle connection is closed
+ * closed; past MAX_CONNECTIONS a newcomer gets `KAISER_CONTROL_BUSY` and is closed (and closed unanswered while the
+ * emperor's descriptor reserve is short, system/descriptors.ts); an idle connection is closed
  * after IDLE_MS; a log follower that stops reading is dropped once BACKLOG_LIMIT_BYTES are queued for it; an
  * exception thrown by the `EmperorControl` (a kaiser bug) is logged and answered `KAISER_CONTROL_INTERNAL`.
  *
@@ -15,6 +16,7 @@
 import {chmodSync, lstatSync, unlinkSync} from 'node:fs';
 import {connect, createServer, type Server, type Socket} from 'node:net';
 import {err, ok, type Result} from '../result.js';
+import {processDescriptors} from '../system/descriptors.js';
 import {ensureControlDir} from './control-path.js';
 import {LineReader} from './line-reader.js';
 import {didYouMean} from '../config/did-you-mean.js';
@@ -86,7 +88,14 @@ export async function startControlServer(path: string, control: EmperorControl, 
   if (!cleared.ok) return cleared;
 
   const connections = new Set<Connection>();
+  const descriptors = processDescriptors();
   const server = createServer({allowHalfOpen: false}, (socket) => {
+    if (!descriptors.mayOpen()) {
+      // The emperor's own descriptor reserve comes first (system/descriptors.ts): closed unanswered.
+      socket.on('error', () => undefined);
+      socket.destroy();
+      return;
+    }
     if (connections.size >= MAX_CONNECTIONS) {
       socket.on('error', () => undefined);
       socket.end(encodeLine(failure(controlError('KAISER_CONTROL_BUSY', `more than ${MAX_CONNECTIONS} control connections are open; try again`))));

@@ -17,10 +17,12 @@
  * Close: stop the sampler → unsubscribe from transitions → end event streams → stop accepting → end idle connections.
  */
 import {createServer, type IncomingMessage, type ServerResponse} from 'node:http';
+import type {Socket} from 'node:net';
 import {open} from 'node:fs/promises';
 import type {ControlLog, EmperorControl} from '../control/server.js';
 import type {VassalRow} from '../control/protocol.js';
 import {err, ok, type Result} from '../result.js';
+import {processDescriptors} from '../system/descriptors.js';
 import {loadAssets, type Asset} from './assets.js';
 import {bearerToken, clearedSessionCookie, cookieValue, SESSION_COOKIE, SessionBook, sessionCookie, type TokenBook} from './auth.js';
 import type {EmperorFigures} from './emperor-probe.js';
@@ -32,6 +34,8 @@ import {LOGIN_STYLE_SOURCE, loginPage} from './login-page.js';
 
 /** Lines of a vassal's output the vassal page starts with. */
 const TAIL_LINES = 200;
+/** Connections served at once (live streams included). */
+const MAX_CONNECTIONS = 256;
 /** Transitions arriving within this window go out as one batch (one `rows()` call for all of them). */
 const STATE_BATCH_MS = 20;
 /** A refused token is answered after this delay, which slows guessing. */
@@ -94,8 +98,15 @@ export async function startDashboard(options: DashboardOptions): Promise<Result<
     });
   });
   server.on('clientError', (_cause, socket) => socket.destroy());
+  // Bounded like every server of the emperor (issue 14): a cap, the descriptor reserve, accept errors survived.
+  const descriptors = processDescriptors();
+  server.maxConnections = MAX_CONNECTIONS;
+  server.on('connection', (socket: Socket) => {
+    if (!descriptors.mayOpen()) socket.destroy();
+  });
   const listening = await listenOn(server, address.value);
   if (!listening.ok) return listening;
+  server.on('error', (cause) => options.log.warn('dashboard listener error', {error: String(cause)}));
   dashboard.start();
   const where = overUnix ? listening.value : `http://${listening.value}/`;
   options.log.info('dashboard', {uwsgi: `*** kaiser dashboard on ${where} ***`, address: listening.value});

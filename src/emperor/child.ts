@@ -4,11 +4,15 @@
  * account for it by session id; the reaper (reaper.ts) is told about each group for the no-orphan guarantee.
  */
 import {existsSync} from 'node:fs';
+import type {Readable} from 'node:stream';
 import {VassalStreamDecoder, type VassalMessage} from '../protocol/emperor-pipe.js';
 import type {ExitStatus, System} from '../system/system.js';
-import {splitLines} from '../util/split-lines.js';
+import {formatError} from '../errors.js';
+import {LINES_PER_SECOND, OutputBudget, REAL_CLOCK, type BudgetClock, type TokenBucket} from '../util/output-budget.js';
+import {splitLines, type LineBudget} from '../util/split-lines.js';
 
 export type {ExitStatus} from '../system/system.js';
+export type {TokenBucket} from '../util/output-budget.js';
 
 /** What to run. */
 export interface ChildSpec {
@@ -27,6 +31,25 @@ export interface ChildSpec {
   gid?: number;
   /** `cgroup.procs` files the process joins before its program starts (memory-limit, cpu-limit). */
   cgroupProcs?: readonly string[];
+}
+
+/**
+ * The output budget of one instance on `clock`, until it has `exited`: what it drops is said through `say` (as a
+ * line of its stderr). Shared with the runtime host's forked masters.
+ */
+export function outputBudgetFor(clock: BudgetClock, sharedLines: TokenBucket | undefined, say: (line: string) => void, exited: Promise<unknown>): LineBudget {
+  const output = new OutputBudget({
+    clock,
+    ...(sharedLines ? {shared: sharedLines} : {}),
+    onDropped: (lines, seconds) => say(`kaiser: KAISER_VASSAL_OUTPUT_DROPPED ${formatError('KAISER_VASSAL_OUTPUT_DROPPED', {lines, seconds, budget: LINES_PER_SECOND})}`),
+  });
+  void exited.then(() => output.close());
+  return {output, setTimer: (ms, fn) => clock.setTimer(ms, fn)};
+}
+
+/** Calls `onLine` with each line of a forked master's output stream (stdout and stderr in one), on its own budget. */
+export function followMasterOutput(stream: Readable, onLine: (line: string) => void, sharedLines: TokenBucket | undefined, exited: Promise<unknown>): void {
+  splitLines(stream, onLine, outputBudgetFor(REAL_CLOCK, sharedLines, onLine, exited));
 }
 
 /** Where `setpriv` (util-linux) is, if anywhere: it drops privileges after the cgroup join of a wrapped spawn. */
@@ -121,7 +144,7 @@ export interface Child {
  * code 127/126). A command vassal (any program) needs `sys.prepareExec()` first; kaiser's own master, a known program
  * spawned directly only when the runtime host is not in use, does not.
  */
-export function spawnChild(spec: ChildSpec, sys: System): Child {
+export function spawnChild(spec: ChildSpec, sys: System, output: {sharedLines?: TokenBucket} = {}): Child {
   const env: Record<string, string> = {...spec.env};
   if (spec.emperorPipe) env['UWSGI_EMPEROR_FD'] = '3';
   const run = wrapForLaunch(spec, env);
@@ -138,8 +161,10 @@ export function spawnChild(spec: ChildSpec, sys: System): Child {
   const pid = subprocess.pid;
   const lineListeners: ((line: string, stream: 'stdout' | 'stderr') => void)[] = [];
   const messageListeners: ((message: VassalMessage) => void)[] = [];
-  splitLines(subprocess.stdout, (line) => lineListeners.forEach((l) => l(line, 'stdout')));
-  splitLines(subprocess.stderr, (line) => lineListeners.forEach((l) => l(line, 'stderr')));
+  // stdout and stderr share one budget (util/output-budget.ts): lines over it are dropped and counted.
+  const budget = outputBudgetFor(sys, output.sharedLines, (line) => lineListeners.forEach((l) => l(line, 'stderr')), subprocess.exited);
+  splitLines(subprocess.stdout, (line) => lineListeners.forEach((l) => l(line, 'stdout')), budget);
+  splitLines(subprocess.stderr, (line) => lineListeners.forEach((l) => l(line, 'stderr')), budget);
   subprocess.onSpawnError((error) => lineListeners.forEach((l) => l(`kaiser: cannot start ${spec.file}: ${error.message}`, 'stderr')));
   const pipe = subprocess.pipe;
   if (pipe) {

@@ -4,6 +4,7 @@
  */
 import type {Logger} from '../log/logger.js';
 import type {System} from '../system/system.js';
+import type {Containment} from './containment.js';
 import type {VassalSource} from './definition.js';
 import type {PrivilegedPorts} from './privileged-ports.js';
 import type {VassalSnapshot} from './vassal.js';
@@ -35,6 +36,8 @@ export interface EmperorOptions {
   version: string;
   /** The world (default: the real one). */
   system?: System;
+  /** The boundaries of every per-vassal step (default: a new one; cli.ts shares one with the directory source). */
+  containment?: Containment;
   /** Called when a vassal becomes ready with the time since its spawn (for metrics). */
   onVassalReady?: (seconds: number) => void;
   /** Receives every output line of every vassal (the control socket's log book). */

@@ -20,6 +20,7 @@ import {terminate} from '../util/terminate.js';
 import type {System} from '../system/system.js';
 import {serverConfigFor} from './child-spec.js';
 import {ownerChangedBetween, planDefinition, planningContext, type DefaultsFile, type DefinitionContext, type VassalDefinition, type VassalRecord, type VassalSink} from './definition.js';
+import {Containment, containedSystem, type VassalStep} from './containment.js';
 import {VassalLimits, type LimitedVassal} from './limits.js';
 import {logOpenFileLimit} from './open-file-limit.js';
 import {Reaper} from './reaper.js';
@@ -31,8 +32,8 @@ import {VassalAccounting} from './vassal-accounting.js';
 import {VassalDefaults} from './vassal-defaults.js';
 import {VassalLogs} from './vassal-logs.js';
 import {hasChild} from './vassal-states.js';
+import {VassalRelay} from './vassal-relay.js';
 import {Vassal, type VassalDeps} from './vassal.js';
-import type {VassalCore} from './vassal-core.js';
 import type {EmperorOptions, EmperorVassalSnapshot} from './emperor-options.js';
 
 export type {EmperorOptions, EmperorVassalSnapshot, VassalTransition} from './emperor-options.js';
@@ -65,6 +66,9 @@ export class Emperor implements VassalSink {
   readonly #vassalDeps: VassalDeps;
   /** How definitions are parsed: python, curse tolerance; in tyrant mode the tenants' `$(VAR)` and file reads. */
   readonly #planning: Omit<DefinitionContext, 'defaults' | 'now'>;
+  /** The boundaries every per-vassal step, callback and timer runs in (containment.ts). */
+  readonly #containment: Containment;
+  readonly #relay: VassalRelay;
   #statsServer: Server | undefined;
   /** The last refused defaults file (tyrant mode), so it is reported once. */
   #defaultsRefused: string | undefined;
@@ -73,8 +77,10 @@ export class Emperor implements VassalSink {
 
   constructor(options: EmperorOptions) {
     this.#o = options;
-    this.#sys = options.system ?? realSystem();
     this.#log = options.log.child({component: 'emperor'});
+    const world = options.system ?? realSystem();
+    this.#containment = options.containment ?? new Containment(this.#log, () => world.now());
+    this.#sys = containedSystem(world, this.#containment);
     this.startedAt = this.#sys.now();
     this.#reaper = new Reaper(this.#sys);
     this.#slots = new SpawnSlots(options.spawnConcurrency);
@@ -83,6 +89,7 @@ export class Emperor implements VassalSink {
     this.#logs = new VassalLogs(this.#log);
     this.#accounting = new VassalAccounting({
       sys: this.#sys,
+      containment: this.#containment,
       accountingMs: options.accountingMs,
       limits: this.#limits,
       vassals: () => this.#limitedVassals(),
@@ -95,6 +102,7 @@ export class Emperor implements VassalSink {
     this.#planning = planningContext(options.python, options.curseToleranceMs, this.#spawner.tenantEnv);
     // A pending connection on a sleeping on-demand vassal's socket wakes the vassal.
     this.#spawner.onWake((name) => this.#records.get(name)?.vassal.wake());
+    this.#relay = new VassalRelay({options, spawner: this.#spawner, sys: this.#sys, log: this.#log, logs: this.#logs, containment: this.#containment});
     this.#vassalDeps = this.#makeVassalDeps();
   }
 
@@ -104,7 +112,7 @@ export class Emperor implements VassalSink {
     this.#log.info('starting', {uwsgi: '*** starting kaiser Emperor ***', dir: this.#o.dir, pid: process.pid});
     await logOpenFileLimit(this.#sys, this.#log);
     if (this.#o.statsAddress) {
-      const {server, address} = await startStatsServer(this.#o.statsAddress, () => this.statsJson());
+      const {server, address} = await startStatsServer(this.#o.statsAddress, () => this.statsJson(), {onError: (error) => this.#containment.report({component: 'stats'}, error)});
       this.#statsServer = server;
       this.#log.info('stats server', {uwsgi: `*** Emperor stats server enabled on ${address} ***`, address});
     }
@@ -221,8 +229,25 @@ export class Emperor implements VassalSink {
     return next;
   }
 
+  /** One definition pass, inside the vassal's boundary: a throw makes the vassal invalid, never the emperor's. */
   async #define(name: string, def: VassalDefinition): Promise<void> {
     if (this.#stopping) return;
+    const step = {now: 'parse' as VassalStep};
+    try {
+      await this.#plan(name, def, step);
+    } catch (error) {
+      const text = this.#containment.report({component: 'vassal', vassal: name, step: step.now}, error);
+      this.#containment.run({component: 'vassal', vassal: name, step: `${step.now} (recovery)`}, () => {
+        const record = this.#records.get(name) ?? this.#newRecord(name, def);
+        record.present = true;
+        record.definition = def;
+        this.#refuse(record, `${def.path}: error ${text}`, 'invalid vassal file');
+      });
+    }
+  }
+
+  async #plan(name: string, def: VassalDefinition, step: {now: VassalStep}): Promise<void> {
+    this.#containment.checkpoint('parse', name);
     const known = this.#records.get(name);
     const plan = planDefinition(known, def, {...this.#planning, defaults: this.#defaults, now: this.#sys.now()});
     if (plan.kind === 'unchanged') return;
@@ -245,6 +270,8 @@ export class Emperor implements VassalSink {
           record.warnedFor = plan.digest;
           this.#log.warn('vassal config warnings', {uwsgi: `[emperor] vassal ${name} config warnings:\n${plan.spec.warnings.join('\n')}`, vassal: name, warnings: plan.spec.warnings});
         }
+        step.now = 'define';
+        this.#containment.checkpoint('define', name);
         return this.#apply(record, def, plan.spec);
       default: {
         const never: never = plan;
@@ -345,6 +372,10 @@ export class Emperor implements VassalSink {
 
   /** The definition of `name` is gone (file removed, fleet assignment withdrawn): stop the vassal and forget it. */
   undefine(name: string): Promise<void> {
+    return this.#containment.runAsync({component: 'vassal', vassal: name, step: 'remove'}, () => this.#undefine(name));
+  }
+
+  #undefine(name: string): Promise<void> {
     const record = this.#records.get(name);
     if (!record) return Promise.resolve();
     // Already going: wait for it (a rename waits for the old name to be stopped).
@@ -375,9 +406,11 @@ export class Emperor implements VassalSink {
       serverConfigFor: (spec) => serverConfigFor(spec),
       requestSlot: (grant) => this.#slots.request(grant),
       releaseSlot: () => this.#slots.release(),
-      onTransition: (vassal, from, event) => this.#onTransition(vassal, from, event),
-      onOutput: (vassal, line) => this.#onOutput(vassal.name, line),
+      onTransition: (vassal, from, event) => this.#relay.transition(vassal, from, event),
+      onOutput: (vassal, line) => this.#relay.output(vassal.name, line),
       exitReason: (vassal, child) => this.#limits.exitReason(vassal.name, vassal.spec, child),
+      reportFault: (vassal, step, error) => this.#containment.report({component: 'vassal', vassal: vassal.name, step}, error),
+      checkpoint: (vassal, step) => this.#containment.checkpoint(step, vassal.name),
     };
   }
 
@@ -389,26 +422,10 @@ export class Emperor implements VassalSink {
     }
   }
 
-  #onTransition(vassal: VassalCore, from: string, event: string): void {
-    const to = vassal.state.id;
-    this.#o.onVassalTransition?.({vassal: vassal.name, from, to, event, at: this.#sys.now()});
-    this.#spawner.onTransition(vassal.name, from, to, vassal.spec);
-    if (from === 'starting' && to === 'ready') {
-      const snap = vassal.snapshot();
-      this.#o.onVassalReady?.((snap.readyAt - snap.lastSpawn) / 1000);
-    }
-  }
-
   /** SIGUSR2 (logrotate's postrotate): reopen every vassal log file. */
   reopenLogs(): void {
     this.#logs.reopen();
     this.#log.info('logs reopened', {uwsgi: '[emperor] reopening vassal log files'});
-  }
-
-  #onOutput(name: string, line: string): void {
-    this.#log.info(line, {vassal: name, line});
-    this.#logs.write(name, line);
-    this.#o.onVassalOutput?.(name, line);
   }
 
   /** The vassal called `name`, for the control socket. */

@@ -4,14 +4,16 @@
  * and an unlink followed by a re-create becomes a change). A periodic rescan (`emperor-freq`) is the safety net for
  * missed events (inotify overflow, network filesystems). The monitor never throws: a bad directory is a logged retry.
  *
- * Only `.toml` and `.ini` files count; dotfiles, `*~`, `*.swp`, `*.tmp` and other names are ignored. With a
- * `pattern` (uWSGI's glob monitor: `--emperor 'DIR/*.ini'`), only the file names that also match it count.
+ * Only `.toml` and `.ini` files count; dotfiles, `*~`, `*.swp`, `*.tmp` and other names are ignored, and so are
+ * names with control characters (a newline in a name would forge a line of the emperor's log): said once, escaped.
+ * With a `pattern` (uWSGI's glob monitor: `--emperor 'DIR/*.ini'`), only the file names that also match it count.
  */
 import {join} from 'node:path';
 import pLimit from 'p-limit';
 import picomatch from 'picomatch';
 import type {Logger} from '../log/logger.js';
 import type {DirWatch, System} from '../system/system.js';
+import {escapeControls} from '../util/escape-controls.js';
 
 /** Events after which a quiet second triggers a rescan (see #noteBurst). */
 const BURST_EVENTS = 256;
@@ -26,9 +28,14 @@ const REPORTS_IN_FLIGHT = 16;
 /** The directory's vassal defaults file (applied to every vassal, not a vassal itself). */
 export const DEFAULTS_FILE_NAMES = ['_defaults.toml', '_defaults.ini'] as const;
 
+/** C0 controls and DEL: a name with one would forge or garble lines of the emperor's log. */
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 /** True for names the emperor treats as vassal files. */
 export function isVassalFileName(name: string): boolean {
   if (name.startsWith('.') || name.endsWith('~')) return false;
+  if (CONTROL_CHARACTER.test(name)) return false;
   if ((DEFAULTS_FILE_NAMES as readonly string[]).includes(name)) return false;
   return name.endsWith('.toml') || name.endsWith('.ini');
 }
@@ -85,6 +92,8 @@ export class DirectoryMonitor {
   /** Cancels the settle timer of each name with one running. */
   readonly #settling = new Map<string, () => void>();
   readonly #known = new Set<string>();
+  /** Names with control characters already reported. */
+  readonly #controlNames = new Set<string>();
   #watch: DirWatch | undefined;
   #cancelRescan: (() => void) | undefined;
   #burstEvents = 0;
@@ -138,6 +147,7 @@ export class DirectoryMonitor {
       const defaults = DEFAULTS_FILE_NAMES.find((name) => all.includes(name));
       await this.#listener.onDefaults(defaults === undefined ? undefined : join(this.#options.dir, defaults));
       names = all.filter((name) => this.#isVassal(name));
+      for (const name of all) this.#noteControlName(name);
     } catch (error) {
       this.#options.log.warn('cannot read vassals (retrying at the next rescan)', {dir: this.#options.dir, error: String(error)});
       return;
@@ -155,6 +165,15 @@ export class DirectoryMonitor {
     this.#options.onScan?.((this.#sys.now() - started) / 1000);
   }
 
+  /** Says once per name that a would-be vassal file with control characters in its name is ignored. */
+  #noteControlName(name: string): void {
+    if (!CONTROL_CHARACTER.test(name) || !/\.(toml|ini)$/.test(name) || this.#controlNames.has(name)) return;
+    if (this.#controlNames.size < 1_000) this.#controlNames.add(name);
+    this.#options.log.warn('vassal file name with control characters ignored', {
+      uwsgi: `[emperor] ignoring ${escapeControls(name)} in ${this.#options.dir}: control characters in a vassal file name would forge lines of this log`,
+    });
+  }
+
   /** Stops watching. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -166,7 +185,10 @@ export class DirectoryMonitor {
   }
 
   #settle(name: string): void {
-    if (!this.#isVassal(name) && !isDefaultsName(name)) return;
+    if (!this.#isVassal(name) && !isDefaultsName(name)) {
+      this.#noteControlName(name);
+      return;
+    }
     this.#noteBurst();
     this.#settling.get(name)?.();
     this.#settling.set(
@@ -200,8 +222,10 @@ export class DirectoryMonitor {
 
   async #report(name: string): Promise<void> {
     const path = join(this.#options.dir, name);
+    // Anything at the name counts (a FIFO or a device too: reading it says why it is not a vassal file), as the
+    // rescan's listing does; a symlink to nothing does not, as in uWSGI.
     const exists = await this.#sys.stat(path).then(
-      (st) => st.isFile,
+      () => true,
       () => false,
     );
     if (isDefaultsName(name)) {

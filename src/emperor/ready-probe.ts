@@ -1,20 +1,32 @@
 /**
- * Readiness of command vassals: `tcp://HOST:PORT` (a connect succeeds), `http://HOST:PORT/path` (first 2xx/3xx),
+ * Readiness of command vassals: `tcp://HOST:PORT` (a connect succeeds), `http(s)://HOST:PORT/path` (first 2xx/3xx),
  * `notify` (the program prints READY=1, handled by the vassal from its output) or `running` (still alive after a
  * delay). Probes poll every 10 ms, so readiness is seen within ~10 ms of the program listening.
  */
 import {connect} from 'node:net';
 import {request} from 'node:http';
+import {request as requestTls} from 'node:https';
 import type {ReadyProbe} from '../config/vassal-spec.js';
 
 const POLL_MS = 10;
 
-/** Starts probing; calls `onReady` once. Returns a cancel function. `notify` probes never fire here. */
-export function startReadyProbe(probe: ReadyProbe, onReady: () => void): () => void {
+/**
+ * Starts probing; calls `onReady` once. Returns a cancel function. `notify` probes never fire here. A throw in an
+ * attempt (a kaiser bug) ends the probe and goes to `onError`, never to the event loop.
+ */
+export function startReadyProbe(probe: ReadyProbe, onReady: () => void, onError: (error: unknown) => void): () => void {
   let cancelled = false;
   let timer: NodeJS.Timeout | undefined;
+  const guarded = (attempt: () => void) => () => {
+    try {
+      attempt();
+    } catch (error) {
+      cancelled = true;
+      onError(error);
+    }
+  };
   const again = (attempt: () => void) => {
-    if (!cancelled) timer = setTimeout(attempt, POLL_MS);
+    if (!cancelled) timer = setTimeout(guarded(attempt), POLL_MS);
   };
   const fire = () => {
     if (cancelled) return;
@@ -43,8 +55,11 @@ export function startReadyProbe(probe: ReadyProbe, onReady: () => void): () => v
       break;
     }
     case 'http': {
+      // https:// as Kubernetes probes it: the certificate is not checked (readiness, not trust; a vassal's
+      // certificate is often self-signed or for another name than the probed address).
+      const send = probe.url.startsWith('https:') ? requestTls : request;
       const attempt = () => {
-        const req = request(probe.url, {method: 'GET', timeout: 2000, agent: false}, (res) => {
+        const req = send(probe.url, {method: 'GET', timeout: 2000, agent: false, rejectUnauthorized: false}, (res) => {
           res.resume();
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 400) fire();

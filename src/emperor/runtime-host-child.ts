@@ -12,10 +12,9 @@
  */
 import {Socket} from 'node:net';
 import {VassalStreamDecoder, type VassalMessage} from '../protocol/emperor-pipe.js';
-import {splitLines} from '../util/split-lines.js';
 import {signalGroup} from '../util/terminate.js';
 import {unknownState} from '../util/unreachable.js';
-import type {Child, ExitStatus} from './child.js';
+import {followMasterOutput, type Child, type ExitStatus, type TokenBucket} from './child.js';
 
 /** After the exit status, how long to wait for the output socket to drain before reporting the exit. */
 const OUTPUT_DRAIN_MS = 500;
@@ -50,7 +49,7 @@ export class HostChildImpl implements HostChild {
   readonly #lineListeners: ((line: string, stream: 'stdout' | 'stderr') => void)[] = [];
   readonly #messageListeners: ((message: VassalMessage) => void)[] = [];
 
-  constructor() {
+  constructor(readonly sharedLines?: TokenBucket) {
     this.pidReady = new Promise((resolve) => (this.#resolvePid = resolve));
     this.exited = new Promise((resolve) => (this.#resolveExit = resolve));
   }
@@ -102,7 +101,7 @@ export class HostChildImpl implements HostChild {
     if (stream === 'output') {
       this.#output = socket;
       // The master's stdout and stderr share this socket (reported as stderr); nothing is written to it from here.
-      splitLines(socket, (line) => this.#lineListeners.forEach((l) => l(line, 'stderr')));
+      followMasterOutput(socket, (line) => this.#lineListeners.forEach((l) => l(line, 'stderr')), this.sharedLines, this.exited);
       return;
     }
     this.#pipe = socket;

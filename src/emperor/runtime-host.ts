@@ -18,6 +18,7 @@ import type {Logger} from '../log/logger.js';
 import {splitLines} from '../util/split-lines.js';
 import {terminate} from '../util/terminate.js';
 import {unknownState} from '../util/unreachable.js';
+import type {TokenBucket} from './child.js';
 import {HostChildImpl, type HostChild} from './runtime-host-child.js';
 
 export type {HostChild} from './runtime-host-child.js';
@@ -36,6 +37,8 @@ export interface HostSpawnInput {
   gid?: number;
   /** `cgroup.procs` files the forked child writes its pid into (as root, before the privilege drop). */
   cgroupProcs?: readonly string[];
+  /** The emperor-wide output line bucket (util/output-budget.ts); each master also has a budget of its own. */
+  sharedLines?: TokenBucket;
 }
 
 /** A raw libuv handle (tcp_wrap TCP or pipe_wrap Pipe) owning a socket, as kept by the socket store. */
@@ -141,7 +144,7 @@ export class RuntimeHost {
   /** Forks a master in the host. Call only while `available`. */
   spawn(input: HostSpawnInput): HostChild {
     const id = String(this.#nextId++);
-    const child = new HostChildImpl();
+    const child = new HostChildImpl(input.sharedLines);
     this.#children.set(id, child);
     const sent = this.#send({
       op: 'spawn',
@@ -265,8 +268,7 @@ export class RuntimeHost {
     const children = new Map<string, HostChildImpl>();
     this.#children = children;
     const logLine = (line: string) => this.#log.info(`[host] ${line}`, {uwsgi: `[host] ${line}`});
-    splitLines(proc.stdout, logLine);
-    splitLines(proc.stderr, logLine);
+    for (const stream of [proc.stdout, proc.stderr]) splitLines(stream, logLine);
     proc.on('error', (error) => this.#log.error('cannot start the runtime host', {python: this.#options.python, error: String(error)}));
     proc.on('message', (message: HostEvent, handle?: unknown) => this.#onMessage(children, message, handle));
     proc.on('exit', (code, signal) => this.#onExit(proc, children, code, signal));

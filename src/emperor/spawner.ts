@@ -12,6 +12,7 @@ import {formatError} from '../errors.js';
 import type {Logger} from '../log/logger.js';
 import {err, ok, type Result} from '../result.js';
 import type {System} from '../system/system.js';
+import {sharedLineBucket, type TokenBucket} from '../util/output-budget.js';
 import {spawnChild, type Child, type ChildSpec} from './child.js';
 import {emperorSocketsOf, launchRequestFor, MASTER_PY, type LaunchRequest} from './child-spec.js';
 import {identityFor, type Identity} from './identity.js';
@@ -78,6 +79,8 @@ export class Spawner {
   #hostFallbackLogged = false;
   /** Tyrant mode: the emperor's variables tenants may see (their `$(VAR)` and environment); else undefined. */
   readonly tenantEnv: Readonly<Record<string, string>> | undefined;
+  /** The output line budget all vassals share (util/output-budget.ts). */
+  readonly #sharedLines: TokenBucket;
 
   constructor(options: SpawnerOptions) {
     this.#o = options;
@@ -85,6 +88,7 @@ export class Spawner {
     this.tenantEnv = options.tyrant ? passedEnvironment(process.env, options.passEnv ?? []) : undefined;
     this.#host = options.hostPy === undefined ? undefined : new RuntimeHost({python: options.python, hostPy: options.hostPy, log: options.log});
     this.#sockets = new SocketStore(options.python, this.#host);
+    this.#sharedLines = sharedLineBucket(options.sys);
   }
 
   /** Calls `listener` with the vassals holding `key` when a connection is pending on it (on-demand wake-up). */
@@ -179,12 +183,12 @@ export class Spawner {
     const host = this.#host;
     if (request.kind === 'master' && host && request.python === host.python) {
       if (host.available) {
-        return host.spawn({config: request.config, env: request.env, cwd: request.cwd, ...(request.inherit ? {inherit: request.inherit} : {}), ...placed});
+        return host.spawn({config: request.config, env: request.env, cwd: request.cwd, ...(request.inherit ? {inherit: request.inherit} : {}), ...placed, sharedLines: this.#sharedLines});
       }
       // Not started yet (a single app-server vassal runs without it) is normal; stopped after a start is not.
       if (this.#hostStart !== undefined) this.#hostUnavailable('it is not running');
     }
-    return spawnChild({...execSpecOf(request), ...placed}, this.#o.sys);
+    return spawnChild({...execSpecOf(request), ...placed}, this.#o.sys, {sharedLines: this.#sharedLines});
   }
 
   /** The vassal changed state: on-demand sockets are watched only while it sleeps; stale ones close once it is ready. */

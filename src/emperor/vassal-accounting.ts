@@ -5,6 +5,7 @@
  */
 import {Accountant, type VassalUsage} from '../accounting/accountant.js';
 import type {System} from '../system/system.js';
+import type {Containment} from './containment.js';
 import type {LimitedVassal, VassalLimits} from './limits.js';
 
 /** Accounting may take at most 1/ACCOUNTING_BUDGET of the time (1 % of a core). */
@@ -19,6 +20,8 @@ export interface VassalAccountingOptions {
   vassals: () => Iterable<LimitedVassal>;
   /** Called after each periodic sample (the emperor's housekeeping). */
   afterTick?: () => void;
+  /** The emperor's boundaries: a failed sample or limit check skips that tick (or that vassal), never the next. */
+  containment: Containment;
 }
 
 /** CPU and RSS per vassal, sampled periodically. */
@@ -47,26 +50,34 @@ export class VassalAccounting {
     return this.#accountant.usageOf(pid);
   }
 
-  /** Samples every running vassal now. */
-  sample(): Promise<void> {
+  /**
+   * Samples every running vassal now. Never rejects: a pass over /proc that fails (EMFILE when descriptors run out,
+   * or any other errno) keeps the previous figures; a vassal whose figures cannot be read is skipped.
+   */
+  async sample(): Promise<void> {
     // A vassal with a cgroup is accounted from its cgroup's counters (the whole group, even processes that left the
     // vassal's session); the others from one pass over /proc.
     const fromCgroups = new Map<number, {rssBytes: number; cpuSeconds: number}>();
     const leaders: number[] = [];
+    const containment = this.#o.containment;
     for (const {name, child} of this.#o.vassals()) {
       if (child === undefined || child.pid <= 0) continue;
-      leaders.push(child.pid);
-      const usage = this.#o.limits.cgroupOf(name)?.usage();
-      if (usage) fromCgroups.set(child.pid, usage);
+      containment.run({component: 'accounting', vassal: name, step: 'accounting'}, () => {
+        containment.checkpoint('accounting', name);
+        leaders.push(child.pid);
+        const usage = this.#o.limits.cgroupOf(name)?.usage();
+        if (usage) fromCgroups.set(child.pid, usage);
+      });
     }
-    return this.#accountant.sample(leaders, fromCgroups);
+    const failure = await this.#accountant.sample(leaders, fromCgroups).catch((error: unknown) => error ?? 'failed');
+    if (failure !== undefined) this.#o.containment.report({component: 'accounting'}, failure);
   }
 
   #tick(): void {
     const started = this.#o.sys.now();
     void this.sample().then(() => {
-      this.#o.limits.enforce(this.#o.vassals(), (pid) => this.#accountant.usageOf(pid));
-      this.#o.afterTick?.();
+      this.#o.containment.run({component: 'accounting', step: 'limits'}, () => this.#o.limits.enforce(this.#o.vassals(), (pid) => this.#accountant.usageOf(pid)));
+      this.#o.containment.run({component: 'accounting', step: 'log files'}, () => this.#o.afterTick?.());
       if (this.#stopped) return;
       // One /proc pass costs ~25 µs per process on the machine (the kernel formats every stat file): with a thousand
       // vassals that is ~50 ms. The next tick waits at least 100 times the last pass, so accounting stays under 1 % of

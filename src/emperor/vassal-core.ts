@@ -1,12 +1,15 @@
 /**
  * The machinery every decision of a vassal uses (vassal.ts makes the decisions): its state and the one method that
  * writes it, the spawn-slot queue, launching, replacing, reloading in place, stopping and retiring instances, and
- * backing off. Instances report to the abstract `on…` handlers the vassal implements.
+ * backing off. Instances report to the abstract `on…` handlers the vassal implements, each inside the vassal's
+ * boundary (`contain`): a throw in one is this vassal's fault (FAULT: backoff), never the emperor's (containment.ts).
  */
 import type {VassalSpec} from '../config/vassal-spec.js';
+import {formatError} from '../errors.js';
 import {TO_VASSAL, encodeConfigPacket} from '../protocol/emperor-pipe.js';
 import {unexpectedState, unknownState} from '../util/unreachable.js';
 import type {Child, ExitStatus} from './child.js';
+import {describeError, type VassalStep} from './containment.js';
 import type {VassalDeps} from './vassal-deps.js';
 import {endInstance, launchInstance, logOf, type InstanceListener, type PipeReport, type StartedInstance} from './vassal-instance.js';
 import {newHistory, snapshotOf, type VassalSnapshot} from './vassal-snapshot.js';
@@ -38,12 +41,101 @@ export abstract class VassalCore {
   constructor(name: string, deps: VassalDeps) {
     this.name = name;
     this.deps = deps;
+    // Every report of an instance runs inside a boundary (containment.ts): a throw becomes this vassal's fault.
+    const onFault = (child: Child) => (text: string) => this.onInstanceFault(child, text);
     this.#instances = {
-      onReady: (child) => this.onReady(child),
-      onPipe: (child, report) => this.onPipe(child, report),
-      onExit: (child, exit) => this.onExit(child, exit),
-      onDeadline: (child, ms) => this.onDeadline(child, ms),
+      onReady: (child) => this.contain('ready', () => this.onReady(child), onFault(child)),
+      onPipe: (child, report) => this.contain('pipe', () => this.onPipe(child, report), onFault(child)),
+      onExit: (child, exit) => this.contain('exit', () => this.onExit(child, exit), (text) => this.onExitFault(child, text)),
+      onDeadline: (child, ms) => this.contain('timer', () => this.onDeadline(child, ms), onFault(child)),
+      // Already reported where it happened: only the recovery runs here (no checkpoint, or a planned fault would
+      // throw again before it).
+      onFault: (child, text) => this.#recovering('ready', () => this.onInstanceFault(child, text)),
     };
+  }
+
+  /**
+   * Runs one step of this vassal inside a boundary: a test's planned fault is thrown first (`checkpoint`), and a
+   * throw is reported as an internal error (KAISER_INTERNAL_ERROR) and handed to `recover` with the reported text
+   * and the error. A recovery that throws too is only reported.
+   */
+  contain(step: VassalStep, fn: () => void, recover?: (text: string, error: unknown) => void): void {
+    try {
+      this.deps.checkpoint?.(this, step);
+      fn();
+    } catch (error) {
+      const text = this.#reportFault(step, error);
+      if (recover) this.#recovering(step, () => recover(text, error));
+    }
+  }
+
+  /** Runs a recovery: a throw in it is only reported. */
+  #recovering(step: VassalStep, recovery: () => void): void {
+    try {
+      recovery();
+    } catch (error) {
+      this.#reportFault(step, error);
+    }
+  }
+
+  #reportFault(step: VassalStep, error: unknown): string {
+    if (this.deps.reportFault) return this.deps.reportFault(this, step, error);
+    const text = `KAISER_INTERNAL_ERROR ${formatError('KAISER_INTERNAL_ERROR', {where: `${step} of ${this.name}`, cause: describeError(error)})}`;
+    logOf(this.deps, this).error('internal error', {error: text});
+    return text;
+  }
+
+  /**
+   * An internal error in what an instance reported (its readiness, its pipe, a timer): the instance is stopped and
+   * the vassal backs off, with the error as its last error. A replacing instance is retired instead (the old one
+   * keeps serving).
+   */
+  protected onInstanceFault(child: Child, text: string): void {
+    const s = this.#state;
+    this.history.lastError = text;
+    if (s.id === 'replacing' && s.next === child) {
+      s.cancelProbe();
+      this.retire(child);
+      return this.changeState({id: 'reload-failed', child: s.child, readyAt: s.readyAt, error: text}, 'FAULT');
+    }
+    if (!hasChild(s) || s.child !== child || s.id === 'stopping') return;
+    this.stop('deadline', 'FAULT');
+  }
+
+  /** An internal error while handling an exit: the vassal still leaves the dead child behind (backoff, or down). */
+  protected onExitFault(child: Child, text: string): void {
+    child.killGroup('SIGKILL');
+    this.deps.groups.remove(child.pid);
+    const s = this.#state;
+    this.history.lastError = text;
+    if (s.id === 'replacing' && s.next === child) {
+      s.cancelProbe();
+      return this.changeState({id: 'reload-failed', child: s.child, readyAt: s.readyAt, error: text}, 'FAULT');
+    }
+    if (!hasChild(s) || s.child !== child) return;
+    if (s.id === 'starting') {
+      s.cancelProbe();
+      this.releaseSlot();
+    }
+    if (s.id === 'replacing') {
+      s.cancelProbe();
+      this.retire(s.next);
+    }
+    if (s.id === 'stopping' && (s.reason === 'removed' || s.reason === 'shutdown')) return this.changeState({id: 'stopped'}, 'FAULT');
+    if (s.id === 'stopping' && s.reason === 'held') return this.changeState({id: 'held'}, 'FAULT');
+    this.history.failures += 1;
+    this.backoff(this.history.failures, 'FAULT');
+  }
+
+  /** The launch itself threw (no process was started): back off with the reason as the last error. */
+  #onSpawnFault(error: unknown): void {
+    if (this.#state.id !== 'waiting') return; // it got further: the state says what happened
+    this.releaseSlot();
+    this.history.failures += 1;
+    const lastError = `KAISER_VASSAL_SPAWN_FAILED ${formatError('KAISER_VASSAL_SPAWN_FAILED', {cause: describeError(error)})}`;
+    this.history.lastError = lastError;
+    logOf(this.deps, this).error('vassal cannot start', {uwsgi: `[emperor] vassal ${this.name}: ${lastError}`});
+    this.backoff(this.history.failures, 'FAULT');
   }
 
   get state(): VassalState {
@@ -141,7 +233,7 @@ export abstract class VassalCore {
     this.#cancelSlot = this.deps.requestSlot(() => {
       this.#cancelSlot = undefined;
       this.#holdsSlot = true;
-      this.spawn();
+      this.contain('spawn', () => this.spawn(), (_text, error) => this.#onSpawnFault(error));
     });
   }
 
@@ -234,13 +326,22 @@ export abstract class VassalCore {
     this.changeState({id: 'stopping', child: s.child, reason}, event);
   }
 
-  protected backoff(failures: number): void {
+  protected backoff(failures: number, event: VassalEventName = 'EXIT'): void {
     const delayMs = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.max(0, failures - 1));
     const retryAt = this.deps.now() + delayMs;
-    const cancelRetry = this.deps.setTimer(delayMs, () => {
-      if (this.#state.id === 'backoff') this.queueOrSleep('RETRY');
-    });
-    this.changeState({id: 'backoff', retryAt, cancelRetry}, 'EXIT');
+    const cancelRetry = this.deps.setTimer(delayMs, () =>
+      this.contain(
+        'timer',
+        () => {
+          if (this.#state.id === 'backoff') this.queueOrSleep('RETRY');
+        },
+        (text) => {
+          this.history.lastError = text;
+          this.backoff(++this.history.failures, 'FAULT');
+        },
+      ),
+    );
+    this.changeState({id: 'backoff', retryAt, cancelRetry}, event);
     logOf(this.deps, this).warn('vassal backing off', {uwsgi: `[emperor] vassal ${this.name} failed ${failures} time(s); respawning in ${delayMs / 1000} s`, failures, delayMs});
   }
 }

@@ -7,6 +7,7 @@
  */
 import {createHash} from 'node:crypto';
 import {formatDiagnostic} from '../config/diagnostic.js';
+import {CONFIG_LIMITS} from '../config/config-limits.js';
 import {checkDefaults} from '../config/vassal-spec.js';
 import type {Logger} from '../log/logger.js';
 import type {System} from '../system/system.js';
@@ -44,13 +45,16 @@ export class VassalDefaults {
   async readIncludes(): Promise<boolean> {
     const read: DefaultsFile[] = [];
     for (const file of this.#includeFiles) {
-      try {
-        const text = await this.#sys.readFile(file);
-        if (this.#problems(file, text, this.#vassalDir, 'invalid vassals-include file; ignoring it')) continue;
-        read.push({file, text});
-      } catch (cause) {
-        this.#log.error('cannot read vassals-include file', {file, error: String(cause)});
+      // Bounded like a vassal file: a FIFO or a device named here must not hang or fill the emperor.
+      const once = await this.#sys.readOnce(file, CONFIG_LIMITS.fileBytes);
+      const text = once.kind === 'opened' && once.stat.type === 'file' ? once.text : undefined;
+      if (text === undefined) {
+        const cause = once.kind === 'failed' ? once.code : once.kind === 'missing' ? 'ENOENT' : once.stat.type === 'file' ? `larger than ${CONFIG_LIMITS.fileBytes} bytes` : `not a regular file (${once.stat.type})`;
+        this.#log.error('cannot read vassals-include file', {file, error: cause});
+        continue;
       }
+      if (this.#problems(file, text, this.#vassalDir, 'invalid vassals-include file; ignoring it')) continue;
+      read.push({file, text});
     }
     this.#includes = read;
     return this.#rehash();

@@ -6,6 +6,7 @@
 import type {VassalSpec} from '../config/vassal-spec.js';
 import type {Logger} from '../log/logger.js';
 import type {Child, ExitStatus} from './child.js';
+import type {VassalStep} from './containment.js';
 import type {VassalCore} from './vassal-core.js';
 import type {VassalEventName, VassalStateId} from './vassal-states.js';
 
@@ -35,4 +36,11 @@ export interface VassalDeps {
    * A reason makes the exit a failure (backoff) even after READY, and becomes the vassal's last error.
    */
   exitReason?(vassal: VassalCore, child: Child, exit: ExitStatus): string | undefined;
+  /**
+   * Reports a throw inside one of the vassal's steps (a kaiser bug, containment.ts) and returns the one-line text
+   * for its last error. Without it the throw is only logged.
+   */
+  reportFault?(vassal: VassalCore, step: VassalStep, error: unknown): string;
+  /** Throws when a test planned a fault at `step` for this vassal (containment.ts). */
+  checkpoint?(vassal: VassalCore, step: VassalStep): void;
 }

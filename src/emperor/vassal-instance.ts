@@ -4,7 +4,7 @@
  * decides what each report means; this module only reports, and keeps the counters the pipe updates (loyal,
  * heartbeat, request figures) in the vassal's history.
  */
-import type {VassalSpec} from '../config/vassal-spec.js';
+import type {ReadyProbe, VassalSpec} from '../config/vassal-spec.js';
 import type {Logger} from '../log/logger.js';
 import {FROM_VASSAL, TO_VASSAL, type VassalMessage} from '../protocol/emperor-pipe.js';
 import {terminate} from '../util/terminate.js';
@@ -32,6 +32,8 @@ export interface InstanceListener {
   onExit(child: Child, exit: ExitStatus): void;
   /** The instance was not ready within the spec's start-timeout. */
   onDeadline(child: Child, ms: number): void;
+  /** Watching the instance failed (an internal error, already reported): `text` is the vassal's last error. */
+  onFault(child: Child, text: string): void;
 }
 
 /** A launched instance and how to stop watching for its readiness (probe and deadline). */
@@ -47,7 +49,7 @@ export function launchInstance(vassal: VassalCore, spec: VassalSpec, deps: Vassa
   history.lastSpawn = now;
   if (history.born === 0) history.born = now;
   follow(vassal, child, spec.kind === 'command', deps, history, listener);
-  const cancelProbe = spec.kind === 'command' ? startReadyProbe(spec.ready, () => listener.onReady(child)) : () => undefined;
+  const cancelProbe = spec.kind === 'command' ? watchReadiness(vassal, child, spec.ready, deps, listener) : () => undefined;
   const cancelDeadline = deps.setTimer(spec.startTimeoutMs, () => listener.onDeadline(child, spec.startTimeoutMs));
   return {
     child,
@@ -56,6 +58,25 @@ export function launchInstance(vassal: VassalCore, spec: VassalSpec, deps: Vassa
       cancelDeadline();
     },
   };
+}
+
+/**
+ * Starts the readiness probe of a command instance. A probe that throws, at its start or in one of its attempts, is
+ * a fault of this vassal: reported, then the instance is stopped (after the launch has set the state, hence the
+ * microtask).
+ */
+function watchReadiness(vassal: VassalCore, child: Child, probe: ReadyProbe, deps: VassalDeps, listener: InstanceListener): () => void {
+  const fault = (error: unknown) => {
+    const text = deps.reportFault ? deps.reportFault(vassal, 'ready', error) : String(error);
+    queueMicrotask(() => listener.onFault(child, text));
+  };
+  try {
+    deps.checkpoint?.(vassal, 'ready');
+    return startReadyProbe(probe, () => listener.onReady(child), fault);
+  } catch (error) {
+    fault(error);
+    return () => undefined;
+  }
 }
 
 /**
@@ -68,15 +89,24 @@ function follow(vassal: VassalCore, child: LaunchedChild, readyByNotify: boolean
     logOf(deps, vassal).info('vassal spawned', {uwsgi: `[emperor] vassal ${vassal.name} has been spawned (pid: ${child.pid})`, pid: child.pid});
   };
   if (child.pidReady === undefined || child.pid > 0) announce();
-  else void child.pidReady.then((pid) => pid > 0 && announce());
-  child.onLine((line, stream) => {
-    if (readyByNotify && line.trim() === 'READY=1') listener.onReady(child);
-    deps.onOutput(vassal, line, stream);
-  });
-  child.onMessage((message) => {
-    const report = readPipeMessage(vassal, message, deps, history);
-    if (report) listener.onPipe(child, report);
-  });
+  else void child.pidReady.then((pid) => pid > 0 && vassal.contain('spawn', announce));
+  // Each line inside the vassal's boundary: a throw drops that line (and is reported), nothing else.
+  child.onLine((line, stream) =>
+    vassal.contain('output', () => {
+      if (readyByNotify && line.trim() === 'READY=1') listener.onReady(child);
+      deps.onOutput(vassal, line, stream);
+    }),
+  );
+  child.onMessage((message) =>
+    vassal.contain(
+      'pipe',
+      () => {
+        const report = readPipeMessage(vassal, message, deps, history);
+        if (report) listener.onPipe(child, report);
+      },
+      (text) => listener.onFault(child, text),
+    ),
+  );
   void child.exited.then((exit) => listener.onExit(child, exit));
 }
 

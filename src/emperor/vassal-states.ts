@@ -16,6 +16,9 @@
  *   on-demand vassal: (new) | backoff RETRY | EXIT | idle stop ──► on-demand ──WAKE (first connection)──► waiting
  *   command vassal with reload-overlap: ready ──CONFIG_CHANGED / RELOAD──► replacing (old serves, new starts)
  *     replacing ──READY (new)──► ready (old retired gracefully)   replacing ──EXIT (new)──► reload-failed (old serves)
+ *   containment (containment.ts): waiting ──FAULT (cannot start)──► backoff
+ *     a state with a child ──FAULT (internal error in its readiness, pipe or exit)──► stopping ──EXIT──► backoff
+ *     (a child already gone: straight to backoff; a replacing one's new instance: reload-failed, the old serves)
  */
 import type {Child, ExitStatus} from './child.js';
 
@@ -57,7 +60,8 @@ export type VassalEventName =
   | 'REMOVED'
   | 'SHUTDOWN'
   | 'STOP'
-  | 'WAKE';
+  | 'WAKE'
+  | 'FAULT';
 
 /** Every state id, in the order a vassal usually meets them (metrics export one series per id). */
 export const VASSAL_STATE_IDS = [

@@ -3,7 +3,12 @@
  * is 404 (405 for other methods on /metrics). It binds only TCP, loopback when the host is empty (`:9117`).
  */
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
+import type {Socket} from 'node:net';
+import {processDescriptors} from '../system/descriptors.js';
 import type {EmperorMetrics} from './metrics.js';
+
+/** Scrapers served at once. */
+const MAX_CONNECTIONS = 64;
 
 /** A listening metrics server. */
 export interface MetricsServer {
@@ -48,11 +53,19 @@ async function answer(metrics: EmperorMetrics, req: IncomingMessage, res: Server
 export function startMetricsServer(address: string, metrics: EmperorMetrics): Promise<MetricsServer> {
   const tcp = parseMetricsAddress(address);
   if (!tcp) return Promise.reject(new Error(`not a HOST:PORT address: ${address}`));
+  const descriptors = processDescriptors();
   const server: Server = createServer((req, res) => void answer(metrics, req, res));
+  // Bounded like every server of the emperor (issue 14): a cap, the descriptor reserve, accept errors survived.
+  server.maxConnections = MAX_CONNECTIONS;
+  server.on('connection', (socket: Socket) => {
+    if (!descriptors.mayOpen()) socket.destroy();
+  });
+  server.on('clientError', (_error, socket) => socket.destroy());
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({host: tcp.host, port: tcp.port}, () => {
       server.off('error', reject);
+      server.on('error', () => undefined); // accept() failing (EMFILE): libuv drops that connection, the server goes on
       const bound = server.address();
       const boundAddress = typeof bound === 'object' && bound !== null ? `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}` : address;
       resolve({

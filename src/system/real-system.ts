@@ -7,6 +7,7 @@ import {existsSync} from 'node:fs';
 import {readdir, readFile, stat} from 'node:fs/promises';
 import {basename} from 'node:path';
 import type {Duplex} from 'node:stream';
+import {fileTypeOf, readOnce} from './read-once.js';
 import type {DirWatch, ExitStatus, FileStat, SpawnedProcess, SpawnOptions, System} from './system.js';
 
 type Execa = (typeof import('execa'))['execa'];
@@ -25,9 +26,10 @@ export function realSystem(): System {
     },
     async stat(path): Promise<FileStat> {
       const st = await stat(path);
-      return {ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, uid: st.uid, gid: st.gid, isFile: st.isFile()};
+      return {ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, uid: st.uid, gid: st.gid, isFile: st.isFile(), type: fileTypeOf(st)};
     },
     readFile: (path) => readFile(path),
+    readOnce,
     readDir: (dir) => readdir(dir),
     exists: (path) => existsSync(path),
     watchDir,

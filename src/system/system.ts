@@ -54,6 +54,9 @@ export interface SpawnedProcess {
   onSpawnError(listener: (error: Error) => void): void;
 }
 
+/** What kind of thing a path names. */
+export type FileType = 'file' | 'directory' | 'fifo' | 'character-device' | 'block-device' | 'socket' | 'symlink' | 'other';
+
 /** What `stat` reports of a file (it follows symlinks). */
 export interface FileStat {
   ino: number;
@@ -62,7 +65,19 @@ export interface FileStat {
   uid: number;
   gid: number;
   isFile: boolean;
+  type: FileType;
 }
+
+/**
+ * What `readOnce` found at a path: nothing (no such name, or a symlink to nothing), an error opening or reading it
+ * (`code`: ELOOP, EACCES, EIO…), or the file it names with the fstat of the descriptor that was read. `text` is
+ * there only for a regular file no larger than the limit; `link` is the owner of the symlink the path was, if it was
+ * one (`stat` is then the target's).
+ */
+export type ReadOnce =
+  | {kind: 'missing'}
+  | {kind: 'failed'; code: string}
+  | {kind: 'opened'; stat: FileStat; link?: {uid: number; gid: number}; text?: Buffer};
 
 /** A directory being watched. */
 export interface DirWatch {
@@ -80,7 +95,13 @@ export interface System {
   // ── files ──
   /** Rejects with the errno error (`code` ENOENT, EACCES…). */
   stat(path: string): Promise<FileStat>;
+  /** Reads a file kaiser trusts (/proc); files a tenant may control go through `readOnce`. */
   readFile(path: string): Promise<Buffer>;
+  /**
+   * Opens `path` once (O_NOFOLLOW|O_NONBLOCK, a symlink followed by hand to its final target) and takes type, size,
+   * owner and content from that one descriptor; reads only a regular file of at most `maxBytes`. Never rejects.
+   */
+  readOnce(path: string, maxBytes: number): Promise<ReadOnce>;
   /** The names in `dir`. */
   readDir(dir: string): Promise<string[]>;
   exists(path: string): boolean;

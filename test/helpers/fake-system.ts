@@ -6,7 +6,7 @@
  */
 import {Duplex, PassThrough} from 'node:stream';
 import {dirname, basename} from 'node:path';
-import type {DirWatch, ExitStatus, FileStat, SpawnedProcess, SpawnOptions, System} from '../../src/system/system.js';
+import type {DirWatch, ExitStatus, FileStat, FileType, ReadOnce, SpawnedProcess, SpawnOptions, System} from '../../src/system/system.js';
 
 interface FakeFile {
   text: Buffer;
@@ -14,6 +14,10 @@ interface FakeFile {
   mtimeMs: number;
   uid: number;
   gid: number;
+  /** Default 'file'. */
+  type?: FileType;
+  /** Set when the path is a symlink (to a file with the fields above): the link's own owner. */
+  link?: {uid: number; gid: number};
 }
 
 interface Timer {
@@ -135,10 +139,24 @@ export class FakeSystem implements System {
     return () => void (timer.live = false);
   }
 
+  /** Throws from `readOnce` of these paths (a fault in the System layer). */
+  readonly failingReads = new Set<string>();
+
   async stat(path: string): Promise<FileStat> {
     const file = this.#files.get(path);
     if (!file) throw enoent(path);
-    return {ino: file.ino, size: file.text.length, mtimeMs: file.mtimeMs, uid: file.uid, gid: file.gid, isFile: true};
+    return statOf(file);
+  }
+
+  async readOnce(path: string, maxBytes: number): Promise<ReadOnce> {
+    this.reads.push(path);
+    if (this.failingReads.has(path)) throw new Error(`injected read failure of ${path}`);
+    const file = this.#files.get(path);
+    if (!file) return {kind: 'missing'};
+    const stat = statOf(file);
+    const link = file.link ? {link: file.link} : {};
+    if (stat.type !== 'file' || stat.size > maxBytes) return {kind: 'opened', stat, ...link};
+    return {kind: 'opened', stat, ...link, text: file.text};
   }
 
   async readFile(path: string): Promise<Buffer> {
@@ -163,7 +181,12 @@ export class FakeSystem implements System {
     return {close: async () => void listeners.delete(onName)};
   }
 
+  /** `spawn` of a program whose command line contains one of these throws (a fault in the System layer). */
+  readonly failingSpawns = new Set<string>();
+
   spawn(file: string, args: readonly string[], options: SpawnOptions): SpawnedProcess {
+    const commandLine = [file, ...args].join(' ');
+    for (const text of this.failingSpawns) if (commandLine.includes(text)) throw new Error(`injected spawn failure of ${commandLine}`);
     const child = new FakeProcess(this.#nextPid++, file, args, options);
     this.processes.push(child);
     return child;
@@ -182,6 +205,18 @@ export class FakeSystem implements System {
   write(path: string, text: string, owner: {uid: number; gid: number} = {uid: 1000, gid: 1000}): void {
     const ino = this.#files.get(path)?.ino ?? this.#nextIno++;
     this.#files.set(path, {text: Buffer.from(text), ino, mtimeMs: this.time, ...owner});
+    this.#notify(path);
+  }
+
+  /** Makes `path` something other than a regular file (a FIFO, a device, a directory), as `mkfifo` or `ln -s`. */
+  special(path: string, type: FileType, owner: {uid: number; gid: number} = {uid: 1000, gid: 1000}): void {
+    this.#files.set(path, {text: Buffer.alloc(0), ino: this.#nextIno++, mtimeMs: this.time, ...owner, type});
+    this.#notify(path);
+  }
+
+  /** Writes `path` as a symlink owned by `linkOwner` to a file with `text` owned by `owner`. */
+  symlink(path: string, text: string, owner: {uid: number; gid: number}, linkOwner: {uid: number; gid: number}): void {
+    this.#files.set(path, {text: Buffer.from(text), ino: this.#nextIno++, mtimeMs: this.time, ...owner, link: linkOwner});
     this.#notify(path);
   }
 
@@ -238,6 +273,11 @@ export class FakeSystem implements System {
   #notify(path: string): void {
     for (const listener of this.#watchers.get(dirname(path)) ?? []) listener(basename(path));
   }
+}
+
+function statOf(file: FakeFile): FileStat {
+  const type = file.type ?? 'file';
+  return {ino: file.ino, size: file.text.length, mtimeMs: file.mtimeMs, uid: file.uid, gid: file.gid, isFile: type === 'file', type};
 }
 
 function enoent(path: string): NodeJS.ErrnoException {
