@@ -11,6 +11,7 @@ import type {VassalSnapshot} from '../emperor/vassal.js';
 import {FAILING, SERVING, type VassalStateId} from '../emperor/vassal-states.js';
 import {err, ok, type Result} from '../result.js';
 import {prefixed, type VassalLogBook} from './log-book.js';
+import {refusal} from './refusals.js';
 import {OutcomeWatcher, type StateChanges} from './outcome-watch.js';
 import type {EmperorStatus, VassalRow} from './protocol.js';
 import type {EmperorControl} from './server.js';
@@ -80,16 +81,16 @@ export function emperorControl(emperor: GovernedEmperor, book: VassalLogBook, id
     reload: (name) => {
       const found = find(name);
       if (!found.ok) return found;
-      const refusal = reloadRefusal(found.value.state.id, name);
-      if (refusal !== undefined) return err(refusal);
+      const why = refusal('reload', found.value.state.id, name);
+      if (why !== undefined) return err(why);
       found.value.reload();
       return ok(undefined);
     },
     restart: (name) => {
       const found = find(name);
       if (!found.ok) return found;
-      const refusal = restartRefusal(found.value.state.id);
-      if (refusal !== undefined) return err(refusal);
+      const why = refusal('restart', found.value.state.id, name);
+      if (why !== undefined) return err(why);
       found.value.restart();
       return ok(undefined);
     },
@@ -110,8 +111,8 @@ export function emperorControl(emperor: GovernedEmperor, book: VassalLogBook, id
     start: (name) => {
       const found = find(name);
       if (!found.ok) return found;
-      const refusal = startRefusal(found.value.state.id, name);
-      if (refusal !== undefined) return err(refusal);
+      const why = refusal('start', found.value.state.id, name);
+      if (why !== undefined) return err(why);
       found.value.start();
       return ok(undefined);
     },
@@ -159,89 +160,6 @@ export function socketsOf(spec: VassalSpec): string[] {
     default: {
       const never: never = spec;
       throw new Error(`Internal error: unknown vassal kind ${JSON.stringify(never)}`);
-    }
-  }
-}
-
-function reloadRefusal(id: VassalStateId, name: string): string | undefined {
-  switch (id) {
-    case 'ready':
-    case 'reloading':
-    case 'reload-failed':
-    case 'replacing':
-    case 'starting':
-    case 'backoff':
-      return undefined;
-    case 'held':
-      return `it was stopped by an operator: use \`kaiser start ${name}\``;
-    case 'invalid':
-      return 'its file is invalid: fix the file (see `kaiser ls`), which reloads it';
-    case 'waiting':
-      return 'it is waiting for a spawn slot and will start with its current file';
-    case 'stopping':
-      return 'it is stopping';
-    case 'stopped':
-      return 'its file was removed';
-    case 'on-demand':
-      return 'it is on-demand and not running: the next connection starts it';
-    default: {
-      const never: never = id;
-      throw new Error(`Internal error: unknown vassal state ${String(never)}`);
-    }
-  }
-}
-
-function restartRefusal(id: VassalStateId): string | undefined {
-  switch (id) {
-    case 'ready':
-    case 'reloading':
-    case 'reload-failed':
-    case 'replacing':
-    case 'starting':
-    case 'backoff':
-    case 'held':
-      return undefined;
-    case 'invalid':
-      return 'its file is invalid: fix the file (see `kaiser ls`), which starts it';
-    case 'waiting':
-      return 'it is waiting for a spawn slot and will start with its current file';
-    case 'stopping':
-      return 'it is stopping';
-    case 'stopped':
-      return 'its file was removed';
-    case 'on-demand':
-      return 'it is on-demand and not running: the next connection starts it';
-    default: {
-      const never: never = id;
-      throw new Error(`Internal error: unknown vassal state ${String(never)}`);
-    }
-  }
-}
-
-function startRefusal(id: VassalStateId, name: string): string | undefined {
-  switch (id) {
-    case 'held':
-    case 'backoff':
-      return undefined;
-    case 'waiting':
-    case 'starting':
-      return 'it is already starting';
-    case 'ready':
-    case 'reloading':
-    case 'reload-failed':
-    case 'replacing':
-      return `it is already running (use \`kaiser restart ${name}\` or \`kaiser reload ${name}\`)`;
-    case 'invalid':
-      return 'its file is invalid: fix the file (see `kaiser ls`), which starts it';
-    case 'stopping':
-      return 'it is still stopping: try again once `kaiser ls` shows it held';
-    case 'stopped':
-      return 'its file was removed';
-    case 'on-demand':
-      return 'it is on-demand: the next connection starts it';
-    default: {
-      const never: never = id;
-      throw new Error(`Internal error: unknown vassal state ${String(never)}`);
     }
   }
 }
