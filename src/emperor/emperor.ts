@@ -13,12 +13,10 @@ import {createHash} from 'node:crypto';
 import type {Server} from 'node:net';
 import {fileURLToPath} from 'node:url';
 import type {VassalSpec} from '../config/vassal-spec.js';
-import {formatError} from '../errors.js';
 import type {Logger} from '../log/logger.js';
 import {realSystem} from '../system/real-system.js';
 import {terminate} from '../util/terminate.js';
 import type {System} from '../system/system.js';
-import {serverConfigFor} from './child-spec.js';
 import {ownerChangedBetween, planDefinition, planningContext, type DefaultsFile, type DefinitionContext, type VassalDefinition, type VassalRecord, type VassalSink} from './definition.js';
 import {Containment, containedSystem, type VassalStep} from './containment.js';
 import {VassalLimits, type LimitedVassal} from './limits.js';
@@ -34,6 +32,7 @@ import {VassalLogs} from './vassal-logs.js';
 import {hasChild} from './vassal-states.js';
 import {VassalRelay} from './vassal-relay.js';
 import {Vassal, type VassalDeps} from './vassal.js';
+import {makeVassalDeps} from './vassal-deps.js';
 import type {EmperorOptions, EmperorVassalSnapshot} from './emperor-options.js';
 
 export type {EmperorOptions, EmperorVassalSnapshot, VassalTransition} from './emperor-options.js';
@@ -70,8 +69,6 @@ export class Emperor implements VassalSink {
   readonly #containment: Containment;
   readonly #relay: VassalRelay;
   #statsServer: Server | undefined;
-  /** The last refused defaults file (tyrant mode), so it is reported once. */
-  #defaultsRefused: string | undefined;
   #stopping = false;
   readonly startedAt: number;
 
@@ -103,7 +100,10 @@ export class Emperor implements VassalSink {
     // A pending connection on a sleeping on-demand vassal's socket wakes the vassal.
     this.#spawner.onWake((name) => this.#records.get(name)?.vassal.wake());
     this.#relay = new VassalRelay({options, spawner: this.#spawner, sys: this.#sys, log: this.#log, logs: this.#logs, containment: this.#containment});
-    this.#vassalDeps = this.#makeVassalDeps();
+    this.#vassalDeps = makeVassalDeps({
+      spawner: this.#spawner, sys: this.#sys, log: options.log, groups: this.#reaper, slots: this.#slots,
+      relay: this.#relay, limits: this.#limits, containment: this.#containment,
+    });
   }
 
   /** Starts the reaper, the stats server, the sources (resolves after their first pass) and accounting. */
@@ -340,27 +340,9 @@ export class Emperor implements VassalSink {
 
   /** The directory's defaults file changed: re-evaluate every vassal if the effective defaults did. */
   async defineDefaults(offered: DefaultsFile | undefined, vassalDir: string): Promise<void> {
-    const file = this.#trustedDefaults(offered);
-    if (!this.#defaults.setDirectoryFile(file, vassalDir)) return;
-    this.#log.info('vassal defaults changed', {uwsgi: `[emperor] vassal defaults ${file?.file ?? '(none)'} applied to every vassal`});
+    if (!this.#defaults.offerDirectoryFile(offered, vassalDir, this.#o.tyrant === true)) return;
+    this.#log.info('vassal defaults changed', {uwsgi: `[emperor] vassal defaults ${this.#defaults.directoryFile?.file ?? '(none)'} applied to every vassal`});
     this.#redefineAll();
-  }
-
-  /**
-   * A defaults file applies to every vassal of the directory: under tyrant mode it counts only when owned by root or
-   * the emperor's user, never a tenant's (issue 14). A refused one is reported once per change.
-   */
-  #trustedDefaults(file: DefaultsFile | undefined): DefaultsFile | undefined {
-    const emperorUid = process.getuid?.() ?? 0;
-    const owner = file?.owner;
-    if (this.#o.tyrant !== true || file === undefined || owner === undefined || owner.uid === 0 || owner.uid === emperorUid) {
-      this.#defaultsRefused = undefined;
-      return file;
-    }
-    const problem = `KAISER_DEFAULTS_FOREIGN_OWNER ${formatError('KAISER_DEFAULTS_FOREIGN_OWNER', {file: file.file, uid: owner.uid, emperorUid})}`;
-    if (problem !== this.#defaultsRefused) this.#log.error('vassal defaults ignored', {uwsgi: `[emperor] ${problem}`});
-    this.#defaultsRefused = problem;
-    return undefined;
   }
 
   /** Re-evaluates every vassal against the current defaults (only those whose effective config changed reload). */
@@ -394,25 +376,6 @@ export class Emperor implements VassalSink {
   }
 
   // ── vassal plumbing ─────────────────────────────────────────────────────────────────────────
-
-  /** What every vassal does to the world: one object for all of them, made once. */
-  #makeVassalDeps(): VassalDeps {
-    return {
-      launch: (vassal, spec) => this.#spawner.launch(vassal.name, spec),
-      now: () => this.#sys.now(),
-      setTimer: (ms, fn) => this.#sys.setTimer(ms, fn),
-      log: this.#o.log,
-      groups: this.#reaper,
-      serverConfigFor: (spec) => serverConfigFor(spec),
-      requestSlot: (grant) => this.#slots.request(grant),
-      releaseSlot: () => this.#slots.release(),
-      onTransition: (vassal, from, event) => this.#relay.transition(vassal, from, event),
-      onOutput: (vassal, line) => this.#relay.output(vassal.name, line),
-      exitReason: (vassal, child) => this.#limits.exitReason(vassal.name, vassal.spec, child),
-      reportFault: (vassal, step, error) => this.#containment.report({component: 'vassal', vassal: vassal.name, step}, error),
-      checkpoint: (vassal, step) => this.#containment.checkpoint(step, vassal.name),
-    };
-  }
 
   /** The running vassals, for the limits' check after each accounting sample. */
   *#limitedVassals(): Iterable<LimitedVassal> {

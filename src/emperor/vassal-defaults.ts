@@ -3,10 +3,12 @@
  * (lowest precedence first; the vassal file itself wins over both, see `VassalSpecContext.defaults`). A broken
  * defaults file is reported and skipped (includes) or the previous one kept (`_defaults.toml`), as a running vassal
  * keeps its last good config. `hash` changes whenever the effective defaults do, so the emperor can re-evaluate
- * every vassal against them.
+ * every vassal against them. Under tyrant mode the directory's file counts only when root or the emperor's user owns
+ * it, never a tenant (issue 14).
  */
 import {createHash} from 'node:crypto';
 import {formatDiagnostic} from '../config/diagnostic.js';
+import {formatError} from '../errors.js';
 import {CONFIG_LIMITS} from '../config/config-limits.js';
 import {checkDefaults} from '../config/vassal-spec.js';
 import type {Logger} from '../log/logger.js';
@@ -22,6 +24,8 @@ export class VassalDefaults {
   #includes: DefaultsFile[] = [];
   #directory: DefaultsFile | undefined;
   #hash = '';
+  /** The last refused directory file (tyrant mode), so it is reported once per change. */
+  #refused: string | undefined;
 
   /** `vassalDir` resolves the relative paths of the include files. */
   constructor(log: Logger, sys: System, includeFiles: readonly string[], vassalDir: string) {
@@ -64,6 +68,32 @@ export class VassalDefaults {
    * The directory's defaults file appeared, changed or vanished (undefined); true when the defaults changed. A
    * broken one is reported and the previous one kept.
    */
+  /**
+   * The directory offers its defaults file: under tyrant mode one a tenant owns is refused (reported once) and no
+   * directory defaults apply. Returns what `setDirectoryFile` returns.
+   */
+  offerDirectoryFile(offered: DefaultsFile | undefined, vassalDir: string, tyrant: boolean): boolean {
+    return this.setDirectoryFile(this.#trusted(offered, tyrant), vassalDir);
+  }
+
+  #trusted(file: DefaultsFile | undefined, tyrant: boolean): DefaultsFile | undefined {
+    const emperorUid = process.getuid?.() ?? 0;
+    const owner = file?.owner;
+    if (!tyrant || file === undefined || owner === undefined || owner.uid === 0 || owner.uid === emperorUid) {
+      this.#refused = undefined;
+      return file;
+    }
+    const problem = `KAISER_DEFAULTS_FOREIGN_OWNER ${formatError('KAISER_DEFAULTS_FOREIGN_OWNER', {file: file.file, uid: owner.uid, emperorUid})}`;
+    if (problem !== this.#refused) this.#log.error('vassal defaults ignored', {uwsgi: `[emperor] ${problem}`});
+    this.#refused = problem;
+    return undefined;
+  }
+
+  /** The directory's defaults file in effect. */
+  get directoryFile(): DefaultsFile | undefined {
+    return this.#directory;
+  }
+
   setDirectoryFile(file: DefaultsFile | undefined, vassalDir: string): boolean {
     if (file && this.#problems(file.file, file.text, vassalDir, 'invalid vassal defaults; keeping the previous ones')) return false;
     this.#directory = file;

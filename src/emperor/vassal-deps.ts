@@ -5,9 +5,16 @@
  */
 import type {VassalSpec} from '../config/vassal-spec.js';
 import type {Logger} from '../log/logger.js';
+import type {System} from '../system/system.js';
 import type {Child, ExitStatus} from './child.js';
 import type {VassalStep} from './containment.js';
+import type {Containment} from './containment.js';
+import type {VassalLimits} from './limits.js';
+import type {SpawnSlots} from './spawn-slots.js';
+import type {Spawner} from './spawner.js';
 import type {VassalCore} from './vassal-core.js';
+import type {VassalRelay} from './vassal-relay.js';
+import {serverConfigFor} from './child-spec.js';
 import type {VassalEventName, VassalStateId} from './vassal-states.js';
 
 /** A started instance. A child forked by the runtime host learns its pid a moment later: it then has `pidReady`. */
@@ -43,4 +50,35 @@ export interface VassalDeps {
   reportFault?(vassal: VassalCore, step: VassalStep, error: unknown): string;
   /** Throws when a test planned a fault at `step` for this vassal (containment.ts). */
   checkpoint?(vassal: VassalCore, step: VassalStep): void;
+}
+
+/** The emperor's parts every vassal's effects go through. */
+export interface VassalDepsParts {
+  spawner: Pick<Spawner, 'launch'>;
+  sys: Pick<System, 'now' | 'setTimer'>;
+  log: Logger;
+  groups: VassalDeps['groups'];
+  slots: Pick<SpawnSlots, 'request' | 'release'>;
+  relay: Pick<VassalRelay, 'transition' | 'output'>;
+  limits: Pick<VassalLimits, 'exitReason'>;
+  containment: Pick<Containment, 'report' | 'checkpoint'>;
+}
+
+/** The emperor's `VassalDeps`: one object for all of its vassals, made once. */
+export function makeVassalDeps(p: VassalDepsParts): VassalDeps {
+  return {
+    launch: (vassal, spec) => p.spawner.launch(vassal.name, spec),
+    now: () => p.sys.now(),
+    setTimer: (ms, fn) => p.sys.setTimer(ms, fn),
+    log: p.log,
+    groups: p.groups,
+    serverConfigFor: (spec) => serverConfigFor(spec),
+    requestSlot: (grant) => p.slots.request(grant),
+    releaseSlot: () => p.slots.release(),
+    onTransition: (vassal, from, event) => p.relay.transition(vassal, from, event),
+    onOutput: (vassal, line) => p.relay.output(vassal.name, line),
+    exitReason: (vassal, child) => p.limits.exitReason(vassal.name, vassal.spec, child),
+    reportFault: (vassal, step, error) => p.containment.report({component: 'vassal', vassal: vassal.name, step}, error),
+    checkpoint: (vassal, step) => p.containment.checkpoint(step, vassal.name),
+  };
 }
