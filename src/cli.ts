@@ -297,7 +297,7 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
         control: governed,
         transitions: transitions.subscribe,
         log,
-        configPathOf: (name) => emperor.vassal(name)?.spec?.file ?? (dir === undefined ? undefined : join(dir, name)),
+        definitionOf: (name) => emperor.definitionText(name),
       });
       if (!opened.ok) throw new Error(`cannot open the dashboard: ${opened.error}`);
       dashboard = opened.value;

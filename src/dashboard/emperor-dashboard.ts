@@ -10,7 +10,7 @@ import {startEmperorProbe} from './emperor-probe.js';
 import type {TransitionSource} from './event-stream.js';
 import {VassalHistory} from './history.js';
 import {parseDashboardAddress} from './listen.js';
-import {readVassalConfig, startDashboard, type Dashboard} from './server.js';
+import {startDashboard, type Dashboard} from './server.js';
 
 /** What cli.ts hands over. */
 export interface EmperorDashboardOptions {
@@ -22,8 +22,11 @@ export interface EmperorDashboardOptions {
   /** A `TransitionFeed`'s `subscribe`, fed by the emperor's `onVassalTransition`. */
   transitions: TransitionSource;
   log: ControlLog;
-  /** The path of a vassal's file, to show it; undefined when unknown. */
-  configPathOf: (name: string) => string | undefined;
+  /**
+   * A vassal's definition as the emperor read it, to show it; undefined when unknown or unreadable. Never read again
+   * from disk here: as root that would follow a tenant's symlink to a root-only file (issue 14).
+   */
+  definitionOf: (name: string) => string | undefined;
 }
 
 /** Starts the dashboard of a running emperor. */
@@ -49,10 +52,7 @@ export async function openEmperorDashboard(options: EmperorDashboardOptions): Pr
     tokens,
     log: options.log,
     emperorStats: () => probe.read(),
-    configOf: async (name) => {
-      const path = options.configPathOf(name);
-      return path === undefined ? undefined : readVassalConfig(path);
-    },
+    configOf: (name) => Promise.resolve(options.definitionOf(name)),
   });
   if (!started.ok) {
     probe.stop();

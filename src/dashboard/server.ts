@@ -18,7 +18,6 @@
  */
 import {createServer, type IncomingMessage, type ServerResponse} from 'node:http';
 import type {Socket} from 'node:net';
-import {open} from 'node:fs/promises';
 import type {ControlLog, EmperorControl} from '../control/server.js';
 import type {VassalRow} from '../control/protocol.js';
 import {err, ok, type Result} from '../result.js';
@@ -41,7 +40,6 @@ const STATE_BATCH_MS = 20;
 /** A refused token is answered after this delay, which slows guessing. */
 const REFUSAL_DELAY_MS = 200;
 const MAX_LOGIN_BYTES = 4096;
-const MAX_CONFIG_BYTES = 1024 * 1024;
 /** The name actions are logged under when the UNIX socket's permissions were the authentication. */
 export const UNIX_SOCKET_USER = 'unix-socket';
 
@@ -343,22 +341,6 @@ export function resolveVassalName(rows: readonly Pick<VassalRow, 'name'>[], aske
   if (rows.some((row) => row.name === asked)) return asked;
   const matches = rows.filter((row) => row.name.replace(/\.(ini|toml)$/, '') === asked);
   return matches.length === 1 ? matches[0]!.name : undefined;
-}
-
-/** Reads a vassal file for the vassal page (at most 1 MiB); undefined when it cannot be read. */
-export async function readVassalConfig(path: string): Promise<string | undefined> {
-  try {
-    const file = await open(path, 'r');
-    try {
-      const buffer = Buffer.alloc(MAX_CONFIG_BYTES);
-      const {bytesRead} = await file.read(buffer, 0, MAX_CONFIG_BYTES, 0);
-      return buffer.subarray(0, bytesRead).toString('utf8');
-    } finally {
-      await file.close();
-    }
-  } catch {
-    return undefined;
-  }
 }
 
 /** Why an action request is refused (missing header, other origin), or undefined when it may go on. */

@@ -375,20 +375,21 @@ export class Emperor implements VassalSink {
     });
   }
 
-  // ── vassal plumbing ─────────────────────────────────────────────────────────────────────────
-
   /** The running vassals, for the limits' check after each accounting sample. */
   *#limitedVassals(): Iterable<LimitedVassal> {
-    for (const [name, {vassal}] of this.#records) {
-      const s = vassal.state;
-      yield {name, spec: vassal.spec, child: hasChild(s) ? s.child : undefined};
-    }
+    for (const [name, {vassal}] of this.#records) yield {name, spec: vassal.spec, child: hasChild(vassal.state) ? vassal.state.child : undefined};
   }
 
   /** SIGUSR2 (logrotate's postrotate): reopen every vassal log file. */
   reopenLogs(): void {
     this.#logs.reopen();
     this.#log.info('logs reopened', {uwsgi: '[emperor] reopening vassal log files'});
+  }
+
+  /** `name`'s definition as the emperor read it and accepted its owner (the dashboard shows it), if readable. */
+  definitionText(name: string): string | undefined {
+    const d = this.#records.get(name)?.definition;
+    return d?.error === undefined ? d?.text.toString('utf8') : undefined;
   }
 
   /** The vassal called `name`, for the control socket. */

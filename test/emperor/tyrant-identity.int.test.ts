@@ -8,7 +8,8 @@
  */
 import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';
 import {execFileSync} from 'node:child_process';
-import {chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync} from 'node:fs';
+import {chmodSync, chownSync, existsSync, lchownSync, lstatSync, symlinkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync} from 'node:fs';
+import {request} from 'node:http';
 import {createServer} from 'node:net';
 import {detectCgroups} from '../../src/emperor/cgroups.js';
 import {join} from 'node:path';
@@ -207,6 +208,32 @@ suite(title, () => {
     await e.waitForLine(/inc\.ini.*permission denied for uid \d+/, 15_000);
     expect(e.output()).not.toContain('ROOT-SECRET-VALUE');
   });
+  it('shows a tenant\'s symlinked vassal in the dashboard only as the emperor read it: a root-only target never', async () => {
+    const {root, vassals, rootOnly} = sharedSetup();
+    const secret = join(rootOnly, 'app-secret.toml');
+    writeFileSync(secret, 'processes = "ROOT-SECRET-VALUE"\n', {mode: 0o600});
+    const dash = join(root, 'dashboard.sock');
+    const e = emperor(vassals, ['--dashboard', dash]);
+    await e.waitForLine(/dashboard on/, 15_000);
+    const leak = join(vassals, 'leak.toml');
+    symlinkSync(secret, leak);
+    lchownSync(leak, t1.uid, t1.gid);
+    await e.waitForLine('KAISER_TYRANT_FOREIGN_SYMLINK', 15_000);
+    const page = await new Promise<string>((resolve, reject) => {
+      const req = request({socketPath: dash, path: '/api/vassals/leak.toml', headers: {host: 'localhost'}}, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(page).toContain('leak.toml');
+    expect(page).not.toContain('ROOT-SECRET-VALUE');
+    expect(e.output()).not.toContain('ROOT-SECRET-VALUE');
+  });
+
   it('enters cwd as the tenant: a directory below a root-only one is refused, the tenant\'s own works', async () => {
     const {root, vassals, rootOnly} = sharedSetup();
     const sub = join(rootOnly, 'sub');
