@@ -112,7 +112,7 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T
 }
 
 /** Writes a vassal file the way deploy tools do: to a dotfile first, then renamed into place. */
-export function publish(dir: string, name: string, text: string): void {
+export function publish(dir: string, name: string, text: string | Buffer): void {
   const tmp = join(dir, `.${name}.tmp`);
   writeFileSync(tmp, text);
   renameSync(tmp, join(dir, name));
