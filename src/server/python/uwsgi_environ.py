@@ -61,27 +61,13 @@ def decode_path(raw):
             elif c == '/':
                 state = 'slash'
             else:
-                if i > 1:
-                    out.append('/')
-                out.append('.')
-                if c == '%':
-                    state = 'percent1'
-                else:
-                    out.append(c)
-                    state = 'zero'
+                state = _not_a_segment(out, '.', i > 1, c)
         else:  # dotdot
             if c == '/':
                 _drop_segment(out)
                 state = 'slash'
             else:
-                if i > 2:
-                    out.append('/')
-                out.append('..')
-                if c == '%':
-                    state = 'percent1'
-                else:
-                    out.append(c)
-                    state = 'zero'
+                state = _not_a_segment(out, '..', i > 2, c)
     if state in ('slash', 'dot'):
         out.append('/')
     elif state == 'dotdot':
@@ -91,6 +77,18 @@ def decode_path(raw):
     elif state == 'percent2':
         out.append('%' + hexa)
     return ''.join(out)
+
+
+def _not_a_segment(out, dots, slash, c):
+    """`.` or `..` followed by `c` was a name, not a segment: writes it back (after its slash, if one was read) and
+    `c`, and returns the next state."""
+    if slash:
+        out.append('/')
+    out.append(dots)
+    if c == '%':
+        return 'percent1'
+    out.append(c)
+    return 'zero'
 
 
 def _drop_segment(out, keep_slash=False):
