@@ -26,8 +26,15 @@ describe('sampleSessions', () => {
         const kids = childrenOf(pid);
         return kids.length === 1 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep') ? kids[0] : undefined;
       }, 10_000, 'the leader to exec sleep next to its sleeping child');
-      const usage = (await sampleSessions(new Set([pid, 999_999_999]))).get(pid);
-      const expected = [procStat(pid), procStat(child)];
+      // Just after its exec, sleep is still faulting its pages in: compare once /proc reads the same before and
+      // after a sample (the figures hold still), so a sampler that reads the wrong fields still fails.
+      const settled = await waitFor(async () => {
+        const before = [procStat(pid), procStat(child)];
+        const usage = (await sampleSessions(new Set([pid, 999_999_999]))).get(pid);
+        const after = [procStat(pid), procStat(child)];
+        return JSON.stringify(before) === JSON.stringify(after) ? {usage, expected: after} : undefined;
+      }, 10_000, 'the figures of the two sleeping processes to hold still');
+      const {usage, expected} = settled;
       expect(expected.every((p) => p.session === pid)).toBe(true);
       const ticks = expected.reduce((sum, p) => sum + p.ticks, 0);
       const pages = expected.reduce((sum, p) => sum + p.rssPages, 0);
