@@ -329,7 +329,8 @@ class Connection {
     const known = rows.map((row) => row.name);
     const knownSet = new Set(known);
     const all = request.names === 'all';
-    const names = request.names === 'all' ? known : [...new Set(request.names)];
+    // --all acts on (and answers for) every vassal in name order, whatever order their files were first read in.
+    const names = request.names === 'all' ? [...known].sort() : [...new Set(request.names)];
     // A name no vassal has is a mistake in the command: nothing is done, so a typo never half-applies a deploy.
     const unknown = names.filter((name) => !knownSet.has(name));
     if (unknown.length > 0) {

@@ -102,7 +102,7 @@ describe('kaiser reload|restart|stop|start', () => {
     const {path, emperor} = await serve();
     expect(await run('reload', ['shop.ini', 'blog.ini', '--control', path])).toMatchObject({code: 0, stdout: 'shop.ini: reload requested\nblog.ini: reload requested\n'});
     const all = await run('restart', ['--all', '--control', path]);
-    expect(all).toMatchObject({code: 0, stdout: 'shop.ini: restart requested\nblog.ini: skipped: it is stopping\n'});
+    expect(all).toMatchObject({code: 0, stdout: 'blog.ini: skipped: it is stopping\nshop.ini: restart requested\n'});
     expect(emperor.actions).toEqual(['reload shop.ini', 'reload blog.ini', 'restart shop.ini']);
   });
 
