@@ -58,7 +58,7 @@ class RequestLog:
     def __init__(self):
         self.lines = []
         self.size = 0
-        self.last_flush = time.monotonic()
+        self.last_flush = time.time()
         self.pid = os.getpid()
         self._date_sec = 0
         self._date = ''
@@ -97,7 +97,7 @@ class RequestLog:
     def flush(self):
         lines, self.lines = self.lines, []
         self.size = 0
-        self.last_flush = time.monotonic()
+        self.last_flush = time.time()
         if not lines:
             return
         if _loggers is not None:

@@ -1,6 +1,7 @@
 """log: one write per line on stderr, the JSON format, and the batched request log."""
 import json
 import os
+import time
 import unittest
 
 import support  # noqa: F401
@@ -72,6 +73,15 @@ class RequestLog(unittest.TestCase):
         rl = log.RequestLog()
         self.request(rl, rl.last_flush + 1.5)
         self.assertIn('GET /x', err.text())
+
+    def test_a_line_stamped_with_the_wall_clock_stays_buffered(self):
+        # serving.py stamps request lines with time.time(): the flush deadline must be on the same clock (it was
+        # monotonic once, so every request line was written at once: one write per request).
+        err = CapturedStderr(self)
+        rl = log.RequestLog()
+        self.request(rl, time.time())
+        self.assertEqual(err.text(), '')
+        self.assertTrue(rl.pending())
 
     def test_json_request_lines(self):
         err = CapturedStderr(self)
