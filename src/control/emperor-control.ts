@@ -11,7 +11,7 @@ import type {VassalSnapshot} from '../emperor/vassal.js';
 import {FAILING, SERVING, type VassalStateId} from '../emperor/vassal-states.js';
 import {err, ok, type Result} from '../result.js';
 import {prefixed, type VassalLogBook} from './log-book.js';
-import {refusal} from './refusals.js';
+import {refusal, type GatedCommand} from './refusals.js';
 import {OutcomeWatcher, type StateChanges} from './outcome-watch.js';
 import type {EmperorStatus, VassalRow} from './protocol.js';
 import type {EmperorControl} from './server.js';
@@ -57,6 +57,15 @@ export function emperorControl(emperor: GovernedEmperor, book: VassalLogBook, id
     const vassal = emperor.vassal(name);
     return vassal === undefined ? err(`no vassal named ${name}`) : ok(vassal);
   };
+  /** reload, restart, start: done unless the vassal's state refuses the command (refusals.ts says why). */
+  const gated = (command: GatedCommand) => (name: string): Result<void, string> => {
+    const found = find(name);
+    if (!found.ok) return found;
+    const why = refusal(command, found.value.state.id, name);
+    if (why !== undefined) return err(why);
+    found.value[command]();
+    return ok(undefined);
+  };
   const watcher = new OutcomeWatcher(identity.stateChanges ?? (() => () => undefined), (name) => {
     const vassal = emperor.vassal(name);
     return vassal === undefined ? undefined : {state: vassal.state.id, lastError: vassal.snapshot().lastError};
@@ -78,22 +87,8 @@ export function emperorControl(emperor: GovernedEmperor, book: VassalLogBook, id
       };
       return status;
     },
-    reload: (name) => {
-      const found = find(name);
-      if (!found.ok) return found;
-      const why = refusal('reload', found.value.state.id, name);
-      if (why !== undefined) return err(why);
-      found.value.reload();
-      return ok(undefined);
-    },
-    restart: (name) => {
-      const found = find(name);
-      if (!found.ok) return found;
-      const why = refusal('restart', found.value.state.id, name);
-      if (why !== undefined) return err(why);
-      found.value.restart();
-      return ok(undefined);
-    },
+    reload: gated('reload'),
+    restart: gated('restart'),
     watchOutcome: (name, action, timeoutMs) => {
       const spec = emperor.vassal(name)?.spec;
       const ms = timeoutMs ?? (spec?.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS) + (spec?.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS);
@@ -108,21 +103,16 @@ export function emperorControl(emperor: GovernedEmperor, book: VassalLogBook, id
       void found.value.hold();
       return ok(undefined);
     },
-    start: (name) => {
-      const found = find(name);
-      if (!found.ok) return found;
-      const why = refusal('start', found.value.state.id, name);
-      if (why !== undefined) return err(why);
-      found.value.start();
-      return ok(undefined);
-    },
+    start: gated('start'),
     logTail: (name, lines) => {
       if (name === undefined) return ok(book.tailAll(lines));
-      return emperor.vassal(name) === undefined ? err(`no vassal named ${name}`) : ok(book.tail(name, lines));
+      const found = find(name);
+      return found.ok ? ok(book.tail(name, lines)) : found;
     },
     followLogs: (name, onLine) => {
       if (name === undefined) return ok(book.followAll((vassal, line) => onLine(prefixed(vassal, line))));
-      return emperor.vassal(name) === undefined ? err(`no vassal named ${name}`) : ok(book.follow(name, onLine));
+      const found = find(name);
+      return found.ok ? ok(book.follow(name, onLine)) : found;
     },
   };
 }

@@ -205,10 +205,7 @@ class DashboardHandler {
 
   /** Token → session cookie. A form post is answered with a redirect to `/`, a JSON post with `{ok, name}`. */
   async #login(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    if (request.method !== 'POST') {
-      response.setHeader('Allow', 'POST');
-      return sendError(request, response, 405, 'method not allowed');
-    }
+    if (request.method !== 'POST') return postOnly(request, response);
     const origin = checkOrigin(request);
     if (origin !== undefined) return sendError(request, response, 403, origin);
     const isForm = (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
@@ -231,10 +228,7 @@ class DashboardHandler {
   }
 
   async #logout(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    if (request.method !== 'POST') {
-      response.setHeader('Allow', 'POST');
-      return sendError(request, response, 405, 'method not allowed');
-    }
+    if (request.method !== 'POST') return postOnly(request, response);
     const refusal = checkActionHeaders(request);
     if (refusal !== undefined) return sendError(request, response, 403, refusal);
     const session = cookieValue(request.headers.cookie, SESSION_COOKIE);
@@ -247,10 +241,7 @@ class DashboardHandler {
 
   async #action(request: IncomingMessage, response: ServerResponse, asked: string, verb: string, who: string): Promise<void> {
     if (!(ACTIONS as readonly string[]).includes(verb)) return sendError(request, response, 404, 'not found');
-    if (request.method !== 'POST') {
-      response.setHeader('Allow', 'POST');
-      return sendError(request, response, 405, 'actions are POST only');
-    }
+    if (request.method !== 'POST') return postOnly(request, response, 'actions are POST only');
     const refusal = checkActionHeaders(request);
     if (refusal !== undefined) {
       this.#options.log.warn('dashboard action refused', {uwsgi: `[dashboard] refused ${verb} of ${asked} by ${who}: ${refusal}`, by: who, action: verb, reason: refusal});
@@ -384,6 +375,12 @@ function decodeName(raw: string): string {
   } catch {
     return raw;
   }
+}
+
+/** The 405 of an endpoint that changes something: `Allow: POST`. */
+function postOnly(request: IncomingMessage, response: ServerResponse, error = 'method not allowed'): Promise<void> {
+  response.setHeader('Allow', 'POST');
+  return sendError(request, response, 405, error);
 }
 
 function redirectHome(response: ServerResponse): void {
