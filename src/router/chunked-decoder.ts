@@ -8,6 +8,7 @@
  *   data ──n bytes──► data-cr ──CR──► data-lf ──LF──► size
  *   trailer ──CR──► end-lf ──LF──► done          trailer ──field char──► trailer-line ──CR──► trailer-lf ──LF──► trailer
  */
+import {unknownState} from '../util/unreachable.js';
 
 type Phase = 'size' | 'ext' | 'size-lf' | 'data' | 'data-cr' | 'data-lf' | 'trailer' | 'trailer-line' | 'trailer-lf' | 'end-lf' | 'done';
 
@@ -15,13 +16,30 @@ type Phase = 'size' | 'ext' | 'size-lf' | 'data' | 'data-cr' | 'data-lf' | 'trai
 const MAX_LINE_BYTES = 4096;
 const MAX_TRAILER_BYTES = 8192;
 
+/**
+ * The phases inside a line, a chunk extension or a trailer field: CR ends the line and leads to `next`, a CTL is
+ * refused, and the size line (or the whole trailer section) may hold at most `maxBytes`.
+ */
+const IN_LINE: Readonly<Record<'ext' | 'trailer-line', {maxBytes: number; next: Phase; tooLong: string; control: string}>> = {
+  ext: {maxBytes: MAX_LINE_BYTES, next: 'size-lf', tooLong: 'chunk extension too long', control: 'a control character in a chunk extension'},
+  'trailer-line': {maxBytes: MAX_TRAILER_BYTES, next: 'trailer-lf', tooLong: 'trailers too long', control: 'a control character in a trailer'},
+};
+
+/** The phases that take exactly one byte: that byte, the phase it leads to, and why any other byte is refused. */
+const ONE_BYTE: Readonly<Record<'data-cr' | 'data-lf' | 'trailer-lf' | 'end-lf', {byte: number; next: Phase; refusal: string}>> = {
+  'data-cr': {byte: 0x0d, next: 'data-lf', refusal: 'chunk data longer than its size'},
+  'data-lf': {byte: 0x0a, next: 'size', refusal: 'chunk data not ended by CRLF'},
+  'trailer-lf': {byte: 0x0a, next: 'trailer', refusal: 'trailer line not ended by CRLF'},
+  'end-lf': {byte: 0x0a, next: 'done', refusal: 'chunked body not ended by CRLF'},
+};
+
 export class ChunkedDecoder {
   #phase: Phase = 'size';
   #size = 0;
   #digits = 0;
   #remaining = 0;
+  /** Bytes of the current chunk-size line's extensions, or of the whole trailer section (reset when a size line ends). */
   #lineBytes = 0;
-  #trailerBytes = 0;
   /** Why the body was refused, once it was. */
   error: string | undefined;
   /** Data bytes seen so far (not counting the framing). */
@@ -60,17 +78,19 @@ export class ChunkedDecoder {
             this.#size = this.#size * 16 + digit;
             break;
           }
-          if (this.#digits === 0) return this.#fail('chunk size is not a hex number');
-          if (byte === 0x3b) this.#phase = 'ext';
-          else if (byte === 0x0d) this.#phase = 'size-lf';
-          else return this.#fail('chunk size is not a hex number');
+          // The size ends at an extension (;) or the CR of its line, and has at least one digit.
+          if (this.#digits === 0 || (byte !== 0x3b && byte !== 0x0d)) return this.#fail('chunk size is not a hex number');
+          this.#phase = byte === 0x3b ? 'ext' : 'size-lf';
           break;
         }
         case 'ext':
-          if (++this.#lineBytes > MAX_LINE_BYTES) return this.#fail('chunk extension too long');
-          if (byte === 0x0d) this.#phase = 'size-lf';
-          else if (isCtl(byte)) return this.#fail('a control character in a chunk extension');
+        case 'trailer-line': {
+          const line = IN_LINE[this.#phase];
+          if (++this.#lineBytes > line.maxBytes) return this.#fail(line.tooLong);
+          if (byte === 0x0d) this.#phase = line.next;
+          else if (isCtl(byte)) return this.#fail(line.control);
           break;
+        }
         case 'size-lf':
           if (byte !== 0x0a) return this.#fail('chunk size line not ended by CRLF');
           if (this.#size === 0) {
@@ -83,37 +103,23 @@ export class ChunkedDecoder {
           this.#digits = 0;
           this.#lineBytes = 0;
           break;
-        case 'data-cr':
-          if (byte !== 0x0d) return this.#fail('chunk data longer than its size');
-          this.#phase = 'data-lf';
-          break;
-        case 'data-lf':
-          if (byte !== 0x0a) return this.#fail('chunk data not ended by CRLF');
-          this.#phase = 'size';
-          break;
         case 'trailer':
           if (byte === 0x0d) this.#phase = 'end-lf';
           else if (isCtl(byte) || byte === 0x20 || byte === 0x3a) return this.#fail('malformed trailer line');
           else this.#phase = 'trailer-line';
-          this.#trailerBytes += 1;
+          this.#lineBytes += 1;
           break;
-        case 'trailer-line':
-          if (++this.#trailerBytes > MAX_TRAILER_BYTES) return this.#fail('trailers too long');
-          if (byte === 0x0d) this.#phase = 'trailer-lf';
-          else if (isCtl(byte)) return this.#fail('a control character in a trailer');
-          break;
+        case 'data-cr':
+        case 'data-lf':
         case 'trailer-lf':
-          if (byte !== 0x0a) return this.#fail('trailer line not ended by CRLF');
-          this.#phase = 'trailer';
+        case 'end-lf': {
+          const step = ONE_BYTE[this.#phase];
+          if (byte !== step.byte) return this.#fail(step.refusal);
+          this.#phase = step.next;
           break;
-        case 'end-lf':
-          if (byte !== 0x0a) return this.#fail('chunked body not ended by CRLF');
-          this.#phase = 'done';
-          return i - start;
-        default: {
-          const never: never = this.#phase;
-          throw new Error(`Internal error: unknown chunked decoder phase ${String(never)}`);
         }
+        default:
+          throw unknownState(this.#phase, 'chunked decoder phase');
       }
     }
     return i - start;

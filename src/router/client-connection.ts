@@ -21,6 +21,7 @@ import type {FrontContext} from './front-context.js';
 import {findHeadEnd, isHeadError, MAX_HEAD_BYTES, parseRequestHead, type RequestHead} from './request-head.js';
 import type {LocalAnswer} from './tls/local-answers.js';
 import type {UpstreamConnection, UpstreamListener} from './upstream-pool.js';
+import {unknownState} from '../util/unreachable.js';
 
 export type ClientPhase = 'idle' | 'head' | 'body' | 'waiting' | 'tunnel' | 'closed';
 
@@ -133,10 +134,8 @@ export class ClientConnection {
             return;
           case 'closed':
             return;
-          default: {
-            const never: never = this.#phase;
-            throw new Error(`Internal error: unknown client phase ${String(never)}`);
-          }
+          default:
+            throw unknownState(this.#phase, 'client phase');
         }
       }
     } finally {
@@ -307,10 +306,8 @@ export class ClientConnection {
       case 'closed':
         if (now > this.deadline) this.destroy();
         return;
-      default: {
-        const never: never = this.#phase;
-        throw new Error(`Internal error: unknown client phase ${String(never)}`);
-      }
+      default:
+        throw unknownState(this.#phase, 'client phase');
     }
     const exchange = this.#exchange;
     if (exchange !== undefined && now > exchange.deadline) exchange.onTimeout(now);

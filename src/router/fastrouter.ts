@@ -17,6 +17,7 @@ import {describeError} from './failure-log.js';
 import type {FrontContext} from './front-context.js';
 import type {Member} from './pool-table.js';
 import {upstreamKey} from './hosts-and-upstreams.js';
+import {unknownState} from '../util/unreachable.js';
 
 /** Largest vars block uWSGI accepts by default (buffer-size 4096); nginx sends far less. */
 const MAX_VARS_BYTES = 64 * 1024;
@@ -87,10 +88,8 @@ class FastrouterConnection {
         return;
       case 'head':
         break;
-      default: {
-        const never: never = this.#phase;
-        throw new Error(`Internal error: unknown fastrouter phase ${String(never)}`);
-      }
+      default:
+        throw unknownState(this.#phase, 'fastrouter phase');
     }
     const buf = this.#buf === undefined ? chunk : Buffer.concat([this.#buf, chunk]);
     this.#buf = buf;
