@@ -7,6 +7,7 @@
  */
 import {closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync} from 'node:fs';
 import {err, ok, type Result} from '../result.js';
+import {BoundedRead} from '../system/bounded-read.js';
 
 /** What a path is, for the `if-*` logic options; undefined = does not exist (or cannot be seen). */
 export type PathKind = 'file' | 'dir' | 'other';
@@ -58,6 +59,20 @@ export function memoryConfigFs(files: Readonly<Record<string, string>>, dirs: re
   };
 }
 
+/**
+ * The rest of a bounded read, once `fd` is known to be a regular file of `size` bytes (fstat): its bytes up to
+ * `limitBytes` (system/bounded-read.ts), or why not. /proc files report size 0 and are read until EOF (uWSGI's
+ * `@(/proc/sys/net/core/somaxconn)`), from a first buffer of 4 KiB. A failing read throws (the caller words it).
+ */
+export function readOpenFile(fd: number, size: number, limitBytes: number): Result<Buffer, string> {
+  if (size > limitBytes) return err(`larger than ${limitBytes} bytes`);
+  const into = new BoundedRead(limitBytes, size > 0 ? size + 1 : 4096);
+  for (let room = into.room(); room !== undefined; room = into.room()) {
+    if (!into.took(readSync(fd, room))) break;
+  }
+  return into.tooLarge ? err(`larger than ${limitBytes} bytes`) : ok(into.bytes);
+}
+
 function readBounded(path: string, limitBytes: number): Result<Buffer, string> {
   let fd: number;
   try {
@@ -68,24 +83,7 @@ function readBounded(path: string, limitBytes: number): Result<Buffer, string> {
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) return err('not a regular file');
-    if (stat.size > limitBytes) return err(`larger than ${limitBytes} bytes`);
-    // Read up to one byte past the limit, so a file that grew after fstat is still caught; /proc files report size
-    // 0 and are read until EOF (uWSGI's `@(/proc/sys/net/core/somaxconn)`).
-    let buffer = Buffer.alloc(Math.min(limitBytes + 1, stat.size > 0 ? stat.size + 1 : 4096));
-    let length = 0;
-    for (;;) {
-      if (length === buffer.length) {
-        if (buffer.length > limitBytes) break;
-        const grown = Buffer.alloc(Math.min(limitBytes + 1, buffer.length * 2));
-        buffer.copy(grown, 0, 0, length);
-        buffer = grown;
-      }
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-    }
-    if (length > limitBytes) return err(`larger than ${limitBytes} bytes`);
-    return ok(buffer.subarray(0, length));
+    return readOpenFile(fd, stat.size, limitBytes);
   } catch (error) {
     return err((error as Error).message);
   } finally {

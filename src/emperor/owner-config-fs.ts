@@ -14,10 +14,10 @@
  * swapped in between cannot substitute another file. POSIX ACLs are not consulted: a file readable only through an
  * ACL entry is refused.
  */
-import {closeSync, constants, fstatSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync, type Stats} from 'node:fs';
+import {closeSync, constants, fstatSync, openSync, readlinkSync, realpathSync, statSync, type Stats} from 'node:fs';
 import {dirname} from 'node:path';
-import {err, ok, type Result} from '../result.js';
-import type {ConfigFs} from '../config/config-fs.js';
+import {err, type Result} from '../result.js';
+import {readOpenFile, REAL_CONFIG_FS, type ConfigFs} from '../config/config-fs.js';
 import type {Identity} from './identity.js';
 
 /** open(2)'s O_PATH on Linux (node does not export it): a descriptor naming a file without opening it. */
@@ -59,39 +59,32 @@ export function ownerConfigFs(owner: Identity): ConfigFs {
       return readAsOwner(owner, path, limitBytes);
     },
     kindOf(path) {
-      let real: string;
-      try {
-        real = realpathSync(path);
-      } catch {
-        return undefined;
-      }
-      if (!mayReach(owner, dirname(real))) return undefined;
-      try {
-        const st = statSync(real);
-        return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
-      } catch {
-        return undefined;
-      }
+      const real = realPath(path);
+      return real !== undefined && mayReach(owner, dirname(real)) ? REAL_CONFIG_FS.kindOf(real) : undefined;
     },
     listDir(path) {
-      let real: string;
-      try {
-        real = realpathSync(path);
-      } catch {
-        return undefined;
-      }
-      try {
-        if (!mayReach(owner, real) || !ownerMay(owner, statSync(real), READ)) return undefined;
-      } catch {
-        return undefined;
-      }
-      try {
-        return readdirSync(real);
-      } catch {
-        return undefined;
-      }
+      const real = realPath(path);
+      return real !== undefined && mayReach(owner, real) && mayList(owner, real) ? REAL_CONFIG_FS.listDir(real) : undefined;
     },
   };
+}
+
+/** `path` without symlinks, or undefined when it does not resolve. */
+function realPath(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `owner` may read the directory `dir` (its entry names). */
+function mayList(owner: Identity, dir: string): boolean {
+  try {
+    return ownerMay(owner, statSync(dir), READ);
+  } catch {
+    return false;
+  }
 }
 
 /** Resolves `path` once and reads it if `owner` may (see the module header). */
@@ -109,17 +102,7 @@ function readAsOwner(owner: Identity, path: string, limitBytes: number): Result<
     if (!st.isFile()) return err('not a regular file');
     if (st.size > limitBytes) return err(`larger than ${limitBytes} bytes`);
     fd = openSync(`/proc/self/fd/${named}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
-    // Read one byte past the limit: a file that grew after fstat is still caught.
-    const buffer = Buffer.alloc(Math.min(limitBytes + 1, Math.max(st.size, 0) + 1));
-    let length = 0;
-    for (;;) {
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-      if (length >= buffer.length) break;
-    }
-    if (length > limitBytes) return err(`larger than ${limitBytes} bytes`);
-    return ok(buffer.subarray(0, length));
+    return readOpenFile(fd, st.size, limitBytes);
   } catch (error) {
     return err((error as Error).message);
   } finally {

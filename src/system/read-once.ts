@@ -17,6 +17,7 @@
  */
 import {constants, type Stats} from 'node:fs';
 import {lstat, open, realpath} from 'node:fs/promises';
+import {BoundedRead} from './bounded-read.js';
 import type {FileStat, FileType, ReadOnce} from './system.js';
 
 const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY; // libuv adds O_CLOEXEC
@@ -71,21 +72,11 @@ export async function readOnce(path: string, maxBytes: number): Promise<ReadOnce
     const st = fileStatOf(await handle.stat());
     if (st.type !== 'file' || st.size > maxBytes) return {kind: 'opened', stat: st, ...(link ? {link} : {})};
     // Reads until EOF, at most one byte past the limit: a file that grew after fstat is read whole or caught.
-    let buffer = Buffer.alloc(Math.min(maxBytes + 1, st.size + 1));
-    let length = 0;
-    for (;;) {
-      if (length === buffer.length) {
-        if (buffer.length > maxBytes) break;
-        const grown = Buffer.alloc(Math.min(maxBytes + 1, buffer.length * 2));
-        buffer.copy(grown, 0, 0, length);
-        buffer = grown;
-      }
-      const {bytesRead} = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
+    const into = new BoundedRead(maxBytes, st.size + 1);
+    for (let room = into.room(); room !== undefined; room = into.room()) {
+      if (!into.took((await handle.read(room, 0, room.length, into.length)).bytesRead)) break;
     }
-    const text = buffer.subarray(0, length);
-    return {kind: 'opened', stat: {...st, size: Math.max(st.size, length)}, ...(link ? {link} : {}), text};
+    return {kind: 'opened', stat: {...st, size: Math.max(st.size, into.length)}, ...(link ? {link} : {}), text: into.bytes};
   } catch (error) {
     return {kind: 'failed', code: codeOf(error)};
   } finally {
