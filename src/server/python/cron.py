@@ -74,15 +74,16 @@ def parse_cron2(spec):
     return Job('cron2', fields, cmd.strip(), unique)
 
 
+# The options that declare jobs, in the order their jobs are listed, each with how it reads one value.
+_OPTIONS = (
+    ('cron', lambda spec: parse_cron('cron', spec, False)),
+    ('unique-cron', lambda spec: parse_cron('unique-cron', spec, True)),
+    ('cron2', parse_cron2),
+)
+
+
 def parse(cfg):
-    jobs = []
-    for spec in cfg.get('cron') or []:
-        jobs.append(parse_cron('cron', spec, False))
-    for spec in cfg.get('unique-cron') or []:
-        jobs.append(parse_cron('unique-cron', spec, True))
-    for spec in cfg.get('cron2') or []:
-        jobs.append(parse_cron2(spec))
-    return jobs
+    return [read(spec) for option, read in _OPTIONS for spec in cfg.get(option) or []]
 
 
 def _field_matches(want, value):

@@ -66,18 +66,18 @@ class Daemon:
         return (self.option, self.cmd, self.pidfile)
 
 
+# The options that declare daemons, in the order they are listed, each with how it reads one value.
+_OPTIONS = (
+    ('attach-daemon', lambda cmd: Daemon('attach-daemon', cmd)),
+    ('smart-attach-daemon', lambda spec: _smart('smart-attach-daemon', spec, True)),
+    ('smart-attach-daemon2', lambda spec: _smart('smart-attach-daemon2', spec, False)),
+    ('attach-daemon2', lambda spec: _keyval(spec)),
+)
+
+
 def parse(cfg):
     """The daemons `cfg` asks for, in order."""
-    out = []
-    for cmd in cfg.get('attach-daemon') or []:
-        out.append(Daemon('attach-daemon', cmd))
-    for spec in cfg.get('smart-attach-daemon') or []:
-        out.append(_smart('smart-attach-daemon', spec, True))
-    for spec in cfg.get('smart-attach-daemon2') or []:
-        out.append(_smart('smart-attach-daemon2', spec, False))
-    for spec in cfg.get('attach-daemon2') or []:
-        out.append(_keyval(spec))
-    return out
+    return [read(spec) for option, read in _OPTIONS for spec in cfg.get(option) or []]
 
 
 def _smart(option, spec, smart_fork):

@@ -108,32 +108,29 @@ def parse_route(spec):
         raise LoggerError('%r: bad regexp: %s' % (spec, e))
 
 
+def _sinks_and_routes(cfg, logger_key, route_key):
+    """The `logger`s (or `req-logger`s) of `cfg` as (unnamed sinks, {name: sinks}), and its `log-route`s (or
+    `log-req-route`s), each of which must name a declared logger."""
+    main, named = [], {}
+    for spec in cfg.get(logger_key) or []:
+        name, sink = parse_logger(spec)
+        if name is None:
+            main.append(sink)
+        else:
+            named.setdefault(name, []).append(sink)
+    routes = [parse_route(r) for r in cfg.get(route_key) or []]
+    for name, _ in routes:
+        if name not in named:
+            raise LoggerError('%s names %r, which no %s = %s … declares' % (route_key, name, logger_key, name))
+    return main, named, routes
+
+
 class Loggers:
     """The loggers of one vassal. `write` takes the vassal's own lines, `write_requests` request lines."""
 
     def __init__(self, cfg):
-        self.main, self.named = [], {}
-        for spec in cfg.get('logger') or []:
-            name, sink = parse_logger(spec)
-            if name is None:
-                self.main.append(sink)
-            else:
-                self.named.setdefault(name, []).append(sink)
-        self.routes = [parse_route(r) for r in cfg.get('log-route') or []]
-        self.req_main, self.req_named = [], {}
-        for spec in cfg.get('req-logger') or []:
-            name, sink = parse_logger(spec)
-            if name is None:
-                self.req_main.append(sink)
-            else:
-                self.req_named.setdefault(name, []).append(sink)
-        self.req_routes = [parse_route(r) for r in cfg.get('log-req-route') or []]
-        for name, _ in self.routes:
-            if name not in self.named:
-                raise LoggerError('log-route names %r, which no logger = %s … declares' % (name, name))
-        for name, _ in self.req_routes:
-            if name not in self.req_named:
-                raise LoggerError('log-req-route names %r, which no req-logger = %s … declares' % (name, name))
+        self.main, self.named, self.routes = _sinks_and_routes(cfg, 'logger', 'log-route')
+        self.req_main, self.req_named, self.req_routes = _sinks_and_routes(cfg, 'req-logger', 'log-req-route')
         if not self.main and not self.named:
             self.main = [StdioSink()]
         self.stamp = _stamp_format(cfg)

@@ -22,12 +22,7 @@ def decode_path(raw):
         if c == '#':
             break
         if state == 'zero':
-            if c == '%':
-                state = 'percent1'
-            elif c == '/':
-                state = 'slash'
-            else:
-                out.append(c)
+            state = _name_char(out, c)
         elif state == 'percent1':
             if c == '%':
                 out.append('%')
@@ -48,13 +43,7 @@ def decode_path(raw):
                 continue
             if i > 0 or not no_slash:
                 out.append('/')
-            if c == '%':
-                state = 'percent1'
-            elif c == '/':
-                state = 'slash'
-            else:
-                out.append(c)
-                state = 'zero'
+            state = _name_char(out, c)
         elif state == 'dot':
             if c == '.':
                 state = 'dotdot'
@@ -79,16 +68,24 @@ def decode_path(raw):
     return ''.join(out)
 
 
+def _name_char(out, c):
+    """`c` read inside a name (or starting one): a `%` escape begins, a `/` ends the segment, anything else is
+    written. Returns the next state."""
+    if c == '%':
+        return 'percent1'
+    if c == '/':
+        return 'slash'
+    out.append(c)
+    return 'zero'
+
+
 def _not_a_segment(out, dots, slash, c):
-    """`.` or `..` followed by `c` was a name, not a segment: writes it back (after its slash, if one was read) and
-    `c`, and returns the next state."""
+    """`.` or `..` followed by `c` (never `/`) was a name, not a segment: writes it back (after its slash, if one was
+    read) and `c`, and returns the next state."""
     if slash:
         out.append('/')
     out.append(dots)
-    if c == '%':
-        return 'percent1'
-    out.append(c)
-    return 'zero'
+    return _name_char(out, c)
 
 
 def _drop_segment(out, keep_slash=False):
