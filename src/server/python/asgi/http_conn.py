@@ -87,4 +87,4 @@ class HttpConnection(Connection):
             self.buf = rest
             if len(rest) > PIPELINE_MAX:
                 self.pause(PAUSE_PIPELINE)
-        server.start_cycle(cycle)
+        server.start_call(cycle)

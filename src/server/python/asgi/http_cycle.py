@@ -9,10 +9,9 @@ the transport is over its high-water mark), and what an app that fails earns: 50
 started, a closed connection after; 504 when harakiri cancelled it. A `send` on a closed connection raises
 ClientDisconnect, an OSError (ASGI spec 2.4), so a streaming app stops instead of spinning.
 """
-import asyncio
-import traceback
 
 from .. import log
+from .app_call import AppCall, ClientDisconnect
 from .head import NO_BODY_STATUS, date_header, error_response, status_line
 
 BODY_HIGH = 256 * 1024     # queued request body bytes above which the connection stops reading
@@ -20,11 +19,7 @@ CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
 LAST_CHUNK = b'0\r\n\r\n'
 
 
-class ClientDisconnect(OSError):
-    """`send` on a connection the client has closed."""
-
-
-class HttpCycle:
+class HttpCycle(AppCall):
     __slots__ = ('conn', 'server', 'scope', 'head_only', 'keep_alive', 'raw', 'version', 'body', 'body_len',
                  'more_body', 'body_given', 'body_paused', 'waiter', 'expect_continue', 'status', 'headers',
                  'started', 'complete', 'chunked', 'no_body', 'declared', 'sent', 'disconnected', 't0', 'task',
@@ -249,20 +244,13 @@ class HttpCycle:
         self._wake()
 
     # ── running the app ──────────────────────────────────────────────────────────────────────────
-    async def run(self):
-        try:
-            await self.server.app(self.scope, self.receive, self.send)
-        except ClientDisconnect:
-            pass
-        except asyncio.CancelledError:
-            if not self.harakiri:
-                self.exception = True
-        except BaseException:
+    # run (app_call.py)
+    def _cancelled(self):
+        if not self.harakiri:
             self.exception = True
-            log.log('Traceback of an exception in the ASGI application (%s %s):\n%s' % (
-                self.scope['method'], self.scope['path'], traceback.format_exc()))
-        finally:
-            self._ended()
+
+    def _what(self):
+        return '%s %s' % (self.scope['method'], self.scope['path'])
 
     def _ended(self):
         if not self.complete:
@@ -284,4 +272,4 @@ class HttpCycle:
                 self.complete = True
                 self.keep_alive = False
                 self.conn.response_done(self)
-        self.server.cycle_ended(self)
+        self.server.call_ended(self)

@@ -165,55 +165,38 @@ class AsgiServer:
                 and not self.done.done():
             self.done.set_result(None)
 
-    # ── requests and websockets ─────────────────────────────────────────────────────────────────
-    def start_cycle(self, cycle):
+    # ── requests and websockets (app calls: app_call.py) ────────────────────────────────────────
+    def start_call(self, call):
+        """Runs the app for `call`, an HTTP request cycle or a websocket session: now, or once a concurrency slot
+        frees (its connection stops reading meanwhile)."""
         if self.max_concurrency and self.active >= self.max_concurrency:
-            self.waiting.append(cycle)
-            cycle.conn.pause(PAUSE_SLOT)
+            self.waiting.append(call)
+            call.conn.pause(PAUSE_SLOT)
             return
-        self._launch(cycle)
+        self._launch(call)
 
-    def _launch(self, cycle):
+    def _launch(self, call):
         self.active += 1
         wall = time.time()
-        cycle.t0 = time.monotonic()
-        self.running[cycle] = wall
+        call.t0 = time.monotonic()
+        if call.conn.ws is call:
+            self.sessions.add(call)
+        else:
+            self.running[call] = wall
         self.accounting.started(wall)
         self._count_request()
-        cycle.task = self.loop.create_task(cycle.run())
+        call.task = self.loop.create_task(call.run())
         if self.max_concurrency and self.active >= self.max_concurrency:
             self._stop_accepting()
 
-    def cycle_ended(self, cycle):
+    def call_ended(self, call):
+        """`call`'s app has returned and what it left unanswered is answered."""
         self.active -= 1
         running = self.running
-        running.pop(cycle, None)
+        running.pop(call, None)
+        self.sessions.discard(call)
         busy = next(iter(running.values())) if running else 0.0
-        self.accounting.ended(cycle, time.monotonic() - cycle.t0, busy)
-        self._after_end()
-
-    def start_websocket(self, session):
-        if self.max_concurrency and self.active >= self.max_concurrency:
-            self.waiting.append(session)
-            session.conn.pause(PAUSE_SLOT)
-            return
-        self._launch_websocket(session)
-
-    def _launch_websocket(self, session):
-        self.active += 1
-        self.sessions.add(session)
-        session.t0 = time.monotonic()
-        self.accounting.started(time.time())
-        self._count_request()
-        session.task = self.loop.create_task(session.run())
-        if self.max_concurrency and self.active >= self.max_concurrency:
-            self._stop_accepting()
-
-    def websocket_ended(self, session):
-        self.active -= 1
-        self.sessions.discard(session)
-        busy = next(iter(self.running.values())) if self.running else 0.0
-        self.accounting.ended(session, time.monotonic() - session.t0, busy)
+        self.accounting.ended(call, time.monotonic() - call.t0, busy)
         self._after_end()
 
     def _count_request(self):
@@ -236,10 +219,7 @@ class AsgiServer:
                     item.on_connection_lost()
                 continue
             conn.resume(PAUSE_SLOT)
-            if conn.ws is item:
-                self._launch_websocket(item)
-            else:
-                self._launch(item)
+            self._launch(item)
         if not self.stopping and not self.accepting and (not self.max_concurrency
                                                          or self.active < self.max_concurrency):
             self._start_accepting()

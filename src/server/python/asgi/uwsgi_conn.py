@@ -56,7 +56,7 @@ class UwsgiConnection(Connection):
             self.body_read = 0
             if rest and self.feed(rest) is None:
                 return
-        server.start_cycle(cycle)
+        server.start_call(cycle)
 
     def next_request(self):
         self.close_after_write()

@@ -12,14 +12,12 @@ was lost), pong for every ping, server pings every `websockets-ping-freq` on a q
 pong comes within `websockets-pong-tolerance`), close with 1012 when the worker retires, and backpressure
 both ways: reading pauses while INBOX_HIGH messages wait for the app, `send` waits while the transport is full.
 """
-import asyncio
 import time
-import traceback
 
 from .. import log
+from .app_call import AppCall, ClientDisconnect
 from .connection import PAUSE_BODY
 from .head import date_header, error_response, status_line
-from .http_cycle import ClientDisconnect
 from .ws_frames import (BINARY, CLOSE, PING, PONG, TEXT, FrameReader, ProtocolError, accept_key, close_payload,
                         frame, parse_close, valid_key)
 
@@ -54,10 +52,10 @@ def start_websocket(conn, head, rest):
     if server.state is not None:
         scope['state'] = server.state.copy()
     session = conn.ws = WebSocketSession(conn, scope, key, rest)
-    server.start_websocket(session)
+    server.start_call(session)
 
 
-class WebSocketSession:
+class WebSocketSession(AppCall):
     __slots__ = ('conn', 'server', 'scope', 'key', 'state', 'pending', 'reader', 'inbox', 'waiter', 'connected',
                  'close_code', 'close_reason', 'closed_at', 'ping_at', 'task', 'exception', 'denial', 't0', 'sent',
                  'head_len', 'status')
@@ -274,19 +272,12 @@ class WebSocketSession:
         return True
 
     # ── running the app ──────────────────────────────────────────────────────────────────────────
-    async def run(self):
-        try:
-            await self.server.app(self.scope, self.receive, self.send)
-        except ClientDisconnect:
-            pass
-        except asyncio.CancelledError:
-            pass
-        except BaseException:
-            self.exception = True
-            log.log('Traceback of an exception in the ASGI application (websocket %s):\n%s' % (
-                self.scope['path'], traceback.format_exc()))
-        finally:
-            self._ended()
+    # run (app_call.py)
+    def _cancelled(self):
+        pass
+
+    def _what(self):
+        return 'websocket %s' % self.scope['path']
 
     def _ended(self):
         if self.state == CONNECTING:
@@ -298,4 +289,4 @@ class WebSocketSession:
             self.conn.close_after_write(unread=True)
         elif self.state == OPEN:
             self._close(1011 if self.exception else 1000)
-        self.server.websocket_ended(self)
+        self.server.call_ended(self)

@@ -97,21 +97,13 @@ class FakeServer:
         self.ended = []
         self.tasks = []
 
-    def start_cycle(self, cycle):
-        self.started.append(cycle)
-        cycle.task = self.loop.create_task(cycle.run())
-        self.tasks.append(cycle.task)
+    def start_call(self, call):
+        self.started.append(call)
+        call.task = self.loop.create_task(call.run())
+        self.tasks.append(call.task)
 
-    def cycle_ended(self, cycle):
-        self.ended.append(cycle)
-
-    def start_websocket(self, session):
-        self.started.append(session)
-        session.task = self.loop.create_task(session.run())
-        self.tasks.append(session.task)
-
-    def websocket_ended(self, session):
-        self.ended.append(session)
+    def call_ended(self, call):
+        self.ended.append(call)
 
 
 def connect(conn_class, server, peer=('127.0.0.1', 40000)):
