@@ -22,6 +22,12 @@ export interface HelpGroup {
   readonly spelling: Spelling;
 }
 
+/** One printed entry: the option, the group it is listed in and how it is spelled there. */
+export interface HelpEntry {
+  readonly spec: OptionSpec;
+  readonly group: HelpGroup;
+}
+
 /** Group titles, in the order they are printed. An option goes to the first group of its scopes. */
 export const HELP_GROUPS: readonly HelpGroup[] = [
   {id: 'general', title: 'General', spelling: 'flag'},
@@ -49,12 +55,6 @@ const MIN_WIDTH = 40;
 const FLAG_COLUMN = 30;
 /** Narrower than this, a right column is stacked under its left cell (a long word would overflow it otherwise). */
 const MIN_RIGHT_COLUMN = 36;
-
-/** One printed entry: the option, the group it is listed in and how it is spelled there. */
-export interface HelpEntry {
-  readonly spec: OptionSpec;
-  readonly group: HelpGroup;
-}
 
 /** Every option once, in group order, with its group. */
 export function helpEntries(): HelpEntry[] {

@@ -47,39 +47,41 @@ local function str(s, i)
   end
 end
 
+-- The items of an object or array, from just after its opening bracket: `item(j)` reads one starting at j and
+-- returns where it ends; items are separated by ',' and the list ends at `close`. Returns the index after `close`.
+local function items(s, i, close, item)
+  i = skip(s, i)
+  if s:sub(i, i) == close then return i + 1 end
+  while true do
+    i = skip(s, item(i))
+    local d = s:sub(i, i)
+    if d == close then return i + 1 end
+    if d ~= ',' then error('expected , or ' .. close .. ' at ' .. i) end
+    i = i + 1
+  end
+end
+
 value = function(s, i)
   i = skip(s, i)
   local c = s:sub(i, i)
   if c == '{' then
     local t = {}
-    i = skip(s, i + 1)
-    if s:sub(i, i) == '}' then return t, i + 1 end
-    while true do
+    return t, items(s, i + 1, '}', function(j)
       local k
-      k, i = str(s, skip(s, i))
-      i = skip(s, i)
-      if s:sub(i, i) ~= ':' then error('expected : at ' .. i) end
-      t[k], i = value(s, i + 1)
-      i = skip(s, i)
-      local d = s:sub(i, i)
-      if d == '}' then return t, i + 1 end
-      if d ~= ',' then error('expected , or } at ' .. i) end
-      i = i + 1
-    end
+      k, j = str(s, skip(s, j))
+      j = skip(s, j)
+      if s:sub(j, j) ~= ':' then error('expected : at ' .. j) end
+      t[k], j = value(s, j + 1)
+      return j
+    end)
   elseif c == '[' then
     local t = {}
-    i = skip(s, i + 1)
-    if s:sub(i, i) == ']' then return t, i + 1 end
-    while true do
+    return t, items(s, i + 1, ']', function(j)
       local v
-      v, i = value(s, i)
+      v, j = value(s, j)
       t[#t + 1] = v
-      i = skip(s, i)
-      local d = s:sub(i, i)
-      if d == ']' then return t, i + 1 end
-      if d ~= ',' then error('expected , or ] at ' .. i) end
-      i = i + 1
-    end
+      return j
+    end)
   elseif c == '"' then
     return str(s, i)
   elseif s:sub(i, i + 3) == 'true' then return true, i + 4
