@@ -32,9 +32,8 @@ class Backend:
         self.argv = argv
         self.env = env
         self.name = name
-        self.proc = None
-        self.listener = None
-        self.conn = None
+        # Set by start(), cleared by stop(): the php-cgi process, the socket it accepts on, the FastCGI connection.
+        self.proc = self.listener = self.conn = None
 
     def start(self):
         self.stop()

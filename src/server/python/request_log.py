@@ -6,6 +6,7 @@ Owns: compiling a format string once per worker into a list of pieces, and the d
 logged. log.py writes the lines; serving.py calls `Policy.line` after each request. When none of these options is
 set, `policy(cfg)` is None and the request log stays on its fast default path.
 """
+import collections
 import os
 import re
 import time
@@ -14,26 +15,9 @@ _VAR = re.compile(r'%\(([^)]*)\)')
 _MONTHS = ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec')
 
 
-class Request:
-    """What one finished request offers to the format: its environ, response figures and times."""
-
-    __slots__ = ('env', 'status', 'body', 'head', 'nheaders', 'start', 'end', 'wid', 'core', 'wreq', 'hsize',
-                 'logvars', 'addr')
-
-    def __init__(self, env, status, body, head, nheaders, start, end, wid, core, wreq, hsize, logvars, addr):
-        self.env = env
-        self.status = status
-        self.body = body
-        self.head = head
-        self.nheaders = nheaders
-        self.start = start
-        self.end = end
-        self.wid = wid
-        self.core = core
-        self.wreq = wreq
-        self.hsize = hsize
-        self.logvars = logvars
-        self.addr = addr
+# What one finished request offers to the format: its environ, response figures and times.
+Request = collections.namedtuple('Request', ('env', 'status', 'body', 'head', 'nheaders', 'start', 'end', 'wid', 'core',
+                                             'wreq', 'hsize', 'logvars', 'addr'))
 
 
 def _env(key):
