@@ -49,6 +49,9 @@ PORT = [int(os.environ.get('PORT_BASE', '24400'))]
 RELOAD_S = int(os.environ.get('RELOAD_DURATION', '15'))
 STARTED = []
 
+sys.path.insert(0, os.path.join(HERE, 'lib'))
+from procfs import pss_kb, stat_fields, tree  # noqa: E402 (bench/lib/procfs.py)
+
 
 def out(line=''):
     print(line, flush=True)
@@ -133,34 +136,13 @@ def wait_200(port, timeout=60):
     return False
 
 
-def tree(pid):
-    kids = {}
-    for e in os.listdir('/proc'):
-        if e.isdigit():
-            try:
-                data = open('/proc/%s/stat' % e).read()
-                ppid = int(data[data.rindex(')') + 2:].split()[1])
-                kids.setdefault(ppid, []).append(int(e))
-            except (OSError, ValueError):
-                pass
-    out_, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out_.append(p)
-        todo += kids.get(p, [])
-    return out_
-
-
 def cpu_ticks(root):
     """utime + stime (clock ticks) of `root` and its descendants: the server's own CPU, robust to a busy machine."""
     total = 0
     for pid in tree(root):
-        try:
-            data = open('/proc/%d/stat' % pid).read()
-            f = data[data.rindex(')') + 2:].split()
+        f = stat_fields(pid)
+        if f is not None:
             total += int(f[11]) + int(f[12])
-        except (OSError, ValueError, IndexError):
-            pass
     return total
 
 
@@ -169,18 +151,6 @@ HZ = os.sysconf('SC_CLK_TCK')
 
 def cpu_us_per(ticks, n):
     return ticks * 1e6 / HZ / n if n else 0.0
-
-
-def pss_kb(pids):
-    total = 0
-    for pid in pids:
-        try:
-            for line in open('/proc/%d/smaps_rollup' % pid):
-                if line.startswith('Pss:'):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
 
 
 def wrk(port, close, duration=DURATION, threads=2, conns=64):

@@ -43,6 +43,9 @@ LANGS = {
 }
 started = []
 
+sys.path.insert(0, os.path.join(ROOT, 'bench', 'lib'))
+from procfs import pss_kb, stat_fields, tree  # noqa: E402 (bench/lib/procfs.py)
+
 
 def free_port():
     s = socket.socket()
@@ -78,35 +81,6 @@ def wait_answer(port, what, timeout=60):
     return False
 
 
-def tree(pid):
-    kids = {}
-    for d in os.listdir('/proc'):
-        if d.isdigit():
-            try:
-                data = open('/proc/%s/stat' % d).read()
-                kids.setdefault(int(data[data.rindex(')') + 2:].split()[1]), []).append(int(d))
-            except (OSError, ValueError):
-                pass
-    out, todo = [pid], [pid]
-    while todo:
-        for c in kids.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def pss_kb(pids):
-    total = 0
-    for pid in pids:
-        try:
-            for line in open('/proc/%d/smaps_rollup' % pid):
-                if line.startswith('Pss:'):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
 def socket_owners(port):
     """Pids holding the listening socket of 127.0.0.1:`port`."""
     inode = None
@@ -135,11 +109,8 @@ def master_of(port):
     """The vassal's master: the owner of its listening socket whose parent does not hold it (workers inherit it)."""
     owners = socket_owners(port)
     for pid in owners:
-        try:
-            data = open('/proc/%d/stat' % pid).read()
-        except OSError:
-            continue
-        if int(data[data.rindex(')') + 2:].split()[1]) not in owners:
+        f = stat_fields(pid)
+        if f is not None and int(f[1]) not in owners:
             return pid
     return None
 

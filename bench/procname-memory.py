@@ -23,6 +23,8 @@ import urllib.request
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 sys.path.insert(0, os.path.join(ROOT, 'src', 'server', 'python'))
 import procname  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, 'bench', 'lib'))
+from procfs import pss_kb, tree  # noqa: E402 (bench/lib/procfs.py)
 
 HELLO = os.path.join(ROOT, 'test', 'fixtures', 'apps', 'hello.py')
 
@@ -32,17 +34,6 @@ def private_dirty_kib(pid='self'):
         for line in f:
             if line.startswith('Private_Dirty:'):
                 return int(line.split()[1])
-    return 0
-
-
-def pss_kib(pid):
-    try:
-        with open('/proc/%d/smaps_rollup' % pid) as f:
-            for line in f:
-                if line.startswith('Pss:'):
-                    return int(line.split()[1])
-    except OSError:
-        pass
     return 0
 
 
@@ -69,25 +60,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
-
-
-def children(pid):
-    table = {}
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open('/proc/%s/stat' % entry) as f:
-                    table[int(entry)] = int(f.read().rsplit(')', 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
-    tree, frontier = {pid}, [pid]
-    while frontier:
-        parent = frontier.pop()
-        for child, ppid in table.items():
-            if ppid == parent and child not in tree:
-                tree.add(child)
-                frontier.append(child)
-    return tree
 
 
 def serving(port, deadline):
@@ -120,9 +92,9 @@ def emperor_pss(n, titled):
                 for port in ports:
                     serving(port, time.time() + 5)
             time.sleep(2)
-            tree = children(emperor.pid)
-            vassals = tree - {emperor.pid} - {p for p in tree if _is_helper(p)}
-            return sum(pss_kib(p) for p in tree), sum(pss_kib(p) for p in vassals)
+            everyone = set(tree(emperor.pid))
+            vassals = everyone - {emperor.pid} - {p for p in everyone if _is_helper(p)}
+            return pss_kb(everyone), pss_kb(vassals)
         finally:
             os.killpg(emperor.pid, 15)
             emperor.wait(60)
@@ -152,9 +124,9 @@ def main():
         for titled in (True, False):
             results[titled].append(emperor_pss(n, titled))
     for titled, label in ((True, 'titles'), (False, 'KAISER_PROCNAME=0')):
-        tree = [r[0] for r in results[titled]]
+        trees = [r[0] for r in results[titled]]
         vassals = [r[1] for r in results[titled]]
-        print('figure: emperor_tree_pss_mib %s N=%d median %.1f (%s)' % (label, n, statistics.median(tree) / 1024, ', '.join('%.1f' % (t / 1024) for t in tree)))
+        print('figure: emperor_tree_pss_mib %s N=%d median %.1f (%s)' % (label, n, statistics.median(trees) / 1024, ', '.join('%.1f' % (t / 1024) for t in trees)))
         print('figure: vassal_pss_kib_per_vassal %s median %.0f (host, masters and workers over N)' % (label, statistics.median(vassals) / n))
     with_titles = statistics.median(r[1] for r in results[True])
     without = statistics.median(r[1] for r in results[False])
