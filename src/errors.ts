@@ -24,6 +24,7 @@ export const ERRORS = {
   KAISER_CONFIG_WRONG_SCOPE: 'option "{key}" does not apply to {context}: it is for {scopes}',
   KAISER_CONFIG_NO_SOCKET: 'an app-server vassal needs a socket: set http, http-socket or socket',
   KAISER_CONFIG_NO_SECTION: 'no [{section}] section in this ini file',
+  KAISER_CONFIG_ROUTE_ACTION: 'routing action "{action}" of {key} = {rule} is not implemented by kaiser (docs/uwsgi-compat.md lists the actions it runs)',
   // uWSGI config semantics (src/config/ini-reading.ts, expansion.ts, logic-blocks.ts)
   KAISER_CONFIG_EXPANSION: 'cannot expand "{key}": {reason}',
   KAISER_CONFIG_INCLUDE: 'cannot include "{target}": {reason}',

@@ -8,6 +8,7 @@ import {join, resolve} from 'node:path';
 import {OPTIONS, type OptionSpec} from '../options.js';
 import {configError, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
 import {checkAsgiOptions} from './asgi-options.js';
+import {checkServingOptions} from './serving-options.js';
 import {defaultValue, type OptionValue, type OptionValues} from './values.js';
 
 /** A value in `KAISER_CONFIG`. */
@@ -83,6 +84,7 @@ export function checkServerOptions(
     problems.push(configError(where, 'KAISER_CONFIG_NO_SOCKET', {}));
   }
   problems.push(...checkAsgiOptions(values, where, origins));
+  problems.push(...checkServingOptions(values, where, origins));
   return problems;
 }
 

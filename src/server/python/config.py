@@ -43,11 +43,19 @@ DEFAULTS = {
     # managed helpers (daemons.py, cron.py)
     'attach-daemon': [], 'attach-daemon2': [], 'smart-attach-daemon': [], 'smart-attach-daemon2': [], 'cron': [],
     'cron2': [], 'unique-cron': [],
+    # what a worker does before and around the app (front.py, routing.py)
+    'add-header': [], 'route': [], 'route-run': [], 'route-host': [], 'route-uri': [], 'route-qs': [],
+    'route-remote-addr': [], 'route-user-agent': [], 'route-referer': [], 'route-remote-user': [], 'route-label': [],
+    'static-map': [], 'static-map2': [], 'check-static': [], 'static-index': [], 'static-expires': [],
+    'static-expires-mtime': [], 'static-expires-uri': [], 'static-expires-uri-mtime': [], 'static-expires-path-info': [],
+    'static-expires-path-info-mtime': [], 'static-expires-type': [], 'static-expires-type-mtime': [],
+    'static-skip-ext': [], 'static-safe': [], 'static-gzip-all': False, 'static-gzip-dir': [], 'static-gzip-ext': [],
+    'mount': [], 'manage-script-name': False, 'offload-threads': None,
 }
 LIST_KEYS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, list))     # `multi` options
 INT_KEYS = ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss', 'http-socket-modifier1',
             'http-socket-modifier2', 'asgi-max-concurrency', 'limit-post', 'websockets-max-size', 'post-buffering',
-            'log-slow', 'log-big')
+            'log-slow', 'log-big', 'offload-threads')
 SECONDS_KEYS = ('harakiri', 'worker-reload-mercy', 'reload-mercy', 'heartbeat', 'socket-timeout', 'cgi-timeout',
                 'subscribe-freq', 'websockets-ping-freq', 'websockets-pong-tolerance', 'request-read-timeout')
 

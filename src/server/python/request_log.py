@@ -11,6 +11,11 @@ import os
 import re
 import time
 
+from .uwsgi_module import log_skipped
+
+ROUTE_KEYS = ('route', 'route-run', 'route-host', 'route-uri', 'route-qs', 'route-remote-addr', 'route-user-agent',
+              'route-referer', 'route-remote-user')
+
 _VAR = re.compile(r'%\(([^)]*)\)')
 _MONTHS = ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec')
 
@@ -134,7 +139,10 @@ class Policy:
         self.micros = bool(cfg.get('log-micros'))
 
     def wanted(self, status, body, msecs, forced):
-        """uWSGI's order: the request asked to be logged, then each condition, then logging on or off."""
+        """uWSGI's order: a routing `donotlog`, the request asked to be logged, then each condition, then logging on
+        or off."""
+        if log_skipped():
+            return False
         if forced:
             return True
         if self.zero and body == 0:
@@ -161,11 +169,16 @@ class Policy:
         return ''.join(p if p.__class__ is str else p(r) for p in self.pieces) + '\n'
 
 
+def _has_donotlog(cfg):
+    """Whether a routing rule may say `donotlog:` (routing.py), which only a Policy checks."""
+    return any('donotlog:' in str(v) for k in ROUTE_KEYS for v in (cfg.get(k) or ()))
+
+
 def policy(cfg):
     """A Policy when any request log option of uWSGI's is set (disable-logging too: a request may still ask to be
     logged), else None: the default line for every request."""
     keys = ('log-zero', 'log-slow', 'log-4xx', 'log-5xx', 'log-big', 'logformat', 'log-x-forwarded-for', 'log-micros',
             'disable-logging')
-    if any(cfg.get(k) for k in keys):
+    if any(cfg.get(k) for k in keys) or _has_donotlog(cfg):
         return Policy(cfg)
     return None

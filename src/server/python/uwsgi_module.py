@@ -32,6 +32,17 @@ def begin_request(env, done):
     _request.logvars = None
     _request.done = done
     _request.log_this = False
+    _request.skip_log = False
+
+
+def skip_log():
+    """A routing `donotlog` matched the current request (front.py): it is not logged, whatever else says so."""
+    _request.skip_log = True
+
+
+def log_skipped():
+    """Whether the current request is not to be logged (`skip_log`)."""
+    return getattr(_request, 'skip_log', False)
 
 
 def log_this():

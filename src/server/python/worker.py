@@ -102,6 +102,9 @@ class Worker:
             loader.prepare(cfg)
             uwsgi_module.install(cfg, self)
             self.app = loader.load(cfg)
+            if not cfg.get('asgi'):
+                from .front import wrap
+                self.app = wrap(self.app, cfg, self.wid)
         except BaseException as e:
             import traceback
             tb = traceback.format_exc()
@@ -116,7 +119,9 @@ class Worker:
             os._exit(0)
         from .core import Core
         from . import client_io
+        from . import offload
         client_io.TIMEOUT[0] = cfg['socket-timeout'] or 4.0
+        self.offloader = offload.start(cfg)
         n = cfg['threads']
         self.cores = [Core(self, i) for i in range(n)]
         threads = []
@@ -137,6 +142,8 @@ class Worker:
     def exit(self):
         """A clean exit once every request is done: the app's atexit handlers run (the fork skipped the
         interpreter's own exit), output is flushed, exit 0."""
+        if getattr(self, 'offloader', None) is not None:
+            self.offloader.drain(self.cfg.get('worker-reload-mercy') or 60)
         log.flush_std()
         try:
             import atexit

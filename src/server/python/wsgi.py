@@ -12,12 +12,18 @@ import sys
 from . import log
 from .client_io import send_all, sendfile_all
 from .http import response_head, LAST_CHUNK
+from .offload import ACTIVE as ACTIVE_OFFLOADER, MIN_BYTES as OFFLOAD_MIN_BYTES
 
 NO_BODY = ('1', '204', '304')
 
 
 class ClientGone(Exception):
     """The client went away while we wrote (or read) its request."""
+
+
+class DropConnection(Exception):
+    """Raised by the app (front.py: a routing `break` without a status) before it answers: the connection is closed
+    with no response, as uWSGI does."""
 
 
 class Errors:
@@ -225,6 +231,8 @@ def run(app, ex):
             ex.finish()
     except ClientGone:
         pass
+    except DropConnection:
+        ex.keepalive = False
     except Exception:
         ex.exception = True
         import traceback
@@ -254,6 +262,16 @@ def _sendfile(ex, fw):
     if info is None:
         return False
     fd, offset, count = info
+    offloader = ACTIVE_OFFLOADER[0]
+    if offloader is not None and count >= OFFLOAD_MIN_BYTES:
+        # offload.py sends the body and closes the connection: the core lets go of it after the head
+        ex.keepalive = False
+        ex._send(ex.head(_known_length(ex, count)))
+        if not ex.no_body:
+            offloader.sendfile(ex.conn.sock.fileno(), fd, offset, count)
+            ex.body_bytes += count
+            ex.conn.buf = b''
+        return True
     ex._send(ex.head(_known_length(ex, count)))
     if ex.no_body:
         return True
