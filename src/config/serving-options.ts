@@ -7,7 +7,7 @@
  * has the same list; a test compares them). Regexps are compiled by the worker (Python's `re`, close to PCRE); one
  * that does not compile fails the app's load naming the rule. Called by `checkServerOptions`.
  */
-import {configError, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
+import {configError, configWarning, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
 import type {OptionValues} from './values.js';
 
 /** The routing options with a subject (a regexp before the action), and `route-run`, which has none. */
@@ -41,7 +41,28 @@ export function checkServingOptions(
       problems.push(configError(origins.get(key) ?? {...where, key}, 'KAISER_CONFIG_BAD_VALUE', {key, reason: `${JSON.stringify(line)}: expected ${key === 'mount' ? '/PATH=APP' : '/URL=DIR'}`}));
     }
   }
-  return [...problems, ...checkRouteOptions(values, where, origins)];
+  problems.push(...checkRouteOptions(values, where, origins));
+  // Only the Python WSGI worker (and its CGI/PHP bridges) runs them; the others have HTTP layers of their own.
+  const app = OTHER_APPS.find((name) => values.has(name));
+  if (app !== undefined) {
+    for (const key of SERVING_KEYS) {
+      if (isSet(values.get(key))) problems.push(configWarning(origins.get(key) ?? {...where, key}, 'KAISER_CONFIG_NOT_APPLIED', {key}));
+    }
+  }
+  return problems;
+}
+
+/** App options whose workers do not run the serving options. */
+const OTHER_APPS = ['asgi', 'node-app', 'psgi', 'rack', 'lua'] as const;
+
+/** Every serving option (what a WSGI worker does before and around the app). */
+export const SERVING_KEYS = [
+  'add-header', 'mount', 'manage-script-name', 'offload-threads', 'static-map', 'static-map2', 'check-static', 'static-index',
+  ...ROUTE_SUBJECT_OPTIONS, 'route-run', 'route-label',
+] as const;
+
+function isSet(value: unknown): boolean {
+  return Array.isArray(value) ? value.length > 0 : value !== undefined && value !== false && value !== 0;
 }
 
 /** Problems of the routing rules in `values`: each names its option and rule. */

@@ -43,6 +43,12 @@ describe('checkRouteOptions', () => {
     expect(found.map((d) => `${d.key} ${d.code}`)).toEqual(['static-map KAISER_CONFIG_BAD_VALUE', 'mount KAISER_CONFIG_BAD_VALUE']);
   });
 
+  it('warns that workers of other languages and ASGI apps do not apply them', () => {
+    const found = checkServingOptions(values({psgi: 'app.psgi', 'add-header': ['X: 1'], route: ['^/ return:403']}), {file: 'a.ini'});
+    expect(found.map((d) => `${d.key} ${d.code} ${d.severity}`)).toEqual(['add-header KAISER_CONFIG_NOT_APPLIED warning', 'route KAISER_CONFIG_NOT_APPLIED warning']);
+    expect(checkServingOptions(values({module: 'app', 'add-header': ['X: 1']}), {file: 'a.ini'})).toEqual([]);
+  });
+
   it('knows the same actions as the app server (route_actions.py)', () => {
     const script = `import json,sys; sys.path.insert(0, ${JSON.stringify(join(process.cwd(), 'src/server/python'))}); import _kaiser_bootstrap; from _kaiser.route_actions import ACTIONS; print(json.dumps(sorted(ACTIONS)))`;
     const python = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script], {encoding: 'utf8'})) as string[];

@@ -102,9 +102,11 @@ class Worker:
             loader.prepare(cfg)
             uwsgi_module.install(cfg, self)
             self.app = loader.load(cfg)
+            from . import front
             if not cfg.get('asgi'):
-                from .front import wrap
-                self.app = wrap(self.app, cfg, self.wid)
+                self.app = front.wrap(self.app, cfg, self.wid)
+            elif front.not_applied(cfg) and self.wid == 1:
+                log.log('*** WARNING: %s not applied to an ASGI app ***' % ', '.join(front.not_applied(cfg)))
         except BaseException as e:
             import traceback
             tb = traceback.format_exc()

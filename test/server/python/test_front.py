@@ -4,7 +4,7 @@ import unittest
 
 import support  # noqa: F401
 from _kaiser import uwsgi_module
-from _kaiser.front import Front, added_headers, wrap
+from _kaiser.front import Front, added_headers, not_applied, wrap
 from _kaiser.wsgi import DropConnection
 
 
@@ -37,6 +37,10 @@ class Wrap(unittest.TestCase):
         self.assertEqual((c.status, c.headers[-1], c.body), ('200 OK', ('X-A', '1'), b'app:/p'))
         c = Call(front, PATH_INFO='/deny')
         self.assertEqual((c.status, c.headers[-1], c.body), ('403 Forbidden', ('X-A', '1'), b'Forbidden'))
+
+    def test_not_applied_names_what_an_asgi_worker_ignores(self):
+        self.assertEqual(not_applied({'add-header': ['A: b'], 'route': [], 'static-map': ['/s=/d']}),
+                         ['add-header', 'static-map'])
 
     def test_added_headers_skip_lines_without_colon(self):
         self.assertEqual(added_headers({'add-header': ['A: b', 'nope']}), [('A', 'b')])
