@@ -51,13 +51,18 @@ DEFAULTS = {
     'static-expires-path-info-mtime': [], 'static-expires-type': [], 'static-expires-type-mtime': [],
     'static-skip-ext': [], 'static-safe': [], 'static-gzip-all': False, 'static-gzip-dir': [], 'static-gzip-ext': [],
     'mount': [], 'manage-script-name': False, 'offload-threads': None,
+    # process options (worker_limits.py, worker.py, wsgi.py, sockets.py, core.py, reload.py)
+    'max-worker-lifetime': None, 'max-worker-lifetime-delta': None, 'max-requests-delta': None,
+    'harakiri-verbose': False, 'evil-reload-on-rss': None, 'exit-on-reload': False, 'ignore-write-errors': False,
+    'disable-write-exception': False, 'http-timeout': None, 'so-keepalive': False, 'reuse-port': False,
 }
 LIST_KEYS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, list))     # `multi` options
 INT_KEYS = ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss', 'http-socket-modifier1',
             'http-socket-modifier2', 'asgi-max-concurrency', 'limit-post', 'websockets-max-size', 'post-buffering',
-            'log-slow', 'log-big', 'offload-threads')
+            'log-slow', 'log-big', 'offload-threads', 'max-requests-delta', 'evil-reload-on-rss')
 SECONDS_KEYS = ('harakiri', 'worker-reload-mercy', 'reload-mercy', 'heartbeat', 'socket-timeout', 'cgi-timeout',
-                'subscribe-freq', 'websockets-ping-freq', 'websockets-pong-tolerance', 'request-read-timeout')
+                'subscribe-freq', 'websockets-ping-freq', 'websockets-pong-tolerance', 'request-read-timeout',
+                'max-worker-lifetime', 'max-worker-lifetime-delta', 'http-timeout')
 
 
 class ConfigError(Exception):

@@ -3,9 +3,9 @@ connections. Requests are handled inline (serving.py), and only once they are co
 keep-alive connections and slow clients never hold a core.
 
 Owns: accept, reading from connections, closing them (a lingering close, never a reset of one with unread input,
-never a wait that blocks the loop), their timeouts —
-`socket-timeout` idle, `request-read-timeout` for a whole request from its first byte (408) — the rejects, the graceful
-drain of a retiring worker, and flushing the request log.
+never a wait that blocks the loop), their timeouts — `socket-timeout` idle (`http-timeout` on `http = …` sockets),
+`request-read-timeout` for a whole request from its first byte (408) — the rejects, the graceful drain of a
+retiring worker, and flushing the request log.
 """
 import errno
 import select
@@ -45,6 +45,7 @@ class Core:
         self.reqpolicy = request_log.policy(worker.cfg)
         self.bufsize = worker.cfg['buffer-size']
         self.timeout = worker.cfg['socket-timeout'] or 4.0
+        self.timeouts = idle_timeouts(worker.cfg, worker.listeners)   # listener fd → its own idle timeout
         self.read_deadline = worker.cfg.get('request-read-timeout') or 0
         self.body_memory = worker.cfg.get('post-buffering') or None      # None: request_body.MEMORY_LIMIT
         self.stopping = False
@@ -131,7 +132,7 @@ class Core:
                 busy = c.buf or c.receiving is not None
                 if (not busy and idle >= STOP_GRACE) or idle >= self.timeout:
                     self.close(c)
-            elif now - c.last > self.timeout:
+            elif now - c.last > self.timeouts.get(c.lfd, self.timeout):
                 self.close(c)
 
     def accept(self, l):
@@ -216,3 +217,11 @@ class Core:
         log.log('%s: rejected request from %s (%s%s)' % (self.w.tag, c.remote or 'unix', status,
                                                           ': ' + reason if reason else ''))
         self.close(c, linger=True)
+
+
+def idle_timeouts(cfg, listeners):
+    """{listener fd: idle timeout} for the listeners that do not use `socket-timeout`: uWSGI's `http = ADDR` is its
+    HTTP router, whose client timeout is `http-timeout`; kaiser's workers serve that address themselves."""
+    t = cfg.get('http-timeout')
+    routed = set(cfg.get('http') or ())
+    return {l.fd: t for l in listeners if t and getattr(l, 'addr', None) in routed}

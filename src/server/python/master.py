@@ -46,7 +46,8 @@ from _kaiser import worker as _worker, loader as _loader  # noqa: E402,F401
 
 EXIT_NEED_APP = 22
 HARAKIRI_TICK_S = 0.5        # how often harakiri is checked
-WATCH_TICK_S = 1.0           # reload-on-rss and touch files
+WATCH_TICK_S = 1.0           # the limits of worker_limits.py and touch files
+WATCHED = ('harakiri', 'reload-on-rss', 'evil-reload-on-rss', 'max-worker-lifetime')
 SUBSCRIBE_KEYS = ('subscribe-to', 'subscribe2', 'subscribe-freq')
 
 
@@ -198,7 +199,7 @@ class Master:
         """Seconds until the next timed duty, or -1 for none."""
         cfg = self.cfg
         t = None
-        if cfg.get('harakiri') or cfg.get('reload-on-rss') or self.controls.touch:
+        if any(cfg.get(k) for k in WATCHED) or self.controls.touch:
             t = HARAKIRI_TICK_S if cfg.get('harakiri') else WATCH_TICK_S
         reloading = self.reloader.current
         if reloading is not None and reloading.gen.cfg.get('harakiri'):

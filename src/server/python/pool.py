@@ -3,7 +3,7 @@
 Owns: spawning a worker into its slot (worker id → its primary WorkerProc), the per-id totals that outlive a worker
 (uWSGI's per-worker stats survive respawns), the status messages workers send (one handler per `act`), what an exit
 means in each state of worker_states.py, crash respawn with its 1 s throttle, the load-failure backoff, the timed
-watch (mercy deadlines, harakiri, reload-on-rss, due respawns), and freeing the scoreboards of generations no worker
+watch (mercy deadlines, the limits of worker_limits.py, due respawns), and freeing the scoreboards of generations no worker
 uses any more. Reloads (reload.py) and stops (shutdown.py) drive it through `spawn`, `retire` and `kill`. Workers
 of a generation with a zygote (zygote.py) are asked of it: such a worker is `pending` (no pid, keyed by
 `WorkerProc.key()`) until the zygote forked it (`bind`); its messages and its exit come through the zygote's pipe.
@@ -13,10 +13,11 @@ import os
 import time
 
 from . import log
+from . import worker_limits
 from . import worker_states as states
 from .nonblocking import exited_children
-from .phase import RUNNING, STARTING, STOPPING
-from .worker_proc import WorkerProc, memory, spawn_worker
+from .phase import STARTING, STOPPING
+from .worker_proc import WorkerProc, spawn_worker
 from .zygote import Zygotes
 
 CRASH_THROTTLE_S = 1.0      # a worker dying within this of its spawn is respawned only after this long
@@ -270,30 +271,14 @@ class WorkerPool:
 
     # ── the timed watch ─────────────────────────────────────────────────────────────────────────
     def check(self, now, wall):
-        """Mercy deadlines, harakiri, reload-on-rss and due respawns (the master's tick)."""
+        """Mercy deadlines, the limits of worker_limits.py and due respawns (the master's tick)."""
         master = self.master
         for w in list(self.workers.values()):
             if w.state == states.RETIRING and w.termination is not None and w.termination.overdue(now):
                 log.log('worker %d (pid: %s) did not finish in time: killing it' % (w.id, w.pid))
                 self.kill(w)
                 continue
-            if w.state not in states.SERVING:
-                continue
-            harakiri = w.gen.cfg.get('harakiri') or 0
-            if harakiri and _stuck(w, wall, harakiri):
-                log.log('*** HARAKIRI ON WORKER %d (pid: %d, try: 1) ***' % (w.id, w.pid))
-                w.apply(states.STUCK)
-                self.totals_of(w.id).harakiri += 1
-                w.kill()
-                continue
-            limit_mb = w.gen.cfg.get('reload-on-rss') or 0
-            if limit_mb and w.state == states.READY and self.slots.get(w.id) is w and master.phase == RUNNING:
-                rss = memory(w.pid)[0]
-                if rss >= limit_mb * 1024 * 1024:
-                    log.log('worker %d (pid: %d) reached reload-on-rss (%d MB >= %d MB): recycling' % (
-                        w.id, w.pid, rss >> 20, limit_mb))
-                    w.reason = 'reload-on-rss'
-                    self.spawn(w.id, w.gen, replaces=w)
+            worker_limits.check(self, w, wall)
         for wid, at in list(self.respawn_at.items()):
             if now >= at:
                 del self.respawn_at[wid]
@@ -309,16 +294,6 @@ class WorkerPool:
 
 def _mercy(wp):
     return wp.gen.cfg.get('worker-reload-mercy') or 60
-
-
-def _stuck(wp, wall, harakiri):
-    """True when one of the worker's cores has been on its current request longer than `harakiri` seconds."""
-    sb = wp.gen.sb
-    for core in range(wp.gen.threads):
-        start = sb.core(wp.slot, core)[0]
-        if start and wall - start > harakiri:
-            return True
-    return False
 
 
 ACTS = {

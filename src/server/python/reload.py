@@ -80,7 +80,7 @@ class Reloader:
     def request(self, mode):
         """SIGHUP, a touched file or the FIFO: under an emperor, ask it for the newest config first."""
         master = self.master
-        if master.phase == STOPPING:
+        if master.phase == STOPPING or self.exit_instead():
             return
         if master.emperor is None:
             return self.start(master.cfg, mode)
@@ -110,9 +110,19 @@ class Reloader:
         return [self.config_wait.deadline] if self.config_wait is not None else []
 
     # ── running ─────────────────────────────────────────────────────────────────────────────────
+    def exit_instead(self):
+        """exit-on-reload: a reload stops the master gracefully (exit 0) instead; True when it did. Under an emperor
+        the vassal is then started again, with its newest config, as uWSGI's emperor does."""
+        master = self.master
+        if not master.cfg.get('exit-on-reload'):
+            return False
+        log.log('uWSGI: GAME OVER (insert coin)')
+        master.graceful_stop()
+        return True
+
     def start(self, cfg, mode=None):
         master = self.master
-        if master.phase == STOPPING:
+        if master.phase == STOPPING or self.exit_instead():
             return
         mode = mode or cfg.get('reload-mode') or CHAIN
         if self.current is not None or master.phase == STARTING:

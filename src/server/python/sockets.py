@@ -2,7 +2,8 @@
 
 Owns: address parsing (`host:port`, `:port` = all interfaces, `[v6]:port`, `/unix/path`,
 `@abstract`), binding with the `listen` backlog, adopting sockets the emperor
-passes already listening (`_inherit` = {address: fd}, from the runtime host), `chmod-socket`, keeping sockets across
+passes already listening (`_inherit` = {address: fd}, from the runtime host), `chmod-socket`, `reuse-port`
+(SO_REUSEPORT before bind), `so-keepalive` (SO_KEEPALIVE on accepted connections), keeping sockets across
 reloads when the address is unchanged, vacuum, and the accept-queue figures for stats.
 """
 import os
@@ -15,7 +16,7 @@ from . import log
 
 class Listener:
     __slots__ = ('sock', 'fd', 'proto', 'addr', 'name', 'unix_path', 'family', 'server_name', 'server_port',
-                 'backlog')
+                 'backlog', 'keepalive')
 
     def __init__(self, sock, proto, addr, name, unix_path, server_name, server_port, backlog):
         self.sock = sock
@@ -28,6 +29,7 @@ class Listener:
         self.server_name = server_name
         self.server_port = server_port
         self.backlog = backlog
+        self.keepalive = False      # so-keepalive: SO_KEEPALIVE on each accepted TCP connection (set by bind_all)
 
     def key(self):
         return (self.proto, self.addr)
@@ -53,12 +55,15 @@ class Listener:
         return self.client(fd), addr
 
     def client(self, fd):
-        """The connection socket of `fd`, just accepted on this listener: non-blocking, TCP_NODELAY on TCP."""
+        """The connection socket of `fd`, just accepted on this listener: non-blocking, TCP_NODELAY on TCP (and
+        SO_KEEPALIVE with so-keepalive, as uWSGI sets it on accepted connections)."""
         sock = socket.socket(self.family, socket.SOCK_STREAM, 0, fd)
         sock.setblocking(False)
         if self.family != socket.AF_UNIX:
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self.keepalive:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             except OSError:
                 pass
         return sock
@@ -125,6 +130,8 @@ def bind(proto, addr, cfg, index):
                 os.chmod(unix_path, mode)
         else:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if cfg.get('reuse-port'):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             sock.bind(sa)
@@ -179,7 +186,8 @@ def _chmod(cfg):
 def bind_all(specs, cfg, existing=()):
     """Bind every (proto, addr) of `specs`, reusing sockets of `existing` with the same key.
 
-    Returns (listeners, newly_bound). On failure closes what it bound and raises."""
+    Returns (listeners, newly_bound). On failure closes what it bound and raises. `so-keepalive` of `cfg` applies to
+    every listener returned (kept ones too: a reload may turn it on or off)."""
     by_key = {l.key(): l for l in existing}
     out, new = [], []
     try:
@@ -195,4 +203,6 @@ def bind_all(specs, cfg, existing=()):
         for l in new:
             l.close(vacuum=True)
         raise
+    for l in out:
+        l.keepalive = bool(cfg.get('so-keepalive'))
     return out, new

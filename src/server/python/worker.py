@@ -21,6 +21,15 @@ from .scoreboard import SlotWriter
 from .worker_proc import close_all
 
 
+def max_requests_of(cfg, wid):
+    """Requests worker `wid` serves before it recycles (0 = no limit): uWSGI's max-requests + (wid - 1) ×
+    max-requests-delta, so the workers of a vassal do not all recycle at the same moment."""
+    base = cfg.get('max-requests') or 0
+    if not base:
+        return 0
+    return base + (wid - 1) * (cfg.get('max-requests-delta') or 0)
+
+
 class Worker:
     """This process, worker `wid`: its config, listening sockets, the status pipe (`status_w`), the life pipe
     (`life_r`: EOF when the master is gone) and its scoreboard slot in `mm` at `slot_off`."""
@@ -29,7 +38,7 @@ class Worker:
         self.wid = wid
         self.tag = 'worker %d (pid: %d)' % (wid, os.getpid())
         self.cfg = cfg
-        self.max_requests = cfg['max-requests']
+        self.max_requests = max_requests_of(cfg, wid)
         self.listeners = listeners
         self.status_w = status_w
         self.life_r = life_r
@@ -120,9 +129,10 @@ class Worker:
         if self.stopping[0]:
             os._exit(0)
         from .core import Core
-        from . import client_io
+        from . import client_io, wsgi
         from . import offload
         client_io.TIMEOUT[0] = cfg['socket-timeout'] or 4.0
+        wsgi.configure(cfg)
         self.offloader = offload.start(cfg)
         n = cfg['threads']
         self.cores = [Core(self, i) for i in range(n)]

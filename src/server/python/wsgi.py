@@ -16,9 +16,19 @@ from .offload import ACTIVE as ACTIVE_OFFLOADER, MIN_BYTES as OFFLOAD_MIN_BYTES
 
 NO_BODY = ('1', '204', '304')
 
+# What a write to a gone client does, set once per worker from its config by `configure` (uWSGI's names):
+LOG_WRITE_ERRORS = [True]     # log one line per request whose client went away (off: ignore-write-errors)
+WRITE_EXCEPTION = [True]      # the app's write() raises OSError('write error') (off: disable-write-exception)
 
-class ClientGone(Exception):
-    """The client went away while we wrote (or read) its request."""
+
+def configure(cfg):
+    LOG_WRITE_ERRORS[0] = not cfg.get('ignore-write-errors')
+    WRITE_EXCEPTION[0] = not cfg.get('disable-write-exception')
+
+
+class ClientGone(OSError):
+    """The client went away while we wrote (or read) its request. An OSError, as uWSGI's "write error" is, so an app
+    that guards its write() calls with `except OSError` (IOError) catches it."""
 
 
 class DropConnection(Exception):
@@ -108,15 +118,32 @@ class Exchange:
             raise TypeError('status must be a str, got %r' % (status,))
         self.status = status
         self.headers = headers
-        return self.write
+        return self.write if WRITE_EXCEPTION[0] else self.write_quietly
+
+    def write_quietly(self, data):
+        """The app's write() under disable-write-exception: once the client is gone its data is dropped, silently."""
+        try:
+            self.write(data)
+        except ClientGone:
+            pass
 
     def _send(self, data):
+        if self.write_error:
+            raise ClientGone('write error')
         try:
             send_all(self.conn.sock, data)
         except OSError as e:
-            self.write_error = True
-            self.keepalive = False
-            raise ClientGone(str(e))
+            self.gone(e)
+
+    def gone(self, e):
+        """A write to the client failed: logged once (unless ignore-write-errors), then ClientGone."""
+        self.write_error = True
+        self.keepalive = False
+        if LOG_WRITE_ERRORS[0]:
+            env = self.env
+            log.log('uwsgi_response_write_body_do(): %s during %s %s (%s)' % (
+                e.strerror or e, env.get('REQUEST_METHOD'), env.get('REQUEST_URI'), env.get('REMOTE_ADDR')))
+        raise ClientGone('write error')
 
     def head(self, length):
         """Bytes of the response head; `length` = body length if known, else None."""
@@ -278,9 +305,7 @@ def _sendfile(ex, fw):
     try:
         sent = sendfile_all(ex.conn.sock, fd, offset, count)
     except OSError as e:
-        ex.write_error = True
-        ex.keepalive = False
-        raise ClientGone(str(e))
+        ex.gone(e)
     ex.body_bytes += sent
     return True
 

@@ -94,7 +94,7 @@ class FakeSystem:
         with contextlib.ExitStack() as stack:
             stack.enter_context(mock.patch('_kaiser.pool.spawn_worker', self.spawn_worker))
             stack.enter_context(mock.patch('_kaiser.terminate.send_signal', self.send_signal))
-            stack.enter_context(mock.patch('_kaiser.pool.memory', self.memory))
+            stack.enter_context(mock.patch('_kaiser.worker_limits.memory', self.memory))
             stack.enter_context(mock.patch('_kaiser.stats.memory', self.memory))
             stack.enter_context(mock.patch.object(_log, 'log', self.log))
             yield self

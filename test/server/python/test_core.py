@@ -189,6 +189,25 @@ class StrictHttp(unittest.TestCase):
         self.assertNotIn(b'408', h.response())
 
 
+class HttpTimeout(unittest.TestCase):
+    def test_http_timeout_is_the_idle_timeout_of_the_http_router_sockets_only(self):
+        from types import SimpleNamespace as L
+        from _kaiser.core import idle_timeouts
+        routed, direct = L(fd=7, addr='127.0.0.1:8000'), L(fd=8, addr='127.0.0.1:8001')
+        cfg = support.make_config(http=['127.0.0.1:8000'], http_socket=['127.0.0.1:8001'], http_timeout=60)
+        self.assertEqual(idle_timeouts(cfg, [routed, direct]), {7: 60.0})
+        self.assertEqual(idle_timeouts(support.make_config(http=['127.0.0.1:8000']), [routed, direct]), {})
+
+    def test_a_connection_of_such_a_socket_stays_open_past_socket_timeout(self):
+        h = CoreHarness(self, hello_app, socket_timeout=4)
+        h.send(b'GET / HTTP/1.1\r\n\r\n')
+        h.core.timeouts = {h.conn.lfd: 60.0}
+        h.core.sweep(h.conn.last + 30)
+        self.assertTrue(h.is_open())
+        h.core.sweep(h.conn.last + 61)
+        self.assertFalse(h.is_open())
+
+
 class LingeringClose(unittest.TestCase):
     def test_a_reject_half_closes_and_the_loop_drains_without_waiting(self):
         h = CoreHarness(self, hello_app)

@@ -8,7 +8,7 @@ from support import MasterHarness
 from _kaiser import reload as _reload
 from _kaiser import worker_states as states
 from _kaiser.emperor_link import EmperorLink
-from _kaiser.phase import RUNNING
+from _kaiser.phase import RUNNING, STOPPING
 
 
 def running(test, **cfg):
@@ -94,6 +94,32 @@ class Rollback(unittest.TestCase):
         self.assertEqual(new2.state, states.KILLED)
         self.assertEqual(h.sys.signals_to(new2.pid), [signal.SIGKILL])
         self.assertEqual(new1.state, states.READY)
+
+
+class ExitOnReload(unittest.TestCase):
+    def test_a_reload_is_a_graceful_stop_instead_and_asks_the_emperor_nothing(self):
+        h = running(self, exit_on_reload=True)
+        mine, emperor = socket.socketpair()
+        self.addCleanup(emperor.close)
+        emperor.setblocking(False)
+        h.master.emperor = EmperorLink(h.master, mine.detach())
+        self.addCleanup(os.close, h.master.emperor.fd)
+        old = h.pool.slots[1]
+        n = len(h.sys.spawned)
+        h.master.reloader.request(_reload.CHAIN)
+        self.assertEqual(new_workers(h, n), [])
+        self.assertIsNone(h.master.reloader.current)
+        self.assertEqual(h.master.phase, STOPPING)
+        self.assertEqual(old.state, states.RETIRING)
+        self.assertTrue(h.logged('uWSGI: GAME OVER (insert coin)'))
+        with self.assertRaises(BlockingIOError):
+            emperor.recv(16)                    # no "send me my config" (byte 2)
+
+    def test_the_emperor_s_byte_1_stops_it_too(self):
+        h = running(self, exit_on_reload=True)
+        h.master.reloader.on_emperor_reload()
+        self.assertEqual(h.master.phase, STOPPING)
+        self.assertIsNone(h.master.reloader.current)
 
 
 class Requests(unittest.TestCase):

@@ -41,6 +41,21 @@ class Binding(unittest.TestCase):
         socket.create_connection(('127.0.0.1', port)).close()
         self.assertEqual(l.queue()[0], 1)     # one connection waiting in the accept queue
 
+    def test_reuse_port_lets_another_socket_bind_the_same_port(self):
+        def second_bind(port):
+            other = socket.socket()
+            self.addCleanup(other.close)
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            try:
+                other.bind(('127.0.0.1', port))
+                return True
+            except OSError:
+                return False
+        [plain], _ = self.bind([('http', '127.0.0.1:0')])
+        self.assertFalse(second_bind(int(plain.server_port)))
+        [shared], _ = self.bind([('http', '127.0.0.1:0')], {'reuse_port': True})
+        self.assertTrue(second_bind(int(shared.server_port)))
+
     def test_unix_sockets_get_chmod_socket_and_vacuum_removes_them(self):
         path = os.path.join(temp_dir(self), 's.sock')
         [l], _ = self.bind([('uwsgi', path)], {'chmod_socket': '660'})
@@ -104,6 +119,16 @@ class Accepting(unittest.TestCase):
         self.assertEqual(addr[0], '127.0.0.1')
         self.assertFalse(sock.getblocking())
         self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1)
+
+    def test_so_keepalive_sets_so_keepalive_on_accepted_connections_only_when_asked(self):
+        for flag in (False, True):
+            with mock.patch.object(support._log, 'log', lambda msg: None):
+                sockets.bind_all([('http', '127.0.0.1:0')], support.make_config(so_keepalive=flag), [self.l])
+            peer = socket.create_connection(('127.0.0.1', int(self.l.server_port)))
+            self.addCleanup(peer.close)
+            sock, _ = self.l.accept_client()
+            self.addCleanup(sock.close)
+            self.assertEqual(bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)), flag)
 
     def test_a_parked_listener_keeps_its_fd_number_but_accepts_nothing(self):
         fd = self.l.fd

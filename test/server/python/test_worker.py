@@ -8,7 +8,7 @@ import unittest
 import support
 from _kaiser import sockets
 from _kaiser.scoreboard import Scoreboard
-from _kaiser.worker import Worker
+from _kaiser.worker import Worker, max_requests_of
 
 
 class WorkerSide(unittest.TestCase):
@@ -69,6 +69,14 @@ class WorkerSide(unittest.TestCase):
         self.assertEqual(len(core.conns), 1)
         for c in list(core.conns.values()):
             core.close(c)
+
+
+class MaxRequestsDelta(unittest.TestCase):
+    def test_each_worker_id_adds_id_minus_one_times_the_delta(self):
+        cfg = support.make_config(max_requests=100, max_requests_delta=10)
+        self.assertEqual([max_requests_of(cfg, wid) for wid in (1, 2, 3)], [100, 110, 120])
+        self.assertEqual(max_requests_of(support.make_config(max_requests_delta=10), 3), 0)
+        self.assertEqual(max_requests_of(support.make_config(max_requests=100), 3), 100)
 
 
 if __name__ == '__main__':

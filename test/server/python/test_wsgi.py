@@ -3,6 +3,7 @@ import os
 import tempfile
 import unittest
 
+import support
 from support import CoreHarness
 from _kaiser import wsgi
 
@@ -113,6 +114,45 @@ class Errors(unittest.TestCase):
     def test_non_bytes_body_is_an_error(self):
         _, res = serve(self, lambda e, s: (s('200 OK', []), ['text'])[1])
         self.assertTrue(res.startswith(b'HTTP/1.1 500'))
+
+
+class GoneClient(unittest.TestCase):
+    """The client hangs up before the app writes: what the app sees and what the log says (uWSGI's options)."""
+
+    def run_app(self, **cfg):
+        outcome = []
+
+        def app(env, start_response):
+            write = start_response('200 OK', [])
+            try:
+                write(b'x' * 65536)
+                write(b'y')
+                outcome.append('no exception')
+            except OSError as e:
+                outcome.append('OSError: %s' % e)
+            return []
+        self.addCleanup(wsgi.configure, {})
+        wsgi.configure(support.make_config(**cfg))
+        h = CoreHarness(self, app)
+        h.client.sendall(b'GET /gone HTTP/1.1\r\nHost: x\r\n\r\n')
+        h.client.close()
+        h.core.readable(h.conn)
+        logged = [line for line in h.lines if 'uwsgi_response_write_body_do()' in line]
+        return outcome, logged
+
+    def test_by_default_the_app_gets_an_oserror_and_the_log_one_line(self):
+        outcome, logged = self.run_app()
+        self.assertEqual(outcome, ['OSError: write error'])
+        self.assertEqual(len(logged), 1)
+        self.assertIn('during GET /gone', logged[0])
+
+    def test_ignore_write_errors_keeps_the_exception_and_drops_the_line(self):
+        self.assertEqual(self.run_app(ignore_write_errors=True), (['OSError: write error'], []))
+
+    def test_disable_write_exception_lets_the_app_write_on_into_nothing(self):
+        outcome, logged = self.run_app(disable_write_exception=True)
+        self.assertEqual(outcome, ['no exception'])
+        self.assertEqual(len(logged), 1)
 
 
 class Files(unittest.TestCase):

@@ -88,7 +88,7 @@ class AsgiServer:
         self.limit_post = int(cfg.get('limit-post') or 0)
         self.timeout = cfg.get('socket-timeout') or 4.0
         self.harakiri = cfg.get('harakiri') or 0
-        self.max_requests = cfg.get('max-requests') or 0
+        self.max_requests = worker.max_requests
         self.max_concurrency = int(cfg.get('asgi-max-concurrency') or 0)
         self.ws_max_size = int(cfg.get('websockets-max-size') or 1024) * 1024
         self.ws_ping_freq = cfg.get('websockets-ping-freq') or 0

@@ -23,6 +23,7 @@ class FakeWorker:
 
     def __init__(self, cfg, listeners):
         self.cfg = cfg
+        self.max_requests = cfg['max-requests']
         self.listeners = listeners
         self.sb = Scoreboard(2, 1)
         self.mm = self.sb.mm
