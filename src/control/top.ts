@@ -112,7 +112,10 @@ export function renderTopFrame(frame: TopFrame, source: string, nowMs: number): 
     }
     case 'instance': {
       const busy = frame.workers.filter((w) => w.status === 'busy').length;
-      const head = `kaiser top - ${source} - ${stamp}\n${frame.version || 'uWSGI'}  pid ${frame.pid}  listen queue ${frame.listenQueue}  cwd ${frame.cwd || '-'}\nrequests ${frame.requests}  req/s ${rate(frame.rps)}  workers ${frame.workers.length} (${busy} busy)\n\n`;
+      // cheaper: a cheaped worker id is listed (status "cheap", no pid) but not counted as running
+      const cheap = frame.workers.filter((w) => w.status === 'cheap').length;
+      const counts = `workers ${frame.workers.length - cheap} (${busy} busy${cheap > 0 ? `, ${cheap} cheap` : ''})`;
+      const head = `kaiser top - ${source} - ${stamp}\n${frame.version || 'uWSGI'}  pid ${frame.pid}  listen queue ${frame.listenQueue}  cwd ${frame.cwd || '-'}\nrequests ${frame.requests}  req/s ${rate(frame.rps)}  ${counts}\n\n`;
       const rows = frame.workers.map((w) => [
         String(w.id),
         w.pid > 0 ? String(w.pid) : '-',

@@ -43,7 +43,7 @@ export function emperorSocketsOf(spec: VassalSpec): Result<EmperorSocket[], stri
 
 /** What an app-server master gets as KAISER_CONFIG, at spawn and with every reload. */
 export function serverConfigFor(spec: VassalSpec & {kind: 'app-server'}): Record<string, unknown> {
-  return {...completeServerConfig(spec.serverConfig), idle: spec.idleSeconds, _name: spec.name, _node: process.execPath, _node_worker: NODE_WORKER};
+  return {...completeServerConfig(spec.serverConfig), idle: spec.idleSeconds, _on_demand: spec.onDemand, _name: spec.name, _node: process.execPath, _node_worker: NODE_WORKER};
 }
 
 /**

@@ -73,6 +73,20 @@ describe('kaiser top', () => {
     expect(stdout).toMatch(/\n2\s+7321\s+idle\s+200/);
   });
 
+  it('counts cheaped workers (cheaper: status "cheap", no pid) apart from the running ones', async () => {
+    const cheaper = (served: number) => {
+      const doc = instanceStats(served) as {workers: Record<string, unknown>[]};
+      doc.workers.push({...doc.workers[1], id: 3, pid: 0, status: 'cheap', requests: 0});
+      return doc;
+    };
+    const server = await startStatsServer((s, ready) => s.listen(0, '127.0.0.1', ready), cheaper);
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const {stdout} = await run(['--once', `127.0.0.1:${address.port}`]);
+    expect(stdout).toContain('workers 2 (1 busy, 1 cheap)');
+    expect(stdout).toMatch(/\n3\s+-\s+cheap\s+0/);
+  });
+
   it('prints a frame as JSON with --json', async () => {
     const server = await startStatsServer((s, ready) => s.listen(0, '127.0.0.1', ready), instanceStats);
     const address = server.address();

@@ -32,7 +32,7 @@ describe('config warnings under the emperor', () => {
     const dir = tempDir();
     const control = join(dir, 'control.sock');
     const [port, statsPort] = [await freePort(), await freePort()];
-    publish(dir, 'piku.ini', `[uwsgi]\nproject = myapp\nhttp-socket = 127.0.0.1:${port}\nwsgi-file = ${HELLO}\nthunder-lock = true\ncheaper = 1\n`);
+    publish(dir, 'piku.ini', `[uwsgi]\nproject = myapp\nhttp-socket = 127.0.0.1:${port}\nwsgi-file = ${HELLO}\nthunder-lock = true\nmax-fd = 2048\n`);
     const k = startKaiser(['--emperor', dir, '--control', control, '--emperor-stats', `127.0.0.1:${statsPort}`]);
     await k.waitForLine(/piku\.ini:2 \[uwsgi\] project: warning KAISER_CONFIG_UNKNOWN_KEY/, 15_000);
     await waitFor200(port, 15_000);
@@ -40,7 +40,7 @@ describe('config warnings under the emperor', () => {
     const row = rows(control).find((r) => r.name === 'piku.ini');
     expect(row?.warnings).toEqual([
       expect.stringMatching(/piku\.ini:2 \[uwsgi\] project: warning KAISER_CONFIG_UNKNOWN_KEY unknown option "project".*ignored, as uWSGI ignores it/),
-      expect.stringMatching(/piku\.ini:6 \[uwsgi\] cheaper: warning KAISER_CONFIG_NOT_APPLIED/),
+      expect.stringMatching(/piku\.ini:6 \[uwsgi\] max-fd: warning KAISER_CONFIG_NOT_APPLIED/),
     ]);
     const table = kaiser(control, 'ls').stdout;
     expect(table).toContain('WARNINGS');

@@ -55,11 +55,19 @@ DEFAULTS = {
     'max-worker-lifetime': None, 'max-worker-lifetime-delta': None, 'max-requests-delta': None,
     'harakiri-verbose': False, 'evil-reload-on-rss': None, 'exit-on-reload': False, 'ignore-write-errors': False,
     'disable-write-exception': False, 'http-timeout': None, 'so-keepalive': False, 'reuse-port': False,
+    # adaptive workers (cheaper.py, cheap_mode.py; `idle` comes with the vassal's extras)
+    'cheaper': None, 'cheaper-initial': None, 'cheaper-step': None, 'cheaper-algo': None, 'cheaper-overload': None,
+    'cheaper-idle': None, 'cheaper-busyness-max': None, 'cheaper-busyness-min': None,
+    'cheaper-busyness-multiplier': None, 'cheaper-busyness-backlog-alert': None, 'cheaper-busyness-backlog-step': None,
+    'cheap': False, 'die-on-idle': False,
 }
 LIST_KEYS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, list))     # `multi` options
 INT_KEYS = ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss', 'http-socket-modifier1',
             'http-socket-modifier2', 'asgi-max-concurrency', 'limit-post', 'websockets-max-size', 'post-buffering',
-            'log-slow', 'log-big', 'offload-threads', 'max-requests-delta', 'evil-reload-on-rss')
+            'log-slow', 'log-big', 'offload-threads', 'max-requests-delta', 'evil-reload-on-rss', 'cheaper',
+            'cheaper-initial', 'cheaper-step', 'cheaper-overload', 'cheaper-idle', 'cheaper-busyness-max',
+            'cheaper-busyness-min', 'cheaper-busyness-multiplier', 'cheaper-busyness-backlog-alert',
+            'cheaper-busyness-backlog-step')
 SECONDS_KEYS = ('harakiri', 'worker-reload-mercy', 'reload-mercy', 'heartbeat', 'socket-timeout', 'cgi-timeout',
                 'subscribe-freq', 'websockets-ping-freq', 'websockets-pong-tolerance', 'request-read-timeout',
                 'max-worker-lifetime', 'max-worker-lifetime-delta', 'http-timeout')

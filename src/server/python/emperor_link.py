@@ -1,9 +1,9 @@
 """The master's side of its emperor: what each emperor byte makes the master do, and what the master tells it.
 
 Owns: the byte → action map (unknown bytes are logged and ignored: the peer may be a newer emperor), loyalty (byte
-17 once, after the vassal's first response), the heartbeat timer, and the idle watch of on-demand vassals (no
-request for `idle` seconds: byte 22, then a graceful stop; the emperor keeps the socket and starts the vassal again
-on the next connection). emperor_pipe.py owns the bytes' values and framing.
+17 once, after the vassal's first response), the heartbeat timer, and byte 22 (voluntary stop: sent by
+cheap_mode.py when an idle vassal stops; the emperor keeps an on-demand vassal's socket and starts it again on the
+next connection). emperor_pipe.py owns the bytes' values and framing.
 """
 import time
 
@@ -11,7 +11,6 @@ from . import config as _config
 from . import log
 from . import stats as _stats
 from .emperor_pipe import EOF_MESSAGE, FROM_VASSAL, TO_VASSAL, EmperorPipe
-from .phase import RUNNING
 
 
 class EmperorLink:
@@ -21,7 +20,6 @@ class EmperorLink:
         self.fd = fd
         self.loyal = False
         self.next_heartbeat = None
-        self.idle = IdleWatch()
 
     def configure(self, cfg):
         heartbeat = cfg.get('heartbeat') or 0
@@ -44,6 +42,9 @@ class EmperorLink:
 
     def event(self, obj):
         self.pipe.event(obj)
+
+    def voluntary_stop(self):
+        self.pipe.send(FROM_VASSAL.VOLUNTARY_STOP)
 
     # ── from the emperor ────────────────────────────────────────────────────────────────────────
     def on_readable(self):
@@ -80,44 +81,13 @@ class EmperorLink:
 
     # ── timed ───────────────────────────────────────────────────────────────────────────────────
     def check(self, now):
-        """Idle watch and heartbeat; False when the master has started to stop (idle)."""
-        master = self.master
-        idle_s = master.cfg.get('idle') or 0
-        if idle_s and master.phase == RUNNING and now >= self.idle.next_check:
-            self.idle.next_check = now + min(1.0, idle_s / 4.0)
-            if self.idle.is_idle(_stats.summary(master), now, idle_s):
-                log.log('no request for %d seconds: idle, going back to on-demand' % idle_s)
-                self.pipe.send(FROM_VASSAL.VOLUNTARY_STOP)
-                master.graceful_stop()
-                return False
+        """The heartbeat."""
         if self.next_heartbeat is not None and now >= self.next_heartbeat:
             self.pipe.send(FROM_VASSAL.HEARTBEAT)
-            self.next_heartbeat = now + master.cfg['heartbeat']
-        return True
+            self.next_heartbeat = now + self.master.cfg['heartbeat']
 
     def deadlines(self):
-        out = [self.next_heartbeat] if self.next_heartbeat is not None else []
-        if (self.master.cfg.get('idle') or 0) and self.master.phase == RUNNING:
-            out.append(self.idle.next_check)
-        return out
-
-
-class IdleWatch:
-    """On-demand idleness: the request count last seen and since when it has not moved (nothing in flight)."""
-
-    __slots__ = ('next_check', 'requests', 'since')
-
-    def __init__(self):
-        self.next_check = time.monotonic()
-        self.requests = -1
-        self.since = time.monotonic()
-
-    def is_idle(self, summary, now, idle_s):
-        if summary['requests'] != self.requests or summary['inflight']:
-            self.requests = summary['requests']
-            self.since = now
-            return False
-        return now - self.since >= idle_s
+        return [self.next_heartbeat] if self.next_heartbeat is not None else []
 
 
 ACTIONS = {

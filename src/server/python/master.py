@@ -12,6 +12,8 @@ holds one of each:
    phase.py        starting → running → stopping        terminate.py   ask → grace → SIGKILL
    subscriber.py   announcing the vassal to uWSGI subscription servers (subscribe-to, subscribe2)
    daemons.py      attach-daemon and friends          cron.py        cron, unique-cron, cron2
+   cheaper.py      adaptive workers (cheaper-*)       cheap_mode.py  cheap, idle, die-on-idle
+   worker_limits.py  harakiri, reload-on-rss, evil-reload-on-rss, max-worker-lifetime (the tick's per-worker checks)
 
 The other modules live next to this file and are imported as the package `_kaiser` (_kaiser_bootstrap.py), so
 `http.py`, `config.py`… never shadow the stdlib or the application's own modules.
@@ -24,6 +26,7 @@ import os  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
+from _kaiser import cheaper as _cheaper  # noqa: E402
 from _kaiser import config as _config  # noqa: E402
 from _kaiser import log  # noqa: E402
 from _kaiser import minijson  # noqa: E402
@@ -32,6 +35,7 @@ from _kaiser import shutdown  # noqa: E402
 from _kaiser import signals  # noqa: E402
 from _kaiser import sockets  # noqa: E402
 from _kaiser import subscriber as _subscriber  # noqa: E402
+from _kaiser.cheap_mode import CheapMode  # noqa: E402
 from _kaiser.cron import Cron  # noqa: E402
 from _kaiser.daemons import Daemons  # noqa: E402
 from _kaiser.controls import Controls  # noqa: E402
@@ -68,6 +72,8 @@ class Master:
         self.subscriber = None       # subscribe-to / subscribe2 (subscriber.py)
         self.daemons = Daemons()     # attach-daemon, smart-attach-daemon… (daemons.py)
         self.cron = Cron()           # cron, unique-cron, cron2 (cron.py)
+        self.cheaper = _cheaper.Cheaper(self)      # adaptive workers (cheaper.py)
+        self.cheap_mode = CheapMode(self)          # cheap, idle, die-on-idle (cheap_mode.py)
 
     # ── start-up ────────────────────────────────────────────────────────────────────────────────
     def start(self):
@@ -83,6 +89,10 @@ class Master:
             if not cfg.get('_standalone'):  # kaiser's own launcher is no emperor
                 log.log('*** has_emperor mode detected (fd: %s) ***' % efd)
             self.loop.add(self.emperor.fd, self.emperor.on_readable)
+        cheaper_problem = _cheaper.problem(cfg)
+        if cheaper_problem:
+            log.log(cheaper_problem)
+            return self.die(1)
         specs = _config.socket_specs(cfg)
         if not specs:
             log.log('The -s/--socket option is missing: no http, http-socket or socket address given.')
@@ -111,8 +121,12 @@ class Master:
             from _kaiser import core as _core, wsgi as _wsgi  # noqa: F401
         gc.collect()
         gc.freeze()
-        for wid in range(1, cfg['processes'] + 1):
-            self.pool.spawn(wid, self.gen)
+        if cfg.get('cheap'):
+            self.on_started()               # nothing to wait for: the first connection spawns the workers
+            self.cheap_mode.start_cheap()
+        else:
+            for wid in self.cheaper.initial_ids(cfg):
+                self.pool.spawn(wid, self.gen)
         self.loop.run(self.timeout, self.tick)
 
     def configure(self, cfg, old):
@@ -121,6 +135,8 @@ class Master:
         self.controls.configure(cfg, old)
         self.daemons.configure(cfg, old)
         self.cron.configure(cfg)
+        self.cheaper.configure(cfg, time.monotonic())
+        self.cheap_mode.rearm()
         if self.emperor is not None:
             self.emperor.configure(cfg)
         if old is None or any(old.get(k) != cfg.get(k) for k in SUBSCRIBE_KEYS):
@@ -187,6 +203,8 @@ class Master:
         self.pool.check(now, time.time())
         self.reloader.check(now)
         self.controls.check_touch()
+        self.cheaper.tick(now)
+        self.cheap_mode.check(now)
         if self.emperor is not None:
             self.emperor.check(now)
         if self.subscriber is not None and self.phase != STOPPING:
@@ -205,6 +223,7 @@ class Master:
         if reloading is not None and reloading.gen.cfg.get('harakiri'):
             t = HARAKIRI_TICK_S
         deadlines = self.pool.deadlines() + self.reloader.deadlines()
+        deadlines += self.cheaper.deadlines() + self.cheap_mode.deadlines()
         if self.emperor is not None:
             deadlines += self.emperor.deadlines()
         if self.subscriber is not None and self.phase != STOPPING:

@@ -9,6 +9,7 @@ generation, sockets and config) and aborting (rollback). docs/runtime-protocol.m
 """
 import time
 
+from . import cheaper as _cheaper
 from . import config as _config
 from . import log
 from . import sockets
@@ -129,6 +130,12 @@ class Reloader:
             self.queued = ReloadRequest(cfg, mode)
             return
         log.log('...gracefully reloading workers (%s)...' % mode)
+        bad = _cheaper.problem(cfg)
+        if bad:
+            log.log('reload failed: %s' % bad)
+            if master.emperor is not None:
+                master.emperor.event({'event': 'reload-failed', 'error': bad})
+            return
         try:
             listeners, new = sockets.bind_all(_config.socket_specs(cfg), cfg, master.listeners)
             gen = Generation(cfg, listeners)
@@ -139,9 +146,12 @@ class Reloader:
             return
         pool = master.pool
         old = {w.id: w for w in pool.of_generation(master.gen) if w.state in (states.READY, states.LOADING)}
-        ids = list(range(1, cfg['processes'] + 1))
+        # cheaper: the ids running now (at least cheaper-initial); in cheap mode none: it stays cheap on the new sockets
+        ids = [] if master.cheap_mode.is_cheap() else master.cheaper.reload_ids(cfg)
         self.current = Reload(gen, mode, new, old, ids[1:])
         pool.generations.append(gen)
+        if not ids:
+            return self.finish()
         pool.spawn(ids[0], gen)
 
     def on_worker_ready(self, wp):
@@ -183,7 +193,7 @@ class Reloader:
             pool.generations.append(old_gen)
         master.configure(master.cfg, old_cfg)
         pool.free_generations()
-        log.log('*** graceful reload done: %d new workers accepting ***' % master.cfg['processes'])
+        log.log('*** graceful reload done: %d new workers accepting ***' % len(pool.of_generation(r.gen)))
         if master.emperor is not None:
             master.emperor.accepting()
             master.emperor.event({'event': 'reloaded'})

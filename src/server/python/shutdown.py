@@ -30,6 +30,7 @@ def graceful(master):
         return
     log.log('SIGINT/SIGTERM received...gracefully killing workers...')
     master.phase = STOPPING
+    master.cheap_mode.unwatch()
     master.unsubscribe()
     master.daemons.stop()
     master.cron.stop(signal.SIGTERM)
@@ -52,6 +53,7 @@ def graceful(master):
 
 def brutal(master, code):
     master.phase = STOPPING
+    master.cheap_mode.unwatch()
     master.unsubscribe()
     master.pool.drop_pending()
     master.daemons.kill()

@@ -1,11 +1,11 @@
-"""emperor_link: each emperor byte's action, loyalty once, heartbeat, and the idle stop of on-demand vassals."""
+"""emperor_link: each emperor byte's action, loyalty once, heartbeat (the idle stop is test_cheap_mode.py's)."""
 import os
 import socket
 import struct
 import unittest
 
 from support import Exited, MasterHarness
-from _kaiser.emperor_link import EmperorLink, IdleWatch
+from _kaiser.emperor_link import EmperorLink
 from _kaiser.emperor_pipe import FROM_VASSAL, TO_VASSAL
 from _kaiser.phase import STOPPING
 
@@ -100,26 +100,6 @@ class ToEmperor(Linked):
         link.check(at)
         self.assertEqual(self.received(), bytes((FROM_VASSAL.HEARTBEAT,)))
         self.assertAlmostEqual(link.next_heartbeat, at + 5)
-
-    def test_an_idle_on_demand_vassal_says_22_and_stops_gracefully(self):
-        h, link = self.link(idle=10)
-        t0 = link.idle.next_check
-        self.assertTrue(link.check(t0))
-        self.assertTrue(link.check(t0 + 9))
-        self.assertFalse(link.check(t0 + 10.01))
-        self.assertEqual(self.received(), bytes((FROM_VASSAL.VOLUNTARY_STOP,)))
-        self.assertEqual(h.master.phase, STOPPING)
-
-
-class Idle(unittest.TestCase):
-    def test_a_request_or_one_in_flight_restarts_the_idle_time(self):
-        watch = IdleWatch()
-        self.assertFalse(watch.is_idle({'requests': 0, 'inflight': 0}, 100, 10))
-        self.assertFalse(watch.is_idle({'requests': 0, 'inflight': 0}, 105, 10))
-        self.assertFalse(watch.is_idle({'requests': 1, 'inflight': 0}, 109, 10))
-        self.assertFalse(watch.is_idle({'requests': 1, 'inflight': 1}, 118, 10))
-        self.assertFalse(watch.is_idle({'requests': 1, 'inflight': 0}, 127, 10))
-        self.assertTrue(watch.is_idle({'requests': 1, 'inflight': 0}, 128, 10))
 
 
 if __name__ == '__main__':
