@@ -31,7 +31,8 @@ def check(pool, w, wall):
         pool.totals_of(w.id).harakiri += 1
         w.kill()
         return True
-    primary = w.state == states.READY and pool.slots.get(w.id) is w and pool.master.phase == RUNNING
+    master = pool.master
+    primary = w.state == states.READY and pool.slots.get(w.id) is w and master.phase == RUNNING
     if not primary:
         return False
     evil_mb = cfg.get('evil-reload-on-rss') or 0
@@ -42,6 +43,8 @@ def check(pool, w, wall):
         log.log('*** EVIL RELOAD ON WORKER %d RSS: %d (pid: %d) ***' % (w.id, rss, w.pid))
         w.kill()
         return True
+    if master.reloader.in_progress():
+        return False        # a reload replaces every worker anyway: no recycle of its own meanwhile
     if limit_mb and rss >= limit_mb * MB:
         log.log('worker %d (pid: %d) reached reload-on-rss (%d MB >= %d MB): recycling' % (
             w.id, w.pid, rss >> 20, limit_mb))
