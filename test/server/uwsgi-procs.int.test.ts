@@ -5,14 +5,15 @@
  * exit-on-reload turns SIGHUP into exit 0, a client that hangs up gives a write-error line and an OSError in the
  * app's write() unless ignore-write-errors / disable-write-exception, so-keepalive arms TCP keepalive on client
  * connections (/proc/net/tcp), reuse-port lets another SO_REUSEPORT socket bind the port. The uWSGI halves are
- * skipped where uWSGI is not installed.
+ * skipped where uWSGI is not installed. Kaiser only (uWSGI does these in another process: its emperor, its http
+ * router): exit-on-reload under the emperor, and http-timeout on an `http =` socket.
  */
 import {afterAll, describe, expect, it} from '@jest/globals';
 import {spawnSync} from 'node:child_process';
 import {readFileSync} from 'node:fs';
 import {connect, type Socket} from 'node:net';
 import {join} from 'node:path';
-import {PYTHON, cleanupProcesses, freePort, startProcess, tempDir, waitFor, type Started} from '../helpers/processes.js';
+import {PYTHON, cleanupProcesses, freePort, publish, startKaiser, startProcess, tempDir, waitFor, type Started} from '../helpers/processes.js';
 import {UWSGI, exchange, hasUwsgiPlugin, request, startKaiserApp} from '../workers/plugins/rig.js';
 
 const APPS = join(process.cwd(), 'test/fixtures/apps');
@@ -190,5 +191,42 @@ describe('socket options, compared with uWSGI', () => {
     const plain = await start(kind, ['--wsgi-file', join(APPS, 'hello.py')]);
     const shared = await start(kind, ['--wsgi-file', join(APPS, 'hello.py'), '--reuse-port']);
     expect([bindsToo(plain.port), bindsToo(shared.port)]).toEqual([false, true]);
+  }, 60_000);
+});
+
+describe('kaiser only: behaviour uWSGI shows in another process', () => {
+  afterAll(cleanupProcesses);
+
+  it('exit-on-reload under the emperor: a changed vassal file stops the vassal (exit 0) and the emperor starts it again', async () => {
+    const dir = tempDir('kaiser-exit-on-reload-');
+    const port = await freePort();
+    const vassal = (extra: string) => `[uwsgi]\nwsgi-file = ${join(APPS, 'slow.py')}\nhttp-socket = 127.0.0.1:${port}\nexit-on-reload = true\n${extra}`;
+    publish(dir, 'app.ini', vassal(''));
+    const emperor = startKaiser(['--emperor', dir]);
+    const first = await waitFor(() => get(port), 30_000, 'the vassal answering');
+    publish(dir, 'app.ini', vassal('env = CHANGED=1\n'));
+    await requestsUntil(port, (body) => body !== undefined && body !== first, 60_000, 'an answer from the vassal started again');
+    expect(emperor.output()).toContain('uWSGI: GAME OVER (insert coin)');
+  }, 90_000);
+
+  it('http-timeout is the idle timeout of http = sockets; http-socket keeps socket-timeout', async () => {
+    const [httpPort, socketPort] = [await freePort(), await freePort()];
+    const server = startKaiser(['--http', `127.0.0.1:${httpPort}`, '--http-socket', `127.0.0.1:${socketPort}`, '--wsgi-file', join(APPS, 'hello.py'),
+      '--socket-timeout', '1', '--http-timeout', '60'], {cwd: tempDir('kaiser-http-timeout-')});
+    await server.waitForLine('kaiser is running', 20_000);
+    const idle = (port: number) => {
+      const socket = connect({host: '127.0.0.1', port});
+      const state = {closed: false};
+      socket.on('error', () => undefined);
+      socket.on('close', () => (state.closed = true));
+      return {socket, state};
+    };
+    // the routed connection first: without http-timeout the core would close it first (it sweeps in accept order)
+    const routed = idle(httpPort);        // http = …
+    await new Promise((resolve) => routed.socket.once('connect', resolve));
+    const direct = idle(socketPort);      // http-socket = …
+    await waitFor(() => direct.state.closed, 20_000, 'the idle http-socket connection closed after socket-timeout');
+    expect(routed.state.closed).toBe(false);
+    routed.socket.destroy();
   }, 60_000);
 });
