@@ -4,7 +4,7 @@
  * file and the consumers. Every hand-off runs inside a boundary (containment.ts): a consumer's throw is reported and
  * the transition or the line goes on to the others, so no consumer can stop a vassal's state machine.
  */
-import type {Logger} from '../log/logger.js';
+import {logVassalLine, type Logger} from '../log/logger.js';
 import type {System} from '../system/system.js';
 import type {Containment} from './containment.js';
 import type {EmperorOptions} from './emperor-options.js';
@@ -44,7 +44,7 @@ export class VassalRelay {
 
   /** One line of `name`'s output (already within its output budget, util/output-budget.ts). */
   output(name: string, line: string): void {
-    this.#p.log.info(line, {vassal: name, line});
+    logVassalLine(this.#p.log, name, line);
     this.#p.logs.write(name, line);
     this.#p.containment.run({component: 'consumer', vassal: name, step: 'output'}, () => this.#p.options.onVassalOutput?.(name, line));
   }

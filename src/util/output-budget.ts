@@ -16,13 +16,13 @@
  */
 
 /** Sustained lines per second one vassal instance may have logged. */
-export const LINES_PER_SECOND = 2_000;
+export const LINES_PER_SECOND = 5_000;
 /** Lines one instance may log at once before the rate applies. */
 export const BURST_LINES = 10_000;
 /** Lines per second all vassals together may have logged. */
-export const SHARED_LINES_PER_SECOND = 10_000;
+export const SHARED_LINES_PER_SECOND = 20_000;
 /** Sustained bytes per second read from one instance's output. */
-export const BYTES_PER_SECOND = 1024 * 1024;
+export const BYTES_PER_SECOND = 2 * 1024 * 1024;
 /** Bytes read at once before the rate applies. */
 export const BURST_BYTES = 4 * 1024 * 1024;
 /** While lines are dropped, how often the count is said. */

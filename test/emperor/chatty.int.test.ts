@@ -39,7 +39,7 @@ describe('a chatty vassal', () => {
     const emperor = startKaiser(['--emperor', vassals, '--control', control], {cwd: dir});
     await emperor.waitForLine('Emperor', 10_000);
     publish(vassals, 'chatty.toml', 'exec = ["yes", "a line from a chatty vassal"]\nlogto = "chatty.log"\nlog-maxsize = 1000000\nlog-backups = 1\n');
-    await emperor.waitForLine(/chatty\.toml.*KAISER_VASSAL_OUTPUT_DROPPED \d+ output lines dropped in \d+ s: over the budget of 2000 lines\/s per vassal/, 60_000);
+    await emperor.waitForLine(/chatty\.toml.*KAISER_VASSAL_OUTPUT_DROPPED \d+ output lines dropped in \d+ s: over the budget of 5000 lines\/s per vassal/, 60_000);
     // Beside it, the control socket answers and a new vassal starts and serves.
     const rows = await waitFor(() => ls(control), 10_000, 'an answer to ls');
     expect(rows.find((r) => r.name === 'chatty.toml')?.state).toBe('ready');
