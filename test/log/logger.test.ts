@@ -18,7 +18,9 @@ function captureStderr(): string[] {
   return writes;
 }
 
-afterEach(() => jest.restoreAllMocks());
+afterEach(() => {
+  jest.restoreAllMocks();
+});
 
 describe('logger', () => {
   test('humanStamp writes what winston’s timestamp format writes', () => {
@@ -26,7 +28,7 @@ describe('logger', () => {
     for (const ms of [0, 1_765_000_000_000, 1_767_225_599_000, Date.now()]) {
       jest.useFakeTimers({now: ms});
       try {
-        const info = format.transform({level: 'info', message: ''}, format.options) as {timestamp: string};
+        const info = format.transform({level: 'info', message: ''}, format.options) as unknown as {timestamp: string};
         expect(humanStamp(new Date(ms))).toBe(info.timestamp);
       } finally {
         jest.useRealTimers();
