@@ -28,6 +28,8 @@ import {runInstallService} from './systemd/install-service.js';
 import {setProcessTitle} from './util/process-title.js';
 import {ok, type Result} from './result.js';
 import {checkFrontDoorOptions, startFrontDoor, wantsFrontDoor, type FrontDoor} from './router/front-door.js';
+import {claimsFilePath} from './router/domain-claims-file.js';
+import {resolveStateDir} from './emperor/state-dir.js';
 import {runControlCommand} from './control/commands.js';
 import {resolveControlPath} from './control/control-path.js';
 import {emperorControl} from './control/emperor-control.js';
@@ -303,7 +305,10 @@ async function runEmperor(mode: EmperorMode): Promise<void> {
       dashboard = opened.value;
     }
     if (wantsFrontDoor(options)) {
-      const started = await startFrontDoor(options, {emperor, python: options.python, logFormat: options.logFormat, log});
+      const stateDir = resolveStateDir(options.emperorStateDir, options.emperorTyrant);
+      const claimsKey = dir === undefined ? options.emperor.join(' ') : pattern === undefined ? dir : join(dir, pattern);
+      const claims = stateDir === undefined ? undefined : {file: claimsFilePath(resolve(stateDir), claimsKey), governed: claimsKey};
+      const started = await startFrontDoor(options, {emperor, python: options.python, logFormat: options.logFormat, log, ...(claims ? {claims} : {})});
       if (!started.ok) throw new Error(started.error);
       frontDoor = started.value;
     }

@@ -60,6 +60,8 @@ export const ERRORS = {
   // ── front router ──────────────────────────────────────────────────────────────────────────
   KAISER_ROUTER_UNROUTABLE: 'vassal {vassal} declares a domain but cannot be routed: {reason}',
   KAISER_ROUTER_DOMAIN_TAKEN: 'domain {domain} of {vassal} is already served by {servedBy}',
+  KAISER_STATE_FILE_INVALID: 'state file {file} ignored: {reason}',
+  KAISER_STATE_FILE_WRITE: 'cannot write state file {file}: {cause}',
 
   // ── HTTPS, ACME and subscriptions (src/router/tls, src/router/acme, src/router/subscription) ────
   KAISER_TLS_BAD_CERTIFICATE: 'cannot load the certificate {file} with the key {key}: {cause}',

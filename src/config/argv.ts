@@ -71,6 +71,8 @@ export interface EmperorOptions {
   emperorPrivilegedPorts: string[];
   /** `--emperor-pass-env NAME` entries (tyrant mode). */
   emperorPassEnv: string[];
+  /** `--emperor-state-dir DIR` when given (the CLI picks the default, see emperor/state-dir.ts). */
+  emperorStateDir: string | undefined;
   python: string | undefined;
   logFormat: LogFormatName;
   /** Control socket path, when given (the CLI falls back to KAISER_CONTROL and the default path). */
@@ -379,6 +381,7 @@ function emperorOptions(values: OptionValues, router: FrontRouterOptions): Emper
     emperorTyrant: get('emperor-tyrant') === true,
     emperorPrivilegedPorts: [...((get('emperor-privileged-port') as readonly string[] | undefined) ?? [])],
     emperorPassEnv: [...((get('emperor-pass-env') as readonly string[] | undefined) ?? [])],
+    emperorStateDir: get('emperor-state-dir') as string | undefined,
     python: get('python') as string | undefined,
     logFormat: get('log-format') as LogFormatName,
     control: get('control') as string | undefined,

@@ -21,6 +21,7 @@ import {err, ok, type Result} from '../result.js';
 import {AcmeManager} from './acme/acme-manager.js';
 import {AcmeAccount} from './acme/acme-order.js';
 import {challengeDir, ensureAcmeDirs} from './acme/cert-files.js';
+import {DomainClaimsFile} from './domain-claims-file.js';
 import type {RoutableVassal} from './pools.js';
 import {RouterProcesses} from './router-processes.js';
 import type {ListenerRequest} from './router-supervisor.js';
@@ -50,6 +51,8 @@ export interface GovernedVassals {
 
 export interface FrontDoorDeps {
   readonly emperor: GovernedVassals;
+  /** The domain claims file (`--emperor-state-dir`) and what the emperor governs, written inside it. */
+  readonly claims?: {readonly file: string; readonly governed: string};
   readonly python: string | undefined;
   readonly logFormat: 'human' | 'json';
   readonly log: Logger;
@@ -129,6 +132,7 @@ export async function startFrontDoor(options: FrontDoorOptions, deps: FrontDoorD
   }
   if (router.fastrouter !== undefined) listeners.push({kind: 'fastrouter', address: router.fastrouter});
   const emperorUid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  const claimsFile = deps.claims === undefined ? undefined : await DomainClaimsFile.open(deps.claims.file, deps.claims.governed, log);
   const vassals = (): RoutableVassal[] =>
     emperor.snapshots().flatMap((snap) => {
       const spec = emperor.vassal(snap.name)?.spec;
@@ -155,6 +159,7 @@ export async function startFrontDoor(options: FrontDoorOptions, deps: FrontDoorD
     listeners,
     vassals,
     emperorUid,
+    ...(claimsFile === undefined ? {} : {claimsFile}),
     log,
   });
   const started = await routers.start();

@@ -1,8 +1,9 @@
 /**
  * The emperor's front door: the router processes (`router-supervisor.ts`) and what they route. Whenever a vassal
  * appears, changes state or goes, the pools are rebuilt from the emperor's vassals (`buildRoutes`) and sent; domain
- * claims carry over from one build to the next, so a domain stays with the owner that had it first. Conflicts,
- * unroutable vassals and bad domain values are logged once per change, not on every rebuild.
+ * claims carry over from one build to the next, so a domain stays with the owner that had it first, and across
+ * restarts through the claims file (`domain-claims-file.ts`: read before the first build, written when an owner
+ * changes). Conflicts, unroutable vassals and bad domain values are logged once per change, not on every rebuild.
  *
  * Other sources of members (the subscription server) add theirs with `setExtraPools(source, pools)`; their members
  * join the vassals' pool of the same domain (one pool, as several vassals of one owner form one), unless that domain
@@ -12,6 +13,7 @@
 import {formatError} from '../errors.js';
 import type {Logger} from '../log/logger.js';
 import type {Result} from '../result.js';
+import type {DomainClaimsFile} from './domain-claims-file.js';
 import {buildRoutes, type MemberSpec, type PoolSpec, type RoutableVassal} from './pools.js';
 import {upstreamKey} from './hosts-and-upstreams.js';
 import {RouterSupervisor, type ListenerRequest} from './router-supervisor.js';
@@ -26,6 +28,8 @@ export interface RouterProcessesOptions {
   readonly vassals: () => readonly RoutableVassal[];
   /** The emperor's uid: domains of vassals running as it may take subscribed members. */
   readonly emperorUid: number | undefined;
+  /** Where claims outlive the emperor (`--emperor-state-dir`); without it they are kept in memory only. */
+  readonly claimsFile?: DomainClaimsFile;
   readonly log: Logger;
 }
 
@@ -41,10 +45,13 @@ export class RouterProcesses {
   #rebuild: NodeJS.Timeout | undefined;
   #pools: PoolSpec[] = [];
   #vassalDomains: string[] = [];
+  /** Set by stop(): the emperor stopping its vassals afterwards must not release (and write away) their claims. */
+  #stopped = false;
 
   constructor(options: RouterProcessesOptions) {
     this.#options = options;
     this.#log = options.log.child({component: 'router'});
+    this.#claims = options.claimsFile?.owners() ?? new Map();
     this.#supervisor = new RouterSupervisor(options);
   }
 
@@ -67,6 +74,7 @@ export class RouterProcesses {
 
   /** Something that decides routes changed: rebuild soon (changes in the same tick are built once). */
   changed(): void {
+    if (this.#stopped) return;
     this.#rebuild ??= setTimeout(() => this.#rebuildNow(), REBUILD_MS);
   }
 
@@ -79,7 +87,7 @@ export class RouterProcesses {
 
   /** Resolves once every router process routes by the current table. */
   applied(): Promise<void> {
-    if (this.#rebuild !== undefined) this.#rebuildNow();
+    if (this.#rebuild !== undefined && !this.#stopped) this.#rebuildNow();
     return this.#supervisor.applied();
   }
 
@@ -101,15 +109,22 @@ export class RouterProcesses {
     this.#supervisor.reopenLogs();
   }
 
-  stop(graceMs = 5_000): Promise<void> {
+  async stop(graceMs = 5_000): Promise<void> {
+    this.#stopped = true;
     if (this.#rebuild !== undefined) clearTimeout(this.#rebuild);
-    return this.#supervisor.stop(graceMs);
+    this.#rebuild = undefined;
+    await this.#supervisor.stop(graceMs);
+    await this.#options.claimsFile?.flush();
   }
 
   #rebuildNow(): void {
     if (this.#rebuild !== undefined) clearTimeout(this.#rebuild);
     this.#rebuild = undefined;
     const built = buildRoutes(this.#options.vassals(), this.#claims);
+    if (this.#options.claimsFile !== undefined && !sameOwners(built.claims, this.#claims)) {
+      const holders = new Map(built.pools.map((p) => [p.domain, (p.members[0] ?? p.uwsgiMembers[0])?.vassal]));
+      this.#options.claimsFile.update(built.claims, (domain) => holders.get(domain));
+    }
     this.#claims = built.claims;
     const lines: string[] = [];
     for (const u of built.unroutable) lines.push(formatError('KAISER_ROUTER_UNROUTABLE', {vassal: u.vassal, reason: u.reason}));
@@ -126,6 +141,12 @@ export class RouterProcesses {
     this.#pools = merged.pools;
     this.#supervisor.setTable(this.#pools);
   }
+}
+
+function sameOwners(a: ReadonlyMap<string, number | undefined>, b: ReadonlyMap<string, number | undefined>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [domain, owner] of a) if (!b.has(domain) || b.get(domain) !== owner) return false;
+  return true;
 }
 
 /**

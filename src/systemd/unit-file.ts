@@ -93,6 +93,14 @@ export function renderUnit(spec: UnitSpec): string {
             '# example /run/kaiser/shop.sock): /tmp is private to the unit (PrivateTmp below).',
             'RuntimeDirectory=kaiser',
           ]),
+    ...(user
+      ? []
+      : [
+          '# /var/lib/kaiser (0700; systemd passes it as $STATE_DIRECTORY): what outlives the emperor, such as the front',
+          "# router's domain claims under --emperor-tyrant (one file per vassal directory, so instances can share it).",
+          'StateDirectory=kaiser',
+          'StateDirectoryMode=0700',
+        ]),
     '# journald timestamps every line itself; systemd sets JOURNAL_STREAM and kaiser then omits its own timestamps.',
     `SyslogIdentifier=${template ? `${spec.name}-%i` : spec.name}`,
     '# The emperor puts each vassal with memory-limit or cpu-limit in a cgroup of its own below the unit: Delegate=yes',

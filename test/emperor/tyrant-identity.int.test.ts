@@ -7,33 +7,17 @@
  * t1's listening socket to t2, bound port < 1024 for a tenant, and passed its whole environment on.
  */
 import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';
-import {execFileSync} from 'node:child_process';
 import {chmodSync, chownSync, existsSync, lchownSync, lstatSync, symlinkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync} from 'node:fs';
 import {request} from 'node:http';
 import {createServer} from 'node:net';
 import {detectCgroups} from '../../src/emperor/cgroups.js';
 import {join} from 'node:path';
+import {IS_ROOT, ensureUser, publishAs, type User} from '../helpers/users.js';
 import {cleanupProcesses, freePort, isAlive, startKaiser, tempDir, waitFor, type Started} from '../helpers/processes.js';
 
-const IS_ROOT = process.getuid?.() === 0;
 const CGROUPS = IS_ROOT ? detectCgroups() : {kind: 'none' as const, reason: 'not root'};
 
 afterEach(() => cleanupProcesses());
-
-interface User {
-  name: string;
-  uid: number;
-  gid: number;
-}
-
-function ensureUser(name: string): User {
-  try {
-    execFileSync('id', ['-u', name], {stdio: 'ignore'});
-  } catch {
-    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
-  }
-  return {name, uid: Number(execFileSync('id', ['-u', name], {encoding: 'utf8'})), gid: Number(execFileSync('id', ['-g', name], {encoding: 'utf8'}))};
-}
 
 /** A vassal directory as a hosting provider has it: sticky and world-writable, below a directory tenants can enter. */
 function sharedSetup(): {root: string; vassals: string; rootOnly: string; sticky: string} {
@@ -48,14 +32,6 @@ function sharedSetup(): {root: string; vassals: string; rootOnly: string; sticky
   chmodSync(vassals, 0o1777);
   chmodSync(sticky, 0o1777);
   return {root, vassals, rootOnly, sticky};
-}
-
-/** Writes a vassal file owned by `owner`, chown'ed before it appears under its name (one event). */
-function publishAs(dir: string, name: string, text: string, owner: User): void {
-  const tmp = join(dir, `.${name}.tmp`);
-  writeFileSync(tmp, text);
-  chownSync(tmp, owner.uid, owner.gid);
-  renameSync(tmp, join(dir, name));
 }
 
 /** A directory owned by `owner` (its own place to write). */

@@ -5,39 +5,21 @@
  * creates the users kaiser-t1 and kaiser-t2 (idempotent; they are left in place, they own nothing).
  */
 import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';
-import {execFileSync} from 'node:child_process';
-import {chmodSync, chownSync, readFileSync, renameSync, writeFileSync} from 'node:fs';
+import {chmodSync, chownSync, readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
+import {IS_ROOT, ensureUser, publishAs} from '../helpers/users.js';
 import {PYTHON, ROOT, cleanupProcesses, freePort, isAlive, processTable, startKaiser, tempDir, waitFor, waitFor200, type Started} from '../helpers/processes.js';
 
-const IS_ROOT = process.getuid?.() === 0;
 const SERVER = join(ROOT, 'test/fixtures/procs/http-server.py');
 const USERS = ['kaiser-t1', 'kaiser-t2'] as const;
 
 afterEach(() => cleanupProcesses());
-
-function ensureUser(name: string): {uid: number; gid: number} {
-  try {
-    execFileSync('id', ['-u', name], {stdio: 'ignore'});
-  } catch {
-    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
-  }
-  return {uid: Number(execFileSync('id', ['-u', name], {encoding: 'utf8'})), gid: Number(execFileSync('id', ['-g', name], {encoding: 'utf8'}))};
-}
 
 /** A directory the test users can enter (mkdtemp makes it 0700). */
 function vassalDir(): string {
   const dir = tempDir();
   chmodSync(dir, 0o755);
   return dir;
-}
-
-/** Writes a vassal file owned by `owner`, chown'ed before it appears under its name. */
-function publishAs(dir: string, name: string, text: string, owner: {uid: number; gid: number}): void {
-  const tmp = join(dir, `.${name}.tmp`);
-  writeFileSync(tmp, text);
-  chownSync(tmp, owner.uid, owner.gid);
-  renameSync(tmp, join(dir, name));
 }
 
 function idsOf(pid: number): {uid: number; gid: number; groups: string} {
