@@ -1,6 +1,7 @@
 import {appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {createLogger} from '../../src/log/logger.js';
+import {captureLogger} from '../helpers/capture-logger.js';
 import {DirectoryMonitor, parseVassalSource} from '../../src/emperor/monitor.js';
 import {realSystem} from '../../src/system/real-system.js';
 import {tempDir, waitFor} from '../helpers/processes.js';
@@ -60,6 +61,26 @@ describe('DirectoryMonitor', () => {
       }
     });
   }
+
+  it('ignores a vassal file whose name has control characters and says so once, escaped (issue 14: it forged log lines)', async () => {
+    const dir = tempDir();
+    const capture = captureLogger();
+    const events: string[] = [];
+    const monitor = new DirectoryMonitor(
+      {dir, sys: realSystem(), settleMs: 15, rescanMs: 0, log: capture.log},
+      {onPresent: async (name) => void events.push(`present ${name}`), onAbsent: () => undefined, onDefaults: async () => undefined},
+    );
+    writeFileSync(join(dir, 'inj\nFORGED-EMPEROR-LINE vassal bob.toml died\n\u001b[2Kz.toml'), 'exec = "x"\n');
+    writeFileSync(join(dir, 'ok.toml'), 'exec = "x"\n');
+    await monitor.start();
+    await monitor.rescan();
+    await monitor.close();
+    expect([...new Set(events)]).toEqual(['present ok.toml']); // a rescan reports every file again
+    const said = capture.lines.map((line) => String(line['uwsgi'] ?? line['message']));
+    const ignoring = said.filter((line) => line.includes('ignoring'));
+    expect(ignoring).toEqual([expect.stringContaining('ignoring inj\\x0aFORGED-EMPEROR-LINE vassal bob.toml died\\x0a\\x1b[2Kz.toml in')]);
+    expect(said.some((line) => line.includes('\n') || line.includes('\u001b'))).toBe(false);
+  });
 
   it('with a glob, reports only the vassal files whose names match it (uWSGI glob monitor)', async () => {
     const dir = tempDir();
