@@ -1,27 +1,12 @@
 /** The emperor's front router (--emperor-http): requests go to the vassal whose domain matches Host, waking on-demand ones. */
 import {afterEach, describe, expect, it} from '@jest/globals';
-import {request} from 'node:http';
 import {join} from 'node:path';
-import {PYTHON, ROOT, cleanupProcesses, freePort, startKaiser, tempDir, waitFor, publish} from '../helpers/processes.js';
+import {PYTHON, ROOT, cleanupProcesses, freePort, getAsHost, startKaiser, tempDir, waitFor, publish} from '../helpers/processes.js';
 
 const HELLO = join(ROOT, 'test/fixtures/apps/hello.py');
 const SERVER = join(ROOT, 'test/fixtures/procs/http-server.py');
 
 afterEach(cleanupProcesses);
-
-
-function get(port: number, host: string): Promise<{status: number; body: string}> {
-  return new Promise((resolve, reject) => {
-    const req = request({host: '127.0.0.1', port, path: '/', headers: {host}, agent: false}, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({status: res.statusCode ?? 0, body}));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('front router', () => {
   it('routes by Host, wakes an on-demand vassal, answers 404 for unknown hosts, and follows file changes', async () => {
@@ -33,13 +18,13 @@ describe('front router', () => {
     await k.waitForLine('HTTP router on');
     await k.waitForLine('vassal cmd.toml is ready');
     // Routes reach the router processes over their pipe just after the vassal is ready: wait for the route itself.
-    await waitFor(async () => (await get(front, 'cmd.example.test')).status === 200, 10_000, 'cmd route');
-    expect(await get(front, 'cmd.example.test')).toEqual({status: 200, body: 'cmd'});
-    expect((await get(front, 'x.cmd.example.test:8080')).body).toBe('cmd');
-    expect(await get(front, 'app.example.test')).toEqual({status: 200, body: 'Hello World'});
-    const unknown = await get(front, 'nope.example.test');
+    await waitFor(async () => (await getAsHost(front, 'cmd.example.test')).status === 200, 10_000, 'cmd route');
+    expect(await getAsHost(front, 'cmd.example.test')).toEqual({status: 200, body: 'cmd'});
+    expect((await getAsHost(front, 'x.cmd.example.test:8080')).body).toBe('cmd');
+    expect(await getAsHost(front, 'app.example.test')).toEqual({status: 200, body: 'Hello World'});
+    const unknown = await getAsHost(front, 'nope.example.test');
     expect(unknown.status).toBe(404);
     publish(dir, 'later.toml', `exec = ["${PYTHON}", "${SERVER}", "${later}"]\nready = "tcp://127.0.0.1:${later}"\nenv = { VERSION = "later" }\ndomain = "later.example.test"\n`);
-    await waitFor(async () => (await get(front, 'later.example.test')).body === 'later', 10_000, 'new route');
+    await waitFor(async () => (await getAsHost(front, 'later.example.test')).body === 'later', 10_000, 'new route');
   });
 });

@@ -7,33 +7,22 @@
  */
 import {afterEach, beforeAll, describe, expect, it} from '@jest/globals';
 import {chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync} from 'node:fs';
-import {request} from 'node:http';
 import {join} from 'node:path';
 import {claimsFilePath} from '../../src/router/domain-claims-file.js';
-import {PYTHON, ROOT, cleanupProcesses, freePort, startKaiser, tempDir, waitFor, type Started} from '../helpers/processes.js';
+import {PYTHON, ROOT, cleanupProcesses, freePort, getAsHost, startKaiser, tempDir, waitFor, type Started} from '../helpers/processes.js';
 import {IS_ROOT, ensureUser, publishAs, type User} from '../helpers/users.js';
 
 const SERVER = join(ROOT, 'test/fixtures/procs/http-server.py');
 
 afterEach(() => cleanupProcesses());
 
-function get(port: number, host: string): Promise<{status: number; body: string}> {
-  return new Promise((resolve, reject) => {
-    const req = request({host: '127.0.0.1', port, path: '/', headers: {host}, agent: false}, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({status: res.statusCode ?? 0, body}));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** The body of one answer, or '' when the connection fails (a vassal not listening yet). */
+const bodyOf = (port: number, host: string) => getAsHost(port, host).then((res) => res.body, () => '');
 
 /** Answers of `count` requests for `host` through the router. */
 async function answers(port: number, host: string, count = 6): Promise<string[]> {
   const out: string[] = [];
-  for (let i = 0; i < count; i++) out.push((await get(port, host)).body);
+  for (let i = 0; i < count; i++) out.push((await getAsHost(port, host)).body);
   return out;
 }
 
@@ -75,11 +64,11 @@ suite(title, () => {
     let e = startKaiser(args);
     await e.waitForLine('HTTP router on', 15_000);
     publishAs(vassals, 'zz-alice.toml', shop(pa, 'alice', 'shop.test'), alice);
-    await waitFor(async () => (await get(front, 'shop.test')).body === 'alice', 15_000, "alice's vassal serving shop.test");
+    await waitFor(async () => (await bodyOf(front, 'shop.test')) === 'alice', 15_000, "alice's vassal serving shop.test");
     // bob's file sorts first and names alice's domain: refused while alice holds it.
     publishAs(vassals, 'aa-bob.toml', shop(pb, 'bob', 'shop.test'), bob);
     await e.waitForLine(/domain shop\.test of aa-bob\.toml is already served by zz-alice\.toml/, 15_000);
-    await waitFor(async () => (await get(pb, 'anything')).body === 'bob', 15_000, "bob's vassal serving on its own port");
+    await waitFor(async () => (await bodyOf(pb, 'anything')) === 'bob', 15_000, "bob's vassal serving on its own port");
     expect(await answers(front, 'shop.test')).toEqual(Array(6).fill('alice'));
 
     // The claim is on disk: root's, 0600, naming alice's uid and file.
@@ -96,8 +85,8 @@ suite(title, () => {
     e = startKaiser(args);
     await e.waitForLine('HTTP router on', 15_000);
     await e.waitForLine(/domain shop\.test of aa-bob\.toml is already served by zz-alice\.toml/, 15_000);
-    await waitFor(async () => (await get(front, 'shop.test')).body === 'alice', 15_000, "alice's vassal serving shop.test again");
-    await waitFor(async () => (await get(pb, 'anything').catch(() => ({body: ''}))).body === 'bob', 15_000, "bob's vassal serving again");
+    await waitFor(async () => (await bodyOf(front, 'shop.test')) === 'alice', 15_000, "alice's vassal serving shop.test again");
+    await waitFor(async () => (await bodyOf(pb, 'anything')) === 'bob', 15_000, "bob's vassal serving again");
     expect(await answers(front, 'shop.test')).toEqual(Array(6).fill('alice'));
     expect(e.output()).not.toMatch(/domain shop\.test of zz-alice\.toml/);
     await stop(e);
@@ -117,7 +106,7 @@ suite(title, () => {
       '--emperor-state-dir', state, '--control', join(root, 'control.sock')]);
     await e.waitForLine(new RegExp(`KAISER_STATE_FILE_INVALID state file ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ignored: it belongs to uid ${bob.uid}, not to the emperor \\(uid 0\\)`), 15_000);
     await e.waitForLine(/domain shop\.test of zz-bob\.toml is already served by aa-alice\.toml/, 15_000);
-    await waitFor(async () => (await get(front, 'shop.test')).body === 'alice', 15_000, "alice's vassal serving shop.test");
+    await waitFor(async () => (await bodyOf(front, 'shop.test')) === 'alice', 15_000, "alice's vassal serving shop.test");
     // The emperor's own file replaces the planted one.
     await waitFor(() => statSync(file).uid === 0, 5_000, 'the claims file rewritten by the emperor');
     expect((JSON.parse(readFileSync(file, 'utf8')) as {claims: Record<string, {uid: number}>}).claims['shop.test']?.uid).toBe(alice.uid);

@@ -4,6 +4,7 @@
  */
 import {spawn, type ChildProcess} from 'node:child_process';
 import {mkdtempSync, rmSync, readFileSync, readdirSync, renameSync, writeFileSync} from 'node:fs';
+import {request} from 'node:http';
 import {createServer, connect} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join, resolve} from 'node:path';
@@ -158,6 +159,20 @@ export async function httpGet(port: number, path = '/', timeoutMs = 2000): Promi
   } catch {
     return undefined;
   }
+}
+
+/** One GET of `/` with this Host header (fetch cannot set Host): the front router's answer; rejects if it fails. */
+export function getAsHost(port: number, host: string): Promise<{status: number; body: string}> {
+  return new Promise((resolveGet, reject) => {
+    const req = request({host: '127.0.0.1', port, path: '/', headers: {host}, agent: false}, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolveGet({status: res.statusCode ?? 0, body}));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** Waits for the first 200 on port. */
