@@ -87,9 +87,25 @@ export function startProcess(file: string, args: string[], options: {cwd?: strin
   return s;
 }
 
+const stateDirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of stateDirs) rmSync(dir, {recursive: true, force: true});
+});
+
+/**
+ * A tyrant emperor keeps state (its domain claims) in /var/lib/kaiser by default when root: a test's emperor gets a
+ * temporary state directory instead (unless the test names one), so tests leave nothing behind on the machine.
+ */
+function withTestStateDir(args: string[]): string[] {
+  if (!args.includes('--emperor-tyrant') || args.includes('--emperor-state-dir')) return args;
+  const dir = mkdtempSync(join(tmpdir(), 'kaiser-state-'));
+  stateDirs.push(dir);
+  return [...args, '--emperor-state-dir', dir];
+}
+
 /** Starts `node bin/kaiser.js ARGS`. */
 export function startKaiser(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv} = {}): Started {
-  return startProcess(process.execPath, [KAISER_BIN, ...args], options);
+  return startProcess(process.execPath, [KAISER_BIN, ...withTestStateDir(args)], options);
 }
 
 /** Rejects with a message naming what was awaited if `promise` has not settled within `ms`. */
