@@ -30,7 +30,7 @@ class Conn:
     """A client connection of a core: what it has sent and not yet used, and the request being received."""
 
     __slots__ = ('sock', 'fd', 'buf', 'remote', 'rport', 'lfd', 'http', 'last', 'read_error', 'started',
-                 'receiving', 'lingering', 'lingered')
+                 'receiving', 'lingering', 'lingered', 'polled')
 
     def __init__(self, sock, addr, listener):
         self.sock = sock
@@ -50,6 +50,7 @@ class Conn:
         self.receiving = None    # Receiving: a request whose head is read and whose body is still arriving
         self.lingering = None    # closing: half-closed at this monotonic deadline, draining what the client still sends
         self.lingered = 0        # bytes drained while lingering
+        self.polled = False      # registered with the core's epoll (core.accept reads a new connection first)
 
 
 class Receiving:

@@ -16,7 +16,7 @@ from . import log
 
 class Listener:
     __slots__ = ('sock', 'fd', 'proto', 'addr', 'name', 'unix_path', 'family', 'server_name', 'server_port',
-                 'backlog', 'keepalive')
+                 'backlog', 'keepalive', 'nodelay')
 
     def __init__(self, sock, proto, addr, name, unix_path, server_name, server_port, backlog):
         self.sock = sock
@@ -30,6 +30,15 @@ class Listener:
         self.server_port = server_port
         self.backlog = backlog
         self.keepalive = False      # so-keepalive: SO_KEEPALIVE on each accepted TCP connection (set by bind_all)
+        # TCP_NODELAY set once on the listener: Linux copies it into every connection accept() returns, which saves
+        # a setsockopt() per connection (and a GIL hand-over per connection in a threaded worker).
+        self.nodelay = False
+        if self.family != socket.AF_UNIX:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.nodelay = True
+            except OSError:
+                pass
 
     def key(self):
         return (self.proto, self.addr)
@@ -55,13 +64,15 @@ class Listener:
         return self.client(fd), addr
 
     def client(self, fd):
-        """The connection socket of `fd`, just accepted on this listener: non-blocking, TCP_NODELAY on TCP (and
-        SO_KEEPALIVE with so-keepalive, as uWSGI sets it on accepted connections)."""
+        """The connection socket of `fd`, just accepted on this listener: non-blocking, TCP_NODELAY on TCP (inherited
+        from the listener where it could be set there), and SO_KEEPALIVE with so-keepalive, as uWSGI sets it on
+        accepted connections."""
         sock = socket.socket(self.family, socket.SOCK_STREAM, 0, fd)
         sock.setblocking(False)
-        if self.family != socket.AF_UNIX:
+        if self.family != socket.AF_UNIX and (self.keepalive or not self.nodelay):
             try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if not self.nodelay:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if self.keepalive:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             except OSError:

@@ -12,6 +12,13 @@ _HEX = '0123456789abcdefABCDEF'
 
 def decode_path(raw):
     """uWSGI's `http_url_decode` of the path part of a request target (a latin-1 str)."""
+    if raw[:1] == '/' and '%' not in raw and '#' not in raw and '/.' not in raw and '//' not in raw:
+        return raw      # nothing to decode, resolve or collapse: the common case, without the walk
+    return _walk(raw)
+
+
+def _walk(raw):
+    """decode_path, one character at a time."""
     out = []
     state = 'zero'
     hexa = ''

@@ -28,25 +28,26 @@ def datasize(buf):
 
 def parse_vars(buf, end):
     """Vars block of a complete packet -> dict of str (latin-1) values."""
+    # One decode of the whole block (latin-1 maps byte i to character i, so positions agree), then str slices: a
+    # decode per key and value cost more than the rest of the parse.
+    text = buf[:end].decode('latin-1')
     out = {}
     pos = 4
     while pos < end:
         if pos + 2 > end:
             raise PacketError('truncated key length')
         kl = buf[pos] | (buf[pos + 1] << 8)
-        pos += 2
-        key = buf[pos:pos + kl]
-        pos += kl
+        pos += 2 + kl
         if pos + 2 > end:
             raise PacketError('truncated value length')
+        key = text[pos - kl:pos]
         vl = buf[pos] | (buf[pos + 1] << 8)
         pos += 2
         if pos + vl > end:
             raise PacketError('truncated value')
-        skey = key.decode('latin-1')
-        if skey == 'CONTENT_LENGTH' and skey in out:
+        if key == 'CONTENT_LENGTH' and key in out:
             raise PacketError('repeated CONTENT_LENGTH')
-        out[skey] = buf[pos:pos + vl].decode('latin-1')
+        out[key] = text[pos:pos + vl]
         pos += vl
     return out
 

@@ -15,6 +15,7 @@ from .http import response_head, LAST_CHUNK
 from .offload import ACTIVE as ACTIVE_OFFLOADER, MIN_BYTES as OFFLOAD_MIN_BYTES
 
 NO_BODY = ('1', '204', '304')
+MERGE_MAX = 65536     # a first body block up to this size is sent in one piece with the response head
 
 # What a write to a gone client does, set once per worker from its config by `configure` (uWSGI's names):
 LOG_WRITE_ERRORS = [True]     # log one line per request whose client went away (off: ignore-write-errors)
@@ -197,18 +198,27 @@ class Exchange:
                 data = bytes(data)
             else:
                 raise TypeError('response data must be bytes, got %s' % type(data).__name__)
+        head = b''
         if not self.sent:
             if self.head_only:
                 self.counted += len(data)
                 return
-            self._send(self.head(None))
+            head = self.head(None)
         if self.no_body or not data:
+            if head:
+                self._send(head)
             return
-        self.body_bytes += len(data)
+        n = len(data)
+        self.body_bytes += n
+        # The head goes out with the first body bytes, in one send: one segment, one wake-up of the client (a
+        # front proxy reads the whole response at once) instead of two. A large first block is not copied for that.
+        if head and n > MERGE_MAX:
+            self._send(head)
+            head = b''
         if self.chunked:
-            self._send(b'%x\r\n%s\r\n' % (len(data), data))
+            self._send(b'%s%x\r\n%s\r\n' % (head, n, data))
         else:
-            self._send(data)
+            self._send(head + data if head else data)
 
     def finish(self):
         if not self.sent:

@@ -1,11 +1,14 @@
 """core: one request core answering raw bytes on a real socket: keep-alive, pipelining, bodies, rejects, uwsgi."""
+import socket
 import time
 import unittest
+from unittest import mock
 
 import support
 from support import CoreHarness, echo_app, hello_app
 from _kaiser import uwsgi_proto
-from _kaiser.core import STOP_GRACE
+from _kaiser import sockets
+from _kaiser.core import ACCEPT_BATCH, STOP_GRACE, Core
 from _kaiser.serving import template
 
 
@@ -114,6 +117,79 @@ class Environ(unittest.TestCase):
         self.assertTrue(h.is_open())
         h.core.sweep(h.core.stop_time + STOP_GRACE)
         self.assertFalse(h.is_open())
+
+
+
+class RecordingEpoll:
+    """The core's epoll, recording which fds were registered (a C epoll object's methods cannot be patched)."""
+
+    def __init__(self, ep):
+        self.ep = ep
+        self.registered = []
+
+    def register(self, fd, events):
+        self.registered.append(fd)
+        self.ep.register(fd, events)
+
+    def __getattr__(self, name):
+        return getattr(self.ep, name)
+
+
+class Accepting(unittest.TestCase):
+    """A core on a real uwsgi listener: what a connection costs between accept() and close()."""
+
+    def setUp(self):
+        with mock.patch.object(support._log, 'log', lambda msg: None):
+            [self.l], _ = sockets.bind_all([('uwsgi', '127.0.0.1:0')], support.make_config())
+        self.addCleanup(self.l.close)
+        worker = support.FakeWorker(self, hello_app, 'uwsgi', disable_logging=True)
+        worker.listeners = [self.l]
+        self.core = Core(worker, 0)
+        self.addCleanup(self.core.ep.close)
+        self.core.ep = RecordingEpoll(self.core.ep)
+
+    def client(self, send=True):
+        c = socket.create_connection(('127.0.0.1', int(self.l.server_port)), timeout=2)
+        self.addCleanup(c.close)
+        if send:
+            c.sendall(uwsgi_proto.build({'REQUEST_METHOD': 'GET', 'REQUEST_URI': '/', 'SERVER_PROTOCOL': 'HTTP/1.1'}))
+        return c
+
+    @staticmethod
+    def answer(c):
+        data = b''
+        while True:
+            d = c.recv(65536)
+            if not d:
+                return data
+            data += d
+
+    def test_a_request_sent_with_the_connection_is_served_at_once_without_joining_epoll(self):
+        c = self.client()
+        self.core.accept_batch(self.l)
+        self.assertTrue(self.answer(c).startswith(b'HTTP/1.1 200 OK'))
+        self.assertEqual(self.core.ep.registered, [])
+        self.assertEqual(self.core.conns, {})
+
+    def test_a_connection_whose_request_is_not_there_yet_waits_in_epoll(self):
+        c = self.client(send=False)
+        self.core.accept_batch(self.l)
+        [conn] = self.core.conns.values()
+        self.assertEqual(self.core.ep.registered, [conn.fd])
+        c.sendall(uwsgi_proto.build({'REQUEST_METHOD': 'GET', 'REQUEST_URI': '/', 'SERVER_PROTOCOL': 'HTTP/1.1'}))
+        self.assertEqual(self.core.ep.poll(2), [(conn.fd, 1)])
+        self.core.readable(conn)
+        self.assertTrue(self.answer(c).startswith(b'HTTP/1.1 200 OK'))
+        self.assertEqual(self.core.conns, {})
+
+    def test_connections_queued_together_are_served_in_one_turn_up_to_the_batch(self):
+        clients = [self.client() for _ in range(ACCEPT_BATCH + 1)]
+        self.core.accept_batch(self.l)
+        for c in clients[:ACCEPT_BATCH]:
+            self.assertTrue(self.answer(c).startswith(b'HTTP/1.1 200 OK'))
+        self.assertEqual(self.core.requests, ACCEPT_BATCH)
+        self.core.accept_batch(self.l)
+        self.assertTrue(self.answer(clients[-1]).startswith(b'HTTP/1.1 200 OK'))
 
 
 if __name__ == '__main__':

@@ -130,6 +130,15 @@ class Accepting(unittest.TestCase):
             self.addCleanup(sock.close)
             self.assertEqual(bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)), flag)
 
+    def test_a_tcp_listener_carries_no_delay_so_connections_inherit_it_without_a_setsockopt_each(self):
+        self.assertTrue(self.l.nodelay)
+        self.assertEqual(self.l.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1)
+        peer = socket.create_connection(('127.0.0.1', int(self.l.server_port)))
+        self.addCleanup(peer.close)
+        sock, _ = self.l.accept_client()
+        self.addCleanup(sock.close)
+        self.assertEqual(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1)
+
     def test_a_parked_listener_keeps_its_fd_number_but_accepts_nothing(self):
         fd = self.l.fd
         sockets.park([self.l])

@@ -3,7 +3,7 @@ test/server/uwsgi-environ.int.test.ts)."""
 import unittest
 
 import support  # noqa: F401
-from _kaiser.uwsgi_environ import decode_path, url_scheme
+from _kaiser.uwsgi_environ import _walk, decode_path, url_scheme
 
 
 class DecodePath(unittest.TestCase):
@@ -25,6 +25,15 @@ class DecodePath(unittest.TestCase):
 
     def test_drops_the_fragment(self):
         self.assertEqual(decode_path('/a#frag'), '/a')
+
+
+    def test_a_path_with_nothing_to_decode_comes_back_as_the_walk_would_give_it(self):
+        # decode_path skips the character walk for paths without %, #, /. or //: both must agree on every input.
+        import random
+        rnd = random.Random(15)
+        for _ in range(20000):
+            raw = ''.join(rnd.choice('/.%#a2F') for _ in range(rnd.randint(1, 9)))
+            self.assertEqual(decode_path(raw), _walk(raw), raw)
 
 
 class UrlScheme(unittest.TestCase):

@@ -2,6 +2,7 @@
 import os
 import tempfile
 import unittest
+from unittest import mock
 
 import support
 from support import CoreHarness
@@ -49,6 +50,29 @@ class Framing(unittest.TestCase):
     def test_the_apps_own_content_length_is_kept(self):
         _, res = serve(self, lambda e, s: (s('200 OK', [('Content-Length', '2')]), [b'ok'])[1])
         self.assertEqual(res, b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+
+    def test_the_head_goes_out_with_the_first_body_block_in_one_send(self):
+        class Body:
+            # not a list: the block-by-block path, as Flask's and Django's responses take it
+            def __iter__(self):
+                yield b''
+                yield b'{"hello": "x"}'
+
+        sent = []
+        real = wsgi.send_all
+        with mock.patch.object(wsgi, 'send_all', lambda sock, data: (sent.append(bytes(data)), real(sock, data))):
+            _, res = serve(self, lambda e, s: (s('200 OK', [('Content-Length', '14')]), Body())[1])
+        self.assertEqual(sent, [b'HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n{"hello": "x"}'])
+        self.assertEqual(res, sent[0])
+
+    def test_a_large_first_block_is_not_copied_to_join_the_head(self):
+        big = b'x' * (wsgi.MERGE_MAX + 1)
+        sent = []
+        real = wsgi.send_all
+        with mock.patch.object(wsgi, 'send_all', lambda sock, data: (sent.append(len(data)), real(sock, data))):
+            h = CoreHarness(self, lambda e, s: (s('200 OK', [('Content-Length', str(len(big)))]), iter([big]))[1])
+            h.send(b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+        self.assertEqual(sent[1:], [len(big)])
 
     def test_write_sends_the_head_first(self):
         def app(env, start_response):
