@@ -28,6 +28,7 @@ import time  # noqa: E402
 
 from _kaiser import cheaper as _cheaper  # noqa: E402
 from _kaiser import config as _config  # noqa: E402
+from _kaiser import heap  # noqa: E402
 from _kaiser import log  # noqa: E402
 from _kaiser import minijson  # noqa: E402
 from _kaiser import procname  # noqa: E402
@@ -45,8 +46,6 @@ from _kaiser.pool import WorkerPool  # noqa: E402
 from _kaiser.reload import Reloader  # noqa: E402
 from _kaiser.version import VERSION  # noqa: E402
 from _kaiser.worker_proc import Generation  # noqa: E402
-# imported here so forked workers share these pages with the master
-from _kaiser import worker as _worker, loader as _loader  # noqa: E402,F401
 
 EXIT_NEED_APP = 22
 HARAKIRI_TICK_S = 0.5        # how often harakiri is checked
@@ -115,12 +114,15 @@ class Master:
             self.emperor.spawned()
         log.log('spawned uWSGI master process (pid: %d)' % os.getpid())
         self.gen = Generation(cfg, self.listeners)
-        if not cfg.get('asgi'):
-            # imported before the fork so WSGI workers share these pages; an ASGI master leaves them out (asgi/ has
-            # its own request loop, and every page the master holds counts in a 1-worker vassal's memory)
-            from _kaiser import core as _core, wsgi as _wsgi  # noqa: F401
+        if not cfg.get('asgi') and self.gen.kind is None:
+            # imported before the fork so forked WSGI (and CGI, PHP) workers share these pages. An ASGI master leaves
+            # them out (asgi/ has its own request loop, and importing the app copies most inherited pages into the
+            # worker anyway), and so does the master of exec'd workers (Perl, Ruby, Lua, Node), which never runs
+            # them: every page the master holds counts whole in a 1-worker vassal's memory.
+            from _kaiser import core as _core, loader as _loader, worker as _worker, wsgi as _wsgi  # noqa: F401
         gc.collect()
         gc.freeze()
+        heap.trim()
         if cfg.get('cheap'):
             self.on_started()               # nothing to wait for: the first connection spawns the workers
             self.cheap_mode.start_cheap()

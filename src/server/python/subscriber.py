@@ -13,7 +13,7 @@ The announced address is the instance's first socket: a uwsgi `socket` as uWSGI 
 `proto = http` so that the router speaks HTTP to it. Sending never blocks or raises: a subscription server that is
 down loses a datagram, and the next period tries again.
 """
-import socket
+import _socket as socket     # the C module: the stdlib `socket` adds enum, selectors… to the master
 import struct
 
 from _kaiser import log

@@ -11,6 +11,7 @@ import os
 import sys
 import time
 
+from . import heap
 from . import log
 from . import loader
 from . import procname
@@ -120,6 +121,7 @@ class Worker:
             import traceback
             tb = traceback.format_exc()
             self.fail_load(tb if not isinstance(e, loader.LoadError) else str(e), tb)
+        heap.trim()     # what loading the app freed (the .pyc files it read…) leaves this worker's private memory
         if cfg.get('asgi'):
             from .asgi.server import serve
             serve(self, self.app, t0)   # the ASGI worker's event loop; never returns

@@ -94,3 +94,24 @@ class Timing(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class Imports(unittest.TestCase):
+    """What the master holds counts whole in a 1-worker vassal's memory (issues 17 and 19): modules only workers,
+    the ASGI loop or a rarely used option need stay out of its import."""
+
+    def test_importing_the_master_loads_no_worker_module_and_no_heavy_stdlib_module(self):
+        code = ('import sys; sys.path.insert(0, %r); import _kaiser_bootstrap; import _kaiser.master; '
+                'print(" ".join(sorted(sys.modules)))' % support.PY_DIR)
+        loaded = set(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                                    check=True).stdout.split())
+        self.assertIn('_kaiser.pool', loaded)
+        for name in ('_kaiser.worker', '_kaiser.loader', '_kaiser.core', '_kaiser.wsgi', '_kaiser.asgi', 're',
+                     'socket', 'enum', 'threading', 'json', 'asyncio', 'email'):
+            self.assertNotIn(name, loaded)
+
+
+class Heap(unittest.TestCase):
+    def test_trim_asks_glibc_to_return_the_free_heap(self):
+        from _kaiser import heap
+        self.assertTrue(heap.trim())
