@@ -82,7 +82,9 @@ class Core:
                 if c is not None:
                     self.readable(c)
                 elif fd in lfds:
-                    self.accept_batch(lfds[fd])
+                    # a batch only when nothing else of this core is ready: a client already connected never waits
+                    # behind a run of new connections
+                    self.accept_batch(lfds[fd], ACCEPT_BATCH if len(events) == 1 else 1)
                 elif fd == w.wake_r:
                     if not self.stopping:
                         self.begin_stop()
@@ -135,11 +137,10 @@ class Core:
             elif now - c.last > self.timeouts.get(c.lfd, self.timeout):
                 self.close(c)
 
-    def accept_batch(self, l):
+    def accept_batch(self, l, batch=ACCEPT_BATCH):
         """A listener is readable: takes its pending connections, each read and served at once (accept), up to
-        ACCEPT_BATCH, so the other fds of this wake-up wait little. Under load that is one epoll_wait() per batch
-        instead of one per connection."""
-        for _ in range(ACCEPT_BATCH):
+        `batch`. Under load that is one epoll_wait() per batch instead of one per connection."""
+        for _ in range(batch):
             if self.stopping or not self.accept(l, read_now=True):
                 return
 
