@@ -9,7 +9,8 @@ runs. Then PSS per vassal: the sum of Pss (smaps_rollup) over the vassal's maste
 php-cgi), after the load. PHP also runs behind nginx + php-fpm (pm = static, 2 children), measured the same way
 (PSS: nginx's processes + php-fpm's).
 
-BENCH_PROCESSES sets `processes` for both servers (default 2). BENCH_KAISER_INI adds lines to kaiser's vassals only (e.g. `lazy-apps = true`: one exec'd runtime per worker instead of
+BENCH_PROCESSES sets `processes` for both servers (default 2). BENCH_PARTS="pss" measures PSS only (after 20 requests
+per vassal instead of the wrk runs; default "throughput pss"). BENCH_KAISER_INI adds lines to kaiser's vassals only (e.g. `lazy-apps = true`: one exec'd runtime per worker instead of
 a zygote per generation that forks them, to compare the two in the same run set-up).
 
 Prints one `figure:` line per language and path and writes nothing else. Run under the bench lock:
@@ -32,6 +33,7 @@ KAISER = ['node', os.path.join(ROOT, 'bin', 'kaiser.js')]
 UWSGI = '/usr/bin/uwsgi'
 DURATION = os.environ.get('BENCH_DURATION', '5s')
 PROCESSES = int(os.environ.get('BENCH_PROCESSES', '2'))
+PARTS = os.environ.get('BENCH_PARTS', 'throughput pss').split()
 
 # language: (plugin, modifier1, app lines (relative to the fixture dir), hello path, echo path)
 LANGS = {
@@ -199,7 +201,11 @@ def main():
         if lang == 'php' and fpm and wait_answer(fpm_port, 'nginx + php-fpm'):
             ports[(lang, 'nginx+php-fpm')] = fpm_port
             peers.append('nginx+php-fpm')
-        for name, path, body in (('hello', hello, None), ('echo', echo, post)):
+        if 'throughput' not in PARTS:
+            for side in peers:
+                for _ in range(20):
+                    answers(ports[(lang, side)], hello)
+        for name, path, body in (('hello', hello, None), ('echo', echo, post)) if 'throughput' in PARTS else ():
             runs = {s: [] for s in peers}
             order = [s for s in peers if s != 'kaiser'] + ['kaiser', 'kaiser'] + [s for s in peers if s != 'kaiser']
             for side in order:
