@@ -11,6 +11,7 @@ def trim():
     """malloc_trim(0): hands the heap's free pages back to the kernel. True when it could be asked."""
     try:
         import ctypes
-        return bool(ctypes.CDLL(None).malloc_trim(0)) or True
+        ctypes.CDLL(None).malloc_trim(0)
     except (ImportError, OSError, AttributeError):
         return False
+    return True
