@@ -15,7 +15,7 @@ import time
 from . import log
 from . import request_log
 from . import serving
-from .client_io import send_all
+from .client_io import DONTWAIT, send_all
 
 EPOLLIN = select.EPOLLIN
 EXCL = getattr(select, 'EPOLLEXCLUSIVE', 0)
@@ -150,7 +150,7 @@ class Core:
         at once, and the connection joins the epoll set only if it is still open after that: a uwsgi connection from
         nginx, or an HTTP one with `Connection: close`, usually never does (no epoll_ctl, no wake-up for it)."""
         try:
-            accepted = l.accept_client()
+            accepted = l.accept_client(nonblocking=False)    # every recv/send of a core is MSG_DONTWAIT
         except OSError as e:
             if e.errno not in RETIRED_LISTENER:
                 log.log('accept() failed on %s: %s' % (l.name, e))
@@ -203,7 +203,7 @@ class Core:
     # ── requests ──────────────────────────────────────────────────────────────────────────────
     def readable(self, c):
         try:
-            data = c.sock.recv(65536)
+            data = c.sock.recv(65536, DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:

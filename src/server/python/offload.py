@@ -146,7 +146,9 @@ class Offloader:
     def sendfile(self, sock_fd, file_fd, offset, count):
         """Sends `count` bytes of `file_fd` from `offset` to the connection `sock_fd` and closes it; both fds stay the
         caller's (they are duplicated)."""
-        job = Job(socket.socket(fileno=os.dup(sock_fd)), os.dup(file_fd), offset, count)
+        sock = socket.socket(fileno=os.dup(sock_fd))
+        sock.setblocking(False)     # a request core keeps its connections in blocking mode (it uses MSG_DONTWAIT)
+        job = Job(sock, os.dup(file_fd), offset, count)
         lane = self.lanes[self.next % len(self.lanes)]
         self.next += 1
         lane.give(job)

@@ -48,6 +48,22 @@ class ClientIO(unittest.TestCase):
         self.assertEqual(self.client.recv(10), b'23456')
 
 
+class ClientIOOnABlockingSocket(ClientIO):
+    """The same on a socket in blocking mode, as a request core keeps what accept() gives: MSG_DONTWAIT makes every
+    recv and send non-blocking all the same."""
+
+    def setUp(self):
+        super().setUp()
+        self.server.setblocking(True)
+
+    def test_sendfile_all_leaves_the_socket_non_blocking(self):
+        with tempfile.TemporaryFile() as f:
+            f.write(b'0123456789')
+            f.flush()
+            client_io.sendfile_all(self.server, f.fileno(), 0, 10)
+        self.assertFalse(self.server.getblocking())
+
+
 def _read_exactly(sock, n):
     out = []
     while n:

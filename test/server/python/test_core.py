@@ -176,6 +176,7 @@ class Accepting(unittest.TestCase):
         self.core.accept_batch(self.l)
         [conn] = self.core.conns.values()
         self.assertEqual(self.core.ep.registered, [conn.fd])
+        self.assertTrue(conn.sock.getblocking())     # no ioctl per connection: its I/O is MSG_DONTWAIT
         c.sendall(uwsgi_proto.build({'REQUEST_METHOD': 'GET', 'REQUEST_URI': '/', 'SERVER_PROTOCOL': 'HTTP/1.1'}))
         self.assertEqual(self.core.ep.poll(2), [(conn.fd, 1)])
         self.core.readable(conn)

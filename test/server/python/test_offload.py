@@ -48,6 +48,17 @@ class Lanes(unittest.TestCase):
         off.drain(10)
         self.assertFalse(off.lanes[0].busy())
 
+    def test_a_connection_in_blocking_mode_never_blocks_the_lane(self):
+        # request cores keep their connections in blocking mode (client_io: MSG_DONTWAIT); the lane must not block in
+        # sendfile() on a client that stopped reading
+        off = offload.Offloader(1, 0.2)
+        server, client = self.pair()
+        server.setblocking(True)
+        off.sendfile(server.fileno(), self.file.fileno(), 0, len(self.data))
+        server.close()
+        off.drain(10)
+        self.assertFalse(off.lanes[0].busy())
+
     def test_start_only_with_the_option(self):
         self.assertIsNone(offload.start({'offload-threads': 0}))
         self.assertIsNotNone(offload.start({'offload-threads': 1, 'socket-timeout': 1}))
