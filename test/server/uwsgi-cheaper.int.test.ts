@@ -1,11 +1,13 @@
 /**
  * Adaptive workers (issue 15) with real processes, the same options under kaiser and under real uWSGI 2.0: a
  * `cheaper` server (spare, the default algorithm) grows under concurrent slow requests and shrinks back to `cheaper`
- * once they stop, and its stats show the cheaped ids as uWSGI does (`"status": "cheap"`, `"pid": 0`); `cheap` starts
+ * once they stop, and its stats show the cheaped ids as uWSGI does (`"status": "cheap"`, `"pid": 0`); `backlog` grows
+ * while connections wait in the listen queue; `manual` follows the master FIFO's `+` and `-`; `cheap` starts
  * no worker until the first connection; `idle` puts the workers of a vassal in cheap mode and a request brings them
  * back. Everything waits on a stats change with a deadline. The uWSGI halves are skipped where uWSGI is not installed.
  */
 import {afterAll, describe, expect, it} from '@jest/globals';
+import {writeFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {cleanupProcesses, freePort, publish, startKaiser, startProcess, tempDir, waitFor, type Started} from '../helpers/processes.js';
 import {UWSGI, exchange, hasUwsgiPlugin, readStats, request} from '../workers/plugins/rig.js';
@@ -69,6 +71,27 @@ describe('cheaper, compared with uWSGI', () => {
     const after = await statsUntil(stats, (ws) => running(ws) === 1, 'back to 1 worker once the load stopped');
     expect(after.filter((w) => w.status === 'cheap')).toHaveLength(3);
   }, 120_000);
+
+  it.each(SERVERS)('backlog adds workers while connections wait in the listen queue (%s)', async (kind) => {
+    const {stats, port} = await start(kind, ['--processes', '3', '--cheaper', '1', '--cheaper-algo', 'backlog', '--cheaper-overload', '2']);
+    await statsUntil(stats, (ws) => running(ws) === 1, 'one worker at start');
+    const stop = {done: false};
+    const clients = load(port, 8, stop);       // one worker on /sleep?1: the others wait in the queue
+    await statsUntil(stats, (ws) => running(ws) >= 2, 'a second worker while the queue is long');
+    stop.done = true;
+    await clients;
+    await statsUntil(stats, (ws) => running(ws) === 1, 'back to 1 worker once the queue is empty');
+  }, 120_000);
+
+  it.each(SERVERS)('manual: the master FIFO\'s + and - start and stop one worker (%s)', async (kind) => {
+    const fifo = join(tempDir('kaiser-fifo-'), 'fifo');
+    const {stats} = await start(kind, ['--processes', '3', '--cheaper', '1', '--cheaper-algo', 'manual', '--master-fifo', fifo]);
+    await statsUntil(stats, (ws) => running(ws) === 1, 'one worker at start');
+    writeFileSync(fifo, '+');
+    await statsUntil(stats, (ws) => running(ws) === 2, 'two workers after +');
+    writeFileSync(fifo, '-');
+    await statsUntil(stats, (ws) => running(ws) === 1, 'one worker after -');
+  }, 60_000);
 
   it.each(SERVERS)('cheap starts no worker until the first connection (%s)', async (kind) => {
     const {stats, port} = await start(kind, ['--processes', '2', '--cheap']);

@@ -10,7 +10,8 @@ in the kernel's queue for the first worker), as uWSGI does.
    serving ──IDLE, die-on-idle or on-demand────► (stop)      byte 22 to the emperor, then a graceful stop
 
    CONNECTION  a listening socket is readable: spawn `cheaper` workers with cheaper, else `processes`
-   IDLE        `idle` seconds without a request, none in flight: every worker retires gracefully (SIGHUP)
+   IDLE        `idle` seconds without a request, none in flight (or `C` on the master FIFO): every worker retires
+               gracefully (SIGHUP)
 
 An on-demand vassal (the emperor holds its socket) that goes idle always stops, with byte 22: the emperor puts it
 back to sleep on its socket, which frees the master too (uWSGI keeps the master in cheap mode unless die-on-idle).
@@ -81,6 +82,12 @@ class CheapMode:
             pool.retire(pool.slots[wid], 'cheap')
         pool.respawn_at.clear()
         self.watch()
+
+    def go_cheap_now(self):
+        """The master FIFO's `C`: cheap mode at once, as if idle."""
+        if self.state == SERVING and self.master.phase == RUNNING and not self.master.reloader.in_progress():
+            log.log('going cheap on request of the master FIFO')
+            self.go_cheap()
 
     def watch(self):
         self.unwatch()

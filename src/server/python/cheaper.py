@@ -13,6 +13,7 @@ The algorithms, as uWSGI 2.0 has them (core/master_utils.c, plugins/cheaper_busy
             `cheaper-idle` checks: cheap one
   backlog   listen queue (TCP_INFO tcpi_unacked of the listening sockets, Linux) above `cheaper-overload`: spawn
             `cheaper-step`; below it: cheap one, down to `cheaper`
+  manual    nothing by itself: the master FIFO's `+` and `-` add or stop one worker (they also override the others)
   busyness  an approximation of uWSGI's plugin: every `cheaper-overload` checks, the share of that period the active
             workers spent in requests (their scoreboard running time); above `cheaper-busyness-max` %: spawn
             `cheaper-step`; below `cheaper-busyness-min` % for `cheaper-busyness-multiplier` periods: cheap one; a
@@ -135,7 +136,15 @@ class Busyness:
         return 0
 
 
-ALGOS = {'spare': Spare, 'spare2': Spare2, 'backlog': Backlog, 'busyness': Busyness}
+class Manual:
+    def __init__(self, o):
+        self.o = o
+
+    def decide(self, s):
+        return 0
+
+
+ALGOS = {'spare': Spare, 'spare2': Spare2, 'backlog': Backlog, 'busyness': Busyness, 'manual': Manual}
 
 
 class Options:
@@ -175,6 +184,12 @@ class Cheaper:
         self.options = None      # Options, when cheaper is on
         self.algo = None
         self.next_at = None
+        self.fifo_delta = 0      # the master FIFO's + and - not acted on yet (uWSGI's cheaper_fifo_delta)
+
+    def fifo(self, delta):
+        """`+` / `-` on the master FIFO: one worker more or less at the next check (with cheaper only, as uWSGI)."""
+        if self.options is not None:
+            self.fifo_delta += delta
 
     def configure(self, cfg, now):
         o = Options(cfg)
@@ -211,11 +226,15 @@ class Cheaper:
         master = self.master
         if master.phase != RUNNING or master.reloader.in_progress() or master.cheap_mode.is_cheap():
             return
-        n = self.algo.decide(self.sample())
+        if self.fifo_delta:
+            n, self.fifo_delta = self.fifo_delta, 0
+        else:
+            n = self.algo.decide(self.sample())
         if n > 0:
             self.spawn(n)
-        elif n < 0:
-            self.cheap_one()
+        else:
+            for _ in range(-n):
+                self.cheap_one()
 
     def sample(self):
         pool = self.master.pool
@@ -242,9 +261,10 @@ class Cheaper:
             master.pool.spawn(wid, master.gen)
 
     def cheap_one(self):
-        idle = [w for w in self.active_workers() if w.state == states.READY and not w.busy()]
-        if not idle:
-            return
+        active = self.active_workers()
+        idle = [w for w in active if w.state == states.READY and not w.busy()]
+        if not idle or len(active) <= 1:
+            return          # the last worker stays (no worker at all is cheap mode's, with its socket watch)
         totals = self.master.pool.totals_of
         oldest = min(idle, key=lambda w: (totals(w.id).last_spawn, w.id))
         log.log('cheaper: worker %d (pid: %s) is not needed now' % (oldest.id, oldest.pid))

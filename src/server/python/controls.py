@@ -100,6 +100,9 @@ FIFO_ACTIONS = {
     'graceful-stop': lambda master: master.graceful_stop(),
     'stop': lambda master: master.brutal_stop(0),
     'stats': lambda master: master.log_stats(),
+    'cheaper-add': lambda master: master.cheaper.fifo(1),
+    'cheaper-remove': lambda master: master.cheaper.fifo(-1),
+    'go-cheap': lambda master: master.cheap_mode.go_cheap_now(),
 }
 
 

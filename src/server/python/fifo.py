@@ -3,13 +3,14 @@
 Owns: creating the FIFO (replacing a stale file), opening it read-write and non-blocking
 (so a writer closing it never leaves an EOF condition to spin on: no reopen needed), and
 turning bytes into commands: r reload, c chain reload, q graceful stop, Q brutal stop,
-R brutal reload (treated as graceful), s log stats.
+R brutal reload (treated as graceful), s log stats, + / - one worker more / less (cheaper), C cheap mode now.
 """
 import os
 import stat
 
 COMMANDS = {b'r'[0]: 'reload', b'R'[0]: 'reload', b'c'[0]: 'chain-reload', b'q'[0]: 'graceful-stop',
-            b'Q'[0]: 'stop', b's'[0]: 'stats', b'w'[0]: 'reload', b'W'[0]: 'reload'}
+            b'Q'[0]: 'stop', b's'[0]: 'stats', b'w'[0]: 'reload', b'W'[0]: 'reload', b'+'[0]: 'cheaper-add',
+            b'-'[0]: 'cheaper-remove', b'C'[0]: 'go-cheap'}
 
 
 class Fifo:

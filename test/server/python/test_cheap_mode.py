@@ -113,6 +113,17 @@ class GoingCheap(Harness):
         self.assertFalse(cm.is_cheap())
 
 
+    def test_the_fifo_s_C_goes_cheap_at_once(self):
+        h = self.master(processes=2)
+        from _kaiser.controls import FIFO_ACTIONS
+        FIFO_ACTIONS['go-cheap'](h.master)
+        self.assertTrue(h.master.cheap_mode.is_cheap())
+        self.assertEqual(h.pool.slots, {})
+        FIFO_ACTIONS['go-cheap'](h.master)                # already cheap: nothing more
+        self.connect_and_poll(h)
+        self.assertEqual(sorted(h.pool.slots), [1, 2])
+
+
 class Stopping(Harness):
     def test_die_on_idle_sends_byte_22_and_stops_gracefully(self):
         h = self.master(idle=10, die_on_idle=True)

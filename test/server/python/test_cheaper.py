@@ -77,6 +77,13 @@ class Busyness(unittest.TestCase):
         self.assertEqual(algo.decide(Sample(1, 1, 3, backlog=34)), 1)
 
 
+class Manual(unittest.TestCase):
+    def test_manual_never_decides_by_itself(self):
+        algo = cheaper.Manual(options(processes=4, cheaper=1, cheaper_algo='manual'))
+        self.assertEqual(answers(algo, [Sample(1, 1, 3, backlog=100), Sample(4, 0, 0)]), [0, 0])
+        self.assertIsNone(cheaper.problem(make_config(processes=4, cheaper=1, cheaper_algo='manual')))
+
+
 class Configuration(unittest.TestCase):
     def test_uwsgi_defaults(self):
         o = options(processes=4, cheaper=2)
@@ -127,6 +134,29 @@ class Controller(unittest.TestCase):
         h.exit(w1)
         self.assertEqual(sorted(h.pool.slots), [2])     # a cheaped worker is not respawned
         self.assertEqual(c.cheaped_ids(), [1, 3])
+
+    def test_the_fifo_s_plus_and_minus_override_the_algorithm_at_the_next_check(self):
+        h = self.running(processes=3, cheaper=1, cheaper_algo='manual')
+        c = h.master.cheaper
+        c.fifo(1)
+        c.fifo(1)
+        c.tick(1.0)
+        self.assertEqual(sorted(h.pool.slots), [1, 2, 3])
+        h.accept_all([h.pool.slots[2], h.pool.slots[3]])
+        c.fifo(-1)
+        c.tick(2.0)
+        self.assertEqual(len(h.pool.slots), 2)
+        c.fifo(-5)
+        c.tick(3.0)
+        self.assertEqual(len(h.pool.slots), 1)             # never below one running worker
+        c.tick(4.0)
+        self.assertEqual(len(h.pool.slots), 1)
+
+    def test_without_cheaper_the_fifo_s_plus_does_nothing(self):
+        h = MasterHarness(self, processes=2)
+        h.master.cheaper.configure(h.master.cfg, 0)
+        h.master.cheaper.fifo(1)
+        self.assertEqual(h.master.cheaper.fifo_delta, 0)
 
     def test_a_busy_worker_is_never_the_one_cheaped(self):
         h = self.running(processes=3, cheaper=1, cheaper_initial=2)

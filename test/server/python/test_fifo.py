@@ -14,10 +14,10 @@ class MasterFifo(unittest.TestCase):
         self.addCleanup(fifo.close)
         self.assertTrue(stat.S_ISFIFO(os.stat(path).st_mode))
         fd = os.open(path, os.O_WRONLY)
-        os.write(fd, b'rRcqQswWx')
+        os.write(fd, b'rRcqQswWx+-C')
         os.close(fd)        # a writer leaving is no EOF to spin on
         self.assertEqual(fifo.read(), ['reload', 'reload', 'chain-reload', 'graceful-stop', 'stop', 'stats',
-                                       'reload', 'reload'])
+                                       'reload', 'reload', 'cheaper-add', 'cheaper-remove', 'go-cheap'])
         self.assertEqual(fifo.read(), [])
 
     def test_a_regular_file_in_the_way_is_replaced(self):
