@@ -2,7 +2,8 @@
  * Adaptive workers (issue 15) with real processes, the same options under kaiser and under real uWSGI 2.0: a
  * `cheaper` server (spare, the default algorithm) grows under concurrent slow requests and shrinks back to `cheaper`
  * once they stop, and its stats show the cheaped ids as uWSGI does (`"status": "cheap"`, `"pid": 0`); `backlog` grows
- * while connections wait in the listen queue; `manual` follows the master FIFO's `+` and `-`; `cheap` starts
+ * while connections wait in the listen queue; `busyness` (kaiser's approximation, uWSGI's plugin) grows and shrinks
+ * with the busy share; `manual` follows the master FIFO's `+` and `-`; `cheap` starts
  * no worker until the first connection; `idle` puts the workers of a vassal in cheap mode and a request brings them
  * back. Everything waits on a stats change with a deadline. The uWSGI halves are skipped where uWSGI is not installed.
  */
@@ -81,6 +82,19 @@ describe('cheaper, compared with uWSGI', () => {
     stop.done = true;
     await clients;
     await statsUntil(stats, (ws) => running(ws) === 1, 'back to 1 worker once the queue is empty');
+  }, 120_000);
+
+  it.each(SERVERS)('busyness grows when the workers are busy most of the time and shrinks when they are not (%s)', async (kind) => {
+    const plugin = kind === 'uwsgi' ? ['--plugin', 'cheaper_busyness'] : [];
+    const {stats, port} = await start(kind, [...plugin, '--processes', '3', '--cheaper', '1', '--cheaper-algo', 'busyness',
+      '--cheaper-overload', '1', '--cheaper-busyness-multiplier', '2']);
+    await statsUntil(stats, (ws) => running(ws) === 1, 'one worker at start');
+    const stop = {done: false};
+    const clients = load(port, 3, stop);
+    await statsUntil(stats, (ws) => running(ws) >= 2, 'more workers while they are busy');
+    stop.done = true;
+    await clients;
+    await statsUntil(stats, (ws) => running(ws) === 1, 'back to 1 worker once they are idle');
   }, 120_000);
 
   it.each(SERVERS)('manual: the master FIFO\'s + and - start and stop one worker (%s)', async (kind) => {
