@@ -35,7 +35,7 @@ interface Sample {
   let env: NodeJS.ProcessEnv;
 
   async function fleet(...args: string[]): Promise<string> {
-    const {stdout} = await run(process.execPath, [KAISER_BIN, 'fleet', ...args], {env, cwd: dir, timeout: 20_000});
+    const {stdout} = await run(process.execPath, [KAISER_BIN, 'fleet', ...args], {env, cwd: dir, timeout: 60_000});
     return stdout;
   }
   /** `kaiser fleet ARGS` in process: milliseconds, where a node start-up on a loaded machine can take seconds. */
