@@ -11,7 +11,7 @@ import {connect} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {cleanupProcesses, waitFor, withDeadline} from '../helpers/processes.js';
-import {exchange, hasUwsgiPlugin, startKaiserApp, startUwsgiApp, type Target} from '../workers/plugins/rig.js';
+import {exchange, hasUwsgiPlugin, startKaiserApp, startUwsgiApp, uwsgiPacket, type Target} from '../workers/plugins/rig.js';
 
 const APP = join(process.cwd(), 'test/fixtures/apps/environ.py');
 const maybe = hasUwsgiPlugin('python3') ? describe : describe.skip;
@@ -26,20 +26,13 @@ interface Pair {
 
 let pair: Pair;
 
-/** A uwsgi packet with `vars` in order, as nginx builds it. */
-function packet(vars: readonly [string, string][]): Buffer {
-  const u16 = (n: number) => Buffer.from([n & 0xff, n >> 8]);
-  const body = Buffer.concat(vars.flatMap(([k, v]) => [u16(Buffer.byteLength(k)), Buffer.from(k), u16(Buffer.byteLength(v)), Buffer.from(v)]));
-  return Buffer.concat([Buffer.from([0]), u16(body.length), Buffer.from([0]), body]);
-}
-
 /** The environ the app saw for a uwsgi request sent to the UNIX socket `path`. */
 function askUwsgi(path: string, vars: readonly [string, string][]): Promise<Record<string, string>> {
   return withDeadline(
     new Promise((resolve, reject) => {
       const socket = connect({path});
       const chunks: Buffer[] = [];
-      socket.on('connect', () => socket.write(packet(vars)));
+      socket.on('connect', () => socket.write(uwsgiPacket(vars)));
       socket.on('data', (c: Buffer) => chunks.push(c));
       socket.on('error', reject);
       socket.on('close', () => {

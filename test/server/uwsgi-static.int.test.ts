@@ -10,7 +10,7 @@ import {mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync} from 'no
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {cleanupProcesses} from '../helpers/processes.js';
-import {comparable, exchange, hasUwsgiPlugin, startKaiserApp, startUwsgiApp, type Target} from '../workers/plugins/rig.js';
+import {comparable, exchange, hasUwsgiPlugin, startKaiserApp, startUwsgiApp, uwsgiPacket, type Target} from '../workers/plugins/rig.js';
 
 const APP = join(process.cwd(), 'test/fixtures/apps/environ.py');
 const maybe = hasUwsgiPlugin('python3') ? describe : describe.skip;
@@ -63,13 +63,28 @@ add-header = X-Global: yes
 
 let kaiser: Target;
 let uwsgi: Target;
+let kaiserUwsgi: Target;
+let uwsgiUwsgi: Target;
+
+/** Over the uwsgi protocol, as nginx sends a request (its SCRIPT_NAME too): the comparable answer. */
+async function askUwsgi(target: Target, path: string, extra: [string, string][] = []): Promise<unknown> {
+  const vars: [string, string][] = [['REQUEST_METHOD', 'GET'], ['REQUEST_URI', path], ['PATH_INFO', path], ['QUERY_STRING', ''],
+    ['SERVER_PROTOCOL', 'HTTP/1.1'], ['HTTP_HOST', 'test.local'], ['SERVER_NAME', 'test.local'], ['SERVER_PORT', '80'], ['REMOTE_ADDR', '127.0.0.1'], ...extra];
+  const answer = await exchange(target, uwsgiPacket(vars));
+  const view = comparable(answer);
+  if (!view.headers.includes('content-type: application/json')) return view;
+  const env = JSON.parse(view.body) as Record<string, string>;
+  return {...view, body: `app saw SCRIPT_NAME=${env.SCRIPT_NAME ?? ''} PATH_INFO=${env.PATH_INFO}`};
+}
 
 maybe('static files and mount points, compared with uWSGI', () => {
   beforeAll(async () => {
     const dir = tree();
+    kaiserUwsgi = {path: join(dir, 'kaiser-uwsgi.sock')};
+    uwsgiUwsgi = {path: join(dir, 'uwsgi-uwsgi.sock')};
     [kaiser, uwsgi] = await Promise.all([
-      startKaiserApp(['--ini', 'app.ini', '--processes', '1'], dir).then((s) => s.target),
-      startUwsgiApp(['--ini', 'app.ini'], dir).then((s) => s.target),
+      startKaiserApp(['--ini', 'app.ini', '--processes', '1', '--socket', kaiserUwsgi.path], dir).then((s) => s.target),
+      startUwsgiApp(['--ini', 'app.ini', '--socket', uwsgiUwsgi.path], dir).then((s) => s.target),
     ]);
   }, 60_000);
   afterAll(cleanupProcesses);
@@ -102,5 +117,13 @@ maybe('static files and mount points, compared with uWSGI', () => {
 
   it('splits SCRIPT_NAME and PATH_INFO at the mount point as uWSGI does', async () => {
     for (const path of ['/api/x/y', '/api', '/api/', '/apix', '/', '/other']) await same(path);
+  });
+
+  it('does the same behind nginx (uwsgi protocol), where SCRIPT_NAME may come with the request', async () => {
+    const cases: [string, [string, string][]][] = [['/static/a.css', []], ['/api/x', []], ['/x', [['SCRIPT_NAME', '/api']]], ['/static/missing', []]];
+    for (const [path, extra] of cases) {
+      const [k, u] = await Promise.all([askUwsgi(kaiserUwsgi, path, extra), askUwsgi(uwsgiUwsgi, path, extra)]);
+      expect({path, extra, answer: k}).toEqual({path, extra, answer: u});
+    }
   });
 });
