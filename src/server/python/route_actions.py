@@ -154,10 +154,16 @@ def _delheader(arg, key, text):
     return run
 
 
-def _addvar(arg, key, text):
+def _key_value(arg, key, text, action):
+    """KEY and VALUE of an `addvar:KEY=VALUE` or `logvar:KEY=VALUE` argument."""
     name, eq, value = arg.partition('=')
     if not eq:
-        raise RouteError('%s = %s: invalid addvar syntax, must be KEY=VAL' % (key, text))
+        raise RouteError('%s = %s: invalid %s syntax, must be KEY=VALUE' % (key, text, action))
+    return name, value
+
+
+def _addvar(arg, key, text):
+    name, value = _key_value(arg, key, text, 'addvar')
 
     def run(st, rule, m):
         st.env[name] = _translate(st, m, value)
@@ -203,9 +209,7 @@ def _log(arg, key, text):
 
 
 def _logvar(arg, key, text):
-    name, eq, value = arg.partition('=')
-    if not eq:
-        raise RouteError('%s = %s: invalid logvar syntax, must be key=value' % (key, text))
+    name, value = _key_value(arg, key, text, 'logvar')
 
     def run(st, rule, m):
         from .uwsgi_module import _set_logvar

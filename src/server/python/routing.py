@@ -153,54 +153,42 @@ def translate(st, match, text):
     if '$' not in text:
         return text
     if match is not None:
-        text = _captures(match, text)
-    out = []
-    i = 0
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c != '$':
-            out.append(c)
-            i += 1
-            continue
-        if i + 1 >= n:
-            out.append('$')
-            break
-        if text[i + 1] != '{':
-            out.append('$' + text[i + 1])
-            i += 2
-            continue
-        end = text.find('}', i + 2)
-        if end < 0:
-            out.append(text[i:])
-            break
-        out.append(variable(st, text[i + 2:end]))
-        i = end + 1
-    return ''.join(out)
+        groups = match.re.groups
 
-
-def _captures(match, text):
-    groups = match.re.groups
-    out = []
-    i = 0
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c != '$':
-            out.append(c)
-            i += 1
-            continue
-        if i + 1 >= n:
-            break
-        d = text[i + 1]
-        if d.isdigit() and d.isascii():
+        def capture(t, at):
+            if at + 1 >= len(t):
+                return '', at + 1              # a last `$` vanishes in uWSGI's first pass
+            d = t[at + 1]
+            if not (d.isdigit() and d.isascii()):
+                return '$' + d, at + 2
             k = ord(d) - 48
-            if k <= groups:
-                out.append(match.group(k) or '')
-        else:
-            out.append('$' + d)
-        i += 2
-    return ''.join(out)
+            return ((match.group(k) or '') if k <= groups else ''), at + 2
+        text = _each_dollar(text, capture)
+
+    def var(t, at):
+        if at + 1 >= len(t):
+            return '$', at + 1
+        if t[at + 1] != '{':
+            return '$' + t[at + 1], at + 2
+        end = t.find('}', at + 2)
+        if end < 0:
+            return t[at:], len(t)
+        return variable(st, t[at + 2:end]), end + 1
+    return _each_dollar(text, var)
+
+
+def _each_dollar(text, replace):
+    """`text` with each `$…` replaced: `replace(text, index of $)` gives the new text and where to go on."""
+    out = []
+    i = 0
+    while True:
+        j = text.find('$', i)
+        if j < 0:
+            out.append(text[i:])
+            return ''.join(out)
+        out.append(text[i:j])
+        piece, i = replace(text, j)
+        out.append(piece)
 
 
 def variable(st, key):
