@@ -57,7 +57,22 @@ export function loadCorpus(): CorpusEntry[] {
 }
 
 /** A free TCP port on 127.0.0.1 (bound and released; the emperors bind it a moment later). */
-export function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
+  // The kernel may hand out again a port it just gave (nothing holds it between this probe and the vassal's bind):
+  // two vassals of one run on one port would make one answer for the other (suspected when #40, 401 alone and in a
+  // 16-file run, answered 200 in one full run).
+  for (;;) {
+    const port = await anyFreePort();
+    if (!HANDED_OUT.has(port)) {
+      HANDED_OUT.add(port);
+      return port;
+    }
+  }
+}
+
+const HANDED_OUT = new Set<number>();
+
+function anyFreePort(): Promise<number> {
   return new Promise((ok, fail) => {
     const server = createServer();
     server.once('error', fail);
