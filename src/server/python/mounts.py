@@ -6,20 +6,23 @@ or `module:callable`, as uWSGI's mount loader reads it) and picking one for a re
   - with `manage-script-name`, the longest mount point that is a prefix of PATH_INFO ending at a `/` (or at its end;
     a trailing `/` of the mount point is ignored, `/` alone never matches) becomes SCRIPT_NAME and leaves PATH_INFO;
   - the app is the one whose mount point equals `UWSGI_APPID`, else SCRIPT_NAME (nginx's `uwsgi_param SCRIPT_NAME`
-    selects it too), else the default app: the first one loaded (uWSGI 2.0 makes its first app the default one,
-    whatever its mount point).
+    selects it too), else the default app: the first one loaded whose mount point is empty or starts with `/` (uWSGI
+    2.0's rule; a mount point such as an unset `$(PREFIX)` left literal makes no default app, and then every other
+    request is answered 500, as uWSGI answers it).
 """
+from . import log
 from . import loader
 
 
 class Mounts:
     """The apps of a worker with their mount points, in load order; the first is the default app."""
 
-    __slots__ = ('apps', 'manage')
+    __slots__ = ('apps', 'manage', 'default')
 
     def __init__(self, apps, manage):
         self.apps = apps
         self.manage = manage
+        self.default = next((app for point, app in apps if not point or point[0] == '/'), no_app)
 
     @classmethod
     def from_config(cls, app, cfg):
@@ -45,7 +48,7 @@ class Mounts:
             rest = mounts
         for point, target in rest:
             apps.append((point, load_mounted(cfg, target)))
-        if len(apps) == 1 and not manage:
+        if len(apps) == 1 and not manage and (not apps[0][0] or apps[0][0][0] == '/'):
             return None
         return cls(apps, manage)
 
@@ -69,7 +72,14 @@ class Mounts:
         for point, app in self.apps:
             if point == key:
                 return app
-        return self.apps[0][1]
+        return self.default
+
+
+def no_app(env, start_response):
+    """What a request gets when no app is mounted where it asks and there is no default app."""
+    log.log('--- no python application found, check your startup logs for errors ---')
+    start_response('500 Internal Server Error', [('Content-Type', 'text/plain')])
+    return [b'Internal Server Error']
 
 
 def load_mounted(cfg, target):

@@ -51,6 +51,15 @@ class Select(unittest.TestCase):
         self.assertEqual(self.pick(m, '/other'), ('main', '', '/other'))
         self.assertEqual(self.pick(m, '/api/z'), ('main', '/api', '/z'))
 
+    def test_no_default_app_when_the_mount_point_is_not_a_path(self):
+        m = self.mounts(mount=['$(PREFIX)=' + self.api], wsgi_file=self.api)
+        self.assertIsNotNone(m)
+        app = m.select({'PATH_INFO': '/x', 'SCRIPT_NAME': ''})
+        got = {}
+        body = app({}, lambda status, headers: got.setdefault('status', status))
+        self.assertEqual((got['status'], body), ('500 Internal Server Error', [b'Internal Server Error']))
+        self.assertEqual(self.pick(m, '/x', SCRIPT_NAME='$(PREFIX)')[0], 'main')   # the app named by that mount
+
     def test_nothing_to_choose(self):
         self.assertIsNone(self.mounts())
         self.assertIsNone(self.mounts(mount=['/api=' + self.api], wsgi_file=self.api))
