@@ -5,7 +5,7 @@
  * past this test's deadline.
  */
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {connect, type Socket} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -15,18 +15,22 @@ import {exchange, startKaiserApp, type Target} from '../workers/plugins/rig.js';
 const APP = join(process.cwd(), 'test/fixtures/apps/environ.py');
 const BIG_BYTES = 48 * 1024 * 1024;     // far more than the socket buffers hold
 
+let workDir = '';
 let target: Target;
 
 describe('offload-threads', () => {
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kaiser-offload-'));
+    const dir = (workDir = mkdtempSync(join(tmpdir(), 'kaiser-offload-')));
     mkdirSync(join(dir, 'static'));
     writeFileSync(join(dir, 'static/big.bin'), Buffer.alloc(BIG_BYTES, 7));
     const started = await startKaiserApp(['--wsgi-file', APP, '--processes', '1', '--threads', '1', '--offload-threads', '1',
       '--socket-timeout', '30', '--static-map', `/static=${join(dir, 'static')}`], dir);
     target = started.target;
   }, 60_000);
-  afterAll(cleanupProcesses);
+  afterAll(async () => {
+    await cleanupProcesses();
+    rmSync(workDir, {recursive: true, force: true});
+  });
 
   it('answers other requests while a slow client downloads a big file, which then arrives whole', async () => {
     const port = (target as {port: number}).port;

@@ -7,7 +7,7 @@
  */
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
 import {createHash} from 'node:crypto';
-import {mkdtempSync, writeFileSync} from 'node:fs';
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {cleanupProcesses} from '../helpers/processes.js';
@@ -69,12 +69,13 @@ async function ask(target: Target, path: string, headers: Record<string, string>
   }
 }
 
+let workDir = '';
 let kaiser: Target;
 let uwsgi: Target;
 
 maybe('internal routing and add-header, compared with uWSGI', () => {
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kaiser-routing-'));
+    const dir = (workDir = mkdtempSync(join(tmpdir(), 'kaiser-routing-')));
     writeFileSync(join(dir, 'routes.ini'), INI);
     writeFileSync(join(dir, 'htpasswd'), `${DES_LINE}\n${SHA_LINE}\n`);
     [kaiser, uwsgi] = await Promise.all([
@@ -82,7 +83,10 @@ maybe('internal routing and add-header, compared with uWSGI', () => {
       startUwsgiApp(['--ini', 'routes.ini'], dir).then((s) => s.target),
     ]);
   }, 60_000);
-  afterAll(cleanupProcesses);
+  afterAll(async () => {
+    await cleanupProcesses();
+    rmSync(workDir, {recursive: true, force: true});
+  });
 
   const same = async (path: string, headers: Record<string, string> = {}, method = 'GET') => {
     const [k, u] = await Promise.all([ask(kaiser, path, headers, method), ask(uwsgi, path, headers, method)]);

@@ -6,7 +6,7 @@
  * installed.
  */
 import {afterAll, beforeAll, describe, expect, it} from '@jest/globals';
-import {mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {cleanupProcesses} from '../helpers/processes.js';
@@ -61,6 +61,7 @@ add-header = X-Global: yes
   return dir;
 }
 
+let workDir = '';
 let kaiser: Target;
 let uwsgi: Target;
 let kaiserUwsgi: Target;
@@ -79,7 +80,7 @@ async function askUwsgi(target: Target, path: string, extra: [string, string][] 
 
 maybe('static files and mount points, compared with uWSGI', () => {
   beforeAll(async () => {
-    const dir = tree();
+    const dir = (workDir = tree());
     kaiserUwsgi = {path: join(dir, 'kaiser-uwsgi.sock')};
     uwsgiUwsgi = {path: join(dir, 'uwsgi-uwsgi.sock')};
     [kaiser, uwsgi] = await Promise.all([
@@ -87,7 +88,10 @@ maybe('static files and mount points, compared with uWSGI', () => {
       startUwsgiApp(['--ini', 'app.ini', '--socket', uwsgiUwsgi.path], dir).then((s) => s.target),
     ]);
   }, 60_000);
-  afterAll(cleanupProcesses);
+  afterAll(async () => {
+    await cleanupProcesses();
+    rmSync(workDir, {recursive: true, force: true});
+  });
 
   const same = async (path: string, headers: Record<string, string> = {}, method = 'GET') => {
     const [k, u] = await Promise.all([ask(kaiser, path, headers, method), ask(uwsgi, path, headers, method)]);
