@@ -9,11 +9,14 @@
 #   - the vassals kaiser routes to (route_vassals) and nginx's proxy configuration in front of the same ports
 #     (nginx_conf), so both proxies see the same backends;
 #   - measuring: a kaiser target and an nginx target alternated run by run with wrk, raw output appended to RAW,
-#     medians printed as `figure:` lines and the two compared as `compare:` lines (measure_pair).
+#     medians printed as `figure:` lines and the two compared as `compare:` lines (measure_pair), with the CPU time
+#     (user+system, from /proc) each proxy's whole process tree spent per request: a cost that, unlike req/s, does
+#     not swing with what else the machine runs.
 # Loopback only; nothing is killed by name.
 set -u
 export LC_ALL=C
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# KAISER_ROOT: the kaiser checkout to run (bench/ab.py sets it to compare two builds with the same scripts)
+ROOT=${KAISER_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 N=${N:-4}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10s}
@@ -120,16 +123,41 @@ to_ms() {   # wrk latency (512.00us, 2.31ms, 1.02s, 1.00m) → ms
 }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-declare -A RPS P99 RUNS_RPS RUNS_P99
+declare -A RPS P99 CPU RUNS_RPS RUNS_P99 RUNS_CPU
+
+tree_pids() {   # tree_pids PID: PID and all its descendants
+  local pid child
+  for pid in "$@"; do
+    echo "$pid"
+    for child in $(ps -o pid= --ppid "$pid"); do tree_pids "$child"; done
+  done
+}
+
+cpu_ticks() {   # cpu_ticks PID: user+system clock ticks of PID's whole process tree (the proxy's master and workers)
+  local total=0 pid t
+  for pid in $(tree_pids "$1"); do
+    t=$(awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$pid/stat" 2>/dev/null) && total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
 
 warm() {   # warm URL: a short wrk run (JIT, connection pools)
   wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -H "Host: $HOST" "$1" >/dev/null 2>&1
 }
 
-run_once() {   # run_once TARGET URL RUN: one wrk run, raw output to RAW, its rps and p99 kept for TARGET
-  local target=$1 url=$2 run=$3 out
+# run_once TARGET URL RUN [PID]: one wrk run, raw output to RAW, its rps and p99 (and with PID, the µs of CPU PID's
+# process tree spent per request) kept for TARGET
+run_once() {
+  local target=$1 url=$2 run=$3 pid=${4:-} out t0 t1 requests cpu=''
+  [ -z "$pid" ] || t0=$(cpu_ticks "$pid")
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "Host: $HOST" "$url" 2>&1)
-  { echo; echo "## $target run $run (load $(cut -d' ' -f1-3 /proc/loadavg))"; echo "$out"; } >>"$RAW"
+  if [ -n "$pid" ]; then
+    t1=$(cpu_ticks "$pid")
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    cpu=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="${requests:-0}" 'BEGIN {printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}')
+    RUNS_CPU[$target]+="$cpu "
+  fi
+  { echo; echo "## $target run $run (load $(cut -d' ' -f1-3 /proc/loadavg))${cpu:+ proxy cpu ${cpu}us/request}"; echo "$out"; } >>"$RAW"
   RUNS_RPS[$target]+="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") "
   RUNS_P99[$target]+="$(to_ms "$(awk '$1=="99%" {print $2}' <<<"$out")") "
   if grep -q 'Non-2xx' <<<"$out"; then echo "warning: $target answered non-2xx: $(grep 'Non-2xx' <<<"$out")" >&2; fi
@@ -142,7 +170,11 @@ report() {   # report FIGURE TARGET: medians of TARGET's runs as `figure: FIGURE
   P99[$target]=$(tr ' ' '\n' <<<"${RUNS_P99[$target]}" | grep . | median)
   echo "figure: ${figure}_rps_$target ${RPS[$target]} req/s"
   echo "figure: ${figure}_p99_$target ${P99[$target]} ms"
-  echo "detail: $target runs rps=${RUNS_RPS[$target]}p99_ms=${RUNS_P99[$target]}"
+  if [ -n "${RUNS_CPU[$target]:-}" ]; then
+    CPU[$target]=$(tr ' ' '\n' <<<"${RUNS_CPU[$target]}" | grep . | median)
+    echo "figure: ${figure}_cpu_$target ${CPU[$target]} us/request"
+  fi
+  echo "detail: $target runs rps=${RUNS_RPS[$target]}p99_ms=${RUNS_P99[$target]}${RUNS_CPU[$target]:+cpu_us=${RUNS_CPU[$target]}}"
 }
 
 # measure_pair FIGURE K K_PID K_URL N N_PID N_URL: both warmed, RUNS runs alternated (K, N, K, N …), both stopped,
@@ -152,8 +184,8 @@ measure_pair() {
   warm "$kurl"
   warm "$nurl"
   for run in $(seq "$RUNS"); do
-    run_once "$k" "$kurl" "$run"
-    run_once "$n" "$nurl" "$run"
+    run_once "$k" "$kurl" "$run" "$kpid"
+    run_once "$n" "$nurl" "$run" "$npid"
   done
   stop_pid "$kpid"
   stop_pid "$npid"
@@ -161,4 +193,5 @@ measure_pair() {
   report "$figure" "$n"
   echo "compare: ${figure}_rps $k=${RPS[$k]} $n=${RPS[$n]} ratio=$(awk -v a="${RPS[$k]}" -v b="${RPS[$n]}" 'BEGIN {printf "%.2f", a / b}')"
   echo "compare: ${figure}_p99_ms $k=${P99[$k]} $n=${P99[$n]} ratio=$(awk -v a="${P99[$k]}" -v b="${P99[$n]}" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
+  echo "compare: ${figure}_cpu_us_per_request $k=${CPU[$k]} $n=${CPU[$n]} ratio=$(awk -v a="${CPU[$k]}" -v b="${CPU[$n]}" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
 }

@@ -24,6 +24,9 @@ export interface UpstreamListener {
 
 type ConnectionPhase = 'connecting' | 'busy' | 'idle' | 'closed';
 
+/** Every upstream socket reads into this (one thread: a read is copied out before the next one lands). */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 /** One connection to a backend. */
 export class UpstreamConnection {
   readonly socket: Socket;
@@ -41,15 +44,14 @@ export class UpstreamConnection {
     this.#pool = pool;
     this.#listener = listener;
     const upstream = member.upstream;
-    this.socket = 'socketPath' in upstream ? connect({path: upstream.socketPath}) : connect({host: upstream.host, port: upstream.port, noDelay: true});
+    // Reads land in one shared buffer and are handed on as a copy (`onread`): this skips the readable stream's
+    // per-read work (a 64 KB allocation, push, 'data' emit, read-more tick), a good part of the router's CPU per request.
+    const onread = {buffer: READ_BUFFER, callback: (bytes: number, buffer: Uint8Array) => this.#onRead(bytes, buffer)};
+    this.socket = 'socketPath' in upstream ? connect({path: upstream.socketPath, onread}) : connect({host: upstream.host, port: upstream.port, noDelay: true, onread});
     this.socket.on('connect', () => {
       if (this.#phase !== 'connecting') return;
       this.#phase = 'busy';
       this.#listener?.onUpstreamConnect();
-    });
-    this.socket.on('data', (chunk: Buffer) => {
-      if (this.#phase === 'busy') this.#listener?.onUpstreamData(chunk);
-      else this.destroy(); // bytes nobody asked for: the connection cannot be trusted any more
     });
     this.socket.on('end', () => {
       if (this.#phase === 'busy') this.#listener?.onUpstreamEnd();
@@ -70,6 +72,17 @@ export class UpstreamConnection {
     this.socket.on('drain', () => {
       if (this.#phase === 'busy') this.#listener?.onUpstreamDrain();
     });
+  }
+
+  /** True: keep reading (a paused socket stays paused). */
+  #onRead(bytes: number, buffer: Uint8Array): boolean {
+    if (this.#phase !== 'busy') {
+      this.destroy(); // bytes nobody asked for: the connection cannot be trusted any more
+      return true;
+    }
+    // A copy: READ_BUFFER is overwritten by the next read, and the bytes may sit in a client's write queue until then.
+    this.#listener?.onUpstreamData(Buffer.from(buffer.subarray(0, bytes)));
+    return true;
   }
 
   get isConnected(): boolean {
