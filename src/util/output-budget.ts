@@ -22,9 +22,9 @@ export const BURST_LINES = 10_000;
 /** Lines per second all vassals together may have logged. */
 export const SHARED_LINES_PER_SECOND = 20_000;
 /** Sustained bytes per second read from one instance's output. */
-export const BYTES_PER_SECOND = 2 * 1024 * 1024;
+export const BYTES_PER_SECOND = 4 * 1024 * 1024;
 /** Bytes read at once before the rate applies. */
-export const BURST_BYTES = 4 * 1024 * 1024;
+export const BURST_BYTES = 8 * 1024 * 1024;
 /** While lines are dropped, how often the count is said. */
 export const REPORT_EVERY_MS = 5_000;
 
@@ -125,13 +125,18 @@ export class OutputBudget {
   /** True when one more line may be handled; false: drop it (it is counted). */
   takeLine(): boolean {
     if (this.#lines.take() && (this.#shared === undefined || this.#shared.take())) return true;
-    this.#dropped += 1;
-    this.#droppedTotal += 1;
+    this.dropLines(1);
+    return false;
+  }
+
+  /** Counts `n` more lines dropped without asking the buckets (the rest of a chunk after a refused line). */
+  dropLines(n: number): void {
+    this.#dropped += n;
+    this.#droppedTotal += n;
     if (this.#cancelReport === undefined) {
       this.#droppingSince = this.#clock.now();
       this.#cancelReport = this.#clock.setTimer(REPORT_EVERY_MS, () => this.#report());
     }
-    return false;
   }
 
   /** Counts `n` bytes read; returns how long to stop reading (0: go on). */

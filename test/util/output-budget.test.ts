@@ -81,6 +81,20 @@ describe('splitLines with a budget', () => {
     expect(output.droppedLines).toBe(LINES_PER_TURN * 2);
   });
 
+  it('drops the rest of a chunk after a refused line in one count, and keeps a line cut at its end for the next', async () => {
+    const clock = new HandClock();
+    const output = new OutputBudget({clock, onDropped: () => undefined, burstLines: 2, linesPerSecond: 1});
+    const stream = new PassThrough();
+    const lines: string[] = [];
+    splitLines(stream, (line) => lines.push(line), {output, setTimer: (ms, fn) => clock.setTimer(ms, fn)});
+    stream.emit('data', Buffer.from('a\nb\n' + 'y\n'.repeat(10_000) + 'cut'));
+    expect(lines).toEqual(['a', 'b']);
+    expect(output.droppedLines).toBe(10_000);
+    clock.advance(1000); // one more token
+    stream.emit('data', Buffer.from(' line\n'));
+    expect(lines).toEqual(['a', 'b', 'cut line']);
+  });
+
   it('escapes control characters and keeps a UTF-8 character cut between chunks whole', async () => {
     const stream = new PassThrough();
     const lines: string[] = [];
