@@ -103,7 +103,7 @@ export class RouterSupervisor {
   #startSlot(slot: Slot): Promise<Result<void, string>> {
     if (!this.#slots.includes(slot)) this.#slots.push(slot);
     // KAISER_ROUTER_NODE_FLAGS: extra node flags for the router processes only (profiling: `--cpu-prof --cpu-prof-dir=DIR`).
-    const execArgv = process.env.KAISER_ROUTER_NODE_FLAGS?.split(' ').filter((f) => f !== '') ?? [];
+    const execArgv = process.env['KAISER_ROUTER_NODE_FLAGS']?.split(' ').filter((f) => f !== '') ?? [];
     const child = fork(ROUTER_MAIN, [], {stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json', detached: true, execArgv});
     slot.state = {id: 'starting', child, startedAt: Date.now()};
     return new Promise((resolve) => {
