@@ -22,9 +22,9 @@ export const BURST_LINES = 10_000;
 /** Lines per second all vassals together may have logged. */
 export const SHARED_LINES_PER_SECOND = 20_000;
 /** Sustained bytes per second read from one instance's output. */
-export const BYTES_PER_SECOND = 4 * 1024 * 1024;
+export const BYTES_PER_SECOND = 8 * 1024 * 1024;
 /** Bytes read at once before the rate applies. */
-export const BURST_BYTES = 8 * 1024 * 1024;
+export const BURST_BYTES = 16 * 1024 * 1024;
 /** While lines are dropped, how often the count is said. */
 export const REPORT_EVERY_MS = 5_000;
 
