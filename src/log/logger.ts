@@ -7,7 +7,7 @@
  * vassal output as `[shop.ini] the line`. Under systemd (JOURNAL_STREAM set) the timestamp is left to journald.
  *
  * Vassal output is most of what the emperor logs (a busy vassal's request log is thousands of lines a second), so
- * the human format has a fast path for it (`vassalLineSink`): the line is formatted by hand with a timestamp made
+ * the human format has a fast path for it (`logVassalLine`): the line is formatted by hand with a timestamp made
  * once a second, and every line of the logger, fast or not, goes out through one buffer written once per turn of
  * the event loop (or per 64 KiB) instead of one write(2) per line: bench/emperor-output.sh measured ~35 µs of
  * emperor CPU per vassal line through winston, ~12 µs this way. Order is kept (one buffer), and what is buffered
@@ -100,7 +100,7 @@ const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const two = (n: number) => (n < 10 ? `0${n}` : String(n));
 
-/** `ddd MMM D HH:mm:ss YYYY` in local time, as winston's timestamp format above writes it. */
+/** `ddd MMM D HH:mm:ss YYYY` in local time: the stamp of every human-format entry, fast path or winston's. */
 export function humanStamp(date: Date): string {
   return `${DAYS[date.getDay()]} ${MONTHS[date.getMonth()]} ${date.getDate()} ${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())} ${date.getFullYear()}`;
 }
@@ -130,7 +130,7 @@ function makeLineSink(logger: winston.Logger, out: BatchedStderr, noTimestamp: b
 /** Builds the program's logger, writing to stderr. */
 export function createLogger(options: LoggerOptions): Logger {
   const noTimestamp = options.noTimestamp ?? process.env['JOURNAL_STREAM'] !== undefined;
-  const stamp = noTimestamp ? [] : [winston.format.timestamp({format: 'ddd MMM D HH:mm:ss YYYY'})];
+  const stamp = noTimestamp ? [] : [winston.format.timestamp({format: () => humanStamp(new Date())})];
   const format =
     options.format === 'json'
       ? winston.format.combine(winston.format.timestamp(), winston.format.json())
