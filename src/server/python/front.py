@@ -11,6 +11,7 @@ response path (wsgi.py): framing, HEAD, sendfile for files, keep-alive.
 from . import log
 from . import routing
 from . import uwsgi_module
+from .record import Record
 from .route_actions import BREAK, header_pair
 from .wsgi import DropConnection
 
@@ -48,16 +49,11 @@ def added_headers(cfg):
     return out
 
 
-class Front:
-    """The WSGI callable the request cores run instead of the app."""
+class Front(Record):
+    """The WSGI callable the request cores run instead of the app: the app, the routing chain, the `add-header`
+    pairs, the Mounts and the StaticFiles (None when not configured), and the worker id."""
 
-    def __init__(self, app, chain, headers, mounts, static, worker_id):
-        self.app = app
-        self.chain = chain
-        self.headers = headers
-        self.mounts = mounts
-        self.static = static
-        self.worker_id = worker_id
+    __slots__ = ('app', 'chain', 'headers', 'mounts', 'static', 'worker_id')
 
     def __call__(self, env, start_response):
         st = routing.RouteState(env, self.worker_id)

@@ -15,6 +15,7 @@ from . import log
 from . import sockets
 from . import worker_states as states
 from .phase import STARTING, STOPPING
+from .record import Record
 from .worker_proc import Generation
 
 CHAIN = 'chain'     # one old worker retires as each replacement accepts: one extra worker's memory at most
@@ -37,24 +38,16 @@ class Reload:
         self.to_start = to_start             # worker ids not spawned yet, in order
 
 
-class ReloadRequest:
+class ReloadRequest(Record):
     """A reload to run once the current one is over (or once the master is running)."""
 
     __slots__ = ('cfg', 'mode')
 
-    def __init__(self, cfg, mode):
-        self.cfg = cfg
-        self.mode = mode
 
-
-class ConfigWait:
+class ConfigWait(Record):
     """The master asked the emperor for its config (byte 2) and reloads when it comes, or at `deadline`."""
 
     __slots__ = ('mode', 'deadline')
-
-    def __init__(self, mode, deadline):
-        self.mode = mode
-        self.deadline = deadline
 
 
 class Reloader:

@@ -17,6 +17,7 @@ import re
 import time
 
 from . import log
+from .record import Record
 from .wsgi import FileWrapper
 
 _TYPES = []
@@ -73,14 +74,10 @@ def _int(text):
     return int(m.group(1)) if m else 0
 
 
-class Found:
+class Found(Record):
     """A file a request names: its real path and stat."""
 
     __slots__ = ('path', 'st')
-
-    def __init__(self, path, st):
-        self.path = path
-        self.st = st
 
 
 class Root:
@@ -94,8 +91,7 @@ class Root:
         self.where = where
         self.append = append
         self.is_map = is_map
-        self.real = None
-        self.is_file = False
+        self.real = self.is_file = None     # known once the root exists (resolve)
 
     def resolve(self):
         if self.real is None:
