@@ -40,11 +40,21 @@ class Sample:
         self.running_us = running_us
 
 
-class Spare:
+class Algorithm:
+    """One `cheaper-algo` over the cheaper Options `o`: `decide(sample)` once a check, answering N > 0 (spawn up to
+    N cheaped ids), -1 (cheap one worker) or 0. The counters a subclass keeps between checks are class attributes
+    holding their start value, which each instance overwrites as it counts."""
+
     def __init__(self, o):
         self.o = o
-        self.overload_count = 0
-        self.idle_count = 0
+
+    def decide(self, s):
+        raise NotImplementedError
+
+
+class Spare(Algorithm):
+    overload_count = 0      # all-busy checks, less one for each check with a free worker
+    idle_count = 0          # checks with no overload and more than one spare worker since the last overload
 
     def decide(self, s):
         o = self.o
@@ -66,10 +76,8 @@ class Spare:
         return 0
 
 
-class Spare2:
-    def __init__(self, o):
-        self.o = o
-        self.idle_count = 0
+class Spare2(Algorithm):
+    idle_count = 0          # checks in a row with more idle workers than cheaper
 
     def decide(self, s):
         o = self.o
@@ -87,10 +95,7 @@ class Spare2:
         return -1
 
 
-class Backlog:
-    def __init__(self, o):
-        self.o = o
-
+class Backlog(Algorithm):
     def decide(self, s):
         o = self.o
         if s.backlog > o.overload:
@@ -100,12 +105,10 @@ class Backlog:
         return 0
 
 
-class Busyness:
-    def __init__(self, o):
-        self.o = o
-        self.checks = 0
-        self.low_periods = 0
-        self.last_running_us = None
+class Busyness(Algorithm):
+    checks = 0              # checks into the current period
+    low_periods = 0         # periods in a row below cheaper-busyness-min
+    last_running_us = None  # the workers' running time at the start of the period (None: no period yet)
 
     def decide(self, s):
         o = self.o
@@ -136,12 +139,9 @@ class Busyness:
         return 0
 
 
-class Manual:
-    def __init__(self, o):
-        self.o = o
-
+class Manual(Algorithm):
     def decide(self, s):
-        return 0
+        return 0                        # the master FIFO's + and - act instead
 
 
 ALGOS = {'spare': Spare, 'spare2': Spare2, 'backlog': Backlog, 'busyness': Busyness, 'manual': Manual}
