@@ -4,8 +4,8 @@
  * `threads`, which an ASGI worker has no use for (one event loop per worker: concurrency comes from
  * `asgi-max-concurrency` and `processes`). Called by `checkServerOptions` for every app server.
  */
-import {configError, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
-import type {OptionValues} from './values.js';
+import {configError, type Diagnostic} from './diagnostic.js';
+import {keyLocator, type OptionCheck} from './option-check.js';
 
 /** The values `asgi-loop` takes. */
 export const ASGI_LOOPS = ['auto', 'asyncio', 'uvloop'] as const;
@@ -16,14 +16,10 @@ export const ASGI_LIFESPANS = ['auto', 'on', 'off'] as const;
 const APP_REF = /^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*(\(\))?)?$/;
 
 /** Problems of the ASGI options in `values` (none when `asgi` is not set). */
-export function checkAsgiOptions(
-  values: OptionValues,
-  where: DiagnosticLocation,
-  origins: ReadonlyMap<string, DiagnosticLocation> = new Map(),
-): Diagnostic[] {
+export const checkAsgiOptions: OptionCheck = (values, where, origins) => {
   const app = values.get('asgi');
   if (app === undefined) return [];
-  const at = (key: string): DiagnosticLocation => origins.get(key) ?? {...where, key};
+  const at = keyLocator(where, origins);
   const problems: Diagnostic[] = [];
   if (typeof app !== 'string' || !APP_REF.test(app)) {
     problems.push(configError(at('asgi'), 'KAISER_CONFIG_BAD_VALUE', {
@@ -44,4 +40,4 @@ export function checkAsgiOptions(
     }));
   }
   return problems;
-}
+};

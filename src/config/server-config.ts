@@ -8,6 +8,7 @@ import {join, resolve} from 'node:path';
 import {OPTIONS, type OptionSpec} from '../options.js';
 import {configError, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
 import {checkAsgiOptions} from './asgi-options.js';
+import type {OptionCheck} from './option-check.js';
 import {checkServingOptions} from './serving-options.js';
 import {defaultValue, type OptionValue, type OptionValues} from './values.js';
 
@@ -62,15 +63,14 @@ export function completeServerConfig(config: ServerConfig): ServerConfig {
   return {...complete, ...config};
 }
 
+/** The checks of the options of particular apps and features, run for every app server. */
+const FEATURE_CHECKS: readonly OptionCheck[] = [checkAsgiOptions, checkServingOptions];
+
 /**
  * Problems that make `values` unusable as an app server: no app (KAISER_CONFIG_NO_APP), two apps
- * (KAISER_CONFIG_CONFLICT), no socket (KAISER_CONFIG_NO_SOCKET). `origins` locates keys; `where` is the fallback.
+ * (KAISER_CONFIG_CONFLICT), no socket (KAISER_CONFIG_NO_SOCKET), then those of FEATURE_CHECKS.
  */
-export function checkServerOptions(
-  values: OptionValues,
-  where: DiagnosticLocation,
-  origins: ReadonlyMap<string, DiagnosticLocation> = new Map(),
-): Diagnostic[] {
+export const checkServerOptions: OptionCheck = (values, where, origins) => {
   const problems: Diagnostic[] = [];
   // uWSGI's python plugin loads `module`, then `wsgi-file`, the first that loads being the app: both may be set.
   const apps = APP_OPTIONS.filter((name) => values.has(name) && !(name === 'wsgi-file' && values.has('module')));
@@ -78,15 +78,14 @@ export function checkServerOptions(
   if (first === undefined) {
     problems.push(configError(where, 'KAISER_CONFIG_NO_APP', {reason: 'set wsgi-file, module, asgi, node-app, psgi, rack, lua, cgi or php-docroot'}));
   } else if (second !== undefined) {
-    problems.push(configError(origins.get(second) ?? where, 'KAISER_CONFIG_CONFLICT', {key: second, other: first, reason: 'an app server runs one app'}));
+    problems.push(configError(origins?.get(second) ?? where, 'KAISER_CONFIG_CONFLICT', {key: second, other: first, reason: 'an app server runs one app'}));
   }
   if (!SOCKET_OPTIONS.some((name) => isNonEmpty(values.get(name)))) {
     problems.push(configError(where, 'KAISER_CONFIG_NO_SOCKET', {}));
   }
-  problems.push(...checkAsgiOptions(values, where, origins));
-  problems.push(...checkServingOptions(values, where, origins));
+  for (const check of FEATURE_CHECKS) problems.push(...check(values, where, origins));
   return problems;
-}
+};
 
 /**
  * uWSGI spellings that mean a different kaiser option: `protocol = http` makes the `socket = …` sockets HTTP

@@ -7,8 +7,8 @@
  * has the same list; a test compares them). Regexps are compiled by the worker (Python's `re`, close to PCRE); one
  * that does not compile fails the app's load naming the rule. Called by `checkServerOptions`.
  */
-import {configError, configWarning, type Diagnostic, type DiagnosticLocation} from './diagnostic.js';
-import type {OptionValues} from './values.js';
+import {configError, configWarning, type Diagnostic} from './diagnostic.js';
+import {keyLocator, type OptionCheck} from './option-check.js';
 
 /** The routing options with a subject (a regexp before the action), and `route-run`, which has none. */
 export const ROUTE_SUBJECT_OPTIONS = ['route', 'route-host', 'route-uri', 'route-qs', 'route-remote-addr', 'route-user-agent', 'route-referer', 'route-remote-user'] as const;
@@ -28,17 +28,14 @@ const IMPLEMENTED = new Set<string>(ROUTING_ACTIONS);
 const MAPPING_OPTIONS = ['static-map', 'static-map2', 'mount'] as const;
 
 /** Problems of the serving options in `values`: each names its option and value. */
-export function checkServingOptions(
-  values: OptionValues,
-  where: DiagnosticLocation,
-  origins: ReadonlyMap<string, DiagnosticLocation> = new Map(),
-): Diagnostic[] {
+export const checkServingOptions: OptionCheck = (values, where, origins) => {
+  const at = keyLocator(where, origins);
   const problems: Diagnostic[] = [];
   for (const key of MAPPING_OPTIONS) {
     const value = values.get(key);
     for (const line of Array.isArray(value) ? (value as readonly string[]) : []) {
       if (line.includes('=')) continue;
-      problems.push(configError(origins.get(key) ?? {...where, key}, 'KAISER_CONFIG_BAD_VALUE', {key, reason: `${JSON.stringify(line)}: expected ${key === 'mount' ? '/PATH=APP' : '/URL=DIR'}`}));
+      problems.push(configError(at(key), 'KAISER_CONFIG_BAD_VALUE', {key, reason: `${JSON.stringify(line)}: expected ${key === 'mount' ? '/PATH=APP' : '/URL=DIR'}`}));
     }
   }
   problems.push(...checkRouteOptions(values, where, origins));
@@ -46,11 +43,11 @@ export function checkServingOptions(
   const app = OTHER_APPS.find((name) => values.has(name));
   if (app !== undefined) {
     for (const key of SERVING_KEYS) {
-      if (isSet(values.get(key))) problems.push(configWarning(origins.get(key) ?? {...where, key}, 'KAISER_CONFIG_NOT_APPLIED', {key}));
+      if (isSet(values.get(key))) problems.push(configWarning(at(key), 'KAISER_CONFIG_NOT_APPLIED', {key}));
     }
   }
   return problems;
-}
+};
 
 /** App options whose workers do not run the serving options. */
 const OTHER_APPS = ['asgi', 'node-app', 'psgi', 'rack', 'lua'] as const;
@@ -66,18 +63,15 @@ function isSet(value: unknown): boolean {
 }
 
 /** Problems of the routing rules in `values`: each names its option and rule. */
-export function checkRouteOptions(
-  values: OptionValues,
-  where: DiagnosticLocation,
-  origins: ReadonlyMap<string, DiagnosticLocation> = new Map(),
-): Diagnostic[] {
+export const checkRouteOptions: OptionCheck = (values, where, origins) => {
+  const locate = keyLocator(where, origins);
   const problems: Diagnostic[] = [];
   const rulesOf = (key: string): readonly string[] => {
     const value = values.get(key);
     return Array.isArray(value) ? (value as readonly string[]) : [];
   };
   for (const key of [...ROUTE_SUBJECT_OPTIONS, 'route-run']) {
-    const at = origins.get(key) ?? {...where, key};
+    const at = locate(key);
     for (const rule of rulesOf(key)) {
       const problem = ruleProblem(key, rule);
       if (problem === undefined) continue;
@@ -87,7 +81,7 @@ export function checkRouteOptions(
     }
   }
   return problems;
-}
+};
 
 type RuleProblem = {kind: 'syntax'; reason: string} | {kind: 'action'; action: string};
 
