@@ -4,14 +4,31 @@ Starting a master leaves ~0.6 MB of freed blocks in glibc's heap (the .pyc files
 freed, but still dirty pages of the master, and a forked worker's allocations soon copy the pages around them. glibc
 returns free pages inside the heap only when asked (`malloc_trim`); ctypes is the stdlib's way to ask. Elsewhere
 (musl, no ctypes) this does nothing.
+
+The runtime host calls `prepare()` before it forks: ctypes and the bound `malloc_trim` then live in pages every forked
+master and worker shares with it, where importing ctypes and binding the function in each of them cost ~70 kB of
+private memory per process (issue 13: mass-hosting PSS, /proc/PID/smaps_rollup before and after each step).
 """
+
+_malloc_trim = None   # the bound C function, once prepared
+
+
+def prepare():
+    """Imports ctypes and binds malloc_trim once, so that later `trim()` calls (in this process or a forked one)
+    only call it. False where it cannot be had."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+            _malloc_trim = ctypes.CDLL(None).malloc_trim
+        except (ImportError, OSError, AttributeError):
+            _malloc_trim = False
+    return _malloc_trim is not False
 
 
 def trim():
     """malloc_trim(0): hands the heap's free pages back to the kernel. True when it could be asked."""
-    try:
-        import ctypes
-        ctypes.CDLL(None).malloc_trim(0)
-    except (ImportError, OSError, AttributeError):
+    if not prepare():
         return False
+    _malloc_trim(0)
     return True

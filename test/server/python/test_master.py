@@ -115,3 +115,10 @@ class Heap(unittest.TestCase):
     def test_trim_asks_glibc_to_return_the_free_heap(self):
         from _kaiser import heap
         self.assertTrue(heap.trim())
+
+    def test_prepare_binds_malloc_trim_once_for_the_forks_to_share(self):
+        from _kaiser import heap
+        self.assertTrue(heap.prepare())
+        bound = heap._malloc_trim
+        self.assertTrue(heap.prepare())
+        self.assertIs(heap._malloc_trim, bound)
