@@ -16,13 +16,29 @@ import {unknownState} from '../util/unreachable.js';
 import type {Child, ExitStatus} from './child.js';
 import {logOf, type PipeReport} from './vassal-instance.js';
 import {VassalCore} from './vassal-core.js';
-import {SERVING, hasChild} from './vassal-states.js';
+import {SERVING, hasChild, type VassalEventName, type VassalState, type VassalStateId} from './vassal-states.js';
 
 export type {VassalDeps} from './vassal-deps.js';
 export type {AppServerStats, VassalSnapshot} from './vassal-snapshot.js';
 
 /** A vassal ready this long before it dies starts again with a clean backoff count. */
 const HEALTHY_RESET_MS = 60_000;
+
+/**
+ * What one request does in each state, as a table: a handler per state id, given the vassal and its state narrowed
+ * to that id. Like an exhaustive switch, the compiler demands every state (a new one does not build until each
+ * table says what it does there); unlike one, the table reads as the policy it is.
+ */
+type ByState = {readonly [K in VassalStateId]: (vassal: Vassal, state: Extract<VassalState, {id: K}>) => void};
+
+/** Runs the handler `table` has for the state the vassal is in. */
+function onState(table: ByState, vassal: Vassal, state: VassalState): void {
+  // Each entry takes exactly the state of its id; TypeScript cannot follow that through the index, so say it once here.
+  (table[state.id] as (vassal: Vassal, state: VassalState) => void)(vassal, state);
+}
+
+/** The handler of a state in which the request changes nothing. */
+const nothing = (): void => undefined;
 
 /** One vassal: what the emperor and operators ask of it, and what its instances report, decided by state. */
 export class Vassal extends VassalCore {
@@ -70,9 +86,7 @@ export class Vassal extends VassalCore {
       case 'ready':
       case 'reload-failed':
       case 'reloading':
-        if (previous?.kind === 'app-server' && spec.kind === 'app-server') return this.reloadInPlace('CONFIG_CHANGED');
-        if (this.overlaps(previous, spec) && s.id !== 'reloading') return this.replace('CONFIG_CHANGED');
-        return this.stop('restart', 'CONFIG_CHANGED');
+        return this.#renew(s, previous, spec, 'CONFIG_CHANGED');
       case 'replacing':
         if (this.overlaps(previous, spec)) return this.replace('CONFIG_CHANGED');
         return this.stop('restart', 'CONFIG_CHANGED');
@@ -122,61 +136,66 @@ export class Vassal extends VassalCore {
 
   /** SIGHUP to the emperor or `kaiser reload NAME`: reload with the current config. */
   reload(): void {
-    const s = this.state;
-    switch (s.id) {
-      case 'ready':
-      case 'reload-failed':
-      case 'reloading':
-        if (this.wanted?.kind === 'app-server') return this.reloadInPlace('RELOAD');
-        if (this.wanted && this.overlaps(this.wanted, this.wanted) && s.id !== 'reloading') return this.replace('RELOAD');
-        return this.stop('restart', 'RELOAD');
-      case 'replacing':
-        return this.replace('RELOAD');
-      case 'starting':
-        return this.stop('restart', 'RELOAD');
-      case 'backoff':
-        s.cancelRetry();
-        return this.queue('RELOAD');
-      case 'held':
-      case 'on-demand':
-      case 'waiting':
-      case 'stopping':
-      case 'invalid':
-      case 'stopped':
-        return;
-      default:
-        throw unknownState(s);
-    }
+    onState(Vassal.#ON_RELOAD, this, this.state);
   }
+
+  static readonly #ON_RELOAD: ByState = {
+    ready: (v, s) => v.#renew(s, v.wanted, v.wanted, 'RELOAD'),
+    'reload-failed': (v, s) => v.#renew(s, v.wanted, v.wanted, 'RELOAD'),
+    reloading: (v, s) => v.#renew(s, v.wanted, v.wanted, 'RELOAD'),
+    replacing: (v) => v.replace('RELOAD'),
+    starting: (v) => v.stop('restart', 'RELOAD'),
+    backoff: (v, s) => {
+      s.cancelRetry();
+      v.queue('RELOAD');
+    },
+    held: nothing,
+    'on-demand': nothing,
+    waiting: nothing,
+    stopping: nothing,
+    invalid: nothing,
+    stopped: nothing,
+  };
 
   /**
    * `kaiser restart NAME`: stop the running instance and start a fresh one with the current config (what a reload in
    * place keeps: the master process, its sockets). A vassal stopped by an operator or backing off just starts.
    */
   restart(): void {
-    const s = this.state;
-    switch (s.id) {
-      case 'starting':
-      case 'ready':
-      case 'reloading':
-      case 'reload-failed':
-      case 'replacing':
-        this.reloadWhenReady = false;
-        return this.stop('restart', 'RESTART');
-      case 'stopping':
-        if (s.reason === 'held') this.changeState({...s, reason: 'restart'}, 'RESTART');
-        return;
-      case 'held':
-      case 'backoff':
-        return this.start();
-      case 'waiting':
-      case 'on-demand':
-      case 'invalid':
-      case 'stopped':
-        return;
-      default:
-        throw unknownState(s);
-    }
+    onState(Vassal.#ON_RESTART, this, this.state);
+  }
+
+  static readonly #ON_RESTART: ByState = {
+    starting: (v) => v.#restartNow(),
+    ready: (v) => v.#restartNow(),
+    reloading: (v) => v.#restartNow(),
+    'reload-failed': (v) => v.#restartNow(),
+    replacing: (v) => v.#restartNow(),
+    stopping: (v, s) => {
+      if (s.reason === 'held') v.changeState({...s, reason: 'restart'}, 'RESTART');
+    },
+    held: (v) => v.start(),
+    backoff: (v) => v.start(),
+    waiting: nothing,
+    'on-demand': nothing,
+    invalid: nothing,
+    stopped: nothing,
+  };
+
+  #restartNow(): void {
+    this.reloadWhenReady = false;
+    this.stop('restart', 'RESTART');
+  }
+
+  /**
+   * A serving instance takes a new config (`after`; the same one for a reload): an app-server master reloads in
+   * place; a command vassal whose instances may overlap starts its successor beside it (not while a reload is under
+   * way already); anything else stops and starts again.
+   */
+  #renew(state: VassalState, before: VassalSpec | undefined, after: VassalSpec | undefined, event: VassalEventName): void {
+    if (before?.kind === 'app-server' && after?.kind === 'app-server') return this.reloadInPlace(event);
+    if (after !== undefined && this.overlaps(before, after) && state.id !== 'reloading') return this.replace(event);
+    return this.stop('restart', event);
   }
 
   /** The file is gone (or the emperor shuts down): stop for good. Resolves once stopped. */

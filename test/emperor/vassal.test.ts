@@ -297,3 +297,66 @@ describe('Vassal: config changes while an app-server master starts', () => {
     expect(world.children).toHaveLength(1);
   });
 });
+
+describe('Vassal: reload and restart, state by state', () => {
+  it('reload stops and starts a ready command vassal, starts a backing-off one at once, and leaves a held one down', async () => {
+    const world = new FakeWorld();
+    const v = new Vassal('web.toml', world.deps());
+    v.onConfigChanged(commandSpec());
+    world.last.print('READY=1');
+    v.reload();
+    expect(v.state.id).toBe('stopping');
+    expect(world.last.signals).toEqual(['SIGTERM']);
+    await world.last.exit({code: 0, signal: null});
+    expect(v.state.id).toBe('starting');
+    await world.last.exit({code: 1, signal: null});
+    expect(v.state.id).toBe('backoff');
+    v.reload();
+    expect(v.state.id).toBe('starting');
+    expect(world.children).toHaveLength(3);
+    world.last.print('READY=1');
+    const held = v.hold();
+    await world.last.exit({code: 0, signal: null});
+    await held;
+    v.reload();
+    expect(v.state.id).toBe('held');
+    expect(world.children).toHaveLength(3);
+  });
+
+  it('restart stops an app-server master instead of reloading it in place, and starts a held vassal', async () => {
+    const world = new FakeWorld();
+    const v = new Vassal('app.ini', world.deps());
+    v.onConfigChanged(appSpec());
+    world.last.byte(5);
+    v.restart();
+    expect(v.state.id).toBe('stopping');
+    expect(world.last.sent.map((b) => b[0])).not.toContain(115); // no config packet: not a reload in place
+    await world.last.exit({code: 0, signal: null});
+    expect(v.state.id).toBe('starting');
+    expect(world.children).toHaveLength(2);
+    world.last.byte(5);
+    void v.hold(); // never resolves: the restart turns the stop into a start
+    v.restart();
+    await world.last.exit({code: 0, signal: null});
+    expect(v.state.id).toBe('starting');
+    expect(world.children).toHaveLength(3);
+    world.last.byte(5);
+    const held = v.hold();
+    await world.last.exit({code: 0, signal: null});
+    await held;
+    expect(v.state.id).toBe('held');
+    v.restart();
+    expect(v.state.id).toBe('starting');
+    expect(world.children).toHaveLength(4);
+  });
+
+  it('neither reload nor restart touches a vassal whose file is invalid', () => {
+    const world = new FakeWorld();
+    const v = new Vassal('web.toml', world.deps());
+    v.onConfigInvalid('bad line 3');
+    v.reload();
+    v.restart();
+    expect(v.state).toEqual({id: 'invalid', error: 'bad line 3'});
+    expect(world.children).toHaveLength(0);
+  });
+});
