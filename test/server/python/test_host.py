@@ -149,8 +149,23 @@ class Fork(unittest.TestCase):
     def test_no_uid_or_gid_changes_nothing(self):
         host_fork.drop_privileges(None, None)
 
+    def test_replace_environ_removes_missing_keys_and_sets_changed_values(self):
+        with mock.patch.dict(os.environ, {'KAISER_T_KEEP': 'same', 'KAISER_T_GONE': 'x', 'KAISER_T_CHANGED': 'old'}):
+            env = dict(os.environ, KAISER_T_CHANGED='new', KAISER_T_NEW='n')
+            del env['KAISER_T_GONE']
+            host_fork.replace_environ(env)
+            self.assertEqual(dict(os.environ), env)
+            self.assertNotIn(b'KAISER_T_GONE', os.environb)
+
+    def test_restore_dispositions_resets_what_the_host_changed(self):
+        saved = signal.getsignal(signal.SIGUSR2)
+        self.addCleanup(signal.signal, signal.SIGUSR2, saved)
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+        host_fork.restore_dispositions()
+        self.assertEqual(signal.getsignal(signal.SIGUSR2), host_fork.ORIGINAL_DISPOSITIONS[signal.SIGUSR2])
+
     def test_the_dispositions_restored_in_a_master_are_a_fresh_interpreters(self):
-        self.assertIs(host_fork.ORIGINAL_DISPOSITIONS[signal.SIGCHLD], signal.SIG_DFL)
+        self.assertEqual(host_fork.ORIGINAL_DISPOSITIONS[signal.SIGCHLD], signal.SIG_DFL)
         self.assertEqual(os.path.basename(host_fork.MASTER_PY), 'master.py')
 
 
