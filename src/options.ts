@@ -8,6 +8,9 @@
  *   - `command`: a command vassal file (`exec = ...`)
  *   - `vassal`:  any vassal file, whatever its kind (handled by the emperor: logs, limits, on-demand)
  * Names are uWSGI's wherever uWSGI has the option, so a uWSGI command line or `.ini` works unchanged.
+ * Options that come in families, alike but for a word or two (`route-SUBJECT`, `static-expires-*`, the cheaper
+ * knobs, `*-delta`, `*-bin`), are written by a small row constructor above the table, so a family reads and changes
+ * as one.
  */
 import {isUwsgiOptionName} from './uwsgi-option-names.js';
 
@@ -43,6 +46,38 @@ export interface OptionSpec {
    * use is a KAISER_CONFIG_NOT_APPLIED warning (shown by `kaiser ls`, the dashboard and stats).
    */
   readonly effect?: 'noop' | 'pending';
+}
+
+/** `route[-SUBJECT]`: uWSGI's internal routing, each rule a regexp matched against `subject`, then an action. */
+function routeOn<const N extends string>(name: N, subject: string) {
+  return {name, type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP ACTION:ARGS', help: `internal routing on ${subject}`} as const;
+}
+
+/** `static-expires[SUFFIX]` and its `-mtime` twin: the Expires header of the static files whose `subject` matches. */
+function staticExpires<const S extends string>(suffix: S, arg: string, subject: string, by: string) {
+  return [
+    {name: `static-expires${suffix}`, type: 'string', multi: true, scopes: ['server'], arg, help: `Expires = now + S for static files ${subject}`},
+    {name: `static-expires${suffix}-mtime`, type: 'string', multi: true, scopes: ['server'], arg, help: `Expires = file mtime + S, by ${by}`},
+  ] as const;
+}
+
+/**
+ * A knob of adaptive workers (uWSGI's cheaper): an integer of the app server. It has no table default because
+ * the algorithm it serves picks one (src/server/python/cheaper.py); the help names it.
+ */
+function cheaperKnob<const N extends string>(name: N, arg: 'N' | 'S' | 'PCT', help: string) {
+  return {name, type: 'int', scopes: ['server'], arg, help} as const;
+}
+
+/** `LIMIT-delta`: worker N recycles at LIMIT + (N - 1) × delta, so the workers of a vassal do not recycle together. */
+function recycleStagger<const L extends string>(limit: L, type: 'seconds' | 'int', arg: 'S' | 'N') {
+  return {name: `${limit}-delta`, type, scopes: ['server'], arg, help: `add (worker id - 1) × ${arg} to ${limit}, so workers do not recycle together`} as const;
+}
+
+/** `RUNTIME-bin`: the program that runs the apps of option `app`, `command` on PATH by default, from `debian`. */
+function runtimeBin<const N extends string>(name: N, program: string, app: string, command: string, debian: readonly string[]) {
+  const packages = `Debian package${debian.length > 1 ? 's' : ''} ${debian.join(', ')}`;
+  return {name, type: 'path', scopes: ['server'], arg: 'PATH', help: `${program} for ${app} (default: ${command} on PATH; ${packages})`} as const;
 }
 
 export const OPTIONS = [
@@ -159,10 +194,10 @@ export const OPTIONS = [
   {name: 'php-allowed-ext', type: 'string', multi: true, scopes: ['server'], arg: 'EXT', help: 'only run PHP scripts with this extension (e.g. .php; default: any file, as uWSGI)'},
   {name: 'php-set', type: 'string', multi: true, scopes: ['server'], arg: 'KEY=VALUE', help: 'set a php.ini entry (php-cgi -d KEY=VALUE)'},
   {name: 'php-ini', type: 'path', scopes: ['server'], arg: 'FILE', help: 'use this php.ini (php-cgi -c FILE)'},
-  {name: 'perl-bin', type: 'path', scopes: ['server'], arg: 'PATH', help: 'perl interpreter for psgi (default: perl on PATH; Debian package perl)'},
-  {name: 'ruby-bin', type: 'path', scopes: ['server'], arg: 'PATH', help: 'ruby interpreter for rack (default: ruby on PATH; Debian packages ruby, ruby-rack)'},
-  {name: 'lua-bin', type: 'path', scopes: ['server'], arg: 'PATH', help: 'lua interpreter for lua (default: lua5.1 on PATH; Debian packages lua5.1, lua-posix)'},
-  {name: 'php-cgi-bin', type: 'path', scopes: ['server'], arg: 'PATH', help: 'php-cgi for php-docroot (default: php-cgi on PATH; Debian package php-cgi)'},
+  runtimeBin('perl-bin', 'perl interpreter', 'psgi', 'perl', ['perl']),
+  runtimeBin('ruby-bin', 'ruby interpreter', 'rack', 'ruby', ['ruby', 'ruby-rack']),
+  runtimeBin('lua-bin', 'lua interpreter', 'lua', 'lua5.1', ['lua5.1', 'lua-posix']),
+  runtimeBin('php-cgi-bin', 'php-cgi', 'php-docroot', 'php-cgi', ['php-cgi']),
   {name: 'http-socket-modifier1', aliases: ['http-modifier1'], type: 'int', scopes: ['server'], arg: 'N', help: 'accepted for uWSGI compatibility: the language is chosen from the app option'},
   {name: 'http-socket-modifier2', aliases: ['http-modifier2'], type: 'int', scopes: ['server'], arg: 'N', help: 'accepted for uWSGI compatibility'},
   // ASGI apps (issue 17): a forked Python worker running one event loop (src/server/python/asgi/)
@@ -245,31 +280,27 @@ export const OPTIONS = [
   {name: 'cron', type: 'string', multi: true, scopes: ['server'], arg: 'MIN HOUR DAY MONTH WEEKDAY CMD', help: 'run CMD when the fields match (-1 = any, -N = every N), at most once a minute (uWSGI: first at start)'},
   {name: 'cron2', type: 'string', multi: true, scopes: ['server'], arg: 'minute=…,unique=1 CMD', help: 'cron with key=value fields (minute, hour, day, month, week, unique)'},
   {name: 'unique-cron', type: 'string', multi: true, scopes: ['server'], arg: 'MIN HOUR DAY MONTH WEEKDAY CMD', help: 'cron that is not started again while its last run still runs'},
-  {name: 'cheaper', type: 'int', scopes: ['server'], arg: 'N', help: 'adaptive workers: run between N and processes workers, as the load asks (N < processes)'},
-  {name: 'cheaper-initial', type: 'int', scopes: ['server'], arg: 'N', help: 'workers started at first with cheaper (default: cheaper)'},
-  {name: 'cheaper-step', type: 'int', scopes: ['server'], arg: 'N', help: 'workers added at each overload (default 1)'},
+  cheaperKnob('cheaper', 'N', 'adaptive workers: run between N and processes workers, as the load asks (N < processes)'),
+  cheaperKnob('cheaper-initial', 'N', 'workers started at first with cheaper (default: cheaper)'),
+  cheaperKnob('cheaper-step', 'N', 'workers added at each overload (default 1)'),
   {name: 'cheaper-algo', type: 'string', scopes: ['server'], arg: 'spare|spare2|backlog|busyness', help: 'cheaper algorithm (default spare; busyness is an approximation of uWSGI\'s plugin)'},
-  {name: 'cheaper-overload', type: 'int', scopes: ['server'], arg: 'S', help: 'spare: seconds of all-busy before adding workers (default 3); backlog: the listen queue length that adds them'},
-  {name: 'cheaper-idle', type: 'int', scopes: ['server'], arg: 'S', help: 'spare2: seconds with more idle workers than cheaper before one is stopped (default 10)'},
-  {name: 'cheaper-busyness-max', type: 'int', scopes: ['server'], arg: 'PCT', help: 'busyness: add workers above this busy share (default 50)'},
-  {name: 'cheaper-busyness-min', type: 'int', scopes: ['server'], arg: 'PCT', help: 'busyness: stop a worker below this busy share (default 25)'},
-  {name: 'cheaper-busyness-multiplier', type: 'int', scopes: ['server'], arg: 'N', help: 'busyness: periods below the minimum before a worker is stopped (default 10)'},
-  {name: 'cheaper-busyness-backlog-alert', type: 'int', scopes: ['server'], arg: 'N', help: 'busyness: a listen queue above N adds workers at once (default 33)'},
-  {name: 'cheaper-busyness-backlog-step', type: 'int', scopes: ['server'], arg: 'N', help: 'busyness: workers added on a backlog alert (default 1)'},
+  cheaperKnob('cheaper-overload', 'S', 'spare: seconds of all-busy before adding workers (default 3); backlog: the listen queue length that adds them'),
+  cheaperKnob('cheaper-idle', 'S', 'spare2: seconds with more idle workers than cheaper before one is stopped (default 10)'),
+  cheaperKnob('cheaper-busyness-max', 'PCT', 'busyness: add workers above this busy share (default 50)'),
+  cheaperKnob('cheaper-busyness-min', 'PCT', 'busyness: stop a worker below this busy share (default 25)'),
+  cheaperKnob('cheaper-busyness-multiplier', 'N', 'busyness: periods below the minimum before a worker is stopped (default 10)'),
+  cheaperKnob('cheaper-busyness-backlog-alert', 'N', 'busyness: a listen queue above N adds workers at once (default 33)'),
+  cheaperKnob('cheaper-busyness-backlog-step', 'N', 'busyness: workers added on a backlog alert (default 1)'),
   {name: 'cheap', type: 'bool', scopes: ['server'], help: 'start no worker until the first connection (the master watches the sockets)'},
   {name: 'die-on-idle', type: 'bool', scopes: ['server'], help: 'with idle: stop the vassal (byte 22 to the emperor) instead of going cheap'},
   {name: 'static-map', type: 'string', multi: true, scopes: ['server'], arg: '/URL=DIR', help: 'serve the files under DIR at /URL without calling the app (DIR may be one file)'},
   {name: 'static-map2', type: 'string', multi: true, scopes: ['server'], arg: '/URL=DIR', help: 'like static-map, appending the whole request path to DIR'},
   {name: 'check-static', aliases: ['static-check'], type: 'path', multi: true, scopes: ['server'], arg: 'DIR', help: 'serve the file of DIR the request path names, if there is one'},
   {name: 'static-index', type: 'string', multi: true, scopes: ['server'], arg: 'FILE', help: 'file served for a static directory (e.g. index.html)'},
-  {name: 'static-expires', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP S', help: 'Expires = now + S for static files whose real path matches REGEXP'},
-  {name: 'static-expires-mtime', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP S', help: 'Expires = file mtime + S, by real path'},
-  {name: 'static-expires-uri', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP S', help: 'Expires = now + S for static files whose REQUEST_URI matches'},
-  {name: 'static-expires-uri-mtime', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP S', help: 'Expires = file mtime + S, by REQUEST_URI'},
-  {name: 'static-expires-path-info', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP S', help: 'Expires = now + S for static files whose PATH_INFO matches'},
-  {name: 'static-expires-path-info-mtime', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP S', help: 'Expires = file mtime + S, by PATH_INFO'},
-  {name: 'static-expires-type', type: 'string', multi: true, scopes: ['server'], arg: 'TYPE=S', help: 'Expires = now + S for static files of this content type'},
-  {name: 'static-expires-type-mtime', type: 'string', multi: true, scopes: ['server'], arg: 'TYPE=S', help: 'Expires = file mtime + S, by content type'},
+  ...staticExpires('', 'REGEXP S', 'whose real path matches REGEXP', 'real path'),
+  ...staticExpires('-uri', 'REGEXP S', 'whose REQUEST_URI matches', 'REQUEST_URI'),
+  ...staticExpires('-path-info', 'REGEXP S', 'whose PATH_INFO matches', 'PATH_INFO'),
+  ...staticExpires('-type', 'TYPE=S', 'of this content type', 'content type'),
   {name: 'static-skip-ext', type: 'string', multi: true, scopes: ['server'], arg: 'EXT', help: 'never serve paths or files ending in EXT statically'},
   {name: 'static-safe', type: 'path', multi: true, scopes: ['server'], arg: 'DIR', help: 'a static file may also resolve (through symlinks) under DIR'},
   {name: 'static-gzip-all', type: 'bool', scopes: ['server'], help: 'serve FILE.br or FILE.gz instead of FILE to clients that accept it'},
@@ -279,15 +310,15 @@ export const OPTIONS = [
   {name: 'mount', type: 'string', multi: true, scopes: ['server'], arg: '/PATH=APP', help: 'load another WSGI app (a .py file or module:callable) for requests whose SCRIPT_NAME is /PATH; the first app loaded answers the others'},
   {name: 'manage-script-name', type: 'bool', scopes: ['server'], help: 'move the longest matching mount point from PATH_INFO to SCRIPT_NAME (and pick that app)'},
   {name: 'add-header', type: 'string', multi: true, scopes: ['server'], arg: 'NAME: VALUE', help: 'add a header to every response (WSGI apps; docs/uwsgi-compat.md)'},
-  {name: 'route', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP ACTION:ARGS', help: 'internal routing on PATH_INFO: rewrite, redirect, return, break, continue, basicauth, addheader, addvar, goto, log, donotlog… (uWSGI\u2019s actions; docs/uwsgi-compat.md)'},
+  routeOn('route', 'PATH_INFO: rewrite, redirect, return, break, continue, basicauth, addheader, addvar, goto, log, donotlog… (uWSGI\u2019s actions; docs/uwsgi-compat.md)'),
   {name: 'route-run', type: 'string', multi: true, scopes: ['server'], arg: 'ACTION:ARGS', help: 'internal routing action run for every request'},
-  {name: 'route-host', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP ACTION:ARGS', help: 'internal routing on the Host header'},
-  {name: 'route-uri', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP ACTION:ARGS', help: 'internal routing on REQUEST_URI'},
-  {name: 'route-qs', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP ACTION:ARGS', help: 'internal routing on QUERY_STRING'},
-  {name: 'route-remote-addr', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP ACTION:ARGS', help: 'internal routing on REMOTE_ADDR'},
-  {name: 'route-user-agent', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP ACTION:ARGS', help: 'internal routing on the User-Agent header'},
-  {name: 'route-referer', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP ACTION:ARGS', help: 'internal routing on the Referer header'},
-  {name: 'route-remote-user', type: 'string', multi: true, scopes: ['server'], arg: 'REGEXP ACTION:ARGS', help: 'internal routing on REMOTE_USER'},
+  routeOn('route-host', 'the Host header'),
+  routeOn('route-uri', 'REQUEST_URI'),
+  routeOn('route-qs', 'QUERY_STRING'),
+  routeOn('route-remote-addr', 'REMOTE_ADDR'),
+  routeOn('route-user-agent', 'the User-Agent header'),
+  routeOn('route-referer', 'the Referer header'),
+  routeOn('route-remote-user', 'REMOTE_USER'),
   {name: 'route-label', type: 'string', multi: true, scopes: ['server'], arg: 'NAME', help: 'a point of the routing chain that goto:NAME jumps to (forward only)'},
   {name: 'post-buffering', type: 'int', scopes: ['server'], arg: 'BYTES', help: 'keep at most BYTES of a request body in memory, the rest in a temporary file (kaiser always receives the whole body before calling the app; default 1 MiB)'},
   {name: 'procname', type: 'string', scopes: ['server'], arg: 'NAME', help: 'process title (ps) of the workers, and of the master without procname-master'},
@@ -297,8 +328,8 @@ export const OPTIONS = [
   {name: 'procname-master', type: 'string', scopes: ['server'], arg: 'NAME', help: 'process title of the master'},
   {name: 'auto-procname', type: 'bool', scopes: ['server'], help: 'uWSGI\u2019s process titles: uWSGI master, uWSGI worker N'},
   {name: 'max-worker-lifetime', type: 'seconds', scopes: ['server'], arg: 'S', help: 'recycle a worker gracefully after S seconds (its replacement starts first: no request fails)'},
-  {name: 'max-worker-lifetime-delta', type: 'seconds', scopes: ['server'], arg: 'S', help: 'add (worker id - 1) × S to max-worker-lifetime, so workers do not recycle together'},
-  {name: 'max-requests-delta', type: 'int', scopes: ['server'], arg: 'N', help: 'add (worker id - 1) × N to max-requests, so workers do not recycle together'},
+  recycleStagger('max-worker-lifetime', 'seconds', 'S'),
+  recycleStagger('max-requests', 'int', 'N'),
   {name: 'harakiri-verbose', type: 'bool', scopes: ['server'], help: 'on harakiri, log the worker\'s current syscall and wait channel (/proc) before the kill'},
   {name: 'evil-reload-on-rss', type: 'int', scopes: ['server'], arg: 'MB', help: 'SIGKILL a worker (then respawn it) once its RSS reaches MB, checked by the master each second'},
   {name: 'exit-on-reload', type: 'bool', scopes: ['server'], help: 'a reload stops the vassal gracefully (exit 0) instead; under an emperor it is started again'},
