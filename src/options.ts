@@ -319,6 +319,8 @@ export const OPTIONS = [
   routeOn('route-user-agent', 'the User-Agent header'),
   routeOn('route-referer', 'the Referer header'),
   routeOn('route-remote-user', 'REMOTE_USER'),
+  {name: 'route-if', type: 'string', multi: true, scopes: ['server'], arg: 'CONDITION:ARGS ACTION:ARGS', help: 'internal routing action run when a condition holds: equal, startswith, endswith, contains, regexp, empty, exists, isfile, isdir, ishigher, ipv4in… on ${VAR} texts split by ; (uWSGI\u2019s conditions; docs/uwsgi-compat.md)'},
+  {name: 'route-if-not', type: 'string', multi: true, scopes: ['server'], arg: 'CONDITION:ARGS ACTION:ARGS', help: 'internal routing action run when a condition does not hold'},
   {name: 'route-label', type: 'string', multi: true, scopes: ['server'], arg: 'NAME', help: 'a point of the routing chain that goto:NAME jumps to (forward only)'},
   {name: 'post-buffering', type: 'int', scopes: ['server'], arg: 'BYTES', help: 'keep at most BYTES of a request body in memory, the rest in a temporary file (kaiser always receives the whole body before calling the app; default 1 MiB)'},
   {name: 'procname', type: 'string', scopes: ['server'], arg: 'NAME', help: 'process title (ps) of the workers, and of the master without procname-master'},

@@ -1,7 +1,7 @@
 /**
  * Checks of the serving options (issue 15) when a config is read: `static-map`, `static-map2` and `mount` need
  * `PREFIX=TARGET` (uWSGI exits at start-up without the `=`), and uWSGI's internal routing options (`route`,
- * `route-run`, `route-host`, `route-uri`, …) are checked rule by rule, so a rule kaiser cannot run stops the vassal before it starts, with the key and the rule, as
+ * `route-run`, `route-host`, `route-uri`, `route-if`, …) are checked rule by rule, so a rule kaiser cannot run stops the vassal before it starts, with the key and the rule, as
  * uWSGI stops at start-up ("unable to register route"): the syntax (`REGEXP ACTION:ARGS`, `ACTION:ARGS` for
  * `route-run`) and the action, which must be one the app server implements (`src/server/python/route_actions.py`
  * has the same list; a test compares them). Regexps are compiled by the worker (Python's `re`, close to PCRE); one
@@ -12,6 +12,18 @@ import {keyLocator, type OptionCheck} from './option-check.js';
 
 /** The routing options with a subject (a regexp before the action), and `route-run`, which has none. */
 export const ROUTE_SUBJECT_OPTIONS = ['route', 'route-host', 'route-uri', 'route-qs', 'route-remote-addr', 'route-user-agent', 'route-referer', 'route-remote-user'] as const;
+
+/** The routing options with a condition before the action (`CONDITION:ARGS ACTION:ARGS`). */
+export const ROUTE_CONDITION_OPTIONS = ['route-if', 'route-if-not'] as const;
+
+/** uWSGI's routing conditions, with their aliases (route_conditions.py's CONDITIONS). */
+export const ROUTING_CONDITIONS = [
+  'exists', 'isfile', 'isdir', 'islink', 'isexec', 'empty', 'equal', 'isequal', 'eq', '==', 'startswith', 'endswith',
+  'contains', 'contain', 'regexp', 're', 'ishigher', '>', 'ishigherequal', '>=', 'islower', '<', 'islowerequal', '<=',
+  'ipv4in', 'ipv6in',
+] as const;
+
+const CONDITIONS = new Set<string>(ROUTING_CONDITIONS);
 
 /** The routing actions kaiser runs (route_actions.py's ACTIONS). */
 export const ROUTING_ACTIONS = [
@@ -55,7 +67,7 @@ const OTHER_APPS = ['asgi', 'node-app', 'psgi', 'rack', 'lua'] as const;
 /** Every serving option (what a WSGI worker does before and around the app). */
 export const SERVING_KEYS = [
   'add-header', 'mount', 'manage-script-name', 'offload-threads', 'static-map', 'static-map2', 'check-static', 'static-index',
-  ...ROUTE_SUBJECT_OPTIONS, 'route-run', 'route-label',
+  ...ROUTE_SUBJECT_OPTIONS, ...ROUTE_CONDITION_OPTIONS, 'route-run', 'route-label',
 ] as const;
 
 function isSet(value: unknown): boolean {
@@ -70,7 +82,7 @@ export const checkRouteOptions: OptionCheck = (values, where, origins) => {
     const value = values.get(key);
     return Array.isArray(value) ? (value as readonly string[]) : [];
   };
-  for (const key of [...ROUTE_SUBJECT_OPTIONS, 'route-run']) {
+  for (const key of [...ROUTE_SUBJECT_OPTIONS, ...ROUTE_CONDITION_OPTIONS, 'route-run']) {
     const at = locate(key);
     for (const rule of rulesOf(key)) {
       const problem = ruleProblem(key, rule);
@@ -90,8 +102,15 @@ export function ruleProblem(key: string, rule: string): RuleProblem | undefined 
   let command = rule;
   if (key !== 'route-run') {
     const space = rule.indexOf(' ');
-    if (space < 0) return {kind: 'syntax', reason: 'invalid route syntax: expected REGEXP ACTION:ARGS'};
+    const conditional = (ROUTE_CONDITION_OPTIONS as readonly string[]).includes(key);
+    if (space < 0) return {kind: 'syntax', reason: `invalid route syntax: expected ${conditional ? 'CONDITION:ARGS' : 'REGEXP'} ACTION:ARGS`};
     command = rule.slice(space + 1);
+    if (conditional) {
+      const condition = rule.slice(0, space);
+      const name = condition.includes(':') ? condition.slice(0, condition.indexOf(':')) : undefined;
+      if (name === undefined) return {kind: 'syntax', reason: `invalid route condition syntax: expected CONDITION:ARGS before the action`};
+      if (!CONDITIONS.has(name)) return {kind: 'syntax', reason: `unknown route condition "${name}" (kaiser runs uWSGI's: ${ROUTING_CONDITIONS.join(', ')})`};
+    }
   }
   const colon = command.indexOf(':');
   if (colon < 0) return {kind: 'syntax', reason: `invalid route syntax: the action needs a colon (${command}:)`};

@@ -1,7 +1,7 @@
 import {execFileSync} from 'node:child_process';
 import {join} from 'node:path';
 import {describe, expect, it} from '@jest/globals';
-import {checkRouteOptions, checkServingOptions, ROUTING_ACTIONS} from '../../src/config/serving-options.js';
+import {checkRouteOptions, checkServingOptions, ROUTING_ACTIONS, ROUTING_CONDITIONS} from '../../src/config/serving-options.js';
 import {checkServerOptions} from '../../src/config/server-config.js';
 import type {OptionValue} from '../../src/config/values.js';
 import {formatError} from '../../src/errors.js';
@@ -17,6 +17,17 @@ describe('checkRouteOptions', () => {
       'route-host': ['^www\\. redirect:https://example.com${REQUEST_URI}'],
       'route-uri': ['^/admin return:403'],
     })).toEqual([]);
+  });
+
+  it('accepts route-if and route-if-not with uWSGI\'s conditions, and refuses an unknown condition or a missing colon', () => {
+    expect(codes({
+      'route-if': ['equal:${PATH_INFO};/health donotlog:', 'regexp:${HTTP_HOST};^www\\.(.*) redirect-301:https://$1${REQUEST_URI}'],
+      'route-if-not': ['empty:${HTTP_AUTHORIZATION} addheader:X-Auth: yes', 'ipv4in:${REMOTE_ADDR};10.0.0.0/8 return:403'],
+    })).toEqual([]);
+    expect(codes({'route-if': ['nosuch:${PATH_INFO};/ return:403', 'equal ${PATH_INFO} return:403', 'equal:a;a']})).toEqual([
+      'route-if KAISER_CONFIG_BAD_VALUE', 'route-if KAISER_CONFIG_BAD_VALUE', 'route-if KAISER_CONFIG_BAD_VALUE',
+    ]);
+    expect(codes({'route-if-not': ['equal:a;b cache:x']})).toEqual(['route-if-not KAISER_CONFIG_ROUTE_ACTION']);
   });
 
   it('refuses an action kaiser does not run, naming the key and the rule', () => {
@@ -47,6 +58,12 @@ describe('checkRouteOptions', () => {
     const found = checkServingOptions(values({psgi: 'app.psgi', 'add-header': ['X: 1'], route: ['^/ return:403']}), {file: 'a.ini'});
     expect(found.map((d) => `${d.key} ${d.code} ${d.severity}`)).toEqual(['add-header KAISER_CONFIG_NOT_APPLIED warning', 'route KAISER_CONFIG_NOT_APPLIED warning']);
     expect(checkServingOptions(values({module: 'app', 'add-header': ['X: 1']}), {file: 'a.ini'})).toEqual([]);
+  });
+
+  it('knows the same conditions as the app server (route_conditions.py)', () => {
+    const script = `import json,sys; sys.path.insert(0, ${JSON.stringify(join(process.cwd(), 'src/server/python'))}); import _kaiser_bootstrap; from _kaiser.route_conditions import CONDITIONS; print(json.dumps(sorted(CONDITIONS)))`;
+    const python = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script], {encoding: 'utf8'})) as string[];
+    expect(python).toEqual([...ROUTING_CONDITIONS].sort());
   });
 
   it('knows the same actions as the app server (route_actions.py)', () => {

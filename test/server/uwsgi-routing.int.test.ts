@@ -1,7 +1,7 @@
 /**
  * uWSGI's internal routing and add-header (issue 15), compared with real uWSGI 2.0: the same ini (routes with
  * basicauth by pair and by htpasswd file, redirects with `$1` and `${VAR}`, rewrite, return, break, goto/label,
- * route-host, route-uri, route-run, addheader/delheader, add-header) under kaiser and under uWSGI with its router
+ * route-host, route-uri, route-run, route-if/route-if-not conditions, addheader/delheader, add-header) under kaiser and under uWSGI with its router
  * plugins; every request must get the same status, headers (framing left out) and body, and the app the same
  * PATH_INFO, QUERY_STRING and REMOTE_USER. Skipped where uWSGI or its router plugins are not installed.
  */
@@ -49,6 +49,15 @@ route = ^/skip addheader:X-Skipped: yes
 route = ^/del delheader:Content-Type
 route = ^/last rewrite-last:/final
 route = ^/final return:404
+route-if = equal:\${PATH_INFO};/if/equal return:403
+route-if = startswith:\${REQUEST_URI};/if/start addheader:X-Start: yes
+route-if-not = empty:\${HTTP_X_TOKEN} addheader:X-Token: \${HTTP_X_TOKEN}
+route-if = regexp:\${PATH_INFO};^/if/re/(\\w+)$ rewrite:/if/rewritten/$1
+route-if = ishigher:\${qs[n]};10 break:429 Too Many
+route-if = endswith:\${PATH_INFO};.php return:404
+route-if = contains:\${HTTP_USER_AGENT};BadBot return:403
+route-if = equal:\${PATH_INFO} return:500
+route-if-not = isfile:\${DOCUMENT_ROOT}/nothing/here addheader:X-No-File: yes
 `;
 
 const basic = (pair: string) => ({Authorization: `Basic ${Buffer.from(pair).toString('base64')}`});
@@ -123,6 +132,18 @@ maybe('internal routing and add-header, compared with uWSGI', () => {
   it('returns, breaks with a status, and drops the connection on a bare break', async () => {
     for (const path of ['/deny', '/teapot', '/busy', '/drop', '/x?admin=1']) await same(path);
     await same('/x', {Host: 'forbidden.example'});
+  });
+
+  it('runs route-if and route-if-not conditions, with regexp captures, as uWSGI does', async () => {
+    expect(await same('/if/equal')).toMatchObject({status: 403});
+    expect(await same('/if/equal/not')).toMatchObject({status: 200});
+    await same('/if/start?x=1');
+    await same('/plain', {'X-Token': 'abc'});
+    await same('/if/re/abc');
+    expect(await same('/x?n=11')).toMatchObject({status: 429});
+    expect(await same('/x?n=9')).toMatchObject({status: 200});
+    expect(await same('/a/index.php')).toMatchObject({status: 404});
+    expect(await same('/x', {'User-Agent': 'a BadBot b'})).toMatchObject({status: 403});
   });
 
   it('runs route-run, goto/label, addheader and delheader around the app, and add-header everywhere', async () => {

@@ -46,6 +46,7 @@ DEFAULTS = {
     # what a worker does before and around the app (front.py, routing.py)
     'add-header': [], 'route': [], 'route-run': [], 'route-host': [], 'route-uri': [], 'route-qs': [],
     'route-remote-addr': [], 'route-user-agent': [], 'route-referer': [], 'route-remote-user': [], 'route-label': [],
+    'route-if': [], 'route-if-not': [],
     'static-map': [], 'static-map2': [], 'check-static': [], 'static-index': [], 'static-expires': [],
     'static-expires-mtime': [], 'static-expires-uri': [], 'static-expires-uri-mtime': [], 'static-expires-path-info': [],
     'static-expires-path-info-mtime': [], 'static-expires-type': [], 'static-expires-type-mtime': [],

@@ -1,6 +1,6 @@
 """uWSGI's internal routing (issue 15): the request chain of `route`, `route-run`, `route-host`, `route-uri`,
-`route-qs`, `route-remote-addr`, `route-user-agent`, `route-referer`, `route-remote-user` and `route-label`, as
-uWSGI 2.0's core/routing.c runs it.
+`route-qs`, `route-remote-addr`, `route-user-agent`, `route-referer`, `route-remote-user`, `route-if`,
+`route-if-not` (their conditions are route_conditions.py's) and `route-label`, as uWSGI 2.0's core/routing.c runs it.
 
 Owns: reading the rules in the order the config set them (`rules`), running them over one request (`apply`), and
 the text of an action's argument (`translate`: `$N` regexp captures first, then `${VAR}` request variables and
@@ -16,6 +16,7 @@ import time
 
 from . import log
 from .route_actions import ACTIONS, BREAK, CONTINUE, NEXT, RouteError
+from .route_conditions import Condition
 
 # Where each option takes its subject from (None: `route-run`, no subject, always runs).
 SUBJECTS = {
@@ -23,25 +24,31 @@ SUBJECTS = {
     'route-remote-addr': 'REMOTE_ADDR', 'route-user-agent': 'HTTP_USER_AGENT', 'route-referer': 'HTTP_REFERER',
     'route-remote-user': 'REMOTE_USER', 'route-run': None,
 }
-KEYS = tuple(SUBJECTS) + ('route-label',)
+CONDITIONAL = ('route-if', 'route-if-not')      # a condition (route_conditions.py) instead of a subject's regexp
+KEYS = tuple(SUBJECTS) + CONDITIONAL + ('route-label',)
 
 
 class Rule:
     """One entry of the chain: a label, or an action with its subject and regexp (None for route-run)."""
 
-    __slots__ = ('pos', 'key', 'subject', 'regexp', 'label', 'name', 'arg', 'run', 'text')
+    __slots__ = ('pos', 'key', 'subject', 'regexp', 'condition', 'label', 'name', 'arg', 'run', 'text')
 
     def __init__(self, pos, key, text):
         self.pos = pos
         self.key = key
         self.text = text
         self.subject = SUBJECTS.get(key)
-        self.regexp = self.label = self.name = self.arg = self.run = None
+        self.regexp = self.condition = self.label = self.name = self.arg = self.run = None
         if key == 'route-label':
             self.label = text
             return
         command = text
-        if self.subject is not None:
+        if key in CONDITIONAL:
+            part, space, command = text.partition(' ')
+            if not space:
+                raise RouteError('%s = %s: invalid route syntax (CONDITION:ARGS ACTION:ARGS)' % (key, text))
+            self.condition = Condition(key, part, text)
+        elif self.subject is not None:
             pattern, space, command = text.partition(' ')
             if not space:
                 raise RouteError('%s = %s: invalid route syntax (REGEXP ACTION:ARGS)' % (key, text))
@@ -113,7 +120,14 @@ def apply(chain, st):
                 continue
             st.goto = 0
         match = subject = None
-        if rule.regexp is not None:
+        if rule.condition is not None:
+            runs, match = rule.condition.check(st, translate)
+            if runs is None:        # uWSGI: a condition that fails ends the request, unanswered
+                st.drop = True
+                return BREAK
+            if not runs:
+                continue
+        elif rule.regexp is not None:
             subject = st.env.get(rule.subject)
             if not isinstance(subject, str):
                 subject = ''
