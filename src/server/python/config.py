@@ -86,9 +86,13 @@ def parse(text):
         raise ConfigError('KAISER_CONFIG is not valid JSON: %s' % e)
     if not isinstance(raw, dict):
         raise ConfigError('KAISER_CONFIG must be a JSON object')
-    cfg = dict(DEFAULTS)
+    # Keyed by the parsed text's own strings, defaults added after: copying DEFAULTS would key the dict by the
+    # runtime host's strings, and their reference counts would copy ~100 of its pages into each forked master.
+    cfg = {}
     for k, v in raw.items():
-        if v is not None or k not in DEFAULTS:
+        cfg[k] = DEFAULTS.get(k) if v is None else v
+    for k, v in DEFAULTS.items():
+        if k not in cfg:
             cfg[k] = v
     for k in LIST_KEYS:
         v = cfg.get(k)

@@ -61,5 +61,19 @@ class Accessors(unittest.TestCase):
         self.assertEqual(config.name({}), 'kaiser')
 
 
+class KeyStrings(unittest.TestCase):
+    """Issue 13 (mass hosting): a forked master must not hold the runtime host's key strings (their reference counts
+    would copy the host's pages into every master); the config is keyed by the strings parsed from its own text."""
+
+    def test_parsed_keys_are_the_texts_own_strings_and_defaults_fill_the_rest(self):
+        cfg = config.parse('{"processes": 3, "wsgi-file": null}')
+        keys = {k: k for k in cfg}
+        default_keys = {k: k for k in config.DEFAULTS}
+        self.assertIsNot(keys['processes'], default_keys['processes'])
+        self.assertEqual(cfg['processes'], 3)
+        self.assertIsNone(cfg['wsgi-file'])
+        self.assertEqual(set(cfg) - {'processes', 'wsgi-file'}, set(config.DEFAULTS) - {'processes', 'wsgi-file'})
+
+
 if __name__ == '__main__':
     unittest.main()
