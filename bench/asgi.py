@@ -12,8 +12,8 @@ Debian), the same FastAPI app (bench/apps/asgi_hello.py: GET / -> {"hello": "wor
               emperor excluded) against `uvicorn --workers 1` (one process), after 20 requests.
   reload      a kaiser ASGI vassal (2 workers) under `wrk -t1 -c16` while a sequential prober (one request at a
               time, a fresh connection each) records failures and the longest stretch without a 200; the vassal
-              file is touched 2 s in (chain reload). RUNS runs, each followed by a control run without the touch
-              (the gaps a busy machine makes by itself).
+              file is touched 2 s in (chain reload). RUNS rounds of RELOAD_VARIANTS (default: touch, touch-nice0:
+              the same with `load-nice = 0`, control: no touch, the gaps a busy machine makes by itself).
   CPU         every throughput and websocket row also reports the server's own CPU time (utime + stime of its
               process tree) per request: on a shared machine the requests/s of a run depend on what else runs,
               the CPU a server spends per request much less.
@@ -21,7 +21,8 @@ Debian), the same FastAPI app (bench/apps/asgi_hello.py: GET / -> {"hello": "wor
 Prints detail lines, markdown tables and `figure:` lines; the raw output goes to bench/results/asgi.DATE.txt too.
 Run it under the bench lock on a shared machine:  flock /work/bench.lock bench/asgi.sh
 Env: DURATION (8), RELOAD_DURATION (15), RUNS (3), PROCESSES ("2 1"), SERVERS ("kaiser uvicorn hypercorn daphne"), PARTS
-("throughput websocket pss reload"), KAISER_ROOT (this checkout), PORT_BASE (24400).
+("throughput websocket pss reload"), RELOAD_VARIANTS
+("touch touch-nice0 control"), KAISER_ROOT (this checkout), PORT_BASE (24400).
 """
 import json
 import os
@@ -334,14 +335,23 @@ def prober(port, seconds, result):
             time.sleep(0.002)
 
 
-def reload_run(r, touch):
-    """One run: a 2-worker ASGI vassal under load; touched 2 s in when `touch`. -> (failed, longest gap ms) or None."""
+RELOAD_VARIANTS = {
+    'touch': ('vassal file touched 2 s in (chain reload; load-nice 10, the default)', True, ''),
+    'touch-nice0': ('same with load-nice = 0 (the replacements load at full priority)', True, 'load-nice = 0\n'),
+    'control': ('control: no reload', False, ''),
+}
+
+
+def reload_run(r, variant):
+    """One run: a 2-worker ASGI vassal under load; touched 2 s in unless `variant` is the control.
+    -> (failed, longest gap ms) or None."""
+    label, touch, extra = RELOAD_VARIANTS[variant]
     d = tempfile.mkdtemp(prefix='kaiser-asgi-bench-')
     port = next_port()
     vassal = os.path.join(d, 'api.toml')
     with open(vassal, 'w') as f:
         f.write('http-socket = "127.0.0.1:%d"\nasgi = "asgi_hello:app"\nchdir = "%s"\nprocesses = 2\n'
-                'disable-logging = true\n' % (port, APPS))
+                'disable-logging = true\nlog-format = "json"\n%s' % (port, APPS, extra))
     emp = start([NODE, os.path.join(ROOT, 'bin/kaiser.js'), '--emperor', d, '--control', os.path.join(d, 'c.sock')])
     if not wait_200(port):
         out('detail: reload run %d: the vassal never answered: %s' % (r + 1, log_tail(emp)))
@@ -355,8 +365,9 @@ def reload_run(r, touch):
     tw.start()
     t.start()
     time.sleep(2)
+    touched = time.time()
     if touch:
-        later = time.time() + 1
+        later = touched + 1
         os.utime(vassal, (later, later))
     t.join()
     tw.join()
@@ -369,37 +380,53 @@ def reload_run(r, touch):
             time.sleep(0.2)
             late = 'graceful reload done' in log_tail(emp, 1 << 20)
     stop(emp, 30)
+    took = reload_seconds(log_tail(emp, 1 << 22), touched) if touch else None
     failed = probe['failed'] + w.get('non2xx', 0) + w.get('errors', 0)
     out('detail: reload %s run %d: prober ok=%d failed=%d %s longest gap %.1f ms; wrk %.0f req/s non2xx=%d '
-        'socket_errors=%d%s' % ('touch' if touch else 'control', r + 1, probe['ok'], probe['failed'],
+        'socket_errors=%d%s%s' % (variant, r + 1, probe['ok'], probe['failed'],
                                 probe['kinds'] or '', probe['max_gap_ms'], w.get('rps', 0), w.get('non2xx', 0),
                                 w.get('errors', 0), '' if reloaded or not touch else
-                                ' (reload done after the load window)' if late else ' (NO RELOAD SEEN)'))
+                                ' (reload done after the load window)' if late else ' (NO RELOAD SEEN)',
+                                '' if took is None else '; reload took %.2f s' % took))
     return failed, probe['max_gap_ms']
 
 
+def reload_seconds(log_text, touched):
+    """Seconds from the touch to the master's `graceful reload done` line (log-format = json stamps it), or None."""
+    for line in log_text.splitlines():
+        i = line.find('{"time"')
+        if i >= 0 and 'graceful reload done' in line:
+            try:
+                return json.loads(line[i:])['time'] - touched
+            except (ValueError, KeyError):
+                return None
+    return None
+
+
 def reload():
-    rows = {True: [], False: []}
+    variants = os.environ.get('RELOAD_VARIANTS', 'touch touch-nice0 control').split()
+    rows = {v: [] for v in variants}
     for r in range(RUNS):
-        for touch in (True, False):
-            res = reload_run(r, touch)
+        for variant in variants:
+            res = reload_run(r, variant)
             if res:
-                rows[touch].append(res)
+                rows[variant].append(res)
     out()
     out('| kaiser ASGI vassal (2 workers) under wrk -t1 -c16 + a sequential prober | failed requests (all runs) | '
         'longest gap ms (median; runs) |')
     out('|---|---|---|')
-    for touch, label in ((True, 'vassal file touched 2 s in (chain reload)'), (False, 'control: no reload')):
-        if rows[touch]:
-            gaps = [g for _, g in rows[touch]]
-            out('| %s | %d | %.1f; %s |' % (label, sum(f for f, _ in rows[touch]), statistics.median(gaps),
-                                            ' '.join('%.1f' % g for g in gaps)))
+    for variant in variants:
+        if rows[variant]:
+            gaps = [g for _, g in rows[variant]]
+            out('| %s | %d | %.1f; %s |' % (RELOAD_VARIANTS[variant][0], sum(f for f, _ in rows[variant]),
+                                            statistics.median(gaps), ' '.join('%.1f' % g for g in gaps)))
     out()
-    if rows[True]:
-        out('figure: asgi_reload_failed %d requests' % sum(f for f, _ in rows[True]))
-        out('figure: asgi_reload_longest_gap %.1f ms' % statistics.median(g for _, g in rows[True]))
-    if rows[False]:
-        out('figure: asgi_noreload_longest_gap %.1f ms' % statistics.median(g for _, g in rows[False]))
+    names = {'touch': 'asgi_reload', 'touch-nice0': 'asgi_reload_nice0', 'control': 'asgi_noreload'}
+    for variant in variants:
+        if rows[variant]:
+            if RELOAD_VARIANTS[variant][1]:
+                out('figure: %s_failed %d requests' % (names[variant], sum(f for f, _ in rows[variant])))
+            out('figure: %s_longest_gap %.1f ms' % (names[variant], statistics.median(g for _, g in rows[variant])))
 
 
 def versions():

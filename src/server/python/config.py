@@ -15,7 +15,7 @@ DEFAULTS = {
     'vacuum': False, 'wsgi-file': None, 'module': None, 'callable': 'application', 'node-app': None,
     'chdir': None, 'pythonpath': [], 'virtualenv': None, 'env': {}, 'need-app': True, 'plugin': [],
     'master': False, 'processes': 1, 'threads': 1, 'harakiri': 0, 'max-requests': 0, 'reload-on-rss': 0,
-    'worker-reload-mercy': 60, 'reload-mercy': 30, 'reload-mode': 'chain', 'touch-reload': [],
+    'worker-reload-mercy': 60, 'reload-mercy': 30, 'load-nice': 10, 'reload-mode': 'chain', 'touch-reload': [],
     'touch-chain-reload': [], 'master-fifo': [], 'pidfile': None, 'heartbeat': 0, 'socket-timeout': 4,
     'request-read-timeout': 60, 'post-buffering': None,
     'disable-logging': False, 'stats': None, 'stats-http': False, 'stats-minified': False,
@@ -64,7 +64,7 @@ DEFAULTS = {
 }
 LIST_KEYS = tuple(k for k, v in DEFAULTS.items() if isinstance(v, list))     # `multi` options
 INT_KEYS = ('processes', 'threads', 'listen', 'buffer-size', 'max-requests', 'reload-on-rss', 'http-socket-modifier1',
-            'http-socket-modifier2', 'asgi-max-concurrency', 'limit-post', 'websockets-max-size', 'post-buffering',
+            'http-socket-modifier2', 'asgi-max-concurrency', 'limit-post', 'load-nice', 'websockets-max-size', 'post-buffering',
             'log-slow', 'log-big', 'offload-threads', 'max-requests-delta', 'evil-reload-on-rss', 'cheaper',
             'cheaper-initial', 'cheaper-step', 'cheaper-overload', 'cheaper-idle', 'cheaper-busyness-max',
             'cheaper-busyness-min', 'cheaper-busyness-multiplier', 'cheaper-busyness-backlog-alert',

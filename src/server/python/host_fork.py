@@ -16,6 +16,7 @@ import sys
 import time
 import traceback
 
+from . import load_priority
 from . import master as _master
 
 # Dispositions a fresh interpreter starts with, restored in every forked master. Taken at import, before the host
@@ -72,6 +73,8 @@ def become_master(msg, out_fd, pipe_fd, inherit):
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
     join_cgroups(msg.get('cgroup_procs') or [])
+    if msg.get('uid') is not None:
+        load_priority.allow_return_as_root()   # its workers may load at a lower priority and return from it
     drop_privileges(msg.get('uid'), msg.get('gid'))
     keep = {0, 1, 2, pipe_fd} | set(inherit.values())
     for name in os.listdir('/proc/self/fd'):

@@ -62,7 +62,7 @@ class WorkerPool:
             self.workers[wp.key()] = wp
             self.zygotes.spawn(wp)
         else:
-            wp = spawn_worker(wid, gen, master.master_fds(), master.life_r)
+            wp = spawn_worker(wid, gen, master.master_fds(), master.life_r, self.load_nice(gen, replaces))
             self.workers[wp.pid] = wp
             master.loop.add(wp.status_fd, lambda: self.on_status(wp))
         self.slots[wid] = wp
@@ -71,6 +71,18 @@ class WorkerPool:
         totals.respawns += 1
         totals.last_spawn = time.time()
         return wp
+
+    def load_nice(self, gen, replaces):
+        """How much lower a new worker's priority is while it loads: `load-nice` for a planned replacement (a
+        reload's new generation, a recycled worker's successor) while another worker accepts, so that the loading
+        one does not take the CPU from those serving; else 0 (a first start, a crash respawn or a cheaper spawn
+        restores capacity that is missing: it loads at full speed)."""
+        by = gen.cfg.get('load-nice') or 0
+        if not by or (replaces is None and gen is not self.master.reloader.generation()):
+            return 0
+        if any(w.state == states.READY for w in self.workers.values()):
+            return by
+        return 0
 
     def bind(self, wp, pid):
         """A zygote forked pending worker `wp` as `pid`: from now on it is seen and signalled by pid."""

@@ -12,6 +12,7 @@ import sys
 import time
 
 from . import heap
+from . import load_priority
 from . import log
 from . import loader
 from . import procname
@@ -49,6 +50,7 @@ class Worker:
         self.cores = []
         self.app = None
         self.loyal = False
+        self.nice_base = None       # the nice value to return to before accepting, when loading lowered it
         self.wake_r, self.wake_w = os.pipe()
 
     def send(self, obj):
@@ -90,6 +92,13 @@ class Worker:
             os.write(self.wake_w, b'x')
         except OSError:
             pass
+
+    def full_priority(self):
+        """Back to the priority the worker was forked with, before it accepts (it loaded at a lower one)."""
+        error = load_priority.restore(self.nice_base)
+        self.nice_base = None
+        if error:
+            log.log('%s: %s' % (self.tag, error))
 
     def fail_load(self, error, shown=None):
         """The app could not be loaded (import error, failed ASGI lifespan startup): report it and exit 22."""
@@ -144,6 +153,7 @@ class Worker:
             for core in self.cores[1:]:
                 t = threading.Thread(target=self._core_main, args=(core,), name='core %d' % core.idx, daemon=True)
                 threads.append(t)
+        self.full_priority()
         for t in threads:
             t.start()
         self.slot.set_accepting(True)
@@ -176,8 +186,9 @@ class Worker:
             os._exit(1)
 
 
-def start(wid, cfg, listeners, status_w, life_r, mm, slot_off, close_fds):
-    """Entry point in the child right after fork(); never returns."""
+def start(wid, cfg, listeners, status_w, life_r, mm, slot_off, close_fds, load_nice=0):
+    """Entry point in the child right after fork(); never returns. `load_nice` > 0: load the app at that much
+    lower priority (other workers serve meanwhile; load_priority.py)."""
     try:
         procname.set_title(procname.title_for(cfg, 'worker', wid))
         signal.set_wakeup_fd(-1)
@@ -185,6 +196,7 @@ def start(wid, cfg, listeners, status_w, life_r, mm, slot_off, close_fds):
             signal.signal(sig, signal.SIG_DFL)
         close_all(close_fds)
         w = Worker(wid, cfg, listeners, status_w, life_r, mm, slot_off)
+        w.nice_base = load_priority.lower(load_nice)
         signal.signal(signal.SIGHUP, lambda s, f: w.retire('signal'))
 
         def die(s, f):

@@ -117,8 +117,9 @@ def memory(pid):
         return 0, 0
 
 
-def spawn_worker(wid, gen, master_fds, life_r):
-    """Starts worker `wid` of generation `gen` -> WorkerProc."""
+def spawn_worker(wid, gen, master_fds, life_r, load_nice=0):
+    """Starts worker `wid` of generation `gen` -> WorkerProc. `load_nice`: how much to lower a forked worker's
+    priority while it loads its app (load_priority.py; 0 = not at all)."""
     slot = gen.sb.take()
     r, w = os.pipe()
     gen_fds = {l.fd for l in gen.listeners}
@@ -129,7 +130,8 @@ def spawn_worker(wid, gen, master_fds, life_r):
         pid = os.fork()
         if pid == 0:
             from . import worker
-            worker.start(wid, gen.cfg, gen.listeners, w, life_r, gen.sb.mm, gen.sb.offset(slot), close_fds)
+            worker.start(wid, gen.cfg, gen.listeners, w, life_r, gen.sb.mm, gen.sb.offset(slot), close_fds,
+                         load_nice)
             os._exit(1)
     os.close(w)
     os.set_blocking(r, False)

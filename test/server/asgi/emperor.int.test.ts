@@ -90,6 +90,21 @@ describe('ASGI vassals under the emperor', () => {
     await waitFor(async () => (await pidOf(v.port)) !== pid, 20_000, 'the new app');
   });
 
+  it('load a reload’s new app at a lower priority (load-nice) and serve at the old one’s', async () => {
+    type Nice = {import: number; startup: number; now: number; pid: number};
+    const v = await asgiVassal('processes = 1\n');
+    await waitFor200(v.port, 20_000);
+    const first = JSON.parse((await httpGet(v.port, '/nice'))!.body) as Nice;
+    expect(first.import).toBe(first.now);                 // a first start loads at full priority
+    expect(first.startup).toBe(first.now);
+    v.write('processes = 1\n# edited\n');
+    await waitFor(async () => (await pidOf(v.port)) !== first.pid, 20_000, 'the new worker');
+    const second = JSON.parse((await httpGet(v.port, '/nice'))!.body) as Nice;
+    expect(second.import).toBe(Math.min(first.now + 10, 19));
+    expect(second.startup).toBe(Math.min(first.now + 10, 19));
+    expect(second.now).toBe(first.now);
+  });
+
   it('harakiri: an overdue request is cancelled with 504 and counted; a blocked event loop gets the worker killed', async () => {
     const statsPort = await freePort();
     const v = await asgiVassal(`processes = 1\nharakiri = 2\nstats = "127.0.0.1:${statsPort}"\n`);

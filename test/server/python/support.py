@@ -59,13 +59,15 @@ class FakeSystem:
         self.rss = {}            # pid → bytes
         self.lines = []          # log lines
         self.spawned = []        # WorkerProc, in spawn order
+        self.load_nice = {}      # pid → the load_nice it was spawned with
 
-    def spawn_worker(self, wid, gen, master_fds, life_r):
+    def spawn_worker(self, wid, gen, master_fds, life_r, load_nice=0):
         r, w = os.pipe()
         os.set_blocking(r, False)
         self.next_pid += 1
         wp = WorkerProc(wid, gen, gen.sb.take(), self.next_pid, r)
         self.status_w[wp.pid] = w
+        self.load_nice[wp.pid] = load_nice
         self.spawned.append(wp)
         return wp
 

@@ -127,6 +127,7 @@ class AsgiServer:
         if w.stopping[0] and not self.stopping:
             self.retire('signal')     # SIGHUP came while the app was importing (worker.py's handler)
         if not self.stopping:
+            w.full_priority()
             self._start_accepting()
             w.slot.set_accepting(True)
             w.send({'act': 'accepting'})
