@@ -167,7 +167,8 @@ def wrk(port, close, duration=DURATION, threads=2, conns=64):
     errors = sum(int(x) for x in re.findall(r'(?:connect|read|write|timeout) (\d+)', grab(r'(Socket errors:[^\n]*)', '')))
     return {'rps': float(grab(r'Requests/sec:\s+([\d.]+)')), 'p50': ms(grab(r'\n\s+50%\s+(\S+)', '0us')),
             'p99': ms(grab(r'\n\s+99%\s+(\S+)', '0us')), 'non2xx': int(grab(r'Non-2xx or 3xx responses:\s+(\d+)')),
-            'errors': errors, 'requests': int(grab(r'(\d+) requests in'))}
+            'errors': errors, 'requests': int(grab(r'(\d+) requests in')),
+            'error_kinds': grab(r'Socket errors:\s*([^\n]*)', '')}
 
 
 def ms(value):
@@ -383,9 +384,10 @@ def reload_run(r, variant):
     took = reload_seconds(log_tail(emp, 1 << 22), touched) if touch else None
     failed = probe['failed'] + w.get('non2xx', 0) + w.get('errors', 0)
     out('detail: reload %s run %d: prober ok=%d failed=%d %s longest gap %.1f ms; wrk %.0f req/s non2xx=%d '
-        'socket_errors=%d%s%s' % (variant, r + 1, probe['ok'], probe['failed'],
-                                probe['kinds'] or '', probe['max_gap_ms'], w.get('rps', 0), w.get('non2xx', 0),
-                                w.get('errors', 0), '' if reloaded or not touch else
+        'socket_errors=%d%s%s%s' % (variant, r + 1, probe['ok'], probe['failed'],
+                                  probe['kinds'] or '', probe['max_gap_ms'], w.get('rps', 0), w.get('non2xx', 0),
+                                  w.get('errors', 0), ' (%s)' % w['error_kinds'] if w.get('errors') else '',
+                                  '' if reloaded or not touch else
                                 ' (reload done after the load window)' if late else ' (NO RELOAD SEEN)',
                                 '' if took is None else '; reload took %.2f s' % took))
     return failed, probe['max_gap_ms']
