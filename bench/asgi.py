@@ -8,8 +8,9 @@ Debian), the same FastAPI app (bench/apps/asgi_hello.py: GET / -> {"hello": "wor
               RUNS times, interleaved with the others; the median run (by requests/s) is reported with its p50/p99.
   websocket   echo round trips per second: bench/lib/ws-echo.mjs, 64 connections, each one message in flight,
               1 process per server.
-  pss         a 1-worker FastAPI vassal under the kaiser emperor (master + worker + the emperor's reaper, the
-              emperor excluded) against `uvicorn --workers 1` (one process), after 20 requests.
+  pss         a 1-worker FastAPI vassal under the kaiser emperor (master + worker; and with the emperor's reaper,
+              a /bin/sh shared by all vassals; the emperor excluded) against `uvicorn --workers 1` (one process),
+              after 20 requests.
   reload      a kaiser ASGI vassal (2 workers) under `wrk -t1 -c16` while a sequential prober (one request at a
               time, a fresh connection each) records failures and the longest stretch without a 200; the vassal
               file is touched 2 s in (chain reload). RUNS rounds of RELOAD_VARIANTS (default: touch, touch-nice0:
@@ -279,19 +280,23 @@ def websocket():
 
 # ── memory ──────────────────────────────────────────────────────────────────────────────────────
 def pss():
-    figures = {}
+    figures = {'kaiser': [], 'vassal': [], 'uvicorn': []}
     for r in range(RUNS):
         d = tempfile.mkdtemp(prefix='kaiser-asgi-bench-')
         port = next_port()
         with open(os.path.join(d, 'api.toml'), 'w') as f:
             f.write('http-socket = "127.0.0.1:%d"\nasgi = "asgi_hello:app"\nchdir = "%s"\nprocesses = 1\n' % (port, APPS))
         emp = start([NODE, os.path.join(ROOT, 'bin/kaiser.js'), '--emperor', d, '--control', os.path.join(d, 'c.sock')])
-        kaiser = None
+        kaiser = vassal = None
         if wait_200(port):
             for _ in range(20):
                 http_status(port)
             time.sleep(1)
-            kaiser = pss_kb(tree(emp.pid)[1:])
+            pids = tree(emp.pid)[1:]
+            kaiser = pss_kb(pids)
+            # the vassal alone: its master's tree (the emperor's reaper, a /bin/sh serving every vassal, left out)
+            masters = [p for p in pids if (stat_fields(p) or [''])[1] == str(emp.pid) and _comm(p) != 'sh']
+            vassal = pss_kb([p for m in masters for p in tree(m)])
         stop(emp, 30)
         port = next_port()
         uv = start(command('uvicorn', port, 1))
@@ -302,32 +307,45 @@ def pss():
             time.sleep(1)
             uvicorn = pss_kb(tree(uv.pid))
         stop(uv)
-        out('detail: pss run %d: kaiser vassal %s kB, uvicorn %s kB' % (r + 1, kaiser, uvicorn))
-        figures.setdefault('kaiser', []).append(kaiser or 0)
-        figures.setdefault('uvicorn', []).append(uvicorn or 0)
-    k, u = statistics.median(figures['kaiser']), statistics.median(figures['uvicorn'])
+        out('detail: pss run %d: kaiser vassal %s kB (%s kB with the emperor\'s reaper), uvicorn %s kB' % (
+            r + 1, vassal, kaiser, uvicorn))
+        figures['kaiser'].append(kaiser or 0)
+        figures['vassal'].append(vassal or 0)
+        figures['uvicorn'].append(uvicorn or 0)
+    k, v, u = (statistics.median(figures[x]) for x in ('kaiser', 'vassal', 'uvicorn'))
     out()
     out('| 1-worker FastAPI app | PSS kB (median of %d) | runs |' % RUNS)
     out('|---|---|---|')
-    out('| kaiser vassal (master + worker + reaper) | %d | %s |' % (k, ' '.join(map(str, figures['kaiser']))))
+    out('| kaiser vassal (master + worker) | %d | %s |' % (v, ' '.join(map(str, figures['vassal']))))
+    out('| the same + the emperor\'s reaper | %d | %s |' % (k, ' '.join(map(str, figures['kaiser']))))
     out('| uvicorn --workers 1 | %d | %s |' % (u, ' '.join(map(str, figures['uvicorn']))))
     out()
     if u:
+        out('figure: asgi_pss_vassal_over_uvicorn %.2f ratio' % (v / u))
         out('figure: asgi_pss_kaiser_over_uvicorn %.2f ratio' % (k / u))
+
+
+def _comm(pid):
+    try:
+        with open('/proc/%d/comm' % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ''
 
 
 # ── reload under load ───────────────────────────────────────────────────────────────────────────
 def prober(port, seconds, result):
     end = time.time() + seconds
     last_ok = None
-    result.update(ok=0, failed=0, max_gap_ms=0.0, kinds={})
+    result.update(ok=0, failed=0, max_gap_ms=0.0, kinds={}, gap_end=None)
     while time.time() < end:
         st, _ = http_status(port, timeout=5)
         t = time.time()
         if st == 200:
             result['ok'] += 1
-            if last_ok is not None:
-                result['max_gap_ms'] = max(result['max_gap_ms'], (t - last_ok) * 1000)
+            if last_ok is not None and (t - last_ok) * 1000 > result['max_gap_ms']:
+                result['max_gap_ms'] = (t - last_ok) * 1000
+                result['gap_end'] = t
             last_ok = t
         else:
             result['failed'] += 1
@@ -382,6 +400,9 @@ def reload_run(r, variant):
             late = 'graceful reload done' in log_tail(emp, 1 << 20)
     stop(emp, 30)
     took = reload_seconds(log_tail(emp, 1 << 22), touched) if touch else None
+    if touch and probe['gap_end'] is not None:
+        out('detail: reload %s run %d: the longest gap ended %+.3f s after the touch; the master: %s' % (
+            variant, r + 1, probe['gap_end'] - touched, timeline(log_tail(emp, 1 << 22), touched)))
     failed = probe['failed'] + w.get('non2xx', 0) + w.get('errors', 0)
     out('detail: reload %s run %d: prober ok=%d failed=%d %s longest gap %.1f ms; wrk %.0f req/s non2xx=%d '
         'socket_errors=%d%s%s%s' % (variant, r + 1, probe['ok'], probe['failed'],
@@ -391,6 +412,29 @@ def reload_run(r, variant):
                                 ' (reload done after the load window)' if late else ' (NO RELOAD SEEN)',
                                 '' if took is None else '; reload took %.2f s' % took))
     return failed, probe['max_gap_ms']
+
+
+TIMELINE = (('spawned uWSGI worker', 'spawn'), ('ASGI app 0', 'ready'), ('replaced by', 'replaced'),
+            ('retired (reload)', 'old gone'), ('graceful reload done', 'done'))
+
+
+def timeline(log_text, touched):
+    """The reload's steps in the master's log (log-format = json stamps them), as seconds after the touch."""
+    steps = []
+    for line in log_text.splitlines():
+        i = line.find('{"time"')
+        if i < 0:
+            continue
+        try:
+            entry = json.loads(line[i:])
+        except ValueError:
+            continue
+        if entry.get('time', 0) < touched:
+            continue
+        for needle, name in TIMELINE:
+            if needle in entry.get('msg', ''):
+                steps.append('%s %+.3f' % (name, entry['time'] - touched))
+    return ', '.join(steps)
 
 
 def reload_seconds(log_text, touched):

@@ -125,6 +125,15 @@ export function renderUnit(spec: UnitSpec): string {
         ]),
     '# Every vassal\'s sockets and files count against the limit of its own process; 65536 suits busy app servers.',
     'LimitNOFILE=65536',
+    ...(user
+      ? []
+      : [
+          '# A reload\'s new workers load the app at a lower priority and return to the vassal\'s before they accept',
+          '# (load-nice); a vassal running as its own user may return only as far as RLIMIT_NICE allows: +0 is nice 0,',
+          '# the priority it started with, never above it. (A user unit cannot raise the limit: its vassals load at full',
+          '# priority.)',
+          'LimitNICE=+0',
+        ]),
     '# Deliberately not set: ProtectControlGroups (read-only /sys/fs/cgroup: no per-vassal limits), ProtectHome (apps',
     '# often live in /home), PrivateDevices (apps may need /dev devices), MemoryDenyWriteExecute (breaks the JITs of',
     '# Node and PyPy), ProtectSystem=strict (apps write logs and uploads anywhere), PrivateUsers and DynamicUser',
