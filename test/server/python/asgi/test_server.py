@@ -32,12 +32,16 @@ class FakeWorker:
         self.sent = []
         self.tag = 'worker 1 (pid: %d)' % os.getpid()
         self.life_r, self.life_w = os.pipe()
+        self.restored_at = None
 
     def send(self, obj):
         self.sent.append(obj)
 
     def first_request(self):
         self.sent.append({'act': 'first-request'})
+
+    def full_priority(self):
+        self.restored_at = len(self.sent)      # how many status messages went out before (load_priority.py)
 
     def master_gone(self):
         raise AssertionError('life pipe closed')
@@ -130,6 +134,7 @@ class Serving(ServerTest):
         self.start(text_app(events))
         self.assertEqual(events, ['lifespan.startup'])
         self.assertEqual(self.worker.acts(), ['loaded', 'accepting'])
+        self.assertEqual(self.worker.restored_at, 1)     # back to full priority after the startup, before accepting
         reply = self.wait(http_get(self.port, '/hello'))
         self.assertTrue(reply.startswith(b'HTTP/1.1 200 OK\r\n'))
         self.assertTrue(reply.endswith(b'/hello'))
