@@ -11,6 +11,7 @@ copied ~190 kB), and the environment entry by entry (os.environ.clear() then upd
 import json
 import _signal
 import os
+import resource  # noqa: F401  (load_priority.allow_return_as_root, in masters forked for a uid: shared from here)
 import socket
 import sys
 import time
