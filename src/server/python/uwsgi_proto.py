@@ -29,26 +29,25 @@ def datasize(buf):
 def parse_vars(buf, end):
     """Vars block of a complete packet -> dict of str (latin-1) values."""
     # One decode of the whole block (latin-1 maps byte i to character i, so positions agree), then str slices: a
-    # decode per key and value cost more than the rest of the parse.
+    # decode per key and value cost more than the rest of the parse. The lengths are checked once, at the end: a
+    # length that runs past the block moves `pos` past `end` (or past the buffer: IndexError), never back onto it.
     text = buf[:end].decode('latin-1')
     out = {}
     pos = 4
-    while pos < end:
-        if pos + 2 > end:
-            raise PacketError('truncated key length')
-        kl = buf[pos] | (buf[pos + 1] << 8)
-        pos += 2 + kl
-        if pos + 2 > end:
-            raise PacketError('truncated value length')
-        key = text[pos - kl:pos]
-        vl = buf[pos] | (buf[pos + 1] << 8)
-        pos += 2
-        if pos + vl > end:
-            raise PacketError('truncated value')
-        if key == 'CONTENT_LENGTH' and key in out:
-            raise PacketError('repeated CONTENT_LENGTH')
-        out[key] = text[pos:pos + vl]
-        pos += vl
+    try:
+        while pos < end:
+            key_at = pos + 2
+            pos = key_at + (buf[pos] | (buf[pos + 1] << 8))
+            key = text[key_at:pos]
+            value_at = pos + 2
+            pos = value_at + (buf[pos] | (buf[pos + 1] << 8))
+            if key in out and key == 'CONTENT_LENGTH':
+                raise PacketError('repeated CONTENT_LENGTH')
+            out[key] = text[value_at:pos]
+    except IndexError:
+        raise PacketError('truncated vars block')
+    if pos != end:
+        raise PacketError('truncated vars block (a length runs past its end)')
     return out
 
 

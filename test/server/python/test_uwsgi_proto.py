@@ -27,6 +27,12 @@ class Packets(unittest.TestCase):
                 with self.assertRaises(uwsgi_proto.PacketError):
                     uwsgi_proto.parse_vars(pkt[:cut], cut)
 
+    def test_a_length_running_past_the_block_into_the_body_is_a_packet_error(self):
+        pkt = bytearray(uwsgi_proto.build({'KEY': 'value'}))
+        pkt[4 + 2 + 3] += 1            # the value's length says 6: one byte more than the block holds
+        with self.assertRaises(uwsgi_proto.PacketError):
+            uwsgi_proto.parse_vars(bytes(pkt) + b'BODYBYTES', len(pkt))
+
 
 if __name__ == '__main__':
     unittest.main()
