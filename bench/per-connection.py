@@ -13,16 +13,19 @@ Both servers run the same ini (uWSGI: Debian's uwsgi-core + uwsgi-plugin-python3
            `http-socket`.
 
 Apps: Flask (bench/apps/flask_hello.py) and Django (bench/apps/django_hello/), both from Debian (python3-flask,
-python3-django), a small JSON answer each. For every app and path the two servers are measured RUNS times, alternating
+python3-django), a small JSON answer each; APPS=plain adds a no-framework app (bench/apps/plain_hello.py), whose runs
+measure the servers' own path per connection. For every app and path the two servers are measured RUNS times, alternating
 (uWSGI, kaiser, kaiser, uWSGI, ...); reported: the median requests/s and the median p99 of each side, the ratio of the
-medians, and each side's CPU time per request (utime + stime of the server's process tree, nginx excluded), which a
-busy machine disturbs less than requests/s. A run with errors (non-2xx, socket errors other than wrk's close-path
+medians, and each side's CPU time per request (utime + stime of the server's process tree, nginx excluded, with its
+user/system split), which a busy machine disturbs less than requests/s, and the voluntary context switches per request
+of the tree's threads (a thread that blocks on the GIL, a futex or an empty epoll counts one: how often the threads of
+a worker hand over to each other). A run with errors (non-2xx, socket errors other than wrk's close-path
 reads) is reported and counted out.
 
 Prints `detail:` lines per run, a markdown table and one `figure:` line per app and path; the whole output also goes to
 bench/results/per-connection.DATE.txt. Run it under the bench lock on a shared machine:
     flock /work/bench.lock python3 bench/per-connection.py
-Env: DURATION (seconds per run, 8), RUNS (3), APPS ("flask django"), PATHS ("nginx close"), PROCESSES (2), THREADS (2),
+Env: DURATION (seconds per run, 8), RUNS (3), APPS ("flask django"; also "plain"), PATHS ("nginx close"), PROCESSES (2), THREADS (2),
 CONNECTIONS (64), KAISER_ROOT (this checkout), PORT_BASE (24700), KAISER_REF (another built checkout, e.g. main before a
 change: measured in the same run as a third side, `kaiser-ref`, alternating with the other two).
 """
@@ -53,7 +56,7 @@ CONNECTIONS = int(os.environ.get('CONNECTIONS', '64'))
 PORT = [int(os.environ.get('PORT_BASE', '24700'))]
 REF_ROOT = os.environ.get('KAISER_REF')
 SIDES = ('uwsgi', 'kaiser') + (('kaiser-ref',) if REF_ROOT else ())
-MODULES = {'flask': 'flask_hello:app', 'django': 'django_hello.wsgi:application'}
+MODULES = {'flask': 'flask_hello:app', 'django': 'django_hello.wsgi:application', 'plain': 'plain_hello:application'}
 HZ = os.sysconf('SC_CLK_TCK')
 STARTED = []
 OUT = []
@@ -139,14 +142,31 @@ def tree(pid):
 
 
 def cpu_ticks(root):
-    """utime + stime (clock ticks) of `root` and its descendants."""
-    total = 0
+    """(utime, stime) clock ticks of `root` and its descendants."""
+    user = system = 0
     for pid in tree(root):
         try:
             data = open('/proc/%d/stat' % pid).read()
             f = data[data.rindex(')') + 2:].split()
-            total += int(f[11]) + int(f[12])
+            user += int(f[11])
+            system += int(f[12])
         except (OSError, ValueError, IndexError):
+            pass
+    return user, system
+
+
+def switches(root):
+    """Voluntary context switches of every thread of `root` and its descendants: a thread that blocks (a wait for
+    the GIL, a futex, an empty epoll) counts one."""
+    total = 0
+    for pid in tree(root):
+        try:
+            for task in os.listdir('/proc/%d/task' % pid):
+                with open('/proc/%d/task/%s/status' % (pid, task)) as f:
+                    for line in f:
+                        if line.startswith('voluntary_ctxt_switches'):
+                            total += int(line.split()[1])
+        except (OSError, ValueError):
             pass
     return total
 
@@ -230,15 +250,22 @@ def measure(app, work):
                 for side in (SIDES if i % 2 == 0 else SIDES[::-1]):   # u k r, r k u, u k r …
                     for _ in range(50):      # warm: every worker has served a few
                         get(ports[side][port_key])
-                    t0 = cpu_ticks(procs[side].pid)
+                    t0, v0 = cpu_ticks(procs[side].pid), switches(procs[side].pid)
                     r = wrk(ports[side][port_key], close=(path == 'close'))
-                    r['cpu_us'] = (cpu_ticks(procs[side].pid) - t0) * 1e6 / HZ / r['requests'] if r['requests'] else 0
+                    t1, v1 = cpu_ticks(procs[side].pid), switches(procs[side].pid)
+                    n = r['requests'] or 1
+                    r['user_us'] = (t1[0] - t0[0]) * 1e6 / HZ / n
+                    r['sys_us'] = (t1[1] - t0[1]) * 1e6 / HZ / n
+                    r['cpu_us'] = r['user_us'] + r['sys_us'] if r['requests'] else 0
+                    r['switches'] = (v1 - v0) / n
                     out('detail: %s %s %s run %d: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %d requests, %d bad, '
-                        '%.0f us CPU/request, load %s' % (app, path, side, i + 1, r['rps'], r['p50'], r['p99'],
-                                                          r['requests'], r['bad'], r['cpu_us'], loadavg()))
+                        '%.0f us CPU/request (user %.0f, sys %.0f), %.2f voluntary context switches/request, '
+                        'load %s' % (app, path, side, i + 1, r['rps'], r['p50'], r['p99'], r['requests'], r['bad'],
+                                     r['cpu_us'], r['user_us'], r['sys_us'], r['switches'], loadavg()))
                     if not r['bad'] and r['requests']:
                         runs[side].append(r)
-            med = {s: {k: median([r[k] for r in runs[s]]) for k in ('rps', 'p99', 'cpu_us')} for s in SIDES}
+            med = {s: {k: median([r[k] for r in runs[s]]) for k in ('rps', 'p99', 'cpu_us', 'user_us', 'sys_us', 'switches')}
+                   for s in SIDES}
             ratio = {s: med[s]['rps'] / med['uwsgi']['rps'] if med['uwsgi']['rps'] else float('nan') for s in SIDES}
             rows.append((app, path, med, ratio))
             for s in SIDES[1:]:
@@ -280,13 +307,15 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out()
-    out('| app | path | side | req/s (median) | / uWSGI | p99 (median) | CPU µs per request |')
-    out('|---|---|---|---:|---:|---:|---:|')
+    out('| app | path | side | req/s (median) | / uWSGI | p99 (median) | CPU µs per request (user + sys) | '
+        'voluntary context switches per request |')
+    out('|---|---|---|---:|---:|---:|---:|---:|')
     for app, path, med, ratio in rows:
         label = 'nginx `uwsgi_pass`' if path == 'nginx' else '`http-socket`, `Connection: close`'
         for s in SIDES:
-            out('| %s | %s | %s | %.0f | %.2f | %.1f ms | %.0f |' % (
-                app, label, s, med[s]['rps'], ratio[s], med[s]['p99'], med[s]['cpu_us']))
+            out('| %s | %s | %s | %.0f | %.2f | %.1f ms | %.0f (%.0f + %.0f) | %.2f |' % (
+                app, label, s, med[s]['rps'], ratio[s], med[s]['p99'], med[s]['cpu_us'], med[s]['user_us'],
+                med[s]['sys_us'], med[s]['switches']))
     out()
     out('# load average at the end: %s' % loadavg())
     results = os.path.join(HERE, 'results')
