@@ -19,6 +19,7 @@ import {failureResponse, type RouterFailure} from './error-page.js';
 import {Exchange} from './exchange.js';
 import type {FrontContext} from './front-context.js';
 import {findHeadEnd, isHeadError, MAX_HEAD_BYTES, parseRequestHead, type RequestHead} from './request-head.js';
+import {readShared} from './shared-read.js';
 import type {LocalAnswer} from './tls/local-answers.js';
 import type {UpstreamConnection, UpstreamListener} from './upstream-pool.js';
 import {unknownState} from '../util/unreachable.js';
@@ -68,7 +69,8 @@ export class ClientConnection {
     // A new connection must send its head within headers-timeout, as nginx's client_header_timeout.
     this.deadline = now + ctx.settings.headersTimeoutMs;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    // Reads land in a shared buffer (shared-read.ts); where that cannot be, as 'data' events.
+    if (!readShared(socket, (bytes, buffer) => this.#onData(buffer.subarray(0, bytes), true))) socket.on('data', (chunk: Buffer) => this.#onData(chunk, false));
     socket.on('end', () => this.#onEnd());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.#onClose());
@@ -84,21 +86,28 @@ export class ClientConnection {
     return this.#phase;
   }
 
-  #onData(chunk: Buffer): void {
+  /** `shared`: `chunk` is the shared read buffer, valid during this call only (what is kept is copied). */
+  #onData(chunk: Buffer, shared: boolean): void {
     if (this.#phase === 'tunnel') {
-      if (!(this.#tunnelPeer as UpstreamConnection).socket.write(chunk)) this.socket.pause();
+      if (!(this.#tunnelPeer as UpstreamConnection).socket.write(shared ? Buffer.from(chunk) : chunk)) this.socket.pause();
       return;
     }
     if (this.#phase === 'closed') return;
-    let buf = chunk;
     if (this.#pending !== undefined) {
-      buf = Buffer.concat([this.#pending, chunk]);
+      const buf = Buffer.concat([this.#pending, chunk]);
       this.#pending = undefined;
+      return this.#consume(buf, Date.now(), false);
     }
-    this.#consume(buf, Date.now());
+    this.#consume(chunk, Date.now(), shared);
   }
 
-  #consume(buf: Buffer, now: number): void {
+  /** Bytes from `buf` to keep past this call: a copy when `buf` is the shared read buffer. */
+  #keep(buf: Buffer, from: number, to: number, shared: boolean): Buffer {
+    if (shared) return Buffer.from(buf.subarray(from, to));
+    return from === 0 && to === buf.length ? buf : buf.subarray(from, to);
+  }
+
+  #consume(buf: Buffer, now: number, shared: boolean): void {
     this.#consuming = true;
     let offset = 0;
     try {
@@ -113,7 +122,7 @@ export class ClientConnection {
             const end = findHeadEnd(buf, offset, buf.length);
             if (end === -1) {
               if (buf.length - offset > MAX_HEAD_BYTES) return this.#refuse({kind: 'bad-request', status: 431, reason: 'request head too large'});
-              this.#pending = offset === 0 ? buf : buf.subarray(offset);
+              this.#pending = this.#keep(buf, offset, buf.length, shared);
               return;
             }
             const head = parseRequestHead(buf.toString('latin1', offset, end));
@@ -123,14 +132,14 @@ export class ClientConnection {
             break;
           }
           case 'body':
-            offset = this.#readBody(buf, offset, now);
+            offset = this.#readBody(buf, offset, now, shared);
             break;
           case 'waiting':
-            this.#pending = offset === 0 ? buf : buf.subarray(offset);
+            this.#pending = this.#keep(buf, offset, buf.length, shared);
             if (this.#pending.length > MAX_PIPELINED_BYTES) this.pauseReading();
             return;
           case 'tunnel':
-            (this.#tunnelPeer as UpstreamConnection).socket.write(buf.subarray(offset));
+            (this.#tunnelPeer as UpstreamConnection).socket.write(this.#keep(buf, offset, buf.length, shared));
             return;
           case 'closed':
             return;
@@ -184,7 +193,7 @@ export class ClientConnection {
   }
 
   /** Passes the body bytes in `buf[offset…]` to the exchange; returns the offset past them. */
-  #readBody(buf: Buffer, offset: number, now: number): number {
+  #readBody(buf: Buffer, offset: number, now: number, shared: boolean): number {
     const exchange = this.#exchange as Exchange;
     let take: number;
     let done: boolean;
@@ -203,7 +212,7 @@ export class ClientConnection {
       done = this.#bodyRemaining === 0;
     }
     this.deadline = now + this.#ctx.settings.bodyTimeoutMs;
-    if (take > 0 && !exchange.sendBody(offset === 0 && take === buf.length ? buf : buf.subarray(offset, offset + take))) this.pauseReading();
+    if (take > 0 && !exchange.sendBody(this.#keep(buf, offset, offset + take, shared))) this.pauseReading();
     if (done) {
       this.#bodyDecoder = undefined;
       exchange.endBody();
@@ -242,7 +251,7 @@ export class ClientConnection {
     if (!this.#consuming && this.#pending !== undefined) {
       const buf = this.#pending;
       this.#pending = undefined;
-      this.#consume(buf, now);
+      this.#consume(buf, now, false);
     }
   }
 

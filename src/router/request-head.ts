@@ -16,6 +16,8 @@
  * GET whose unframed "body" is not a valid request is refused there. Pure: no I/O.
  */
 
+import {lineEnd, splitHeaderLine} from './header-line.js';
+
 /** Largest request head accepted (nginx: 4 × 8 KB large_client_header_buffers). */
 export const MAX_HEAD_BYTES = 32 * 1024;
 
@@ -51,9 +53,6 @@ export interface HeadError {
   readonly reason: string;
 }
 
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** A field value: VCHAR, SP, HTAB, obs-text; no other CTL. */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 // The target: visible ASCII and obs-text, no space or CTL (RFC 9112 §3.2).
 const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([!-~\x80-\xff]+) HTTP\/(\d)\.(\d)$/;
 /** Headers that describe one connection and never cross the router (RFC 9110 §7.6.1), and those it sets itself. */
@@ -71,8 +70,10 @@ export function findHeadEnd(buf: Buffer, start: number, end: number): number {
 
 /** Parses the head in `text` (latin1, from the request line through the blank line). */
 export function parseRequestHead(text: string): RequestHead | HeadError {
-  const lines = text.slice(0, -4).split('\r\n');
-  const requestLine = lines[0] ?? '';
+  // Lines are walked in place (no split): `text` ends with the blank line's CRLF CRLF.
+  const last = text.length - 4;
+  const firstEnd = lineEnd(text, 0, last);
+  const requestLine = text.slice(0, firstEnd);
   // A bare CR or LF stays inside a line after the split, where the line checks below refuse it as a CTL.
   const match = REQUEST_LINE.exec(requestLine);
   if (match === null) return bad(`malformed request line ${JSON.stringify(requestLine.slice(0, 80))}`);
@@ -104,16 +105,20 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
   let referer: string | undefined;
   let userAgent: string | undefined;
   let forwardLines = '';
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as string;
-    const first = line.charCodeAt(0);
+  for (let from = firstEnd + 2; from < last + 2; ) {
+    const to = lineEnd(text, from, last);
+    const lineFrom = from;
+    from = to + 2;
+    const first = text.charCodeAt(lineFrom);
     if (first === 0x20 || first === 0x09) return bad('obs-fold (a header line starting with a space or tab)');
-    const colon = line.indexOf(':');
-    if (colon <= 0) return bad(`malformed header line ${JSON.stringify(line.slice(0, 80))}`);
-    const rawName = line.slice(0, colon);
-    if (!TOKEN.test(rawName)) return bad(`malformed header name ${JSON.stringify(rawName.slice(0, 80))}`);
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
-    if (!FIELD_VALUE.test(value)) return bad(`a control character in header ${rawName}`);
+    const split = splitHeaderLine(text, lineFrom, to);
+    if ('error' in split) {
+      if (split.error === 'malformed-line') return bad(`malformed header line ${JSON.stringify(text.slice(lineFrom, Math.min(to, lineFrom + 80)))}`);
+      if (split.error === 'malformed-name') return bad(`malformed header name ${JSON.stringify((split.name ?? '').slice(0, 80))}`);
+      return bad(`a control character in header ${split.name ?? ''}`);
+    }
+    const rawName = split.name;
+    const value = split.value;
     const name = rawName.toLowerCase();
     if (name.includes('_')) {
       const dashed = name.replace(/_/g, '-');
@@ -144,23 +149,23 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
         break;
       case 'expect':
         if (value.toLowerCase() === '100-continue') expectContinue = true;
-        forwardLines += `${line}\r\n`;
+        forwardLines += text.slice(lineFrom, from); // the line with its CRLF
         break;
       case 'x-forwarded-for':
         forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
         break;
       case 'referer':
         referer = value;
-        forwardLines += `${line}\r\n`;
+        forwardLines += text.slice(lineFrom, from); // the line with its CRLF
         break;
       case 'user-agent':
         userAgent = value;
-        forwardLines += `${line}\r\n`;
+        forwardLines += text.slice(lineFrom, from); // the line with its CRLF
         break;
       default:
         if (NOT_FORWARDED.has(name)) break;
         // Names listed in Connection are hop-by-hop too; they are rare, so they are removed afterwards.
-        forwardLines += `${line}\r\n`;
+        forwardLines += text.slice(lineFrom, from); // the line with its CRLF
     }
   }
   if (contentLength !== undefined && transferEncoding) return bad('both Content-Length and Transfer-Encoding');

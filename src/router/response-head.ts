@@ -7,6 +7,7 @@
  * It also decides whether the head can go to the client byte for byte (the common case: one write of the buffer
  * the backend sent) or must be rewritten: hop-by-hop headers to remove, a `Connection` header the client needs.
  */
+import {lineEnd, splitHeaderLine} from './header-line.js';
 
 /** How the response body is framed. */
 export type ResponseFraming = {kind: 'none'} | {kind: 'length'; length: number} | {kind: 'chunked'} | {kind: 'close'};
@@ -25,8 +26,6 @@ export interface ResponseHead {
 }
 
 const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [\t\x20-\x7e\x80-\xff]*)?$/;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade']);
 
 /**
@@ -34,8 +33,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
  * whatever the headers say. Returns a reason string when the head is refused.
  */
 export function parseResponseHead(text: string, noBody: boolean): ResponseHead | string {
-  const lines = text.slice(0, -4).split('\r\n');
-  const statusLine = lines[0] ?? '';
+  // Lines are walked in place (no split): `text` ends with the blank line's CRLF CRLF.
+  const last = text.length - 4;
+  const firstEnd = lineEnd(text, 0, last);
+  const statusLine = text.slice(0, firstEnd);
   const match = STATUS_LINE.exec(statusLine);
   if (match === null) return `malformed status line ${JSON.stringify(statusLine.slice(0, 80))}`;
   const minor = match[1] === '1' ? 1 : 0;
@@ -45,16 +46,21 @@ export function parseResponseHead(text: string, noBody: boolean): ResponseHead |
   let connection = '';
   let hasHopByHop = false;
   // The client talks to the router, whose version is HTTP/1.1 whatever the backend's (nginx does the same).
-  let kept = minor === 1 ? `${statusLine}\r\n` : `HTTP/1.1${statusLine.slice(8)}\r\n`;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] as string;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return `malformed header line ${JSON.stringify(line.slice(0, 80))}`;
-    const rawName = line.slice(0, colon);
-    if (!TOKEN.test(rawName)) return `malformed header name ${JSON.stringify(rawName.slice(0, 80))}`;
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
-    if (!FIELD_VALUE.test(value)) return `a control character in header ${rawName}`;
-    const name = rawName.toLowerCase();
+  const version = minor === 1 ? statusLine : `HTTP/1.1${statusLine.slice(8)}`;
+  /** The kept lines, built only once a line is dropped (else they are the received head as it is). */
+  let kept: string | undefined;
+  for (let from = firstEnd + 2; from < last + 2; ) {
+    const to = lineEnd(text, from, last);
+    const lineFrom = from;
+    from = to + 2;
+    const split = splitHeaderLine(text, lineFrom, to);
+    if ('error' in split) {
+      if (split.error === 'malformed-line') return `malformed header line ${JSON.stringify(text.slice(lineFrom, Math.min(to, lineFrom + 80)))}`;
+      if (split.error === 'malformed-name') return `malformed header name ${JSON.stringify((split.name ?? '').slice(0, 80))}`;
+      return `a control character in header ${split.name ?? ''}`;
+    }
+    const value = split.value;
+    const name = split.name.toLowerCase();
     if (name === 'content-length') {
       if (!/^\d{1,15}$/.test(value)) return `Content-Length ${JSON.stringify(value.slice(0, 40))} is not a number`;
       if (contentLength !== undefined && contentLength !== Number(value)) return 'two different Content-Length headers';
@@ -65,10 +71,12 @@ export function parseResponseHead(text: string, noBody: boolean): ResponseHead |
     } else if (HOP_BY_HOP.has(name)) {
       if (name === 'connection') connection = connection === '' ? value.toLowerCase() : `${connection},${value.toLowerCase()}`;
       hasHopByHop = true;
+      kept ??= version + text.slice(firstEnd, lineFrom);
       continue;
     }
-    kept += `${line}\r\n`;
+    if (kept !== undefined) kept += text.slice(lineFrom, from);
   }
+  kept ??= version + text.slice(firstEnd, text.length - 2);
   if (chunked && contentLength !== undefined) return 'both Content-Length and Transfer-Encoding';
   const tokens = connection === '' ? [] : connection.split(',').map((t) => t.trim());
   if (tokens.some((t) => t !== 'close' && t !== 'keep-alive' && t !== '' && t !== 'upgrade')) {
