@@ -239,11 +239,11 @@ export class ClientConnection {
   }
 
   /** The exchange is over: keep the connection for the next request, or close it. */
-  onExchangeDone(keepAlive: boolean): void {
+  /** `now`: the caller's clock, when it has one. */
+  onExchangeDone(keepAlive: boolean, now = Date.now()): void {
     this.#exchange = undefined;
     if (this.#phase === 'closed' || this.#phase === 'tunnel') return;
     if (!keepAlive || this.#ended) return this.#close();
-    const now = Date.now();
     this.#phase = 'idle';
     this.deadline = now + this.#ctx.settings.keepaliveTimeoutMs;
     this.#registry.markIdle(this);

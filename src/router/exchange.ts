@@ -73,6 +73,8 @@ export class Exchange implements UpstreamListener {
   bodyBytes = 0;
   /** When the backend must have said something (ms since the epoch); Infinity when not waiting on it. */
   deadline = Infinity;
+  /** When the backend's latest bytes (or EOF) arrived: the clock of the response path (one Date.now() per read). */
+  #now = 0;
 
   constructor(client: ClientConnection, head: RequestHead, pool: Pool, ctx: FrontContext, upstreamHead: string, now: number) {
     this.#client = client;
@@ -208,7 +210,9 @@ export class Exchange implements UpstreamListener {
 
   onUpstreamData(chunk: Buffer): void {
     if (this.#finished) return;
-    this.deadline = Date.now() + this.#ctx.settings.upstreamTimeoutMs;
+    const now = Date.now();
+    this.#now = now;
+    this.deadline = now + this.#ctx.settings.upstreamTimeoutMs;
     if (this.#phase === 'body') return this.#forwardBody(chunk, 0);
     if (this.#phase === 'head') return this.#readHead(this.#respBuf === undefined ? chunk : Buffer.concat([this.#respBuf, chunk]));
     this.#upstreamReusable = false; // bytes after the end of the response
@@ -231,7 +235,7 @@ export class Exchange implements UpstreamListener {
         this.#finished = true;
         this.deadline = Infinity;
         (this.#member as Member).active -= 1;
-        this.#log(Date.now());
+        this.#log(this.#now);
         return this.#client.startTunnel(this.#conn as UpstreamConnection, buf);
       }
       // 100 Continue and friends: passed on (HTTP/1.1 clients), and the real response follows.
@@ -337,6 +341,7 @@ export class Exchange implements UpstreamListener {
 
   onUpstreamEnd(): void {
     if (this.#finished) return;
+    this.#now = Date.now();
     if (this.#phase === 'body' && this.#response?.framing.kind === 'close') {
       this.#upstreamReusable = false;
       if (this.#rechunk) this.#write(LAST_CHUNK);
@@ -410,14 +415,14 @@ export class Exchange implements UpstreamListener {
     if (this.#finished) return;
     this.#finished = true;
     this.deadline = Infinity;
-    const now = Date.now();
+    const now = this.#now;
     (this.#member as Member).active -= 1;
     const conn = this.#conn as UpstreamConnection;
     if (this.#pausedUpstream) conn.socket.resume();
     if (this.#upstreamReusable && this.#requestDone && conn.member.protocol === 'http') conn.release(now);
     else conn.destroy();
     this.#log(now);
-    this.#client.onExchangeDone(this.#clientKeepAlive);
+    this.#client.onExchangeDone(this.#clientKeepAlive, now);
   }
 
   #badGateway(cause: string): void {

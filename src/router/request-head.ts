@@ -61,9 +61,11 @@ const NOT_FORWARDED = new Set([
   'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-real-ip',
 ]);
 
+const BLANK_LINE = Buffer.from('\r\n\r\n', 'latin1');
+
 /** Index just past the blank line ending a head that starts at `start`, -1 if not there yet. */
 export function findHeadEnd(buf: Buffer, start: number, end: number): number {
-  const at = buf.indexOf('\r\n\r\n', start, 'latin1');
+  const at = buf.indexOf(BLANK_LINE, start);
   if (at === -1 || at + 4 > end) return -1;
   return at + 4;
 }
