@@ -1,5 +1,6 @@
 """load_priority: a worker loading next to serving workers loads at a lower priority and returns before it accepts;
-only when it can return (CAP_SYS_NICE or RLIMIT_NICE); the master asks for it only for a planned replacement (reload, recycle) while another worker accepts."""
+only when it can return (CAP_SYS_NICE or RLIMIT_NICE); the master asks for it only for a planned replacement
+(reload, reload-on-rss) while another worker accepts."""
 import os
 import unittest
 
@@ -14,7 +15,8 @@ WITHOUT_CAP = 'Name:\tpython3\nCapEff:\t0000000000000000\n'
 
 def limits(soft, hard=None):
     return ('Limit                     Soft Limit           Hard Limit           Units     \n'
-            'Max nice priority         %s                    %s                    \n' % (soft, soft if hard is None else hard))
+            'Max nice priority         %s                    %s                    \n'
+            % (soft, soft if hard is None else hard))
 
 
 def in_child(fn):
