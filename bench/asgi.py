@@ -28,6 +28,7 @@ Env: DURATION (8), RELOAD_DURATION (15), RUNS (3), PROCESSES ("2 1"), SERVERS ("
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -298,6 +299,7 @@ def pss():
             masters = [p for p in pids if (stat_fields(p) or [''])[1] == str(emp.pid) and _comm(p) != 'sh']
             vassal = pss_kb([p for m in masters for p in tree(m)])
         stop(emp, 30)
+        shutil.rmtree(d, ignore_errors=True)
         port = next_port()
         uv = start(command('uvicorn', port, 1))
         uvicorn = None
@@ -375,6 +377,7 @@ def reload_run(r, variant):
     if not wait_200(port):
         out('detail: reload run %d: the vassal never answered: %s' % (r + 1, log_tail(emp)))
         stop(emp, 30)
+        shutil.rmtree(d, ignore_errors=True)
         return None
     time.sleep(1)
     probe = {}
@@ -399,6 +402,7 @@ def reload_run(r, variant):
             time.sleep(0.2)
             late = 'graceful reload done' in log_tail(emp, 1 << 20)
     stop(emp, 30)
+    shutil.rmtree(d, ignore_errors=True)
     took = reload_seconds(log_tail(emp, 1 << 22), touched) if touch else None
     if touch and probe['gap_end'] is not None:
         out('detail: reload %s run %d: the longest gap ended %+.3f s after the touch; the master: %s' % (
