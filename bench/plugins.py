@@ -9,6 +9,9 @@ runs. Then PSS per vassal: the sum of Pss (smaps_rollup) over the vassal's maste
 php-cgi), after the load. PHP also runs behind nginx + php-fpm (pm = static, 2 children), measured the same way
 (PSS: nginx's processes + php-fpm's).
 
+BENCH_DETAIL=1 also prints one `detail:` line per process of each vassal tree (Pss, Pss_Anon, Pss_File, Rss,
+Private in KiB, and the command line), to see where the memory goes.
+
 BENCH_PROCESSES sets `processes` for both servers (default 2). BENCH_PARTS="pss" measures PSS only (after 20 requests
 per vassal instead of the wrk runs; default "throughput pss"). BENCH_KAISER_INI adds lines to kaiser's vassals only (e.g. `lazy-apps = true`: one exec'd runtime per worker instead of
 a zygote per generation that forks them, to compare the two in the same run set-up).
@@ -115,6 +118,25 @@ def master_of(port):
         if f is not None and int(f[1]) not in owners:
             return pid
     return None
+
+
+def process_memory(pid):
+    """One process's smaps_rollup figures (KiB) and command line, for BENCH_DETAIL."""
+    fields = {}
+    try:
+        with open('/proc/%d/smaps_rollup' % pid) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 3 and parts[2] == 'kB':
+                    fields[parts[0].rstrip(':')] = int(parts[1])
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            cmd = f.read().replace(b'\0', b' ').decode(errors='replace').strip()[:90]
+    except OSError:
+        return 'pid %d gone' % pid
+    private = fields.get('Private_Clean', 0) + fields.get('Private_Dirty', 0)
+    return 'pid %d pss %d anon %d file %d rss %d private %d  %s' % (
+        pid, fields.get('Pss', 0), fields.get('Pss_Anon', 0), fields.get('Pss_File', 0), fields.get('Rss', 0),
+        private, cmd)
 
 
 def wrk(port, path, post):
@@ -224,6 +246,9 @@ def main():
         for side in sides:
             m = master_of(ports[(lang, side)])
             pss[side] = pss_kb(tree(m)) if m else None
+            if m and os.environ.get('BENCH_DETAIL'):
+                for pid in tree(m):
+                    print('detail: %s %s %s' % (lang, side, process_memory(pid)))
         if lang == 'php' and fpm:
             pss['nginx+php-fpm'] = sum(pss_kb(tree(p)) for p in fpm)
         parts = ['%s=%.1f MiB' % (s, v / 1024.0) for s, v in pss.items() if v]

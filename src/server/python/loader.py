@@ -25,6 +25,16 @@ def prepare(cfg):
         os.environ[str(k)] = str(v)
 
 
+def preload(cfg):
+    """In the master, before it forks the workers: imports the CGI or PHP bridge (and subprocess, which both start
+    their scripts or php-cgi with), so the workers share those pages instead of each importing a private copy (issue
+    19: PSS per vassal). A WSGI app itself is imported after the fork (each reload imports fresh code)."""
+    if cfg.get('cgi'):
+        from . import cgi_app  # noqa: F401
+    elif cfg.get('php-docroot'):
+        from . import php_app  # noqa: F401
+
+
 def load(cfg):
     """Import the app and return its callable; raises on any failure."""
     if cfg.get('cgi'):

@@ -120,6 +120,7 @@ class Master:
             # worker anyway), and so does the master of exec'd workers (Perl, Ruby, Lua, Node), which never runs
             # them: every page the master holds counts whole in a 1-worker vassal's memory.
             from _kaiser import core as _core, loader as _loader, worker as _worker, wsgi as _wsgi  # noqa: F401
+            _loader.preload(cfg)
         gc.collect()
         gc.freeze()
         heap.trim()

@@ -12,7 +12,6 @@ header block (`Status:`) parsed as CGI, the body streamed.
 Harakiri, max-requests, keep-alive and the scoreboard are the request core's (core.py).
 """
 import os
-import shutil
 import _socket as socket
 import subprocess
 import time
@@ -89,6 +88,15 @@ class Backend:
             self.listener = None
 
 
+def _which(name):
+    """shutil.which for one command name (shutil would import bz2, lzma and zlib into every PHP worker)."""
+    for d in os.environ.get('PATH', os.defpath).split(os.pathsep):
+        path = os.path.join(d or '.', name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
 def _die_with_parent():
     """php-cgi must not outlive its worker (harakiri SIGKILLs the worker, not its children)."""
     import ctypes
@@ -114,7 +122,7 @@ class PhpApp:
         hk = float(cfg.get('harakiri') or 0)
         self.timeout = hk + 30.0 if hk else 3600.0
         php = cfg.get('php-cgi-bin') or 'php-cgi'
-        path = php if os.path.sep in php else shutil.which(php)
+        path = php if os.path.sep in php else _which(php)
         if not path or not os.access(path, os.X_OK):
             raise _load_error("php apps need php-cgi: cannot run %r; install the Debian package php-cgi, or set "
                               "php-cgi-bin to its path" % php)

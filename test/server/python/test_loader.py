@@ -1,5 +1,6 @@
 """loader: wsgi-file, module, callable, chdir, env and pythonpath, as uWSGI loads an app."""
 import os
+import subprocess
 import sys
 import unittest
 from unittest import mock
@@ -72,3 +73,29 @@ class Load(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class Preload(unittest.TestCase):
+    """The master imports a CGI or PHP worker's bridge before forking, so the workers share it (issue 19: PSS)."""
+
+    def modules_after(self, cfg):
+        code = ('import sys; sys.path.insert(0, %r); import _kaiser_bootstrap; from _kaiser import loader; '
+                'loader.preload(%r); print(" ".join(sorted(sys.modules)))' % (support.PY_DIR, cfg))
+        return set(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                                  check=True).stdout.split())
+
+    def test_a_cgi_master_imports_the_cgi_bridge(self):
+        loaded = self.modules_after({'cgi': ['/srv/cgi']})
+        self.assertIn('_kaiser.cgi_app', loaded)
+        self.assertNotIn('_kaiser.php_app', loaded)
+
+    def test_a_php_master_imports_the_php_bridge_without_shutil(self):
+        loaded = self.modules_after({'php-docroot': '/srv/php'})
+        self.assertIn('_kaiser.php_app', loaded)
+        for name in ('_kaiser.cgi_app', 'shutil', 'bz2', 'lzma'):
+            self.assertNotIn(name, loaded)
+
+    def test_a_wsgi_master_imports_neither(self):
+        loaded = self.modules_after({'wsgi-file': 'app.py'})
+        self.assertNotIn('_kaiser.cgi_app', loaded)
+        self.assertNotIn('_kaiser.php_app', loaded)
