@@ -13,8 +13,8 @@ Debian), the same FastAPI app (bench/apps/asgi_hello.py: GET / -> {"hello": "wor
               after 20 requests.
   reload      a kaiser ASGI vassal (2 workers) under `wrk -t1 -c16` while a sequential prober (one request at a
               time, a fresh connection each) records failures and the longest stretch without a 200; the vassal
-              file is touched 2 s in (chain reload). RUNS rounds of RELOAD_VARIANTS (default: touch, touch-nice0:
-              the same with `load-nice = 0`, control: no touch, the gaps a busy machine makes by itself).
+              file is touched 2 s in (chain reload). RUNS rounds of RELOAD_VARIANTS (default: touch (`load-nice = 10`),
+              touch-nice0: the same with `load-nice = 0`, the default; control: no touch, the gaps a busy machine makes by itself).
   CPU         every throughput and websocket row also reports the server's own CPU time (utime + stime of its
               process tree) per request: on a shared machine the requests/s of a run depend on what else runs,
               the CPU a server spends per request much less.
@@ -357,8 +357,8 @@ def prober(port, seconds, result):
 
 
 RELOAD_VARIANTS = {
-    'touch': ('vassal file touched 2 s in (chain reload; load-nice 10, the default)', True, ''),
-    'touch-nice0': ('same with load-nice = 0 (the replacements load at full priority)', True, 'load-nice = 0\n'),
+    'touch': ('vassal file touched 2 s in (chain reload; load-nice 10)', True, 'load-nice = 10\n'),
+    'touch-nice0': ('same with load-nice = 0, the default (the replacements load at full priority)', True, 'load-nice = 0\n'),
     'control': ('control: no reload', False, ''),
 }
 

@@ -225,7 +225,7 @@ export const OPTIONS = [
   {name: 'max-requests', aliases: ['R'], type: 'int', default: 0, scopes: ['server'], arg: 'N', help: 'recycle a worker gracefully after N requests'},
   {name: 'reload-on-rss', type: 'int', default: 0, scopes: ['server'], arg: 'MB', help: 'recycle a worker gracefully once its RSS reaches MB'},
   {name: 'worker-reload-mercy', type: 'seconds', default: 60, scopes: ['server'], arg: 'S', help: 'time a retiring worker gets to finish in-flight requests'},
-  {name: 'load-nice', type: 'int', default: 10, scopes: ['server'], arg: 'N', help: 'a reload’s new worker (or a recycled one’s successor) loads its app this much nicer while the old ones serve, and returns before it accepts; only where it can return (root, or RLIMIT_NICE); 0 = off'},
+  {name: 'load-nice', type: 'int', default: 0, scopes: ['server'], arg: 'N', help: 'a reload’s new worker (or a recycled one’s successor) loads its app this much nicer while the old ones serve, and returns before it accepts; only where it can return (root, or RLIMIT_NICE); 0 = off (the default: on a quiet machine 10 made reloads 6x longer)'},
   {name: 'reload-mode', type: 'string', default: 'chain', scopes: ['server'], arg: 'chain|all', help: 'graceful reload: replace workers one at a time (chain, the smallest pause measured), or start all new workers then retire the old (all)'},
   {name: 'touch-reload', type: 'path', multi: true, scopes: ['server'], arg: 'FILE', help: 'graceful reload when FILE is touched'},
   {name: 'touch-chain-reload', type: 'path', multi: true, scopes: ['server'], arg: 'FILE', help: 'chain reload when FILE is touched'},

@@ -15,7 +15,7 @@ DEFAULTS = {
     'vacuum': False, 'wsgi-file': None, 'module': None, 'callable': 'application', 'node-app': None,
     'chdir': None, 'pythonpath': [], 'virtualenv': None, 'env': {}, 'need-app': True, 'plugin': [],
     'master': False, 'processes': 1, 'threads': 1, 'harakiri': 0, 'max-requests': 0, 'reload-on-rss': 0,
-    'worker-reload-mercy': 60, 'reload-mercy': 30, 'load-nice': 10, 'reload-mode': 'chain', 'touch-reload': [],
+    'worker-reload-mercy': 60, 'reload-mercy': 30, 'load-nice': 0, 'reload-mode': 'chain', 'touch-reload': [],
     'touch-chain-reload': [], 'master-fifo': [], 'pidfile': None, 'heartbeat': 0, 'socket-timeout': 4,
     'request-read-timeout': 60, 'post-buffering': None,
     'disable-logging': False, 'stats': None, 'stats-http': False, 'stats-minified': False,

@@ -92,12 +92,12 @@ describe('ASGI vassals under the emperor', () => {
 
   it('load a reload’s new app at a lower priority (load-nice) and serve at the old one’s', async () => {
     type Nice = {import: number; startup: number; now: number; pid: number};
-    const v = await asgiVassal('processes = 1\n');
+    const v = await asgiVassal('processes = 1\nload-nice = 10\n');
     await waitFor200(v.port, 20_000);
     const first = JSON.parse((await httpGet(v.port, '/nice'))!.body) as Nice;
     expect(first.import).toBe(first.now);                 // a first start loads at full priority
     expect(first.startup).toBe(first.now);
-    v.write('processes = 1\n# edited\n');
+    v.write('processes = 1\nload-nice = 10\n# edited\n');
     await waitFor(async () => (await pidOf(v.port)) !== first.pid, 20_000, 'the new worker');
     const second = JSON.parse((await httpGet(v.port, '/nice'))!.body) as Nice;
     expect(second.import).toBe(Math.min(first.now + 10, 19));

@@ -147,7 +147,7 @@ class WhatTheMasterAsks(unittest.TestCase):
         self.assertEqual([h.sys.load_nice[w1.pid], h.sys.load_nice[w2.pid]], [0, 0])
 
     def test_replacements_of_a_reload_load_nicer_while_others_serve(self):
-        h = self.running(processes=2)
+        h = self.running(processes=2, load_nice=10)
         n = len(h.sys.spawned)
         h.master.reloader.start(h.master.cfg, _reload.CHAIN)
         [new1] = h.sys.spawned[n:]
@@ -157,18 +157,18 @@ class WhatTheMasterAsks(unittest.TestCase):
         self.assertEqual(h.sys.load_nice[new2.pid], 10)
 
     def test_the_successor_of_a_worker_that_serves_until_it_accepts_loads_nicer(self):
-        h = self.running(processes=1, reload_on_rss=10)
+        h = self.running(processes=1, reload_on_rss=10, load_nice=10)
         h.sys.rss[h.pool.slots[1].pid] = 11 << 20
         h.pool.check(0, 0)
         self.assertEqual(h.sys.load_nice[h.sys.spawned[-1].pid], 10)
 
     def test_max_requests_stops_accepting_first_so_its_successor_loads_at_full_priority(self):
-        h = self.running(processes=2, max_requests=10)
+        h = self.running(processes=2, max_requests=10, load_nice=10)
         h.send(h.pool.slots[1], act='retiring', reason='max-requests')
         self.assertEqual(h.sys.load_nice[h.sys.spawned[-1].pid], 0)
 
     def test_a_crash_respawn_restores_missing_capacity_at_full_priority(self):
-        h = self.running(processes=2)
+        h = self.running(processes=2, load_nice=10)
         w1 = h.pool.slots[1]
         w1.spawned -= 5
         h.exit(w1, code=1)
@@ -176,6 +176,14 @@ class WhatTheMasterAsks(unittest.TestCase):
 
     def test_load_nice_0_turns_it_off(self):
         h = self.running(processes=2, load_nice=0)
+        n = len(h.sys.spawned)
+        h.master.reloader.start(h.master.cfg, _reload.CHAIN)
+        self.assertEqual(h.sys.load_nice[h.sys.spawned[n].pid], 0)
+
+    def test_off_by_default(self):
+        # On a quiet machine load-nice 10 made a 2-worker FastAPI chain reload take 8.3-8.5 s instead of 1.2-1.6 s
+        # with no shorter gap (bench/asgi.py, PARTS=reload): it is for saturated machines, asked for by name.
+        h = self.running(processes=2)
         n = len(h.sys.spawned)
         h.master.reloader.start(h.master.cfg, _reload.CHAIN)
         self.assertEqual(h.sys.load_nice[h.sys.spawned[n].pid], 0)
