@@ -116,11 +116,17 @@ function appSpec(): VassalSpec {
   return {kind: 'app-server', name: 'app.ini', file: '/v/app.ini', dir: '/v', python: 'python3', serverConfig: {processes: 1}, stopTimeoutMs: 10_000, startTimeoutMs: 60_000} as unknown as VassalSpec;
 }
 
+/** A vassal in a fresh fake world, given its first config. */
+function configured(name: string, spec: VassalSpec): {world: FakeWorld; v: Vassal} {
+  const world = new FakeWorld();
+  const v = new Vassal(name, world.deps());
+  v.onConfigChanged(spec);
+  return {world, v};
+}
+
 describe('Vassal', () => {
   it('spawns when configured and becomes ready on READY=1', () => {
-    const world = new FakeWorld();
-    const v = new Vassal('web.toml', world.deps());
-    v.onConfigChanged(commandSpec());
+    const {world, v} = configured('web.toml', commandSpec());
     expect(v.state.id).toBe('starting');
     world.last.print('READY=1');
     expect(v.state.id).toBe('ready');
@@ -128,9 +134,7 @@ describe('Vassal', () => {
   });
 
   it('backs off 1 s, 2 s, 4 s for a vassal that dies before it is ready, not sooner', async () => {
-    const world = new FakeWorld();
-    const v = new Vassal('web.toml', world.deps());
-    v.onConfigChanged(commandSpec());
+    const {world, v} = configured('web.toml', commandSpec());
     await world.last.exit({code: 1, signal: null});
     expect(v.state.id).toBe('backoff');
     world.advance(999);
@@ -150,9 +154,7 @@ describe('Vassal', () => {
   });
 
   it('respawns a ready vassal at once every time it crashes, and backs off only deaths before ready', async () => {
-    const world = new FakeWorld();
-    const v = new Vassal('web.toml', world.deps());
-    v.onConfigChanged(commandSpec());
+    const {world, v} = configured('web.toml', commandSpec());
     for (let i = 0; i < 3; i++) {
       world.last.print('READY=1');
       await world.last.exit({code: null, signal: 'SIGKILL'});
@@ -164,18 +166,14 @@ describe('Vassal', () => {
   });
 
   it('never respawns a vassal that exits 26 (exiled)', async () => {
-    const world = new FakeWorld();
-    const v = new Vassal('web.toml', world.deps());
-    v.onConfigChanged(commandSpec());
+    const {world, v} = configured('web.toml', commandSpec());
     world.last.print('READY=1');
     await world.last.exit({code: 26, signal: null});
     expect(v.state.id).toBe('stopped');
   });
 
   it('asks the program to stop, then SIGKILLs the group after stop-timeout', async () => {
-    const world = new FakeWorld();
-    const v = new Vassal('web.toml', world.deps());
-    v.onConfigChanged(commandSpec());
+    const {world, v} = configured('web.toml', commandSpec());
     world.last.print('READY=1');
     const stopped = v.remove('removed');
     expect(world.last.signals).toEqual(['SIGTERM']);
@@ -189,18 +187,14 @@ describe('Vassal', () => {
   });
 
   it('keeps a running vassal on its last good config when the file breaks', () => {
-    const world = new FakeWorld();
-    const v = new Vassal('web.toml', world.deps());
-    v.onConfigChanged(commandSpec());
+    const {world, v} = configured('web.toml', commandSpec());
     world.last.print('READY=1');
     v.onConfigInvalid('broken');
     expect(v.state.id).toBe('ready');
   });
 
   it('starts a backing-off vassal at once when its file is fixed', async () => {
-    const world = new FakeWorld();
-    const v = new Vassal('web.toml', world.deps());
-    v.onConfigChanged(commandSpec());
+    const {world, v} = configured('web.toml', commandSpec());
     await world.last.exit({code: 1, signal: null});
     expect(v.state.id).toBe('backoff');
     v.onConfigChanged(commandSpec());
@@ -209,9 +203,7 @@ describe('Vassal', () => {
   });
 
   it('reloads an app-server vassal in place: config packet, reload byte, ready again on ACCEPTING', () => {
-    const world = new FakeWorld();
-    const v = new Vassal('app.ini', world.deps());
-    v.onConfigChanged(appSpec());
+    const {world, v} = configured('app.ini', appSpec());
     world.last.byte(5);
     expect(v.state.id).toBe('ready');
     v.onConfigChanged(appSpec());
@@ -223,9 +215,7 @@ describe('Vassal', () => {
   });
 
   it('stays serving and reports reload-failed when the new app does not load', () => {
-    const world = new FakeWorld();
-    const v = new Vassal('app.ini', world.deps());
-    v.onConfigChanged(appSpec());
+    const {world, v} = configured('app.ini', appSpec());
     world.last.byte(5);
     v.reload();
     expect(v.state.id).toBe('reloading');
@@ -256,9 +246,7 @@ describe('Vassal: limits and refusals', () => {
   });
 
   it('stops a running vassal refused with stop (tyrant owner change) and shows the error', async () => {
-    const world = new FakeWorld();
-    const v = new Vassal('web.toml', world.deps());
-    v.onConfigChanged(commandSpec());
+    const {world, v} = configured('web.toml', commandSpec());
     world.last.print('READY=1');
     v.onConfigInvalid('KAISER_TYRANT_ROOT_OWNED …', {stop: true});
     expect(v.state.id).toBe('stopping');
@@ -270,9 +258,7 @@ describe('Vassal: limits and refusals', () => {
   });
 
   it('restarts (not reloads in place) an app-server vassal when asked to, e.g. for a new uid', async () => {
-    const world = new FakeWorld();
-    const v = new Vassal('app.ini', world.deps());
-    v.onConfigChanged(appSpec());
+    const {world, v} = configured('app.ini', appSpec());
     world.last.byte(5);
     expect(v.state.id).toBe('ready');
     v.onConfigChanged(appSpec(), {restart: true});
@@ -285,9 +271,7 @@ describe('Vassal: limits and refusals', () => {
 
 describe('Vassal: config changes while an app-server master starts', () => {
   it('reloads in place once ready instead of stopping the master', () => {
-    const world = new FakeWorld();
-    const v = new Vassal('app.ini', world.deps());
-    v.onConfigChanged(appSpec());
+    const {world, v} = configured('app.ini', appSpec());
     v.onConfigChanged(appSpec());
     expect(world.last.signals).toEqual([]);
     expect(world.last.sent).toEqual([]);
@@ -300,9 +284,7 @@ describe('Vassal: config changes while an app-server master starts', () => {
 
 describe('Vassal: reload and restart, state by state', () => {
   it('reload stops and starts a ready command vassal, starts a backing-off one at once, and leaves a held one down', async () => {
-    const world = new FakeWorld();
-    const v = new Vassal('web.toml', world.deps());
-    v.onConfigChanged(commandSpec());
+    const {world, v} = configured('web.toml', commandSpec());
     world.last.print('READY=1');
     v.reload();
     expect(v.state.id).toBe('stopping');
@@ -324,9 +306,7 @@ describe('Vassal: reload and restart, state by state', () => {
   });
 
   it('restart stops an app-server master instead of reloading it in place, and starts a held vassal', async () => {
-    const world = new FakeWorld();
-    const v = new Vassal('app.ini', world.deps());
-    v.onConfigChanged(appSpec());
+    const {world, v} = configured('app.ini', appSpec());
     world.last.byte(5);
     v.restart();
     expect(v.state.id).toBe('stopping');

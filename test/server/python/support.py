@@ -24,6 +24,26 @@ from _kaiser.version import VERSION  # noqa: E402,F401
 from _kaiser.worker_proc import WorkerProc  # noqa: E402
 
 
+def in_forked_child(fn):
+    """Runs `fn` in a forked child (for what is per process: nice values, uids, the process title) -> the bytes it
+    returned, read from a pipe until the child exits."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.write(w, fn())
+        finally:
+            os._exit(0)
+    os.close(w)
+    chunks = []
+    while chunk := os.read(r, 65536):
+        chunks.append(chunk)
+    os.close(r)
+    os.waitpid(pid, 0)
+    return b''.join(chunks)
+
+
 def make_config(**overrides):
     """A complete config (KAISER_CONFIG defaults) with `overrides`; option names written with _ for - (the extras
     keep their leading _: `_node`)."""

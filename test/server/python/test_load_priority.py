@@ -4,7 +4,7 @@ only when it can return (CAP_SYS_NICE or RLIMIT_NICE); the master asks for it on
 import os
 import unittest
 
-from support import MasterHarness
+from support import MasterHarness, in_forked_child
 from _kaiser import load_priority
 from _kaiser import reload as _reload
 from _kaiser.phase import RUNNING
@@ -21,24 +21,7 @@ def limits(soft, hard=None):
 
 def in_child(fn):
     """Runs `fn` in a forked child (nice values and uids are per process) -> what it wrote, as text."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            os.write(w, str(fn()).encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    data = b''
-    while True:
-        chunk = os.read(r, 4096)
-        if not chunk:
-            break
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    return data.decode()
+    return in_forked_child(lambda: str(fn()).encode()).decode()
 
 
 class CanReturn(unittest.TestCase):

@@ -3,35 +3,20 @@ them, checked in a forked child through /proc."""
 import os
 import unittest
 
-import support  # noqa: F401  (the _kaiser package)
+from support import in_forked_child
 from _kaiser import procname
 
 
 def _in_child(fn):
     """Runs `fn` in a forked child; returns what the child's /proc/self/cmdline and comm then say."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            fn()
-            with open('/proc/self/cmdline', 'rb') as f:
-                cmdline = f.read()
-            with open('/proc/self/comm', 'rb') as f:
-                comm = f.read().strip()
-            os.write(w, cmdline + b'\n' + comm)
-        finally:
-            os._exit(0)
-    os.close(w)
-    data = b''
-    while True:
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    cmdline, _, comm = data.rpartition(b'\n')
+    def child():
+        fn()
+        with open('/proc/self/cmdline', 'rb') as f:
+            cmdline = f.read()
+        with open('/proc/self/comm', 'rb') as f:
+            comm = f.read().strip()
+        return cmdline + b'\n' + comm
+    cmdline, _, comm = in_forked_child(child).rpartition(b'\n')
     return cmdline, comm.decode()
 
 
