@@ -63,6 +63,8 @@ describe('operations', () => {
     const k = startKaiser(['--emperor', dir, '--metrics', `127.0.0.1:${metricsPort}`, '--control', join(dir, 'c.sock')]);
     await k.waitForLine('Prometheus metrics on');
     await waitFor200(port, 15_000);
+    // The first worker answers before the master reports the vassal ready (once both workers accept): wait for that.
+    await k.waitForLine('vassal app.ini is ready', 15_000);
     for (let i = 0; i < 5; i++) await httpGet(port);
     const text = (await httpGet(metricsPort, '/metrics'))!.body;
     const sample = (name: string) => {
