@@ -149,7 +149,8 @@ function runFileScript(user: Identity, action: 'open' | 'rotate', path: string, 
     });
     child.stdin.on('error', () => undefined);
     child.on('error', (error) => finish(err(`cannot open ${path} as ${whom(user)}: ${error.message}`)));
-    child.on('exit', () => {
+    // 'close', not 'exit': 'exit' can come before the last of stderr is read, and the cause would be lost.
+    child.on('close', () => {
       if (fd === undefined) finish(err(`cannot ${action === 'rotate' ? 'rotate' : 'open'} ${path} as ${whom(user)}: ${causeOf(stderr, 'the helper failed')}`));
     });
   });
@@ -246,6 +247,6 @@ export function bindUnixAs(python: string, user: Identity, path: string, backlog
       finish(err(`${message.error ?? 'no socket received'} (as ${whom(user)})`));
     });
     child.on('error', (error) => finish(err(`${error.message} (as ${whom(user)})`)));
-    child.on('exit', () => finish(err(`${causeOf(stderr, 'the helper failed')} (as ${whom(user)})`)));
+    child.on('close', () => finish(err(`${causeOf(stderr, 'the helper failed')} (as ${whom(user)})`)));   // after stderr's end
   });
 }
