@@ -246,7 +246,7 @@ export class SocketStore {
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (chunk: string) => (stderr += chunk));
       child.on('error', (error) => resolve(err(`listen failed: ${error.message}`)));
-      child.on('exit', (code) => resolve(code === 0 ? ok(true) : err(`listen failed: ${stderr.trim() || `exit ${code}`}`)));
+      child.on('close', (code) => resolve(code === 0 ? ok(true) : err(`listen failed: ${stderr.trim() || `exit ${code}`}`)));
     });
   }
 }

@@ -194,7 +194,7 @@ export function compressAs(user: Identity, file: string): Promise<Result<void, s
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4096)));
     child.on('error', (error) => resolve(err(`cannot compress ${file} as ${whom(user)}: ${error.message}`)));
-    child.on('exit', (code) => {
+    child.on('close', (code) => {   // after stderr's end, so the cause is in it
       clearTimeout(timer);
       resolve(code === 0 ? ok(undefined) : err(`cannot compress ${file} as ${whom(user)}: ${causeOf(stderr, 'gzip failed')}`));
     });
