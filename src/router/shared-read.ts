@@ -17,8 +17,11 @@
  */
 import {Socket} from 'node:net';
 
-/** Every shared-read socket reads into this (one thread: a read is handled before the next one lands). */
-const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+/**
+ * Every shared-read socket, and every backend connection (upstream-pool.ts), reads into this: one thread, and a read
+ * is handled (what is kept, copied) before the next one lands.
+ */
+export const SHARED_READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 interface OnreadFields {
   readonly buffer: symbol;

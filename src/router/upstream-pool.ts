@@ -10,6 +10,7 @@
  */
 import {connect, type Socket} from 'node:net';
 import type {Member} from './pool-table.js';
+import {SHARED_READ_BUFFER} from './shared-read.js';
 
 /** What an exchange does with its upstream connection's events. */
 export interface UpstreamListener {
@@ -23,9 +24,6 @@ export interface UpstreamListener {
 }
 
 type ConnectionPhase = 'connecting' | 'busy' | 'idle' | 'closed';
-
-/** Every upstream socket reads into this (one thread: a read is copied out before the next one lands). */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** One connection to a backend. */
 export class UpstreamConnection {
@@ -46,7 +44,7 @@ export class UpstreamConnection {
     const upstream = member.upstream;
     // Reads land in one shared buffer and are handed on as a copy (`onread`): this skips the readable stream's
     // per-read work (a 64 KB allocation, push, 'data' emit, read-more tick), a good part of the router's CPU per request.
-    const onread = {buffer: READ_BUFFER, callback: (bytes: number, buffer: Uint8Array) => this.#onRead(bytes, buffer)};
+    const onread = {buffer: SHARED_READ_BUFFER, callback: (bytes: number, buffer: Uint8Array) => this.#onRead(bytes, buffer)};
     this.socket = 'socketPath' in upstream ? connect({path: upstream.socketPath, onread}) : connect({host: upstream.host, port: upstream.port, noDelay: true, onread});
     this.socket.on('connect', () => {
       if (this.#phase !== 'connecting') return;
@@ -80,7 +78,7 @@ export class UpstreamConnection {
       this.destroy(); // bytes nobody asked for: the connection cannot be trusted any more
       return true;
     }
-    // A copy: READ_BUFFER is overwritten by the next read, and the bytes may sit in a client's write queue until then.
+    // A copy: SHARED_READ_BUFFER is overwritten by the next read, and the bytes may sit in a client's write queue until then.
     this.#listener?.onUpstreamData(Buffer.from(buffer.subarray(0, bytes)));
     return true;
   }
