@@ -12,6 +12,7 @@ CAP_SYS_NICE or an RLIMIT_NICE that allows the starting value (20 - nice); a ten
 usual RLIMIT_NICE of 0) therefore loads at normal priority unless the emperor's limits allow it (systemd's
 LimitNICE=+0, or host_fork.py raising the limit as root before it drops the uid).
 """
+import errno
 import os
 
 CAP_SYS_NICE = 23
@@ -77,7 +78,7 @@ def restore(base):
         try:
             os.setpriority(os.PRIO_PROCESS, tid, base)
         except OSError as e:
-            if e.errno != 3:      # ESRCH: the thread ended meanwhile
+            if e.errno != errno.ESRCH:      # the thread ended meanwhile
                 error = 'cannot restore the nice value %d of thread %d: %s' % (base, tid, e.strerror)
     return error
 
