@@ -120,8 +120,11 @@ export function buildRoutes(vassals: readonly RoutableVassal[], previousClaims: 
   const claims = new Map<string, number | undefined>();
   for (const [domain, list] of claimants) {
     const previous = previousClaims.has(domain) ? {owner: previousClaims.get(domain)} : undefined;
-    // The previous holder keeps the domain if one of its vassals still declares it; otherwise the first claimant.
-    const holderOwner = previous !== undefined && list.some((c) => c.vassal.owner === previous.owner) ? previous.owner : list[0]?.vassal.owner;
+    // The previous holder keeps the domain if one of its vassals still declares it; otherwise, among the claimants of
+    // this build, the first file name. Not the first seen: the initial scan reads files concurrently, so which one the
+    // emperor saw first differs between two starts, and a restart without a state directory would move the domain.
+    const firstByName = list.reduce<(typeof list)[number] | undefined>((best, c) => (best === undefined || c.vassal.spec.name < best.vassal.spec.name ? c : best), undefined);
+    const holderOwner = previous !== undefined && list.some((c) => c.vassal.owner === previous.owner) ? previous.owner : firstByName?.vassal.owner;
     const kept = list.filter((c) => c.vassal.owner === holderOwner);
     const heldBy = kept[0]?.vassal.spec.name ?? '';
     for (const c of list) {

@@ -52,12 +52,15 @@ describe('buildRoutes', () => {
     expect(third.pools[0]?.members.map((m) => m.vassal)).toEqual(['a.ini']);
   });
 
-  it('gives a new domain claimed by two owners at once to the one the emperor saw first', () => {
-    const built = buildRoutes([
-      vassal('z.ini', 'wsgi-file = z.py\nhttp-socket = :8001\ndomain = shop.test', 1000),
-      vassal('a.ini', 'wsgi-file = a.py\nhttp-socket = :8002\ndomain = shop.test', 2000),
-    ]);
-    expect(built.pools[0]?.members.map((m) => m.vassal)).toEqual(['z.ini']);
+  it('gives a new domain claimed by two owners in one build to the first file name, whichever the emperor read first', () => {
+    // The initial scan reads files concurrently: the order they arrive in differs from one start to the next.
+    const z = vassal('z.ini', 'wsgi-file = z.py\nhttp-socket = :8001\ndomain = shop.test', 1000);
+    const a = vassal('a.ini', 'wsgi-file = a.py\nhttp-socket = :8002\ndomain = shop.test', 2000);
+    for (const order of [[z, a], [a, z]]) {
+      const built = buildRoutes(order);
+      expect(built.pools[0]?.members.map((m) => m.vassal)).toEqual(['a.ini']);
+      expect(built.conflicts).toEqual([{domain: 'shop.test', vassal: 'z.ini', owner: 1000, heldBy: 'a.ini', holder: 2000}]);
+    }
   });
 
   it('offers a vassal\'s uwsgi socket to the fastrouter, and to the HTTP fronts when it has no HTTP address', () => {
