@@ -65,6 +65,16 @@ def fork_master(msg, inherit, close_in_child):
     return pid, out_p, pipe_p
 
 
+def wants_load_nice(config):
+    """Whether the vassal asks its new workers to load at a lower priority (`load-nice` > 0): only then is a tenant's
+    RLIMIT_NICE raised, which also lets its processes return to the emperor's nice value after an operator's renice.
+    A `load-nice` added by a later edit takes effect at the next restart of the vassal, not at a reload in place."""
+    try:
+        return int(config.get('load-nice') or 0) > 0
+    except (TypeError, ValueError):
+        return False
+
+
 def become_master(msg, out_fd, pipe_fd, inherit):
     """In the forked child: become a fresh master process, then run the master in-process."""
     os.setsid()
@@ -74,7 +84,7 @@ def become_master(msg, out_fd, pipe_fd, inherit):
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)
     join_cgroups(msg.get('cgroup_procs') or [])
-    if msg.get('uid') is not None:
+    if msg.get('uid') is not None and wants_load_nice(msg.get('config') or {}):
         load_priority.allow_return_as_root()   # its workers may load at a lower priority and return from it
     drop_privileges(msg.get('uid'), msg.get('gid'))
     keep = {0, 1, 2, pipe_fd} | set(inherit.values())

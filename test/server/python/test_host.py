@@ -146,6 +146,11 @@ class Fork(unittest.TestCase):
             with open(path) as f:
                 self.assertEqual(f.read(), str(os.getpid()))
 
+    def test_only_a_vassal_with_load_nice_gets_its_nice_limit_raised(self):
+        for config, wanted in [({}, False), ({'load-nice': 0}, False), ({'load-nice': '0'}, False),
+                               ({'load-nice': 10}, True), ({'load-nice': '5'}, True), ({'load-nice': 'x'}, False)]:
+            self.assertEqual(host_fork.wants_load_nice(config), wanted, config)
+
     def test_no_uid_or_gid_changes_nothing(self):
         host_fork.drop_privileges(None, None)
 
