@@ -52,6 +52,12 @@ endpoints: --etcd or KAISER_ETCD; prefix: --prefix or KAISER_FLEET_PREFIX
 (default ${DEFAULT_FLEET_PREFIX})
 `;
 
+/**
+ * How long one etcd call of a fleet command may take, across the endpoints it tries (etcdctl's is 5 s): an operator's
+ * command waits out a busy member or a slow first connection rather than fail (seen in CI at load 9: ten `fleet put`
+ * at once, one ran out of the emperors' 3 s with its last attempt still resolving the endpoint's address).
+ */
+const CLI_DEADLINE_MS = 10_000;
 const BOOLS = new Set(['json', 'singleton', 'undo', 'help']);
 const VALUED = new Set(['etcd', 'prefix', 'replicas', 'hosts', 'tags']);
 
@@ -142,7 +148,7 @@ export async function runFleetCommand(args: readonly string[], io: FleetCommandE
     io.stderr.write(`kaiser fleet: ${address.error}\n`);
     return EXIT.USAGE;
   }
-  const store = (io.openStore ?? ((addr) => new EtcdStore(addr.endpoints)))(address.value);
+  const store = (io.openStore ?? ((addr) => new EtcdStore(addr.endpoints, {deadlineMs: CLI_DEADLINE_MS})))(address.value);
   try {
     return await handler(a, store, new FleetKeys(address.value.prefix), io);
   } catch (error) {

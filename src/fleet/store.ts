@@ -162,9 +162,13 @@ export class EtcdStore implements FleetStore {
   readonly #endpointListeners = new Set<() => void>();
   #keepAliveStream: KeepAliveStream | undefined;
 
-  constructor(endpoints: readonly string[]) {
+  readonly #deadlineMs: number;
+
+  /** `deadlineMs`: of a call that names none (DEFAULT_DEADLINE_MS; the CLI, which nothing waits on, is more patient). */
+  constructor(endpoints: readonly string[], options: {deadlineMs?: number} = {}) {
     if (endpoints.length === 0) throw new Error('Internal error: EtcdStore needs at least one endpoint');
     this.#endpoints = endpoints;
+    this.#deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
     this.#clients = endpoints.map(
       (hosts) =>
         new etcd3.Etcd3({
@@ -210,35 +214,35 @@ export class EtcdStore implements FleetStore {
   }
 
   async get(key: string, options: {prefix?: boolean; deadlineMs?: number} = {}): Promise<ReadResult> {
-    return this.#call('get', options.deadlineMs ?? DEFAULT_DEADLINE_MS, async (client, deadline) => {
+    return this.#call('get', options.deadlineMs ?? this.#deadlineMs, async (client, deadline) => {
       const res = await client.kv.range({key: Buffer.from(key), ...(options.prefix ? {range_end: prefixEnd(key)} : {})}, {deadline});
       return {kvs: res.kvs.map(toStoredKey), revision: Number(res.header.revision)};
     });
   }
 
   async put(key: string, value: Buffer | string, options: {lease?: string; deadlineMs?: number} = {}): Promise<number> {
-    return this.#call('put', options.deadlineMs ?? DEFAULT_DEADLINE_MS, async (client, deadline) => {
+    return this.#call('put', options.deadlineMs ?? this.#deadlineMs, async (client, deadline) => {
       const res = await client.kv.put({key: Buffer.from(key), value: Buffer.from(value), ...(options.lease ? {lease: options.lease} : {})}, {deadline});
       return Number(res.header.revision);
     });
   }
 
   async delete(key: string, options: {prefix?: boolean; deadlineMs?: number} = {}): Promise<number> {
-    return this.#call('delete', options.deadlineMs ?? DEFAULT_DEADLINE_MS, async (client, deadline) => {
+    return this.#call('delete', options.deadlineMs ?? this.#deadlineMs, async (client, deadline) => {
       const res = await client.kv.deleteRange({key: Buffer.from(key), ...(options.prefix ? {range_end: prefixEnd(key)} : {})}, {deadline});
       return Number(res.deleted);
     });
   }
 
   async txn(compare: readonly StoreCompare[], success: readonly StoreOp[], failure: readonly StoreOp[] = [], options: {deadlineMs?: number} = {}): Promise<TxnResult> {
-    return this.#call('txn', options.deadlineMs ?? DEFAULT_DEADLINE_MS, async (client, deadline) => {
+    return this.#call('txn', options.deadlineMs ?? this.#deadlineMs, async (client, deadline) => {
       const res = await client.kv.txn({compare: compare.map(toCompare), success: success.map(toRequestOp), failure: failure.map(toRequestOp)}, {deadline});
       return {succeeded: res.succeeded, revision: Number(res.header.revision)};
     });
   }
 
   async grantLease(ttlSeconds: number, options: {deadlineMs?: number} = {}): Promise<string> {
-    return this.#call('lease grant', options.deadlineMs ?? DEFAULT_DEADLINE_MS, async (client, deadline) => {
+    return this.#call('lease grant', options.deadlineMs ?? this.#deadlineMs, async (client, deadline) => {
       const res = await client.leaseClient.leaseGrant({TTL: ttlSeconds}, {deadline});
       return res.ID;
     });
@@ -246,7 +250,7 @@ export class EtcdStore implements FleetStore {
 
   async revokeLease(lease: string, options: {deadlineMs?: number} = {}): Promise<void> {
     try {
-      await this.#call('lease revoke', options.deadlineMs ?? DEFAULT_DEADLINE_MS, async (client, deadline) => {
+      await this.#call('lease revoke', options.deadlineMs ?? this.#deadlineMs, async (client, deadline) => {
         await client.leaseClient.leaseRevoke({ID: lease}, {deadline});
       });
     } catch (error) {
@@ -255,7 +259,7 @@ export class EtcdStore implements FleetStore {
   }
 
   async keepAlive(lease: string, options: {deadlineMs?: number} = {}): Promise<number> {
-    return this.#call('lease keepalive', options.deadlineMs ?? DEFAULT_DEADLINE_MS, async (_client, deadline) => {
+    return this.#call('lease keepalive', options.deadlineMs ?? this.#deadlineMs, async (_client, deadline) => {
       const ka = await this.#keepAliveStreamFor(this.#current);
       const answer = new Promise<ILeaseKeepAliveResponse | Error>((resolve) => ka.waiters.push(resolve));
       ka.stream.write({ID: lease});
