@@ -107,7 +107,7 @@ describe('runtime host: app-server masters forked by the host', () => {
     expect(processTable().get(master)?.ppid).toBe(emperor.pid);
   });
 
-  it('SIGKILL of the emperor kills host, masters and workers within 2 s', async () => {
+  it('SIGKILL of the emperor kills host, masters and workers (the end of its channel and pipes tells them)', async () => {
     const dir = tempDir();
     const [p1, p2] = [await freePort(), await freePort()];
     const emperor = startKaiser(['--emperor', dir]);
@@ -118,7 +118,7 @@ describe('runtime host: app-server masters forked by the host', () => {
     const family = processTree(emperor.pid).filter((pid) => pid !== emperor.pid);
     expect(family.length).toBeGreaterThanOrEqual(8); // reaper, host, 2 masters, 4 workers
     emperor.signal('SIGKILL');
-    await waitFor(() => family.every((pid) => !isAlive(pid)), 2000, 'host, masters and workers gone');
+    await waitFor(() => family.every((pid) => !isAlive(pid)), 15_000, 'host, masters and workers gone');
   });
 
   it('SIGKILL of the host leaves vassals serving, and the emperor restarts the host', async () => {
