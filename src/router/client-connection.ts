@@ -19,6 +19,7 @@ import {failureResponse, type RouterFailure} from './error-page.js';
 import {Exchange} from './exchange.js';
 import type {FrontContext} from './front-context.js';
 import {findHeadEnd, isHeadError, MAX_HEAD_BYTES, parseRequestHead, type RequestHead} from './request-head.js';
+import {directWrite, pendingWriteBytes} from './direct-write.js';
 import {readShared} from './shared-read.js';
 import type {LocalAnswer} from './tls/local-answers.js';
 import type {UpstreamConnection, UpstreamListener} from './upstream-pool.js';
@@ -74,12 +75,20 @@ export class ClientConnection {
     socket.on('end', () => this.#onEnd());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.#onClose());
-    socket.on('drain', () => {
-      this.#writeStalledSince = 0;
-      if (this.#tunnelPeer !== undefined) this.#tunnelPeer.socket.resume();
-      else this.#exchange?.onClientDrain();
-    });
+    socket.on('drain', this.#onDrain);
     registry.markIdle(this);
+  }
+
+  /** The client's socket can take more (its stream drained, or a direct write completed). */
+  readonly #onDrain = (): void => {
+    this.#writeStalledSince = 0;
+    if (this.#tunnelPeer !== undefined) this.#tunnelPeer.socket.resume();
+    else this.#exchange?.onClientDrain();
+  };
+
+  /** Writes response bytes to the client (direct-write.ts). False: wait for the drain (the exchange is told). */
+  write(chunk: Buffer): boolean {
+    return directWrite(this.socket, chunk, this.#onDrain);
   }
 
   get phase(): ClientPhase {
@@ -321,7 +330,7 @@ export class ClientConnection {
     const exchange = this.#exchange;
     if (exchange !== undefined && now > exchange.deadline) exchange.onTimeout(now);
     // A client that does not read its response holds the backend connection: as nginx's send_timeout.
-    if (this.socket.writableLength > 0) {
+    if (pendingWriteBytes(this.socket) > 0) {
       if (this.#writeStalledSince === 0) this.#writeStalledSince = now;
       else if (now - this.#writeStalledSince > this.#ctx.settings.bodyTimeoutMs) this.destroy();
     } else {

@@ -117,7 +117,7 @@ export class Exchange implements UpstreamListener {
       else this.#held.push(chunk);
     }
     if (this.#finished) return true;
-    if (this.#requestWritten && this.#conn !== undefined) return this.#conn.socket.write(chunk);
+    if (this.#requestWritten && this.#conn !== undefined) return this.#conn.write(chunk);
     this.#queued.push(chunk);
     this.#queuedBytes += chunk.length;
     if (this.#awaitingBody && this.#queuedBytes > MAX_COLLECTED_BODY) {
@@ -143,13 +143,14 @@ export class Exchange implements UpstreamListener {
 
   #writeRequest(now: number): void {
     if ((this.#member as Member).protocol === 'uwsgi') return this.#writeUwsgiRequest(now);
-    const socket = (this.#conn as UpstreamConnection).socket;
+    const conn = this.#conn as UpstreamConnection;
     this.#requestWritten = true;
     this.deadline = now + this.#ctx.settings.upstreamTimeoutMs;
     if (this.#queued.length === 0) {
-      socket.write(this.#upstreamHead, 'latin1');
+      conn.write(this.#upstreamHead);
       return;
     }
+    const socket = conn.socket;
     socket.cork();
     socket.write(this.#upstreamHead, 'latin1');
     let ok = true;
@@ -333,7 +334,7 @@ export class Exchange implements UpstreamListener {
   }
 
   #write(chunk: Buffer): void {
-    if (!this.#client.socket.write(chunk) && !this.#pausedUpstream && this.#conn !== undefined) {
+    if (!this.#client.write(chunk) && !this.#pausedUpstream && this.#conn !== undefined) {
       this.#pausedUpstream = true;
       this.#conn.socket.pause();
     }

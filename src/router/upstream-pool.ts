@@ -10,6 +10,7 @@
  */
 import {connect, type Socket} from 'node:net';
 import type {Member} from './pool-table.js';
+import {directWrite} from './direct-write.js';
 import {SHARED_READ_BUFFER} from './shared-read.js';
 
 /** What an exchange does with its upstream connection's events. */
@@ -67,9 +68,16 @@ export class UpstreamConnection {
         listener?.onUpstreamError(Object.assign(new Error('connection closed by the backend'), {code: 'ECONNRESET'}));
       }
     });
-    this.socket.on('drain', () => {
-      if (this.#phase === 'busy') this.#listener?.onUpstreamDrain();
-    });
+    this.socket.on('drain', this.#onDrain);
+  }
+
+  readonly #onDrain = (): void => {
+    if (this.#phase === 'busy') this.#listener?.onUpstreamDrain();
+  };
+
+  /** Writes request bytes (a string as latin1) to the backend (direct-write.ts). False: wait for onUpstreamDrain. */
+  write(data: Buffer | string): boolean {
+    return directWrite(this.socket, data, this.#onDrain);
   }
 
   /** True: keep reading (a paused socket stays paused). */
