@@ -20,6 +20,7 @@ import {Exchange} from './exchange.js';
 import type {FrontContext} from './front-context.js';
 import {findHeadEnd, isHeadError, MAX_HEAD_BYTES, parseRequestHead, type RequestHead} from './request-head.js';
 import {directWrite, pendingWriteBytes} from './direct-write.js';
+import type {EvictLinks} from './evict-queue.js';
 import {readShared} from './shared-read.js';
 import type {LocalAnswer} from './tls/local-answers.js';
 import type {UpstreamConnection, UpstreamListener} from './upstream-pool.js';
@@ -39,7 +40,7 @@ export interface ConnectionRegistry {
 /** Pipelined bytes held while a request is in flight; past this the connection stops reading. */
 const MAX_PIPELINED_BYTES = 64 * 1024;
 
-export class ClientConnection {
+export class ClientConnection implements EvictLinks<ClientConnection> {
   readonly socket: Socket;
   /** The client's address, for X-Forwarded-For and the access log. */
   readonly remote: string;
@@ -59,6 +60,10 @@ export class ClientConnection {
   #tunnelPeer: UpstreamConnection | undefined;
   /** When the current client-side wait ends (ms since the epoch). */
   deadline: number;
+  /** The front's evict queue (evict-queue.ts) links it through these. */
+  evictPrev: ClientConnection | undefined = undefined;
+  evictNext: ClientConnection | undefined = undefined;
+  evictQueued = false;
 
   constructor(socket: Socket, secure: boolean, ctx: FrontContext, registry: ConnectionRegistry, now: number) {
     this.socket = socket;

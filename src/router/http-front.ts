@@ -13,6 +13,7 @@ import {createServer, type Server, type Socket} from 'node:net';
 import type {Logger} from '../log/logger.js';
 import type {AccessLog} from './access-log.js';
 import {ClientConnection, type ConnectionRegistry} from './client-connection.js';
+import {EvictQueue} from './evict-queue.js';
 import {FailureLog} from './failure-log.js';
 import {LocalAnswers} from './tls/local-answers.js';
 import type {FrontContext} from './front-context.js';
@@ -28,8 +29,8 @@ export class HttpFront implements ConnectionRegistry {
   readonly context: FrontContext;
   readonly maxConnections: number;
   readonly #connections = new Set<ClientConnection>();
-  /** Idle or head-reading connections, oldest first (a Set keeps insertion order). */
-  readonly #evictable = new Set<ClientConnection>();
+  /** Idle or head-reading connections, oldest first. */
+  readonly #evictable = new EvictQueue<ClientConnection>();
   readonly #servers: Server[] = [];
   readonly #sweep: NodeJS.Timeout;
   #lastCapWarning = 0;
@@ -81,15 +82,13 @@ export class HttpFront implements ConnectionRegistry {
   }
 
   #makeRoom(): boolean {
-    for (const oldest of this.#evictable) {
-      this.#evictable.delete(oldest);
-      this.#connections.delete(oldest);
-      oldest.destroy();
-      this.#evicted += 1;
-      this.#warnCap();
-      return true;
-    }
-    return false;
+    const oldest = this.#evictable.shiftOldest();
+    if (oldest === undefined) return false;
+    this.#connections.delete(oldest);
+    oldest.destroy();
+    this.#evicted += 1;
+    this.#warnCap();
+    return true;
   }
 
   #warnCap(): void {
@@ -105,17 +104,16 @@ export class HttpFront implements ConnectionRegistry {
   }
 
   markIdle(connection: ClientConnection): void {
-    this.#evictable.delete(connection);
-    this.#evictable.add(connection);
+    this.#evictable.pushNewest(connection);
   }
 
   markBusy(connection: ClientConnection): void {
-    this.#evictable.delete(connection);
+    this.#evictable.remove(connection);
   }
 
   closed(connection: ClientConnection): void {
     this.#connections.delete(connection);
-    this.#evictable.delete(connection);
+    this.#evictable.remove(connection);
   }
 
   /** How many client connections are open (tests, logs). */
