@@ -4,12 +4,13 @@
  * and response helpers, the uwsgi protocol, the master's process features, load failures, and a Lua vassal under
  * the emperor.
  */
-import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
+import {afterEach, describe, expect, it} from '@jest/globals';
 import {spawnSync} from 'node:child_process';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
-import {ROOT, cleanupProcesses, startKaiser, tempDir} from '../../helpers/processes.js';
-import {checkProcessFeatures, checkVassalLifecycle, comparable, exchange, hasUwsgiPlugin, request, startKaiserApp, startUwsgiApp, type Target} from './rig.js';
+import {ROOT, cleanupProcesses, tempDir} from '../../helpers/processes.js';
+import {checkProcessFeatures, checkVassalLifecycle, exchange, request, startKaiserApp} from './rig.js';
+import {describeAnswersAsUwsgi, describeLoadFailures, itAnswers500WhenTheAppRaises, itReadsChunkedBodies} from './suites.js';
 
 const DIR = join(ROOT, 'test/fixtures/plugins/lua');
 const ARGS = ['--plugin', 'lua', '--http-socket-modifier1', '6', '--lua', 'app.lua', '--master', '--processes', '2'];
@@ -17,16 +18,12 @@ const HAS_LUA = spawnSync('lua5.1', ['-e', 'require("posix.unistd")']).status ==
 const HAS_WSAPI = spawnSync('lua5.1', ['-e', 'require("wsapi.request")']).status === 0;
 const describeLua = HAS_LUA ? describe : describe.skip;
 
-describeLua('Lua WSAPI answers as uWSGI does', () => {
-  let kaiser: Target;
-  let uwsgi: Target | undefined;
-  beforeAll(async () => {
-    kaiser = (await startKaiserApp(ARGS, DIR)).target;
-    if (hasUwsgiPlugin('lua51')) uwsgi = (await startUwsgiApp(ARGS, DIR)).target;
-  });
-  afterAll(cleanupProcesses);
-
-  const cases: Array<[string, string]> = [
+describeAnswersAsUwsgi('Lua WSAPI answers as uWSGI does', {
+  args: ARGS,
+  cwd: DIR,
+  uwsgiPlugin: 'lua51',
+  run: describeLua,
+  cases: [
     ['hello', request('GET', '/')],
     ['POST body, query and a header', request('POST', '/echo?x=1&y=two', {headers: {'X-Probe': 'p-123', 'Content-Type': 'application/x-www-form-urlencoded'}, body: 'name=kaiser&n=42'})],
     ['percent-encoded path and query', request('GET', '/echo?q=%2Fa%20b', {headers: {'X-Probe': 'x'}})],
@@ -35,24 +32,11 @@ describeLua('Lua WSAPI answers as uWSGI does', () => {
     ['204', request('GET', '/empty')],
     ['redirect', request('GET', '/redirect')],
     ['coroutine stream', request('GET', '/stream')],
-  ];
-  for (const [name, raw] of cases) {
-    it(name, async () => {
-      const got = comparable(await exchange(kaiser, raw));
-      expect(got.status).toBeGreaterThanOrEqual(200);
-      if (uwsgi !== undefined) expect(got).toEqual(comparable(await exchange(uwsgi, raw)));
-    });
-  }
-
-  it('answers 500 when the app raises (uWSGI closes the connection without a response)', async () => {
-    const answer = await exchange(kaiser, request('GET', '/die'));
-    expect([answer.status, answer.body.toString()]).toEqual([500, 'Internal Server Error']);
-  });
-
-  it('reads chunked request bodies', async () => {
-    const answer = await exchange(kaiser, 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n');
-    expect(answer.body.toString()).toContain('body=abcde\n');
-  });
+  ],
+  more: (pair) => {
+    itAnswers500WhenTheAppRaises(pair);
+    itReadsChunkedBodies(pair);
+  },
 });
 
 describeLua('lua-wsapi', () => {
@@ -73,21 +57,14 @@ describeLua('the master\'s process features with Lua workers', () => {
   });
 });
 
-describeLua('load failures', () => {
-  afterEach(cleanupProcesses);
-  for (const [file, why] of [['broken.lua', /unable to load Lua app broken\.lua: broken\.lua:3: unexpected symbol/], ['not-app.lua', /must return the WSAPI app .* not number/], ['missing.lua', /unable to load Lua app missing\.lua: cannot open missing\.lua/]] as const) {
-    it(`exits 22 naming the problem: ${file}`, async () => {
-      const server = startKaiser(['--http-socket', '127.0.0.1:0', '--lua', file], {cwd: DIR});
-      expect((await server.exited).code).toBe(22);
-      expect(server.output()).toMatch(why);
-    });
-  }
-
-  it('names the Debian package when the runtime is missing', async () => {
-    const server = startKaiser(['--http-socket', '127.0.0.1:0', '--lua', 'app.lua', '--lua-bin', '/nonexistent/lua5.1'], {cwd: DIR});
-    expect((await server.exited).code).toBe(22);
-    expect(server.output()).toMatch(/lua apps need lua5\.1: cannot run '\/nonexistent\/lua5\.1' .*install the Debian package lua5\.1 \(and lua-posix\), or set lua-bin/);
-  });
+describeLoadFailures({
+  cwd: DIR,
+  appOption: '--lua',
+  failures: [['broken.lua', /unable to load Lua app broken\.lua: broken\.lua:3: unexpected symbol/], ['not-app.lua', /must return the WSAPI app .* not number/], ['missing.lua', /unable to load Lua app missing\.lua: cannot open missing\.lua/]],
+  app: 'app.lua',
+  binOption: '--lua-bin',
+  missingRuntime: /lua apps need lua5\.1: cannot run '\/nonexistent\/runtime' .*install the Debian package lua5\.1 \(and lua-posix\), or set lua-bin/,
+  run: describeLua,
 });
 
 describeLua('a Lua vassal under the emperor', () => {

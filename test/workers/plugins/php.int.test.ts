@@ -4,27 +4,24 @@
  * installed), `$_SERVER`, `$_GET`/`$_POST`/`$_COOKIE`, uploads (`$_FILES`), sessions, `php-set`, the master's process
  * features, load failures, and a PHP vassal under the emperor.
  */
-import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
+import {afterEach, describe, expect, it} from '@jest/globals';
 import {existsSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
-import {ROOT, cleanupProcesses, startKaiser, tempDir} from '../../helpers/processes.js';
-import {checkProcessFeatures, checkVassalLifecycle, comparable, exchange, hasUwsgiPlugin, request, startKaiserApp, startUwsgiApp, type Target} from './rig.js';
+import {ROOT, cleanupProcesses, tempDir} from '../../helpers/processes.js';
+import {checkProcessFeatures, checkVassalLifecycle, exchange, request, startKaiserApp} from './rig.js';
+import {describeAnswersAsUwsgi, describeLoadFailures} from './suites.js';
 
 const DIR = join(ROOT, 'test/fixtures/plugins/php');
 const ARGS = ['--plugin', 'php', '--http-socket-modifier1', '14', '--php-docroot', 'php', '--php-index', 'index.php', '--master', '--processes', '2'];
 const HAS_PHP_CGI = ['/usr/bin/php-cgi'].some((p) => existsSync(p));
 const describePhp = HAS_PHP_CGI ? describe : describe.skip;
 
-describePhp('PHP answers as uWSGI does', () => {
-  let kaiser: Target;
-  let uwsgi: Target | undefined;
-  beforeAll(async () => {
-    kaiser = (await startKaiserApp(ARGS, DIR)).target;
-    if (hasUwsgiPlugin('php')) uwsgi = (await startUwsgiApp(ARGS, DIR)).target;
-  });
-  afterAll(cleanupProcesses);
-
-  const cases: Array<[string, string]> = [
+describeAnswersAsUwsgi('PHP answers as uWSGI does', {
+  args: ARGS,
+  cwd: DIR,
+  uwsgiPlugin: 'php',
+  run: describePhp,
+  cases: [
     ['index of the docroot', request('GET', '/')],
     ['POST body, query and a header', request('POST', '/echo.php?x=1&y=two', {headers: {'X-Probe': 'p-123', 'Content-Type': 'application/x-www-form-urlencoded'}, body: 'name=kaiser&n=42'})],
     ['percent-encoded query', request('GET', '/echo.php?q=%2Fa%20b', {headers: {'X-Probe': 'x'}})],
@@ -38,41 +35,35 @@ describePhp('PHP answers as uWSGI does', () => {
     ['directory without its slash: 301', request('GET', '/sub?a=1')],
     ['directory index', request('GET', '/sub/')],
     ['missing script: 404', request('GET', '/missing.php')],
-  ];
-  for (const [name, raw] of cases) {
-    it(name, async () => {
-      const got = comparable(await exchange(kaiser, raw));
-      expect(got.status).toBeGreaterThanOrEqual(200);
-      if (uwsgi !== undefined) expect(got).toEqual(comparable(await exchange(uwsgi, raw)));
+  ],
+  more: (pair) => {
+    it('sets PATH_INFO from the path after the script; PHP_SELF includes it, as php-fpm (uWSGI leaves it out)', async () => {
+      const body = (await exchange(pair().kaiser, request('GET', '/server.php/extra/info?a=b'))).body.toString();
+      expect(body).toContain("SCRIPT_NAME='/server.php'\n");
+      expect(body).toContain("PATH_INFO='/extra/info'\n");
+      expect(body).toContain("PHP_SELF='/server.php/extra/info'\n");
+      expect(body).toContain(`SCRIPT_FILENAME='${join(DIR, 'php/server.php')}'\n`);
+      expect(body).toContain("REMOTE_ADDR='127.0.0.1'\n");
     });
-  }
 
-  it('sets PATH_INFO from the path after the script; PHP_SELF includes it, as php-fpm (uWSGI leaves it out)', async () => {
-    const body = (await exchange(kaiser, request('GET', '/server.php/extra/info?a=b'))).body.toString();
-    expect(body).toContain("SCRIPT_NAME='/server.php'\n");
-    expect(body).toContain("PATH_INFO='/extra/info'\n");
-    expect(body).toContain("PHP_SELF='/server.php/extra/info'\n");
-    expect(body).toContain(`SCRIPT_FILENAME='${join(DIR, 'php/server.php')}'\n`);
-    expect(body).toContain("REMOTE_ADDR='127.0.0.1'\n");
-  });
+    it('parses multipart uploads into $_FILES and $_POST', async () => {
+      const boundary = 'kaiserboundary42';
+      const body = [
+        `--${boundary}`, 'Content-Disposition: form-data; name="title"', '', 'a title',
+        `--${boundary}`, 'Content-Disposition: form-data; name="doc"; filename="notes.txt"', 'Content-Type: text/plain', '', 'line one\nline two',
+        `--${boundary}--`, '',
+      ].join('\r\n');
+      const answer = await exchange(pair().kaiser, request('POST', '/forms.php', {headers: {'Content-Type': `multipart/form-data; boundary=${boundary}`}, body}));
+      const json = JSON.parse(answer.body.toString()) as {post: Record<string, string>; files: Record<string, {name: string; type: string; size: number; error: number; content: string}>};
+      expect(json.post).toEqual({title: 'a title'});
+      expect(json.files['doc']).toEqual({name: 'notes.txt', type: 'text/plain', size: 17, error: 0, content: 'line one\nline two'});
+    });
 
-  it('parses multipart uploads into $_FILES and $_POST', async () => {
-    const boundary = 'kaiserboundary42';
-    const body = [
-      `--${boundary}`, 'Content-Disposition: form-data; name="title"', '', 'a title',
-      `--${boundary}`, 'Content-Disposition: form-data; name="doc"; filename="notes.txt"', 'Content-Type: text/plain', '', 'line one\nline two',
-      `--${boundary}--`, '',
-    ].join('\r\n');
-    const answer = await exchange(kaiser, request('POST', '/forms.php', {headers: {'Content-Type': `multipart/form-data; boundary=${boundary}`}, body}));
-    const json = JSON.parse(answer.body.toString()) as {post: Record<string, string>; files: Record<string, {name: string; type: string; size: number; error: number; content: string}>};
-    expect(json.post).toEqual({title: 'a title'});
-    expect(json.files['doc']).toEqual({name: 'notes.txt', type: 'text/plain', size: 17, error: 0, content: 'line one\nline two'});
-  });
-
-  it('reads chunked request bodies and gives PHP their CONTENT_LENGTH', async () => {
-    const answer = await exchange(kaiser, 'POST /echo.php HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n');
-    expect(answer.body.toString()).toContain('body=abcde\n');
-  });
+    it('reads chunked request bodies and gives PHP their CONTENT_LENGTH', async () => {
+      const answer = await exchange(pair().kaiser, 'POST /echo.php HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n');
+      expect(answer.body.toString()).toContain('body=abcde\n');
+    });
+  },
 });
 
 describePhp('sessions and php-set', () => {
@@ -106,19 +97,14 @@ describePhp('the master\'s process features with PHP', () => {
   });
 });
 
-describePhp('load failures', () => {
-  afterEach(cleanupProcesses);
-  it('exits 22 when the docroot is missing', async () => {
-    const server = startKaiser(['--http-socket', '127.0.0.1:0', '--php-docroot', 'nowhere'], {cwd: DIR});
-    expect((await server.exited).code).toBe(22);
-    expect(server.output()).toMatch(/php-docroot nowhere: not a directory/);
-  });
-
-  it('names the Debian package when php-cgi is missing', async () => {
-    const server = startKaiser(['--http-socket', '127.0.0.1:0', '--php-docroot', 'php', '--php-cgi-bin', '/nonexistent/php-cgi'], {cwd: DIR});
-    expect((await server.exited).code).toBe(22);
-    expect(server.output()).toMatch(/php apps need php-cgi: cannot run '\/nonexistent\/php-cgi'; install the Debian package php-cgi, or set php-cgi-bin/);
-  });
+describeLoadFailures({
+  cwd: DIR,
+  appOption: '--php-docroot',
+  failures: [['nowhere', /php-docroot nowhere: not a directory/]],
+  app: 'php',
+  binOption: '--php-cgi-bin',
+  missingRuntime: /php apps need php-cgi: cannot run '\/nonexistent\/runtime'; install the Debian package php-cgi, or set php-cgi-bin/,
+  run: describePhp,
 });
 
 describePhp('a PHP vassal under the emperor', () => {

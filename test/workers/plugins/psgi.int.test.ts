@@ -4,28 +4,24 @@
  * (Plack::Test::Suite from libplack-perl, behind Plack::Middleware::Lint), the uwsgi protocol, the master's process
  * features (stats, harakiri, max-requests), load failures, and a PSGI vassal under the emperor.
  */
-import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
+import {afterEach, describe, expect, it} from '@jest/globals';
 import {execFile} from 'node:child_process';
-import {existsSync, readFileSync} from 'node:fs';
+import {existsSync, readFileSync, writeFileSync} from 'node:fs';
 import {connect} from 'node:net';
 import {join} from 'node:path';
-import {ROOT, cleanupProcesses, startKaiser, waitFor} from '../../helpers/processes.js';
-import {checkProcessFeatures, checkVassalLifecycle, comparable, exchange, hasUwsgiPlugin, parseAnswer, request, startKaiserApp, startUwsgiApp, type Target} from './rig.js';
+import {ROOT, cleanupProcesses, startKaiser, tempDir} from '../../helpers/processes.js';
+import {checkProcessFeatures, checkVassalLifecycle, exchange, parseAnswer, request, startKaiserApp, uwsgiPacket} from './rig.js';
+import {describeAnswersAsUwsgi, describeLoadFailures, itReadsChunkedBodies} from './suites.js';
 
 const DIR = join(ROOT, 'test/fixtures/plugins/psgi');
 const ARGS = ['--plugin', 'psgi', '--http-socket-modifier1', '5', '--psgi', 'app.psgi', '--master', '--processes', '2'];
 const HAS_PLACK = existsSync('/usr/share/perl5/Plack/Test/Suite.pm');
 
-describe('PSGI answers as uWSGI does', () => {
-  let kaiser: Target;
-  let uwsgi: Target | undefined;
-  beforeAll(async () => {
-    kaiser = (await startKaiserApp(ARGS, DIR)).target;
-    if (hasUwsgiPlugin('psgi')) uwsgi = (await startUwsgiApp(ARGS, DIR)).target;
-  });
-  afterAll(cleanupProcesses);
-
-  const cases: Array<[string, string]> = [
+describeAnswersAsUwsgi('PSGI answers as uWSGI does', {
+  args: ARGS,
+  cwd: DIR,
+  uwsgiPlugin: 'psgi',
+  cases: [
     ['hello', request('GET', '/')],
     ['POST body, query and a header', request('POST', '/echo?x=1&y=two', {headers: {'X-Probe': 'p-123', 'Content-Type': 'application/x-www-form-urlencoded'}, body: 'name=kaiser&n=42'})],
     ['percent-encoded path and query', request('GET', '/echo?q=%2Fa%20b', {headers: {'X-Probe': 'x'}})],
@@ -37,32 +33,23 @@ describe('PSGI answers as uWSGI does', () => {
     ['delayed response', request('GET', '/delayed')],
     ['filehandle body', request('GET', '/file')],
     ['the app dies: 500', request('GET', '/die')],
-  ];
-  for (const [name, raw] of cases) {
-    it(name, async () => {
-      const got = comparable(await exchange(kaiser, raw));
-      expect(got.status).toBeGreaterThanOrEqual(200);
-      if (uwsgi !== undefined) expect(got).toEqual(comparable(await exchange(uwsgi, raw)));
+  ],
+  more: (pair) => {
+    it('frames responses for keep-alive (Content-Length or chunked) and answers pipelined requests in order', async () => {
+      const {port} = pair().kaiser as {port: number};
+      const socket = connect({host: '127.0.0.1', port});
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /teapot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      await new Promise((resolve) => socket.on('close', resolve));
+      const text = Buffer.concat(chunks).toString('latin1');
+      expect(text.match(/^HTTP\/1\.1 (\d+)/gm)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 418']);
+      expect(text).toContain('Content-Length: 16\r\n\r\nHello from psgi\n');
+      expect(text).toContain('Transfer-Encoding: chunked');
     });
-  }
 
-  it('frames responses for keep-alive (Content-Length or chunked) and answers pipelined requests in order', async () => {
-    const {port} = kaiser as {port: number};
-    const socket = connect({host: '127.0.0.1', port});
-    const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /teapot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-    await new Promise((resolve) => socket.on('close', resolve));
-    const text = Buffer.concat(chunks).toString('latin1');
-    expect(text.match(/^HTTP\/1\.1 (\d+)/gm)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 418']);
-    expect(text).toContain('Content-Length: 16\r\n\r\nHello from psgi\n');
-    expect(text).toContain('Transfer-Encoding: chunked');
-  });
-
-  it('reads chunked request bodies', async () => {
-    const answer = await exchange(kaiser, 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n');
-    expect(answer.body.toString()).toContain('body=abcde\n');
-  });
+    itReadsChunkedBodies(pair);
+  },
 });
 
 describe('Plack::Test::Suite', () => {
@@ -86,19 +73,7 @@ describe('the uwsgi protocol (nginx uwsgi_pass)', () => {
     const port = Number(/:(\d+) /.exec(line)?.[1]);
     await server.waitForLine('kaiser is running');
     const vars: Record<string, string> = {REQUEST_METHOD: 'POST', REQUEST_URI: '/echo?u=1', PATH_INFO: '/echo', QUERY_STRING: 'u=1', SERVER_PROTOCOL: 'HTTP/1.1', CONTENT_LENGTH: '4', HTTP_X_PROBE: 'uw', SERVER_NAME: 'x', SERVER_PORT: '80'};
-    const parts = Object.entries(vars).map(([k, v]) => {
-      const kb = Buffer.from(k);
-      const vb = Buffer.from(v);
-      const b = Buffer.alloc(4 + kb.length + vb.length);
-      b.writeUInt16LE(kb.length, 0);
-      kb.copy(b, 2);
-      b.writeUInt16LE(vb.length, 2 + kb.length);
-      vb.copy(b, 4 + kb.length);
-      return b;
-    });
-    const body = Buffer.concat(parts);
-    const head = Buffer.from([5, body.length & 0xff, body.length >> 8, 0]);
-    const answer = await exchange({port}, Buffer.concat([head, body, Buffer.from('data')]));
+    const answer = await exchange({port}, Buffer.concat([uwsgiPacket(Object.entries(vars), 5), Buffer.from('data')]));
     expect(answer.status).toBe(200);
     expect(answer.body.toString()).toBe('method=POST\npath=/echo\nquery=u=1\nprobe=uw\nbody=data\n');
     expect(parseAnswer(Buffer.from('HTTP/1.1 200 OK\r\n\r\n')).status).toBe(200);
@@ -108,29 +83,19 @@ describe('the uwsgi protocol (nginx uwsgi_pass)', () => {
 describe('the master\'s process features with PSGI workers', () => {
   afterEach(cleanupProcesses);
   it('stats, harakiri and max-requests', async () => {
-    const {writeFileSync} = await import('node:fs');
-    const {tempDir} = await import('../../helpers/processes.js');
     const dir = tempDir();
     writeFileSync(join(dir, 'app.psgi'), "sub { my $p = $_[0]{PATH_INFO}; sleep 60 if $p eq '/stuck'; die 'raised' if $p eq '/raise'; [200, [], ['ok']] }\n");
     await checkProcessFeatures({args: ['--psgi', 'app.psgi'], cwd: dir, hello: '/', stuck: '/stuck', raises: '/raise'});
   });
 });
 
-describe('load failures', () => {
-  afterEach(cleanupProcesses);
-  for (const [file, why] of [['broken.psgi', /unable to load PSGI file broken\.psgi: Missing right curly/], ['not-code.psgi', /must return a code ref/], ['missing.psgi', /no such file/]] as const) {
-    it(`exits 22 naming the problem: ${file}`, async () => {
-      const server = startKaiser(['--http-socket', '127.0.0.1:0', '--psgi', file], {cwd: DIR});
-      expect((await server.exited).code).toBe(22);
-      expect(server.output()).toMatch(why);
-    });
-  }
-
-  it('names the Debian package when the runtime is missing', async () => {
-    const server = startKaiser(['--http-socket', '127.0.0.1:0', '--psgi', 'app.psgi', '--perl-bin', '/nonexistent/perl'], {cwd: DIR});
-    expect((await server.exited).code).toBe(22);
-    expect(server.output()).toMatch(/psgi apps need perl: cannot run '\/nonexistent\/perl' .*install the Debian package perl, or set perl-bin/);
-  });
+describeLoadFailures({
+  cwd: DIR,
+  appOption: '--psgi',
+  failures: [['broken.psgi', /unable to load PSGI file broken\.psgi: Missing right curly/], ['not-code.psgi', /must return a code ref/], ['missing.psgi', /no such file/]],
+  app: 'app.psgi',
+  binOption: '--perl-bin',
+  missingRuntime: /psgi apps need perl: cannot run '\/nonexistent\/runtime' .*install the Debian package perl, or set perl-bin/,
 });
 
 describe('a PSGI vassal under the emperor', () => {
@@ -148,4 +113,3 @@ describe('a PSGI vassal under the emperor', () => {
   });
 });
 
-void waitFor;

@@ -4,12 +4,13 @@
  * a Sinatra app, request threads, the uwsgi protocol, the master's process features, load failures, and a Rack
  * vassal under the emperor.
  */
-import {afterAll, afterEach, beforeAll, describe, expect, it} from '@jest/globals';
+import {afterEach, describe, expect, it} from '@jest/globals';
 import {spawnSync} from 'node:child_process';
 import {readFileSync, writeFileSync} from 'node:fs';
 import {join} from 'node:path';
-import {ROOT, cleanupProcesses, startKaiser, tempDir} from '../../helpers/processes.js';
-import {checkProcessFeatures, checkVassalLifecycle, comparable, exchange, hasUwsgiPlugin, request, startKaiserApp, startUwsgiApp, type Target} from './rig.js';
+import {ROOT, cleanupProcesses, tempDir} from '../../helpers/processes.js';
+import {checkProcessFeatures, checkVassalLifecycle, comparable, exchange, request, startKaiserApp} from './rig.js';
+import {describeAnswersAsUwsgi, describeLoadFailures, itAnswers500WhenTheAppRaises, itReadsChunkedBodies} from './suites.js';
 
 const DIR = join(ROOT, 'test/fixtures/plugins/rack');
 const ARGS = ['--plugin', 'rack', '--http-socket-modifier1', '7', '--rack', 'config.ru', '--master', '--processes', '2'];
@@ -27,32 +28,15 @@ const CASES: Array<[string, string]> = [
   ['to_path body', request('GET', '/file')],
 ];
 
-describe('Rack answers as uWSGI does', () => {
-  let kaiser: Target;
-  let uwsgi: Target | undefined;
-  beforeAll(async () => {
-    kaiser = (await startKaiserApp(ARGS, DIR)).target;
-    if (hasUwsgiPlugin('rack_ruby31')) uwsgi = (await startUwsgiApp(ARGS, DIR)).target;
-  });
-  afterAll(cleanupProcesses);
-
-  for (const [name, raw] of CASES) {
-    it(name, async () => {
-      const got = comparable(await exchange(kaiser, raw));
-      expect(got.status).toBeGreaterThanOrEqual(200);
-      if (uwsgi !== undefined) expect(got).toEqual(comparable(await exchange(uwsgi, raw)));
-    });
-  }
-
-  it('answers 500 when the app raises (uWSGI closes the connection without a response)', async () => {
-    const answer = await exchange(kaiser, request('GET', '/die'));
-    expect([answer.status, answer.body.toString()]).toEqual([500, 'Internal Server Error']);
-  });
-
-  it('reads chunked request bodies', async () => {
-    const answer = await exchange(kaiser, 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n');
-    expect(answer.body.toString()).toContain('body=abcde\n');
-  });
+describeAnswersAsUwsgi('Rack answers as uWSGI does', {
+  args: ARGS,
+  cwd: DIR,
+  uwsgiPlugin: 'rack_ruby31',
+  cases: CASES,
+  more: (pair) => {
+    itAnswers500WhenTheAppRaises(pair);
+    itReadsChunkedBodies(pair);
+  },
 });
 
 describe('Rack::Lint', () => {
@@ -106,21 +90,13 @@ describe('the master\'s process features with Rack workers', () => {
   });
 });
 
-describe('load failures', () => {
-  afterEach(cleanupProcesses);
-  for (const [file, why] of [['broken.ru', /unable to load RACK app broken\.ru: RuntimeError: this app cannot start/], ['missing.ru', /no such file/]] as const) {
-    it(`exits 22 naming the problem: ${file}`, async () => {
-      const server = startKaiser(['--http-socket', '127.0.0.1:0', '--rack', file], {cwd: DIR});
-      expect((await server.exited).code).toBe(22);
-      expect(server.output()).toMatch(why);
-    });
-  }
-
-  it('names the Debian package when the runtime is missing', async () => {
-    const server = startKaiser(['--http-socket', '127.0.0.1:0', '--rack', 'config.ru', '--ruby-bin', '/nonexistent/ruby'], {cwd: DIR});
-    expect((await server.exited).code).toBe(22);
-    expect(server.output()).toMatch(/rack apps need ruby: cannot run '\/nonexistent\/ruby' .*install the Debian package ruby \(and ruby-rack\), or set ruby-bin/);
-  });
+describeLoadFailures({
+  cwd: DIR,
+  appOption: '--rack',
+  failures: [['broken.ru', /unable to load RACK app broken\.ru: RuntimeError: this app cannot start/], ['missing.ru', /no such file/]],
+  app: 'config.ru',
+  binOption: '--ruby-bin',
+  missingRuntime: /rack apps need ruby: cannot run '\/nonexistent\/runtime' .*install the Debian package ruby \(and ruby-rack\), or set ruby-bin/,
 });
 
 describe('a Rack vassal under the emperor', () => {

@@ -74,11 +74,11 @@ export function exchange(target: Target, request: string | Buffer, withinMs = 10
   );
 }
 
-/** A uwsgi packet (modifier1 0) with `vars` in order, as nginx's `uwsgi_pass` builds it. */
-export function uwsgiPacket(vars: readonly (readonly [string, string])[]): Buffer {
+/** A uwsgi packet with `vars` in order, as nginx's `uwsgi_pass` builds it (`uwsgi_modifier1`, 0 for WSGI). */
+export function uwsgiPacket(vars: readonly (readonly [string, string])[], modifier1 = 0): Buffer {
   const u16 = (n: number) => Buffer.from([n & 0xff, n >> 8]);
   const body = Buffer.concat(vars.flatMap(([k, v]) => [u16(Buffer.byteLength(k)), Buffer.from(k), u16(Buffer.byteLength(v)), Buffer.from(v)]));
-  return Buffer.concat([Buffer.from([0]), u16(body.length), Buffer.from([0]), body]);
+  return Buffer.concat([Buffer.from([modifier1]), u16(body.length), Buffer.from([0]), body]);
 }
 
 /** A request as raw bytes, `Connection: close` so both servers end the exchange. */
