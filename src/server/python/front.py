@@ -29,13 +29,6 @@ def wrap(app, cfg, worker_id=0):
     return Front(app, chain, headers, mounts, static, worker_id)
 
 
-SERVING_KEYS = ('add-header', 'mount', 'static-map', 'static-map2', 'check-static') + routing.KEYS
-
-
-def not_applied(cfg):
-    """The serving options `cfg` sets that an ASGI worker does not apply (it has its own HTTP layer)."""
-    return [k for k in SERVING_KEYS if cfg.get(k)]
-
 
 def added_headers(cfg):
     """The `add-header` lines as (name, value); a line without a colon is reported and skipped."""

@@ -17,15 +17,8 @@ import time
 from . import log
 from .route_actions import ACTIONS, BREAK, CONTINUE, NEXT, RouteError
 from .route_conditions import Condition
-
-# Where each option takes its subject from (None: `route-run`, no subject, always runs).
-SUBJECTS = {
-    'route': 'PATH_INFO', 'route-host': 'HTTP_HOST', 'route-uri': 'REQUEST_URI', 'route-qs': 'QUERY_STRING',
-    'route-remote-addr': 'REMOTE_ADDR', 'route-user-agent': 'HTTP_USER_AGENT', 'route-referer': 'HTTP_REFERER',
-    'route-remote-user': 'REMOTE_USER', 'route-run': None,
-}
-CONDITIONAL = ('route-if', 'route-if-not')      # a condition (route_conditions.py) instead of a subject's regexp
-KEYS = tuple(SUBJECTS) + CONDITIONAL + ('route-label',)
+# Where each option takes its subject from, the options with a condition instead, all routing options.
+from .serving_keys import ROUTE_CONDITIONAL as CONDITIONAL, ROUTE_KEYS as KEYS, ROUTE_SUBJECTS as SUBJECTS  # noqa: F401
 
 
 class Rule:

@@ -121,11 +121,14 @@ class Worker:
             loader.prepare(cfg)
             uwsgi_module.install(cfg, self)
             self.app = loader.load(cfg)
-            from . import front
             if not cfg.get('asgi'):
+                from . import front
                 self.app = front.wrap(self.app, cfg, self.wid)
-            elif front.not_applied(cfg) and self.wid == 1:
-                log.log('*** WARNING: %s not applied to an ASGI app ***' % ', '.join(front.not_applied(cfg)))
+            elif self.wid == 1:
+                # only the names: front.py would import the routing chain and the WSGI response path
+                from .serving_keys import not_applied
+                if not_applied(cfg):
+                    log.log('*** WARNING: %s not applied to an ASGI app ***' % ', '.join(not_applied(cfg)))
         except BaseException as e:
             import traceback
             tb = traceback.format_exc()

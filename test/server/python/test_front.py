@@ -4,7 +4,8 @@ import unittest
 
 import support  # noqa: F401
 from _kaiser import uwsgi_module
-from _kaiser.front import Front, added_headers, not_applied, wrap
+from _kaiser.front import Front, added_headers, wrap
+from _kaiser.serving_keys import not_applied
 from _kaiser.wsgi import DropConnection
 
 

@@ -3,6 +3,8 @@ import json
 import os
 import select
 import socket
+import subprocess
+import sys
 import unittest
 
 import support
@@ -81,3 +83,47 @@ class MaxRequestsDelta(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+# A worker of an ASGI vassal with a `route` set, run in a fresh interpreter up to where it hands over to the event
+# loop (asgi.server.serve, replaced here): what it imported by then, and what it logged.
+ASGI_START = """
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import _kaiser_bootstrap
+from _kaiser import config, log, sockets
+from _kaiser.asgi import server
+from _kaiser.scoreboard import Scoreboard
+from _kaiser.worker import Worker
+logged = []
+log.log = logged.append
+def serve(worker, app, t0):
+    print(json.dumps({'modules': sorted(sys.modules), 'logged': logged}))
+    sys.stdout.flush()
+    os._exit(0)
+server.serve = serve
+cfg = config.parse(json.dumps({'http-socket': ['127.0.0.1:0'], 'asgi': 'tiny_asgi:app', 'chdir': sys.argv[2],
+                               'route': ['^/x break:404']}))
+listeners, _ = sockets.bind_all(config.socket_specs(cfg), cfg)
+sb = Scoreboard(1, 1)
+status_r, status_w = os.pipe()
+life_r, life_w = os.pipe()
+Worker(1, cfg, listeners, status_w, life_r, sb.mm, sb.offset(0)).run()
+"""
+
+
+class AsgiStart(unittest.TestCase):
+    """Issue 17: a 1-worker FastAPI vassal must cost no more memory than uvicorn's process, so an ASGI worker
+    imports nothing of the WSGI side (the routing chain, front.py, wsgi.py) only to name the options it ignores."""
+
+    def test_an_asgi_worker_names_the_options_it_ignores_without_importing_the_wsgi_front(self):
+        d = support.temp_dir(self)
+        with open(os.path.join(d, 'tiny_asgi.py'), 'w') as f:
+            f.write('async def app(scope, receive, send):\n    pass\n')
+        out = subprocess.run([sys.executable, '-c', ASGI_START, support.PY_DIR, d], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        seen = json.loads(out.stdout.strip().splitlines()[-1])
+        self.assertIn('*** WARNING: route not applied to an ASGI app ***', seen['logged'])
+        for name in ('_kaiser.front', '_kaiser.routing', '_kaiser.wsgi', '_kaiser.route_actions', '_kaiser.client_io'):
+            self.assertNotIn(name, seen['modules'])
