@@ -8,6 +8,10 @@ returns free pages inside the heap only when asked (`malloc_trim`); ctypes is th
 The runtime host calls `prepare()` before it forks: ctypes and the bound `malloc_trim` then live in pages every forked
 master and worker shares with it, where importing ctypes and binding the function in each of them cost ~70 kB of
 private memory per process (issue 13: mass-hosting PSS, /proc/PID/smaps_rollup before and after each step).
+
+An ASGI vassal's master and worker do not trim (`trim_where_it_pays`): once kaiser's modules load from .pyc files
+there is little freed heap left to return, and importing ctypes for it cost a 1-worker FastAPI vassal 0.31 MB more
+private memory than it saved (issue 17, bench/asgi-pss-ab.py: bench/results/asgi-pss-ab.20261207-1912.txt, -1919.txt).
 """
 
 _malloc_trim = None   # the bound C function, once prepared
@@ -32,3 +36,10 @@ def trim():
         return False
     _malloc_trim(0)
     return True
+
+
+def trim_where_it_pays(cfg):
+    """`trim()` in the processes of a vassal where it pays: all but ASGI ones. True when the heap was trimmed."""
+    if cfg.get('asgi'):
+        return False
+    return trim()

@@ -123,7 +123,7 @@ class Master:
             _loader.preload(cfg)
         gc.collect()
         gc.freeze()
-        heap.trim()
+        heap.trim_where_it_pays(cfg)
         if cfg.get('cheap'):
             self.on_started()               # nothing to wait for: the first connection spawns the workers
             self.cheap_mode.start_cheap()

@@ -133,7 +133,8 @@ class Worker:
             import traceback
             tb = traceback.format_exc()
             self.fail_load(tb if not isinstance(e, loader.LoadError) else str(e), tb)
-        heap.trim()     # what loading the app freed (the .pyc files it read…) leaves this worker's private memory
+        # what loading the app freed (the .pyc files it read…) leaves this worker's private memory (not for ASGI)
+        heap.trim_where_it_pays(cfg)
         if cfg.get('asgi'):
             from .asgi.server import serve
             serve(self, self.app, t0)   # the ASGI worker's event loop; never returns

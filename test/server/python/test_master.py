@@ -116,6 +116,13 @@ class Heap(unittest.TestCase):
         from _kaiser import heap
         self.assertTrue(heap.trim())
 
+    def test_an_asgi_vassal_does_not_trim_nor_import_ctypes_for_it_others_do(self):
+        code = ('import sys; sys.path.insert(0, %r); import _kaiser_bootstrap; from _kaiser import heap; '
+                'print(heap.trim_where_it_pays({"asgi": "app:app"}), "ctypes" in sys.modules, '
+                'heap.trim_where_it_pays({"wsgi-file": "app.py"}))' % support.PY_DIR)
+        out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout.split()
+        self.assertEqual(out, ['False', 'False', 'True'])
+
     def test_prepare_binds_malloc_trim_once_for_the_forks_to_share(self):
         from _kaiser import heap
         self.assertTrue(heap.prepare())
