@@ -5,48 +5,22 @@
  */
 import {describe, expect, it} from '@jest/globals';
 import winston from 'winston';
-import Transport from 'winston-transport';
 import {Containment, faultPlanFrom, VASSAL_STEPS, type VassalStep} from '../../src/emperor/containment.js';
-import {DirectorySource} from '../../src/emperor/directory-source.js';
 import type {Child, ExitStatus} from '../../src/emperor/child.js';
-import {Emperor} from '../../src/emperor/emperor.js';
 import {Vassal} from '../../src/emperor/vassal.js';
 import type {VassalSpec} from '../../src/config/vassal-spec.js';
 import type {VassalMessage} from '../../src/protocol/emperor-pipe.js';
 import {FakeSystem, type FakeProcess} from '../helpers/fake-system.js';
+import {FAKE_VASSAL_DIR, SETTLE_MS, fakeEmperor} from '../helpers/fake-emperor.js';
 
-const DIR = '/srv/vassals';
-const SETTLE_MS = 20;
+const DIR = FAKE_VASSAL_DIR;
 const NOTIFY = (program: string) => `exec = ["${program}"]\nready = "notify"\nstop-timeout = 5\n`;
-
-class Lines extends Transport {
-  readonly lines: string[] = [];
-  override log(info: {message: string; uwsgi?: string}, next: () => void): void {
-    this.lines.push(info.uwsgi ?? info.message);
-    next();
-  }
-}
 
 /** An emperor whose plan throws at `faults` (`step:vassal`), with `good.toml` ready beside whatever the test adds. */
 async function startEmperor(faults: string, options: {onTransition?: () => void; sys?: FakeSystem} = {}) {
   const sys = options.sys ?? new FakeSystem();
-  const lines = new Lines();
-  const log = winston.createLogger({level: 'debug', transports: [lines]});
-  const containment = new Containment(log, () => sys.now(), faultPlanFrom(faults));
-  const emperor = new Emperor({
-    dir: DIR,
-    sources: [new DirectorySource({dir: DIR, sys, log, rescanMs: 0, containment})],
-    system: sys,
-    containment,
-    statsAddress: undefined,
-    reloadMercyMs: 30_000,
-    accountingMs: 0,
-    spawnConcurrency: 4,
-    python: '/usr/bin/python3',
-    curseToleranceMs: 10_000,
-    zygote: false,
-    log,
-    version: 'kaiser-test',
+  const {emperor, lines, containment} = fakeEmperor(sys, {
+    makeContainment: (log: winston.Logger) => new Containment(log, () => sys.now(), faultPlanFrom(faults)),
     ...(options.onTransition ? {onVassalTransition: options.onTransition} : {}),
   });
   await emperor.start();
@@ -64,7 +38,7 @@ async function startEmperor(faults: string, options: {onTransition?: () => void;
     expect(good.hasExited).toBe(false);
     expect(sys.started('/opt/good')).toHaveLength(1);
   };
-  return {sys, emperor, containment, lines: lines.lines, row, good, goodIsUntouched};
+  return {sys, emperor, containment, lines, row, good, goodIsUntouched};
 }
 
 /** Brings `bad.toml` (running /opt/bad, ready by notify) to ready. */

@@ -4,54 +4,28 @@
  * added, changed, broken, renamed, removed, crashing, and the emperor's shutdown.
  */
 import {describe, expect, it} from '@jest/globals';
-import winston from 'winston';
-import Transport from 'winston-transport';
-import {DirectorySource} from '../../src/emperor/directory-source.js';
-import {Emperor, type VassalTransition} from '../../src/emperor/emperor.js';
+import type {VassalTransition} from '../../src/emperor/emperor.js';
+import {FAKE_VASSAL_DIR, SETTLE_MS, fakeEmperor} from '../helpers/fake-emperor.js';
 import {FakeSystem, type FakeProcess} from '../helpers/fake-system.js';
 
-const DIR = '/srv/vassals';
-/** Settle (15 ms) and a little more: what the watcher needs to hand a change to the emperor. */
-const SETTLE_MS = 20;
+const DIR = FAKE_VASSAL_DIR;
 
 /** A command vassal running `program`, ready when it prints READY=1, stopped within 5 s unless said otherwise. */
 function commandVassal(program: string, extra = ''): string {
   return `exec = ["${program}"]\nready = "notify"\n${extra.includes('stop-timeout') ? '' : 'stop-timeout = 5\n'}${extra}`;
 }
 
-class Lines extends Transport {
-  readonly lines: string[] = [];
-  override log(info: {message: string; uwsgi?: string}, next: () => void): void {
-    this.lines.push(info.uwsgi ?? info.message);
-    next();
-  }
-}
-
 async function startEmperor(sys = new FakeSystem()) {
-  const lines = new Lines();
-  const log = winston.createLogger({level: 'debug', transports: [lines]});
   const transitions: VassalTransition[] = [];
   const removed: string[] = [];
-  const emperor = new Emperor({
-    dir: DIR,
-    sources: [new DirectorySource({dir: DIR, sys, log, rescanMs: 0})],
-    system: sys,
-    statsAddress: undefined,
-    reloadMercyMs: 30_000,
-    accountingMs: 0,
-    spawnConcurrency: 4,
-    python: '/usr/bin/python3',
-    curseToleranceMs: 10_000,
-    zygote: false,
-    log,
-    version: 'kaiser-test',
+  const {emperor, lines} = fakeEmperor(sys, {
     onVassalTransition: (t) => void transitions.push(t),
     onVassalRemoved: (name) => void removed.push(name),
   });
   await emperor.start();
   const stateOf = (name: string) => emperor.vassal(name)?.state.id;
   const history = (name: string) => transitions.filter((t) => t.vassal === name).map((t) => t.to);
-  return {sys, emperor, lines: lines.lines, transitions, removed, stateOf, history};
+  return {sys, emperor, lines, transitions, removed, stateOf, history};
 }
 
 /** The one running process of `program`. */

@@ -4,8 +4,7 @@
  */
 import {Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse} from 'node:http';
 import {connect, type AddressInfo} from 'node:net';
-import {Writable} from 'node:stream';
-import winston from 'winston';
+import {captureLogger} from '../helpers/capture-logger.js';
 import type {AccessLog} from '../../src/router/access-log.js';
 import {HttpFront} from '../../src/router/http-front.js';
 import {Routing} from '../../src/router/pool-table.js';
@@ -54,18 +53,7 @@ export function hello(name: string) {
   };
 }
 
-/** A logger whose JSON lines land in `lines`. */
-export function captureLogger(): {log: winston.Logger; lines: Record<string, unknown>[]} {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  const log = winston.createLogger({level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({stream: sink})]});
-  return {log, lines};
-}
+export {captureLogger};
 
 /** One vassal's claim, as tests write it. */
 export interface RouteEntry {
