@@ -1,11 +1,13 @@
 """What the ASGI server's unit tests share: the server's modules as the package `_kaiser` (through
 _kaiser_bootstrap, as the entry points see them), a fake transport that records what a connection writes and lets a
-test pause/resume/close it, a fake server standing in for asgi/server.py (limits, loop, the request bookkeeping), and
-a helper that runs a loop until the app tasks have settled.
+test pause/resume/close it, a fake server standing in for asgi/server.py (limits, loop, the request bookkeeping), a
+helper that runs a loop until the app tasks have settled, and the test cases' set-up (CapturedLog: the server's log
+lines kept; LoopTest: and a fresh event loop per test).
 """
 import asyncio
 import os
 import sys
+import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 PY_DIR = os.path.join(ROOT, 'src', 'server', 'python')
@@ -13,6 +15,8 @@ PY_DIR = os.path.join(ROOT, 'src', 'server', 'python')
 if '_kaiser' not in sys.modules:
     sys.path.insert(0, PY_DIR)
     import _kaiser_bootstrap  # noqa: E402,F401  (registers the package `_kaiser`, removes PY_DIR from sys.path again)
+
+from _kaiser import log  # noqa: E402
 
 
 class FakeTransport(asyncio.Transport):
@@ -118,3 +122,30 @@ def settle(loop, rounds=20):
     """Run `loop` until nothing is left to do right now (app tasks blocked or done)."""
     for _ in range(rounds):
         loop.run_until_complete(asyncio.sleep(0))
+
+
+class CapturedLog(unittest.TestCase):
+    """The server's log lines land in `self.logged` while the test runs."""
+
+    def setUp(self):
+        self.logged = []
+        self.addCleanup(setattr, log, 'log', log.log)
+        log.log = self.logged.append
+
+
+class LoopTest(CapturedLog):
+    """And `self.loop`, a fresh event loop, current while the test runs; what is left of its tasks is cancelled and
+    settled before it closes (after the test's own tearDown)."""
+
+    def setUp(self):
+        super().setUp()
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.addCleanup(self._close_loop)
+
+    def _close_loop(self):
+        for t in asyncio.all_tasks(self.loop):
+            t.cancel()
+        settle(self.loop, 3)
+        self.loop.close()
+        asyncio.set_event_loop(None)

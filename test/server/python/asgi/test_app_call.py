@@ -5,7 +5,7 @@ import asyncio
 import unittest
 
 import asgi_support  # noqa: F401
-from _kaiser import log
+from asgi_support import CapturedLog
 from _kaiser.asgi.app_call import AppCall, ClientDisconnect
 
 
@@ -42,15 +42,7 @@ def raising(exc):
     return app
 
 
-class AppCallTest(unittest.TestCase):
-    def setUp(self):
-        self.logged = []
-        self._log = log.log
-        log.log = self.logged.append
-
-    def tearDown(self):
-        log.log = self._log
-
+class AppCallTest(CapturedLog):
     def run_call(self, app):
         call = Call(app)
         asyncio.run(call.run())

@@ -4,8 +4,7 @@ import asyncio
 import unittest
 
 import asgi_support
-from asgi_support import FakeServer, connect, settle
-from _kaiser import log
+from asgi_support import FakeServer, LoopTest, connect, settle
 from _kaiser.asgi.http_conn import HttpConnection
 from _kaiser.asgi.http_cycle import BODY_HIGH
 
@@ -27,22 +26,7 @@ def split_response(data):
     return lines[0], fields, body
 
 
-class ConnTest(unittest.TestCase):
-    def setUp(self):
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        self.logged = []
-        self._log = log.log
-        log.log = self.logged.append
-
-    def tearDown(self):
-        log.log = self._log
-        for t in asyncio.all_tasks(self.loop):
-            t.cancel()
-        settle(self.loop, 3)
-        self.loop.close()
-        asyncio.set_event_loop(None)
-
+class ConnTest(LoopTest):
     def open(self, app, **limits):
         self.server = FakeServer(app, self.loop, **limits)
         return connect(HttpConnection, self.server)

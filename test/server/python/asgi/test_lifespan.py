@@ -3,7 +3,7 @@ import asyncio
 import unittest
 
 import asgi_support  # noqa: F401
-from _kaiser import log
+from asgi_support import LoopTest
 from _kaiser.asgi.lifespan import Lifespan
 
 
@@ -28,17 +28,7 @@ def starlette_like(events, fail=None, state=None):
     return app
 
 
-class LifespanTest(unittest.TestCase):
-    def setUp(self):
-        self.loop = asyncio.new_event_loop()
-        self.logged = []
-        self._log = log.log
-        log.log = self.logged.append
-
-    def tearDown(self):
-        log.log = self._log
-        self.loop.close()
-
+class LifespanTest(LoopTest):
     def run_(self, coro):
         return self.loop.run_until_complete(coro)
 

@@ -8,6 +8,7 @@ import signal
 import unittest
 
 import asgi_support  # noqa: F401
+from asgi_support import LoopTest
 from _kaiser import config as _config, log, sockets
 from _kaiser.scoreboard import Scoreboard, SlotWriter
 from _kaiser.asgi import server as server_mod
@@ -86,25 +87,18 @@ def text_app(events=None, lifespan=True):
     return app
 
 
-class ServerTest(unittest.TestCase):
+class ServerTest(LoopTest):
     def setUp(self):
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        self.logged = []
-        self._log = log.log
-        log.log = self.logged.append
+        self.addCleanup(self._close_worker)     # after the loop's close: cleanups run last first
+        super().setUp()
 
     def tearDown(self):
-        log.log = self._log
         try:
             self.loop.remove_signal_handler(signal.SIGHUP)
         except (ValueError, RuntimeError):
             pass
-        for t in asyncio.all_tasks(self.loop):
-            t.cancel()
-        self.loop.run_until_complete(asyncio.sleep(0))
-        self.loop.close()
-        asyncio.set_event_loop(None)
+
+    def _close_worker(self):
         self.worker.close()
         for l in self.listeners:
             l.close()

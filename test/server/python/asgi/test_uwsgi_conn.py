@@ -1,10 +1,9 @@
 """asgi/uwsgi_conn.py: uwsgi packets (nginx uwsgi_pass) into http scopes, one response per connection."""
-import asyncio
 import unittest
 
 import asgi_support  # noqa: F401
-from asgi_support import FakeServer, connect, settle
-from _kaiser import log, uwsgi_proto
+from asgi_support import FakeServer, LoopTest, connect, settle
+from _kaiser import uwsgi_proto
 from _kaiser.asgi.uwsgi_conn import UwsgiConnection
 
 VARS = {'REQUEST_METHOD': 'POST', 'REQUEST_URI': '/app/p%20q?x=1', 'PATH_INFO': '/app/p q', 'QUERY_STRING': 'x=1',
@@ -13,19 +12,7 @@ VARS = {'REQUEST_METHOD': 'POST', 'REQUEST_URI': '/app/p%20q?x=1', 'PATH_INFO': 
         'HTTP_X_FORWARDED_FOR': '1.2.3.4', 'CONTENT_TYPE': 'text/plain', 'CONTENT_LENGTH': '4'}
 
 
-class Uwsgi(unittest.TestCase):
-    def setUp(self):
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        self._log = log.log
-        self.logged = []
-        log.log = self.logged.append
-
-    def tearDown(self):
-        log.log = self._log
-        self.loop.close()
-        asyncio.set_event_loop(None)
-
+class Uwsgi(LoopTest):
     def test_vars_become_the_scope_and_the_response_goes_out_as_framed_then_close(self):
         seen = {}
 

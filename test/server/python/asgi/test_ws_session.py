@@ -4,9 +4,8 @@ import asyncio
 import unittest
 
 import asgi_support  # noqa: F401
-from asgi_support import FakeServer, connect, settle
+from asgi_support import FakeServer, LoopTest, connect, settle
 from test_ws_frames import client_frame
-from _kaiser import log
 from _kaiser.asgi import ws_frames
 from _kaiser.asgi.http_conn import HttpConnection
 from _kaiser.asgi.ws_frames import BINARY, CLOSE, PING, TEXT
@@ -50,22 +49,7 @@ def echo_app(events):
     return app
 
 
-class WsTest(unittest.TestCase):
-    def setUp(self):
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        self.logged = []
-        self._log = log.log
-        log.log = self.logged.append
-
-    def tearDown(self):
-        log.log = self._log
-        for t in asyncio.all_tasks(self.loop):
-            t.cancel()
-        settle(self.loop, 3)
-        self.loop.close()
-        asyncio.set_event_loop(None)
-
+class WsTest(LoopTest):
     def open(self, app, **limits):
         self.server = FakeServer(app, self.loop, **limits)
         conn, t = connect(HttpConnection, self.server)
