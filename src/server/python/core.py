@@ -15,6 +15,7 @@ import time
 from . import log
 from . import request_log
 from . import serving
+from . import uwsgi_module
 from .client_io import DONTWAIT, send_all
 
 EPOLLIN = select.EPOLLIN
@@ -37,7 +38,12 @@ class Core:
         self.listeners = {l.fd: l for l in worker.listeners}
         self.templates = {l.fd: serving.template(worker, l, idx) for l in worker.listeners}
         self.mm = worker.mm
+        self.slot = worker.slot
         self.core_off = worker.slot.core_off(idx)
+        self.app = worker.app
+        self.stopping_flag = worker.stopping            # [True] once the worker retires
+        self.max_requests = worker.max_requests
+        self.request_state = uwsgi_module.request_state()   # this thread's; run() takes its own thread's
         self.requests = 0
         self.read_errors = 0
         self.write_errors = 0
@@ -57,6 +63,7 @@ class Core:
 
     # ── loop ──────────────────────────────────────────────────────────────────────────────────
     def run(self):
+        self.request_state = uwsgi_module.request_state()
         ep = self.ep
         conns = self.conns
         lfds = self.listeners

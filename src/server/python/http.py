@@ -1,6 +1,7 @@
 """HTTP/1.x on the wire: request heads into a WSGI environ, strictly, and response heads out.
 
-Owns: request-line and header parsing (bytes.find based, one pass, cached header keys), the strictness that keeps a
+Owns: request-line and header parsing (one latin-1 decode of the head, a regex for the request line, str slices for
+the headers, cached header keys), the strictness that keeps a
 front proxy and kaiser agreeing on where a request ends (RFC 9112, as nginx and uWSGI read it):
   - no control character in the head (HTAB only inside header values), header names are tokens, `HTTP/1.x` only;
   - a header name holding `_` is dropped (nginx's `underscores_in_headers off`): `Content_Length` can neither frame
@@ -10,13 +11,17 @@ front proxy and kaiser agreeing on where a request ends (RFC 9112, as nginx and 
 PATH_INFO decoded as uWSGI's http parser does (uwsgi_environ.decode_path), and the byte layout of response heads and chunked framing. Imported as
 `_kaiser.http`, never as the stdlib `http`.
 """
+import re
+
 from .uwsgi_environ import decode_path
 
 
-_HKEYS = {}
+_HKEYS = {}                       # header name (str, as sent) -> its environ key, or '' for a name dropped
 _SPECIAL = {'CONTENT_TYPE', 'CONTENT_LENGTH'}
 _TCHAR = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _CTL_BUT_TAB = bytes(range(9)) + bytes(range(10, 32)) + b'\x7f'
+# method SP request-target SP HTTP/1.x (control characters are refused before this is matched)
+_REQUEST_LINE = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^ \t]+) (HTTP/1\.[0-9])")
 CONTENT_LENGTH_DIGITS = 18        # below 2**63: a length no body reaches
 CHUNKED = 'chunked'               # body_framing(): a chunked body
 
@@ -30,15 +35,16 @@ def is_token(data):
 
 
 def header_key(name):
-    """The environ key of header `name` (bytes), or None for a name holding `_` (dropped)."""
+    """The environ key of header `name` (str, latin-1), or '' for a name holding `_` (dropped)."""
     key = _HKEYS.get(name)
     if key is None:
-        if not is_token(name):
-            raise BadRequest('bad header name %r' % name[:40])
-        if b'_' in name:
-            return None
-        s = name.decode('latin-1').upper().replace('-', '_')
-        key = s if s in _SPECIAL else 'HTTP_' + s
+        if not is_token(name.encode('latin-1')):
+            raise BadRequest('bad header name %r' % name.encode('latin-1')[:40])
+        if '_' in name:
+            key = ''
+        else:
+            s = name.upper().replace('-', '_')
+            key = s if s in _SPECIAL else 'HTTP_' + s
         if len(_HKEYS) < 1000:
             _HKEYS[name] = key
     return key
@@ -59,6 +65,16 @@ def unquote(path):
     return b''.join(out).decode('latin-1')
 
 
+def _request_line_error(line):
+    """Why a request line (str) does not match: the reason parse_head gives."""
+    parts = line.split(' ')
+    if len(parts) == 3:
+        proto = parts[2]
+        if len(proto) != 8 or not proto.startswith('HTTP/1.') or not proto[7:].isdigit() or not proto.isascii():
+            return 'bad protocol'
+    return 'bad request line'
+
+
 def parse_head(buf, end, env):
     """Fill `env` from the head buf[:end] (end = index of the blank line). Returns the
     request line's protocol (e.g. 'HTTP/1.1'). Raises BadRequest."""
@@ -66,22 +82,16 @@ def parse_head(buf, end, env):
     # Every control character but HTAB is refused; the CRLFs between lines are the only ones allowed.
     if len(head) - len(head.translate(None, _CTL_BUT_TAB)) != 2 * head.count(b'\r\n'):
         raise BadRequest('control character in the request head')
-    le = buf.find(b'\r\n', 0, end + 2)
-    parts = buf[:le].split(b' ')
-    if len(parts) != 3:
-        raise BadRequest('bad request line')
-    method, uri, proto = parts
-    if len(proto) != 8 or not proto.startswith(b'HTTP/1.') or not proto[7:].isdigit():
-        raise BadRequest('bad protocol')
-    if not is_token(method) or not uri or b'\t' in uri:
-        raise BadRequest('bad request line')
-    smethod = method.decode('latin-1')
-    suri = uri.decode('latin-1')
-    sproto = proto.decode('latin-1')
-    env['REQUEST_METHOD'] = smethod
-    env['REQUEST_URI'] = suri
-    env['SERVER_PROTOCOL'] = sproto
-    path = suri
+    # One decode of the whole head (latin-1: byte i is character i), then str slices.
+    lines = head.decode('latin-1').split('\r\n')
+    m = _REQUEST_LINE.fullmatch(lines[0])
+    if m is None:
+        raise BadRequest(_request_line_error(lines[0]))
+    method, uri, proto = m.groups()
+    env['REQUEST_METHOD'] = method
+    env['REQUEST_URI'] = uri
+    env['SERVER_PROTOCOL'] = proto
+    path = uri
     if path[0] != '/':
         if path.startswith(('http://', 'https://')):
             i = path.find('/', path.find('//') + 2)
@@ -93,25 +103,29 @@ def parse_head(buf, end, env):
         env['QUERY_STRING'] = path[q + 1:]
         path = path[:q]
     env['PATH_INFO'] = decode_path(path)
-    if le < end:
+    if len(lines) > 1:
         get = _HKEYS.get
-        for line in buf[le + 2:end].split(b'\r\n'):
-            c = line.find(b':')
+        it = iter(lines)
+        next(it)
+        for line in it:
+            c = line.find(':')
             if c <= 0:
                 raise BadRequest('bad header line')
             name = line[:c]
-            key = get(name) or header_key(name)
+            key = get(name)
             if key is None:
+                key = header_key(name)
+            if not key:
                 continue
-            val = line[c + 1:].strip(b' \t').decode('latin-1')
+            val = line[c + 1:].strip(' \t')
             if key in env:
                 if key == 'CONTENT_LENGTH' or key == 'HTTP_TRANSFER_ENCODING':
-                    raise BadRequest('repeated %s' % name.decode('latin-1'))
+                    raise BadRequest('repeated %s' % name)
                 if key[0] == 'H':
                     env[key] = env[key] + (';' if key == 'HTTP_COOKIE' else ',') + val
                     continue
             env[key] = val
-    return sproto
+    return proto
 
 
 def body_framing(env, proto):
@@ -137,17 +151,11 @@ def content_length(value):
 
 
 def response_head(proto, status, headers, extra):
-    """Response head bytes: status line, app headers, our extra headers, blank line."""
-    out = [proto, ' ', status, '\r\n']
-    for k, v in headers:
-        out.append(k)
-        out.append(': ')
-        out.append(v)
-        out.append('\r\n')
-    if extra:
-        out.append(extra)
-    out.append('\r\n')
-    return ''.join(out).encode('latin-1')
+    """Response head bytes: status line, app headers ((name, value) pairs of str), our extra headers, blank line."""
+    if headers:
+        return ('%s %s\r\n%s\r\n%s\r\n' % (proto, status, '\r\n'.join(map(': '.join, headers)), extra or '')
+                ).encode('latin-1')
+    return ('%s %s\r\n%s\r\n' % (proto, status, extra or '')).encode('latin-1')
 
 
 def chunk(data):

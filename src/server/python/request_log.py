@@ -124,7 +124,7 @@ def _variable(name):
 class Policy:
     """Which requests are logged and how, from the worker's config."""
 
-    __slots__ = ('enabled', 'zero', 'slow', 'c4xx', 'c5xx', 'big', 'pieces', 'xff', 'micros')
+    __slots__ = ('enabled', 'zero', 'slow', 'c4xx', 'c5xx', 'big', 'pieces', 'xff', 'micros', 'quiet')
 
     def __init__(self, cfg):
         self.enabled = not cfg.get('disable-logging')
@@ -137,6 +137,8 @@ class Policy:
         self.pieces = compile_format(fmt) if fmt else None
         self.xff = bool(cfg.get('log-x-forwarded-for'))
         self.micros = bool(cfg.get('log-micros'))
+        # disable-logging and no condition: only a request that asked to be logged (uwsgi.log_this_request()) is
+        self.quiet = not (self.enabled or self.zero or self.slow or self.c4xx or self.c5xx or self.big)
 
     def wanted(self, status, body, msecs, forced):
         """uWSGI's order: a routing `donotlog`, the request asked to be logged, then each condition, then logging on

@@ -92,7 +92,7 @@ def process(core, c):
             c.started = None
             return
         if c.started is None:
-            c.started = time.monotonic()
+            c.started = c.last      # set by the read that brought these bytes, or by the request answered before them
         if not c.http:
             return _uwsgi(core, c, buf)
         end = buf.find(b'\r\n\r\n')
@@ -108,17 +108,18 @@ def process(core, c):
             return
         if not _http_head(core, c, buf, end):
             return
-        c.last = time.monotonic()
 
 
 def _http_head(core, c, buf, end):
-    """Parses the head at the start of `buf`; False when the connection is done with."""
+    """Parses the head at the start of `buf` and runs the request once it is complete; False when the connection is
+    done with or waits for more bytes."""
     env = core.templates[c.lfd].copy()
     env['REMOTE_ADDR'] = c.remote
     env['REMOTE_PORT'] = c.rport
     try:
         proto = _http.parse_head(buf, end, env)
-        framing = _http.body_framing(env, proto)
+        framing = _http.body_framing(env, proto) if 'CONTENT_LENGTH' in env or 'HTTP_TRANSFER_ENCODING' in env \
+            else None
     except _http.BadRequest as e:
         core.reject(c, '400 Bad Request', str(e))
         return False
@@ -131,7 +132,7 @@ def _http_head(core, c, buf, end):
     else:
         keep = hc is not None and 'keep-alive' in hc.lower()
     if framing is None:
-        return _run(core, c, Receiving(env, proto, keep, None, end + 4))
+        return _run(core, c, env, proto, keep, None, end + 4)
     if env.get('HTTP_EXPECT', '').lower() == '100-continue':
         try:
             send_all(c.sock, CONTINUE)
@@ -169,7 +170,7 @@ def _uwsgi(core, c, buf):
     uwsgi_proto.complete_environ(env, modifier1=buf[0])
     proto = env['SERVER_PROTOCOL']
     if not length:
-        _run(core, c, Receiving(env, proto, None, None, n))
+        _run(core, c, env, proto, None, None, n)
         return
     c.receiving = Receiving(env, proto, None, LengthBody(length, core.body_memory), n)
     _receive(core, c)
@@ -190,20 +191,27 @@ def _receive(core, c):
     if not r.body.done():
         return False
     c.receiving = None
-    return _run(core, c, r)
+    return _run(core, c, r.env, r.proto, r.keepalive, r.body, r.head_size)
 
 
-def _run(core, c, r):
-    """Runs a complete request; True when the connection stays open for the next one."""
-    inp = r.body.spool.input() if r.body is not None else EMPTY_INPUT
-    env = r.env
-    env['wsgi.input'] = inp
-    is_http = r.keepalive is not None
-    ex = Exchange(c, env, r.proto, bool(r.keepalive), env['REQUEST_METHOD'] == 'HEAD', is_http, core.w.stopping)
+def _run(core, c, env, proto, keep, body, hsize):
+    """Runs a complete request (`keep`: its client asked for keep-alive; None: a uwsgi request, the connection closes
+    after it; `body`: its LengthBody or ChunkedBody, None without one); True when the connection stays open for the
+    next one."""
+    if body is None:
+        env['wsgi.input'] = EMPTY_INPUT
+    else:
+        inp = env['wsgi.input'] = body.spool.input()
+    is_http = keep is not None
+    ex = Exchange(c, env, proto, keep is True, env['REQUEST_METHOD'] == 'HEAD', is_http, core.stopping_flag)
     try:
-        serve(core, ex, r.head_size)
+        t0 = begin(core)
+        begin_request(core.request_state, env, core.requests - 1)
+        run(core.app, ex)
+        account(core, ex, hsize, t0)
     finally:
-        inp.release()
+        if body is not None:
+            inp.release()
     c.started = None
     if not is_http:
         core.close(c, linger=bool(c.buf))
@@ -218,9 +226,8 @@ def _run(core, c, r):
 
 
 def account(core, ex, hsize, t0):
-    """The scoreboard and request log after one request (core.serve)."""
-    w = core.w
-    s = w.slot
+    """The scoreboard and request log after one request (_run)."""
+    s = core.slot
     t1 = time.time()
     dt = int((t1 - t0) * 1000000)
     s.running += dt
@@ -236,7 +243,9 @@ def account(core, ex, hsize, t0):
     s.flush()
     policy = core.reqpolicy
     if policy is not None:
-        _log_by_policy(core, policy, ex, hsize, t0, t1)
+        # `quiet` (disable-logging and no condition): only a request that asked to be logged is
+        if not policy.quiet or log_this():
+            _log_by_policy(core, policy, ex, hsize, t0, t1)
     elif core.logging:
         env = ex.env
         st = ex.status or '500'
@@ -244,7 +253,7 @@ def account(core, ex, hsize, t0):
                             env['REQUEST_URI'], ex.body_bytes, int((t1 - t0) * 1000), ex.proto, st,
                             len(ex.headers or ()), ex.head_bytes, core.idx)
     if s.requests == 1:
-        w.first_request()
+        core.w.first_request()
 
 
 def _log_by_policy(core, policy, ex, hsize, t0, t1):
@@ -267,23 +276,17 @@ def _log_by_policy(core, policy, ex, hsize, t0, t1):
 def begin(core):
     """The scoreboard as a request starts -> its start time. Counted at once: a client that got its response and
     then reads the stats must see it."""
-    w = core.w
-    mr = w.max_requests
-    if mr and w.slot.requests + 1 >= mr and not w.stopping[0]:
+    s = core.slot
+    mr = core.max_requests
+    if mr and s.requests + 1 >= mr and not core.stopping_flag[0]:
         # the last request: stop accepting before answering it, so the client's next connection goes to the
         # replacement
+        w = core.w
         core.log('%s: reached max-requests (%d), recycling' % (w.tag, mr))
         w.retire('max-requests')
     t0 = time.time()
-    core.requests += 1
-    w.slot.requests += 1
-    _CORE.pack_into(core.mm, core.core_off, t0, core.requests, core.read_errors, core.write_errors)
-    w.slot.flush()
+    n = core.requests = core.requests + 1
+    s.requests += 1
+    _CORE.pack_into(core.mm, core.core_off, t0, n, core.read_errors, core.write_errors)
+    s.flush()
     return t0
-
-
-def serve(core, ex, hsize):
-    t0 = begin(core)
-    begin_request(ex.env, core.requests - 1)
-    run(core.w.app, ex)
-    account(core, ex, hsize, t0)

@@ -22,17 +22,33 @@ from .version import VERSION
 # Taken when the master imports this module: forked workers inherit it, as uWSGI's start time is the instance's.
 STARTED_ON = int(time.time())
 
-_request = threading.local()
+class _Current(threading.local):
+    """The request a thread runs: its environ, how many requests its core finished before it, and what the app or
+    the routing chain said about logging it. The class values are the defaults of a new request: `begin_request`
+    empties the thread's own values instead of setting each."""
+    env = None
+    done = 0
+    logvars = None
+    log_this = False
+    skip_log = False
 
 
-def begin_request(env, done):
-    """Called by a request core before it runs the app: the current request's environ, its log variables, and how
-    many requests this core finished before it (uWSGI counts a request once it is done)."""
-    _request.env = env
-    _request.logvars = None
-    _request.done = done
-    _request.log_this = False
-    _request.skip_log = False
+_request = _Current()
+
+
+def request_state():
+    """The calling thread's own values of the current request, for `begin_request` (a request core asks once, on
+    its thread)."""
+    return _request.__dict__
+
+
+def begin_request(state, env, done):
+    """Called by a request core before it runs the app, with its `request_state()`: the current request's environ,
+    how many requests this core finished before it (uWSGI counts a request once it is done); the log variables and
+    flags of the request before are forgotten."""
+    state.clear()
+    state['env'] = env
+    state['done'] = done
 
 
 def skip_log():
@@ -42,17 +58,17 @@ def skip_log():
 
 def log_skipped():
     """Whether the current request is not to be logged (`skip_log`)."""
-    return getattr(_request, 'skip_log', False)
+    return _request.skip_log
 
 
 def log_this():
     """Whether the app called `uwsgi.log_this_request()` during the current request."""
-    return getattr(_request, 'log_this', False)
+    return _request.log_this
 
 
 def logvars():
     """The log variables the app set for the current request (`uwsgi.set_logvar`), or None."""
-    return getattr(_request, 'logvars', None)
+    return _request.logvars
 
 
 def options(flat):

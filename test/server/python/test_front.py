@@ -18,7 +18,7 @@ class Call:
     def __init__(self, front, **env):
         e = {'PATH_INFO': '/p', 'QUERY_STRING': '', 'REQUEST_METHOD': 'GET', 'SCRIPT_NAME': ''}
         e.update(env)
-        uwsgi_module.begin_request(e, 0)
+        uwsgi_module.begin_request(uwsgi_module.request_state(), e, 0)
         self.env = e
         self.body = b''.join(front(e, self.start_response))
 

@@ -46,10 +46,10 @@ class Install(unittest.TestCase):
         self.assertGreaterEqual(self.m.version_info[:2], (2, 0))
 
     def test_logvars_belong_to_the_current_request(self):
-        uwsgi_module.begin_request({'CONTENT_LENGTH': '12'}, 4)
+        uwsgi_module.begin_request(uwsgi_module.request_state(), {'CONTENT_LENGTH': '12'}, 4)
         self.m.set_logvar('user', 'alice')
         self.assertEqual((self.m.get_logvar('user'), self.m.cl(), self.m.request_id()), (b'alice', 12, 4))
-        uwsgi_module.begin_request({}, 5)
+        uwsgi_module.begin_request(uwsgi_module.request_state(), {}, 5)
         self.assertIsNone(self.m.get_logvar('user'))
 
     def test_total_requests_sums_the_scoreboard(self):
