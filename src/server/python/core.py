@@ -157,20 +157,21 @@ class Core:
         at once, and the connection joins the epoll set only if it is still open after that: a uwsgi connection from
         nginx, or an HTTP one with `Connection: close`, usually never does (no epoll_ctl, no wake-up for it)."""
         try:
-            accepted = l.accept_client(nonblocking=False)    # every recv/send of a core is MSG_DONTWAIT
+            fd, addr = l.sock._accept()
+        except (BlockingIOError, InterruptedError):
+            return False
         except OSError as e:
             if e.errno not in RETIRED_LISTENER:
                 log.log('accept() failed on %s: %s' % (l.name, e))
             return False
-        if accepted is None:
-            return False
-        c = serving.Conn(accepted[0], accepted[1], l)
-        self.conns[c.fd] = c
+        c = serving.Conn(l.client(fd, False), fd, addr, l)    # blocking mode: every recv/send of a core is MSG_DONTWAIT
+        conns = self.conns
+        conns[fd] = c
         if read_now:
             self.readable(c)
-            if self.conns.get(c.fd) is not c:
+            if conns.get(fd) is not c:
                 return True
-        self.ep.register(c.fd, EPOLLIN)
+        self.ep.register(fd, EPOLLIN)
         c.polled = True
         return True
 

@@ -32,11 +32,11 @@ class Conn:
     __slots__ = ('sock', 'fd', 'buf', 'remote', 'rport', 'lfd', 'http', 'last', 'read_error', 'started',
                  'receiving', 'lingering', 'lingered', 'polled')
 
-    def __init__(self, sock, addr, listener):
+    def __init__(self, sock, fd, addr, listener):
         self.sock = sock
-        self.fd = sock.fileno()
+        self.fd = fd
         self.buf = b''
-        if isinstance(addr, tuple):
+        if type(addr) is tuple:
             self.remote = addr[0]
             self.rport = str(addr[1])
         else:
@@ -160,7 +160,7 @@ def _uwsgi(core, c, buf):
     env['REMOTE_ADDR'] = c.remote
     env['REMOTE_PORT'] = c.rport
     try:
-        env.update(uwsgi_proto.parse_vars(buf, n))
+        uwsgi_proto.parse_vars(buf, n, env)
         length = uwsgi_proto.content_length(env)
     except uwsgi_proto.PacketError as e:
         core.log('invalid uwsgi packet from %s: %s' % (c.remote or 'unix', e))

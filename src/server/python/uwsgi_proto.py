@@ -26,22 +26,23 @@ def datasize(buf):
     return buf[1] | (buf[2] << 8)
 
 
-def parse_vars(buf, end):
-    """Vars block of a complete packet -> dict of str (latin-1) values."""
+def parse_vars(buf, end, out=None):
+    """Vars block of a complete packet -> dict of str (latin-1) values: `out` (an environ to fill) or a new one."""
     # One decode of the whole block (latin-1 maps byte i to character i, so positions agree), then str slices: a
     # decode per key and value cost more than the rest of the parse. The lengths are checked once, at the end: a
     # length that runs past the block moves `pos` past `end` (or past the buffer: IndexError), never back onto it.
     text = buf[:end].decode('latin-1')
-    out = {}
+    if out is None:
+        out = {}
     pos = 4
     try:
         while pos < end:
             key_at = pos + 2
-            pos = key_at + (buf[pos] | (buf[pos + 1] << 8))
+            pos = key_at + buf[pos] + 256 * buf[pos + 1]
             key = text[key_at:pos]
             value_at = pos + 2
-            pos = value_at + (buf[pos] | (buf[pos + 1] << 8))
-            if key in out and key == 'CONTENT_LENGTH':
+            pos = value_at + buf[pos] + 256 * buf[pos + 1]
+            if key == 'CONTENT_LENGTH' and key in out:
                 raise PacketError('repeated CONTENT_LENGTH')
             out[key] = text[value_at:pos]
     except IndexError:
@@ -66,8 +67,12 @@ def complete_environ(env, modifier1):
     """What nginx's uwsgi_params may leave out, filled in as uWSGI does. Every variable nginx sends reaches the app as
     uWSGI passes it (HTTP_CONTENT_TYPE and HTTP_CONTENT_LENGTH too), and the scheme follows HTTPS / UWSGI_SCHEME /
     X-Forwarded-Proto as in uWSGI."""
-    env['wsgi.url_scheme'] = url_scheme(env)
-    env.setdefault('REQUEST_METHOD', 'GET')
+    if 'HTTPS' in env or 'UWSGI_SCHEME' in env or 'HTTP_X_FORWARDED_PROTO' in env:
+        env['wsgi.url_scheme'] = url_scheme(env)
+    else:
+        env['wsgi.url_scheme'] = 'http'
+    if 'REQUEST_METHOD' not in env:
+        env['REQUEST_METHOD'] = 'GET'
     uri = env.get('REQUEST_URI')
     if 'PATH_INFO' not in env:
         env['PATH_INFO'] = unquote((uri or '/').split('?', 1)[0])

@@ -283,7 +283,7 @@ def run(app, ex):
         else:
             ex.keepalive = False
     finally:
-        if result is not None:
+        if result is not None and result.__class__ is not list:
             close = getattr(result, 'close', None)
             if close is not None:
                 try:

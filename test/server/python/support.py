@@ -250,7 +250,7 @@ class CoreHarness:
         server, self.client = socket.socketpair()
         test.addCleanup(self.client.close)
         server.setblocking(False)
-        self.conn = Conn(server, ('127.0.0.1', 50000), self.worker.listeners[0])
+        self.conn = Conn(server, server.fileno(), ('127.0.0.1', 50000), self.worker.listeners[0])
         self.core.conns[self.conn.fd] = self.conn
         self.core.ep.register(self.conn.fd, 1)
         test.addCleanup(self.core.drop, self.conn)
