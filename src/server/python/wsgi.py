@@ -15,6 +15,7 @@ from .http import response_head, LAST_CHUNK
 from .offload import ACTIVE as ACTIVE_OFFLOADER, MIN_BYTES as OFFLOAD_MIN_BYTES
 
 NO_BODY = ('1', '204', '304')
+FRAMING_NAME_LENGTHS = frozenset((len('content-length'), len('connection'), len('transfer-encoding')))
 MERGE_MAX = 65536     # a first body block up to this size is sent in one piece with the response head
 
 # What a write to a gone client does, set once per worker from its config by `configure` (uWSGI's names):
@@ -153,14 +154,12 @@ class Exchange:
         has_len = False
         headers = self.headers
         for k, v in headers:
-            n = len(k)
-            if n == 14 and k.lower() == 'content-length':
-                has_len = True
-            elif n == 10 and k.lower() == 'connection':
-                if v.lower() == 'close':
+            if len(k) in FRAMING_NAME_LENGTHS:
+                k = k.lower()
+                if k == 'content-length' or k == 'transfer-encoding':    # the app frames the body itself
+                    has_len = True
+                elif k == 'connection' and v.lower() == 'close':
                     self.keepalive = False
-            elif n == 17 and k.lower() == 'transfer-encoding':
-                has_len = True  # the app frames the body itself
         self.sent = True
         st = self.status
         if st.startswith(NO_BODY):
