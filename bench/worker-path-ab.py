@@ -139,7 +139,8 @@ def main():
                 q(times['this'], .5), statistics.median(diffs), N, REF))
     print(line)
     os.makedirs(os.path.join(HERE, 'results'), exist_ok=True)
-    with open(os.path.join(HERE, 'results', 'worker-path-ab.%s.txt' % time.strftime('%Y%m%d-%H%M%S', time.gmtime())), 'w') as f:
+    stamp = time.strftime('%Y%m%d-%H%M%S', time.gmtime())    # Django's settings may change the local zone
+    with open(os.path.join(HERE, 'results', 'worker-path-ab.%s.txt' % stamp), 'w') as f:
         f.write('# python3 bench/worker-path-ab.py  APP=%s PROTO=%s N=%d load %s\n%s\n' % (
             APP, PROTO, N, ' '.join(open('/proc/loadavg').read().split()[:3]), line))
 
