@@ -8,7 +8,8 @@ emperor from BASE_ROOT and one from HEAD_ROOT (--emperor-http, or --emperor-http
 `localhost` when `tls` is given, --emperor-http-processes PROCESSES) and nginx with as many workers (`keepalive 32`,
 the same proxy headers and TLS suites as bench/router.sh), all at once; then ROUNDS times, in turn, `wrk -t2 -c64
 -dDURATION --latency` through each. Prints per run and as medians each proxy's CPU time per request (utime+stime of
-its whole process tree over the run, divided by the requests wrk counted): on a busy 2-core machine req/s follow
+its whole process tree over the run, divided by the requests wrk counted; its user-space part alone in brackets,
+which a change to the router's JavaScript moves and the kernel's loopback work around it does not): on a busy 2-core machine req/s follow
 whatever else runs, this cost much less, and the three alternate so that load falls on all of them alike. Quicker
 than bench/ab.py around router.sh (the vassal and the proxies start once) for "did this change cut the router's CPU".
 Raw wrk outputs go to bench/results/router-ab.<timestamp>.txt (RAW=FILE to choose). NGINX=0 leaves nginx out;
@@ -79,12 +80,12 @@ def tree(pid):
         out += tree(int(c))
     return out
 def ticks(pid):
-    t = 0
+    u = k = 0
     for p in tree(pid):
         try:
-            s = open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split(); t += int(s[11]) + int(s[12])
+            s = open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split(); u += int(s[11]); k += int(s[12])
         except OSError: pass
-    return t
+    return u, k
 def wrk(port, d):
     return subprocess.run(['wrk', '-t2', '-c64', f'-d{d}', '--latency', '-H', 'Host: app1.example.test', f'{scheme}://{"localhost" if tls else "127.0.0.1"}:{port}/'], capture_output=True, text=True).stdout
 res = {k: [] for k in targets}
@@ -98,11 +99,11 @@ for r in range(rounds):
         t0 = ticks(pid); out = wrk(port, dur); t1 = ticks(pid)
         n = int(re.search(r'(\d+) requests in', out).group(1)); rps = float(re.search(r'Requests/sec:\s+(\S+)', out).group(1))
         p99 = re.search(r'\s99%\s+(\S+)', out).group(1)
-        cpu = (t1 - t0) * 1e6 / hz / n
-        res[label].append((cpu, rps))
-        line = f'round {r+1} {label:6s} cpu_us/req={cpu:5.1f} rps={rps:8.0f} p99={p99} load={open("/proc/loadavg").read().split()[0]}' + (' ERRORS' if 'Non-2xx' in out or 'Socket errors' in out else '')
+        usr = (t1[0] - t0[0]) * 1e6 / hz / n; cpu = usr + (t1[1] - t0[1]) * 1e6 / hz / n
+        res[label].append((cpu, rps, usr))
+        line = f'round {r+1} {label:6s} cpu_us/req={cpu:5.1f} (user {usr:4.1f}) rps={rps:8.0f} p99={p99} load={open("/proc/loadavg").read().split()[0]}' + (' ERRORS' if 'Non-2xx' in out or 'Socket errors' in out else '')
         print(line, flush=True); raw.write(line + '\n'); raw.write(out + '\n')
 for label, v in res.items():
-    line = f'{label:6s} median cpu_us/req={statistics.median(c for c, _ in v):5.1f} rps={statistics.median(r for _, r in v):8.0f}'
+    line = f'{label:6s} median cpu_us/req={statistics.median(c for c, _, _ in v):5.1f} (user {statistics.median(u for _, _, u in v):4.1f}) rps={statistics.median(r for _, r, _ in v):8.0f}'
     print(line); raw.write(line + '\n')
 print(f'raw: {raw_path}')
