@@ -13,7 +13,7 @@ import {afterEach, describe, expect, it} from '@jest/globals';
 import {execFileSync} from 'node:child_process';
 import {readFileSync, rmSync, symlinkSync, unlinkSync} from 'node:fs';
 import {join} from 'node:path';
-import {PYTHON, ROOT, cleanupProcesses, emperorStats, freePort, httpGet, isAlive, publish, startKaiser, tempDir, waitFor} from '../helpers/processes.js';
+import {PYTHON, ROOT, cleanupProcesses, emperorStats, freePort, getAsHost, isAlive, publish, startKaiser, tempDir, waitFor} from '../helpers/processes.js';
 import {generatedVassalFiles, prepareSpecials} from '../helpers/vassal-fuzz.js';
 
 const SERVER = join(ROOT, 'test/fixtures/procs/http-server.py');
@@ -51,10 +51,12 @@ describe('emperor under fuzzed vassal files', () => {
     const failures: string[] = [];
     let requesting = true;
     const requests = (async () => {
+      // A fresh connection per request (no client pool to reuse a socket the server closed); a failure says why.
       while (requesting) {
-        const answer = await httpGet(port, '/', 30_000);
-        if (answer?.status === 200) served += 1;
-        else failures.push(answer === undefined ? 'no answer' : `status ${answer.status}`);
+        const answer = await getAsHost(port, 'healthy.test').catch((error: Error) => error);
+        if (answer instanceof Error) failures.push(`no answer: ${answer.message}`);
+        else if (answer.status === 200) served += 1;
+        else failures.push(`status ${answer.status}`);
       }
     })();
     let peakRss = startRss;
