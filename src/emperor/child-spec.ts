@@ -10,8 +10,6 @@ import type {VassalSpec} from '../config/vassal-spec.js';
 import {err, ok, type Result} from '../result.js';
 import type {OwnedSocket} from './socket-store.js';
 
-/** The app-server master script (the runtime host forks it instead when it is up). */
-export const MASTER_PY = fileURLToPath(new URL('../server/python/master.py', import.meta.url));
 const NODE_WORKER = fileURLToPath(new URL('../workers/node/worker.js', import.meta.url));
 
 /** A socket the emperor holds: `key` is its canonical address, `written` the address as the vassal file gives it. */

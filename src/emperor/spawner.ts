@@ -14,7 +14,8 @@ import {err, ok, type Result} from '../result.js';
 import type {System} from '../system/system.js';
 import {sharedLineBucket, type TokenBucket} from '../util/output-budget.js';
 import {spawnChild, type Child, type ChildSpec} from './child.js';
-import {emperorSocketsOf, launchRequestFor, MASTER_PY, type LaunchRequest} from './child-spec.js';
+import {emperorSocketsOf, launchRequestFor, type LaunchRequest} from './child-spec.js';
+import {masterArgs} from '../server/master-command.js';
 import {identityFor, type Identity} from './identity.js';
 import type {VassalLimits} from './limits.js';
 import {checkPrivilegedPorts, type PrivilegedPorts} from './privileged-ports.js';
@@ -275,7 +276,7 @@ function execSpecOf(request: LaunchRequest): ChildSpec {
     case 'program':
       return {file: request.file, args: request.args, cwd: request.cwd, env: request.env, emperorPipe: false, listenFds: request.listenFds};
     case 'master':
-      return {file: request.python, args: [MASTER_PY], cwd: request.cwd, env: {...request.env, KAISER_CONFIG: JSON.stringify(request.config)}, emperorPipe: true, listenFds: []};
+      return {file: request.python, args: masterArgs(request.config), cwd: request.cwd, env: {...request.env, KAISER_CONFIG: JSON.stringify(request.config)}, emperorPipe: true, listenFds: []};
     default: {
       const never: never = request;
       throw new Error(`Internal error: unknown launch request ${JSON.stringify(never)}`);

@@ -11,8 +11,8 @@ import {fileURLToPath} from 'node:url';
 import type {Duplex} from 'node:stream';
 import {FROM_VASSAL, TO_VASSAL, VassalStreamDecoder, encodeConfigPacket} from '../protocol/emperor-pipe.js';
 import type {Logger} from '../log/logger.js';
+import {masterArgs} from './master-command.js';
 
-const MASTER_PY = fileURLToPath(new URL('./python/master.py', import.meta.url));
 const NODE_WORKER = fileURLToPath(new URL('../workers/node/worker.js', import.meta.url));
 
 /** What the launcher needs: the interpreter, the normalized config, and a way to re-read it on reload. */
@@ -34,7 +34,7 @@ function withInternals(config: Record<string, unknown>): Record<string, unknown>
 export function runServer(launch: ServerLaunch): Promise<number> {
   const env: Record<string, string | undefined> = {...process.env, UWSGI_EMPEROR_FD: '3', KAISER_CONFIG: JSON.stringify(withInternals(launch.serverConfig))};
   let out = launch.logto ? createWriteStream(launch.logto, {flags: 'a'}) : undefined;
-  const child = spawn(launch.python, [MASTER_PY], {
+  const child = spawn(launch.python, masterArgs(launch.serverConfig), {
     env,
     stdio: ['inherit', out ? 'pipe' : 'inherit', out ? 'pipe' : 'inherit', 'pipe'],
   });

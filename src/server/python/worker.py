@@ -190,6 +190,16 @@ class Worker:
             os._exit(1)
 
 
+def run_site():
+    """Runs site.py here when the master was started without it (`python3 -S`: an ASGI vassal's master,
+    src/server/master-command.ts), as the interpreter would have at its start: sys.path gets the (virtualenv's)
+    site-packages, the .pth files and sitecustomize run, exit/help are builtins. Before the app's `env` is applied,
+    as in a master that ran site.py itself. `sys.flags.no_site` stays set."""
+    if sys.flags.no_site:
+        import site
+        site.main()
+
+
 def start(wid, cfg, listeners, status_w, life_r, mm, slot_off, close_fds, load_nice=0):
     """Entry point in the child right after fork(); never returns. `load_nice` > 0: load the app at that much
     lower priority (other workers serve meanwhile; load_priority.py)."""
@@ -199,6 +209,7 @@ def start(wid, cfg, listeners, status_w, life_r, mm, slot_off, close_fds, load_n
         for sig in (signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT):
             signal.signal(sig, signal.SIG_DFL)
         close_all(close_fds)
+        run_site()
         w = Worker(wid, cfg, listeners, status_w, life_r, mm, slot_off)
         w.nice_base = load_priority.lower(load_nice)
         signal.signal(signal.SIGHUP, lambda s, f: w.retire('signal'))

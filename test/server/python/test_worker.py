@@ -127,3 +127,22 @@ class AsgiStart(unittest.TestCase):
         self.assertIn('*** WARNING: route not applied to an ASGI app ***', seen['logged'])
         for name in ('_kaiser.front', '_kaiser.routing', '_kaiser.wsgi', '_kaiser.route_actions', '_kaiser.client_io'):
             self.assertNotIn(name, seen['modules'])
+
+
+SITE_PATHS = 'import builtins, json, sys; print(json.dumps([[p for p in sys.path if "-packages" in p], hasattr(builtins, "exit")]))'
+
+
+class RunSite(unittest.TestCase):
+    """Issue 17: an ASGI vassal's master starts without site.py (`python3 -S`); its worker runs site.py after the
+    fork, so the app sees the site-packages and builtins a normal interpreter start gives it."""
+
+    def test_a_worker_of_a_master_started_without_site_gets_what_a_normal_start_gives(self):
+        normal = json.loads(subprocess.run([sys.executable, '-c', SITE_PATHS], capture_output=True, text=True,
+                                           check=True).stdout)
+        self.assertNotEqual(normal[0], [])
+        code = ('import sys; sys.path.insert(0, %r); import _kaiser_bootstrap; from _kaiser import worker; %s; '
+                'worker.run_site(); %s' % (support.PY_DIR, SITE_PATHS, SITE_PATHS))
+        before, after = [json.loads(line) for line in subprocess.run(
+            [sys.executable, '-S', '-c', code], capture_output=True, text=True, check=True).stdout.splitlines()]
+        self.assertEqual(before, [[], False])
+        self.assertEqual(after, normal)

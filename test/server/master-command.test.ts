@@ -1,0 +1,15 @@
+/**
+ * How an exec'd app-server master is started (src/server/master-command.ts): an ASGI vassal's without site.py
+ * (issue 17: its worker runs site.py after the fork, test_worker.RunSite), every other kind as before.
+ */
+import {describe, expect, it} from '@jest/globals';
+import {MASTER_PY, masterArgs} from '../../src/server/master-command.js';
+
+describe('masterArgs', () => {
+  it('starts an ASGI vassal’s master with -S and the others without', () => {
+    expect(masterArgs({asgi: 'app:app', processes: 1})).toEqual(['-S', MASTER_PY]);
+    expect(masterArgs({'wsgi-file': 'app.py'})).toEqual([MASTER_PY]);
+    expect(masterArgs({module: 'app', asgi: null})).toEqual([MASTER_PY]);
+    expect(MASTER_PY).toMatch(/server\/python\/master\.py$/);
+  });
+});
