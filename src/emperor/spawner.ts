@@ -15,7 +15,7 @@ import type {System} from '../system/system.js';
 import {sharedLineBucket, type TokenBucket} from '../util/output-budget.js';
 import {spawnChild, type Child, type ChildSpec} from './child.js';
 import {emperorSocketsOf, launchRequestFor, type LaunchRequest} from './child-spec.js';
-import {masterArgs} from '../server/master-command.js';
+import {masterArgs} from '../config/master-command.js';
 import {identityFor, type Identity} from './identity.js';
 import type {VassalLimits} from './limits.js';
 import {checkPrivilegedPorts, type PrivilegedPorts} from './privileged-ports.js';

@@ -11,7 +11,7 @@ import {fileURLToPath} from 'node:url';
 import type {Duplex} from 'node:stream';
 import {FROM_VASSAL, TO_VASSAL, VassalStreamDecoder, encodeConfigPacket} from '../protocol/emperor-pipe.js';
 import type {Logger} from '../log/logger.js';
-import {masterArgs} from './master-command.js';
+import {masterArgs} from '../config/master-command.js';
 
 const NODE_WORKER = fileURLToPath(new URL('../workers/node/worker.js', import.meta.url));
 

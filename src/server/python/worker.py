@@ -192,7 +192,7 @@ class Worker:
 
 def run_site():
     """Runs site.py here when the master was started without it (`python3 -S`: an ASGI vassal's master,
-    src/server/master-command.ts), as the interpreter would have at its start: sys.path gets the (virtualenv's)
+    src/config/master-command.ts), as the interpreter would have at its start: sys.path gets the (virtualenv's)
     site-packages, the .pth files and sitecustomize run, exit/help are builtins. Before the app's `env` is applied,
     as in a master that ran site.py itself. `sys.flags.no_site` stays set."""
     if sys.flags.no_site:

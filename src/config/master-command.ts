@@ -12,7 +12,7 @@
  */
 import {fileURLToPath} from 'node:url';
 
-export const MASTER_PY = fileURLToPath(new URL('./python/master.py', import.meta.url));
+export const MASTER_PY = fileURLToPath(new URL('../server/python/master.py', import.meta.url));
 
 /** The interpreter's arguments for a master serving `config` (the KAISER_CONFIG object). */
 export function masterArgs(config: Record<string, unknown>): string[] {

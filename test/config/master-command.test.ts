@@ -1,9 +1,9 @@
 /**
- * How an exec'd app-server master is started (src/server/master-command.ts): an ASGI vassal's without site.py
+ * How an exec'd app-server master is started (src/config/master-command.ts): an ASGI vassal's without site.py
  * (issue 17: its worker runs site.py after the fork, test_worker.RunSite), every other kind as before.
  */
 import {describe, expect, it} from '@jest/globals';
-import {MASTER_PY, masterArgs} from '../../src/server/master-command.js';
+import {MASTER_PY, masterArgs} from '../../src/config/master-command.js';
 
 describe('masterArgs', () => {
   it('starts an ASGI vassal’s master with -S and the others without', () => {
