@@ -164,7 +164,12 @@ class Core:
             if e.errno not in RETIRED_LISTENER:
                 log.log('accept() failed on %s: %s' % (l.name, e))
             return False
-        c = serving.Conn(l.client(fd, False), fd, addr, l)    # blocking mode: every recv/send of a core is MSG_DONTWAIT
+        # blocking mode: every recv/send of a core is MSG_DONTWAIT; the options of `l.client` only when it sets any
+        if l.nodelay and not l.keepalive:
+            sock = socket.socket(l.family, socket.SOCK_STREAM, 0, fd)
+        else:
+            sock = l.client(fd, False)
+        c = serving.Conn(sock, fd, addr, l)
         conns = self.conns
         conns[fd] = c
         if read_now:
