@@ -37,6 +37,7 @@ from _kaiser import procname as _procname  # noqa: E402
 from _kaiser import loggers as _loggers, heap as _heap, uwsgi_module as _uwsgi_module  # noqa: E402,F401
 from _kaiser import front as _front, mounts as _mounts, static_files as _static_files  # noqa: E402,F401
 from _kaiser import client_io as _client_io, offload as _offload  # noqa: E402,F401
+from _kaiser import code_layout as _code_layout  # noqa: E402
 
 LISTEN_BACKLOG = 1024
 
@@ -253,10 +254,12 @@ OPS = {
 
 def share_with_forks():
     """What every forked master reuses, done once before the first fork: the argv area (procname.py), ctypes'
-    malloc_trim (heap.py), and the heap frozen out of the GC (a collection in a fork would otherwise write to every
-    object's header, copying the pages it shares with the host)."""
+    malloc_trim (heap.py), the code a vassal runs laid out together (code_layout.py), and the heap frozen out of the
+    GC (a collection in a fork would otherwise write to every object's header, copying the pages it shares with the
+    host)."""
     _procname.argv_area()
     _heap.prepare()
+    _code_layout.lay_out()
     gc.collect()
     gc.freeze()
 

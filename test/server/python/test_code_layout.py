@@ -1,0 +1,51 @@
+"""code_layout: the code a forked master and its worker run, laid out together by the runtime host (issue 13). Every
+name of HOT resolves in what the host imports, and `lay_out` gives each of those functions an equal copy of its code
+(nested code included) that still runs. In a child process: it replaces code objects of the modules it imports."""
+import json
+import subprocess
+import sys
+import unittest
+
+import support
+
+LAY_OUT = r"""
+import json, sys, types
+sys.path.insert(0, sys.argv[1])
+import _kaiser_bootstrap
+from _kaiser import host, code_layout, config  # the host imports what a forked vassal runs
+found, missing = code_layout.hot_functions()
+before = [(f, f.__code__, [c for c in f.__code__.co_consts if type(c) is types.CodeType]) for f in found]
+count = code_layout.lay_out()
+copied = [f.__qualname__ for f, code, nested in before
+          if f.__code__ is not code and f.__code__ == code
+          and all(a is not b and a == b for a, b in zip(nested, [c for c in f.__code__.co_consts if type(c) is types.CodeType]))]
+nested = sum(1 for _, _, n in before if n)
+runs = config.socket_specs({'http-socket': ['127.0.0.1:1'], 'socket': ['/tmp/s']})
+print(json.dumps({'found': len(found), 'missing': missing, 'count': count, 'copied': len(copied), 'nested': nested,
+                  'runs': runs}))
+"""
+
+
+class LayOut(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        out = subprocess.run([sys.executable, '-c', LAY_OUT, support.PY_DIR], capture_output=True, text=True,
+                             check=True, timeout=60).stdout
+        cls.result = json.loads(out)
+
+    def test_every_hot_name_resolves_in_what_the_host_imports(self):
+        # A renamed or removed function: update HOT (code_layout.py says how it is recorded).
+        self.assertEqual(self.result['missing'], [])
+        self.assertGreater(self.result['found'], 100)
+
+    def test_each_hot_function_gets_an_equal_copy_of_its_code_nested_code_included(self):
+        self.assertEqual(self.result['count'], self.result['found'])
+        self.assertEqual(self.result['copied'], self.result['found'])
+        self.assertGreater(self.result['nested'], 0)
+
+    def test_a_laid_out_function_still_runs(self):
+        self.assertEqual(self.result['runs'], [['http', '127.0.0.1:1'], ['uwsgi', '/tmp/s']])
+
+
+if __name__ == '__main__':
+    unittest.main()
