@@ -6,9 +6,9 @@ copy in that process. Imported module by module, the ~230 functions a hello vass
 start and serve (HOT) lie on ~80 and ~110 pages of the host among code a vassal never runs. `lay_out()` gives them
 fresh copies of their code objects, made one after the other so that they lie together (the originals are kept: the
 space they would free would be reused by the children's first allocations, copying those pages anyway).
-Measured (bench/README.md, "The mass-hosting regression"): Private_Dirty per forked master ~-80 kB, per worker
-~-120 kB. A function missing from HOT only loses this; a name that no longer resolves is skipped (test_code_layout
-lists them).
+Measured (bench/fork-memory.py, N = 8; bench/README.md, "The mass-hosting regression"): Private_Dirty per forked
+master ~-60 kB, per worker ~-140 kB. A function missing from HOT only loses this; a name that no longer resolves is
+skipped (test_code_layout lists them).
 
 HOT: (module, 'qualname ...') in the order they first run, recorded with `sys.setprofile` in a forked master and
 its worker (bench/fork-memory.py --record) from the spawn to the first request served.
@@ -17,15 +17,20 @@ import sys
 import types
 
 HOT = (
-    ('_kaiser.host_fork', 'restore_dispositions join_cgroups drop_privileges become_master replace_environ'),
+    ('random', 'Random.seed'),
+    ('threading', '_after_fork RLock _enumerate Thread._reset_internal_locks Event._at_fork_reinit '
+        'Condition._at_fork_reinit'),
+    ('_weakrefset', 'WeakSet.__iter__ _IterationGuard.__init__ _IterationGuard.__enter__ _IterationGuard.__exit__ '
+        'WeakSet._commit_removals'),
+    ('_kaiser.host_fork', 'become_master restore_dispositions join_cgroups drop_privileges replace_environ'),
     ('json', 'dumps'),
     ('json.encoder', 'JSONEncoder.encode JSONEncoder.iterencode'),
-    ('os', '_Environ.__iter__ _Environ.__getitem__ _Environ.__setitem__ _Environ.__delitem__'),
-    ('_collections_abc', 'Mapping.get MutableMapping.pop'),
+    ('os', '_Environ.__iter__ _Environ.__delitem__ _Environ.__getitem__ _Environ.__setitem__'),
+    ('collections.abc', 'Mapping.get MutableMapping.pop'),
     ('_kaiser.master', 'main Master.__init__ Master.start Master.configure Master.unsubscribe Master.master_fds '
         'Master.timeout Master.on_started Master.tick Master.on_first_request'),
-    ('_kaiser.minijson', 'dumps _key _quote _wrap loads _skip _value _object _open _string _check_plain _number _digits '
-        '_next_item _array'),
+    ('_kaiser.minijson', 'dumps _key _quote _wrap loads _skip _value _object _open _string _check_plain _array _next_item '
+        '_number _digits'),
     ('_kaiser.config', 'parse name socket_specs'),
     ('_kaiser.log', 'setup log RequestLog.__init__ RequestLog.request RequestLog.date RequestLog.line RequestLog.flush'),
     ('importlib._bootstrap', 'ModuleSpec.parent _handle_fromlist'),
@@ -48,8 +53,8 @@ HOT = (
     ('_kaiser.cheap_mode', 'CheapMode.__init__ IdleWatch.__init__ CheapMode.rearm CheapMode.deadlines CheapMode.check'),
     ('_kaiser.signals', 'SignalPipe.__init__ SignalPipe.fds'),
     ('_kaiser.emperor_link', 'EmperorLink.__init__ EmperorLink.configure EmperorLink.spawned EmperorLink.deadlines '
-        'EmperorLink.accepting EmperorLink.check EmperorLink.on_first_request EmperorLink.on_readable'),
-    ('_kaiser.emperor_pipe', 'EmperorPipe.__init__ EmperorPipe.send EmperorPipe._write EmperorPipe.read EmperorPipe._decode'),
+        'EmperorLink.accepting EmperorLink.check EmperorLink.on_first_request'),
+    ('_kaiser.emperor_pipe', 'EmperorPipe.__init__ EmperorPipe.send EmperorPipe._write'),
     ('_kaiser.sockets', 'bind_all bind parse_address Listener.__init__ Listener.accept_client Listener.client'),
     ('_kaiser.subscriber', 'Subscriber.from_config'),
     ('_kaiser.worker_proc', 'Generation.__init__ spawn_worker WorkerProc.__init__ WorkerProc.read_status WorkerProc.apply '
@@ -62,10 +67,6 @@ HOT = (
     ('_kaiser.nonblocking', 'drain'),
     ('_kaiser.worker_states', 'next_state'),
     ('_kaiser.worker_limits', 'check lifetime_of'),
-    ('threading', '_after_fork RLock _enumerate Thread._reset_internal_locks Event._at_fork_reinit '
-        'Condition._at_fork_reinit'),
-    ('_weakrefset', 'WeakSet.__iter__ _IterationGuard.__init__ _IterationGuard.__enter__ _IterationGuard.__exit__ '
-        'WeakSet._commit_removals'),
     ('_kaiser.worker', 'start Worker.__init__ max_requests_of Worker.run Worker.send Worker.full_priority Worker._core_main '
         'Worker.first_request'),
     ('_kaiser.load_priority', 'lower restore'),
@@ -92,10 +93,13 @@ _originals = []   # the code objects lay_out replaced, kept alive (see above)
 
 
 def hot_functions():
-    """The functions of HOT that resolve in the modules already imported -> (functions, names that do not)."""
+    """The functions of HOT in the modules already imported -> (functions, names of those modules that do not
+    resolve). A module not imported is skipped: it has nothing in the host to lay out."""
     found, missing = [], []
     for module_name, names in HOT:
         module = sys.modules.get(module_name)
+        if module is None:
+            continue
         for qualname in names.split():
             fn = _resolve(module, qualname)
             if fn is None:

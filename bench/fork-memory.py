@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""What a forked hello vassal's master and worker hold privately (issue 13, mass hosting), and the code they run.
+
+Measure (default): an emperor from ROOT (a kaiser checkout, built) with N hello vassals (uwsgi-bench's vassal
+template: http-socket, wsgi-file, master, 1 worker); the first is exec'd, the others are forked by the runtime host.
+After one request each: the median Private_Dirty, Pss and Rss (kB, /proc/PID/smaps_rollup) of the forked masters
+and of their workers, and the host's. Private_Dirty does not move with the machine's load: run two checkouts one
+after the other (bench/README.md, "The mass-hosting regression").
+
+    flock /work/bench.lock python3 bench/fork-memory.py [ROOT] [N]       (ROOT: this checkout, N: 8)
+
+Record (--record): the functions a forked master and its worker run from the fork to the first request served, in
+the order they first run, printed as src/server/python/code_layout.py's HOT (sys.setprofile in the child of an
+in-process runtime host, as test_host.ForkedImports forks one).
+
+    python3 bench/fork-memory.py --record
+"""
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HELLO = os.path.join(HERE, 'uwsgi-bench', 'hitme.py')
+sys.path.insert(0, os.path.join(HERE, 'lib'))
+from procfs import stat_fields  # noqa: E402 (bench/lib/procfs.py)
+
+
+def children():
+    kids = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            fields = stat_fields(entry)
+            if fields is not None:
+                kids.setdefault(int(fields[1]), []).append(int(entry))
+    return kids
+
+
+def rollup(pid):
+    out = {}
+    with open('/proc/%d/smaps_rollup' % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[1].isdigit():
+                out[parts[0].rstrip(':')] = int(parts[1])
+    return out
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def answers(port, deadline):
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen('http://127.0.0.1:%d/' % port, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def measure(root, n):
+    work = tempfile.mkdtemp(prefix='kaiser-fork-memory-')
+    vassals, stage = os.path.join(work, 'vassals'), os.path.join(work, 'stage')
+    os.mkdir(vassals)
+    os.mkdir(stage)
+    ports = [free_port() for _ in range(n)]
+    for i, port in enumerate(ports):
+        with open(os.path.join(stage, 'm%d.ini' % i), 'w') as f:
+            f.write('[uwsgi]\nplugin = python3\nhttp-socket = 127.0.0.1:%d\nwsgi-file = %s\nmaster = true\n'
+                    'processes = 1\n' % (port, HELLO))
+    log = open(os.path.join(work, 'emperor.log'), 'w')
+    emperor = subprocess.Popen(['node', os.path.join(root, 'bin', 'kaiser.js'), '--emperor', vassals, '--control',
+                                os.path.join(work, 'control.sock')], stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True, cwd=root)
+    try:
+        time.sleep(1)
+        for name in sorted(os.listdir(stage)):
+            os.rename(os.path.join(stage, name), os.path.join(vassals, name))
+        deadline = time.time() + 120
+        if not all(answers(port, deadline) for port in ports):
+            sys.exit('not every vassal answered 200; see %s' % log.name)
+        time.sleep(1)
+        kids = children()
+        host = next(k for k in kids.get(emperor.pid, []) if open('/proc/%d/cmdline' % k, 'rb').read().find(b'host') >= 0)
+        masters = kids.get(host, [])
+        workers = [w for m in masters for w in kids.get(m, [])]
+        print('fork-memory: root=%s N=%d loadavg="%s"' % (root, n, ' '.join(open('/proc/loadavg').read().split()[:3])))
+        for role, pids in (('host', [host]), ('master', masters), ('worker', workers)):
+            rows = [rollup(p) for p in pids]
+            print('%-6s n=%d Private_Dirty %5.0f  Pss %5.0f  Rss %5.0f  (kB, median)' % (
+                role, len(pids), statistics.median(r['Private_Dirty'] for r in rows),
+                statistics.median(r['Pss'] for r in rows), statistics.median(r['Rss'] for r in rows)))
+    finally:
+        os.killpg(emperor.pid, signal.SIGTERM)
+        emperor.wait(60)
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+RECORD = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import _kaiser_bootstrap
+from _kaiser import host, host_fork
+host.share_with_forks()
+out_dir, app, host_pid = sys.argv[2], sys.argv[3], os.getpid()
+seen = set()
+
+def record(frame, event, arg):
+    if event != 'call' or os.getpid() == host_pid:
+        return
+    code = frame.f_code
+    key = (code.co_filename, code.co_qualname)
+    if key not in seen:      # a forked worker inherits its master's set: it records what it runs first itself
+        seen.add(key)
+        fd = os.open(os.path.join(out_dir, str(os.getpid())), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(fd, ('%s\t%s\t%s\n' % (frame.f_globals.get('__name__'), code.co_filename, code.co_qualname)).encode())
+        os.close(fd)
+
+config = {'http-socket': ['127.0.0.1:0'], 'wsgi-file': app, 'master': True, 'processes': 1, '_name': 'app.ini'}
+msg = {'op': 'spawn', 'id': 'app.ini', 'config': config, 'env': {'PATH': os.environ['PATH']}, 'cwd': os.path.dirname(app)}
+sys.setprofile(record)
+pid, out_fd, pipe_fd = host_fork.fork_master(msg, {}, lambda: None)
+sys.setprofile(None)
+os.write(1, ('MASTER %d\n' % pid).encode())
+while True:
+    data = os.read(out_fd, 65536)
+    if not data:
+        break
+    os.write(1, data)
+os.waitpid(pid, 0)
+"""
+
+
+def record():
+    py_dir = os.path.join(HERE, '..', 'src', 'server', 'python')
+    sys.path.insert(0, py_dir)
+    import _kaiser_bootstrap  # noqa: F401
+    from _kaiser import host, code_layout  # noqa: F401 (what the host imports: a name that does not resolve is left out)
+    out_dir = tempfile.mkdtemp(prefix='kaiser-hot-code-')
+    proc = subprocess.Popen([sys.executable, '-c', RECORD, py_dir, out_dir, HELLO], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    master = None
+    try:
+        lines = []
+        while not any('kaiser is running' in line for line in lines):
+            line = proc.stdout.readline().decode()
+            if not line:
+                sys.exit('the master did not start:\n' + ''.join(lines))
+            lines.append(line)
+            if line.startswith('MASTER '):
+                master = int(line.split()[1])
+        port = int(next(line for line in lines if 'bound to TCP address' in line).split(':')[1].split()[0])
+        if not answers(port, time.time() + 30):
+            sys.exit('the worker did not answer')
+        time.sleep(1)
+        worker = children().get(master, [None])[0]
+        files = [os.path.join(out_dir, str(pid)) for pid in (master, worker)]
+        groups = {}
+        for path in files:       # read before the stop: what a stop runs is not part of a start
+            with open(path) as f:
+                for line in f:
+                    module, filename, qualname = line.rstrip('\n').split('\t')
+                    top = qualname.split('.<locals>')[0]   # nested code is copied with its function
+                    if top.startswith('<') or module in ('None', '__main__'):
+                        continue
+                    module = 'importlib._bootstrap' if module == '_frozen_importlib' else module
+                    if code_layout._resolve(sys.modules.get(module), top) is None:
+                        continue
+                    names = groups.setdefault(module, [])
+                    if top not in names:
+                        names.append(top)
+    finally:
+        for pid in (master, proc.pid):
+            if pid is not None:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        proc.wait()
+        shutil.rmtree(out_dir, ignore_errors=True)
+    print('HOT = (')
+    for module, names in groups.items():
+        wrapped = textwrap.wrap(' '.join(names), 100)
+        body = ("'\n        '".join(w + ' ' for w in wrapped[:-1]) + ("'\n        '" if len(wrapped) > 1 else '') + wrapped[-1])
+        print("    ('%s', '%s')," % (module, body))
+    print(')')
+
+
+if __name__ == '__main__':
+    if sys.argv[1:2] == ['--record']:
+        record()
+    else:
+        measure(os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, '..')),
+                int(sys.argv[2]) if len(sys.argv) > 2 else 8)
