@@ -33,9 +33,11 @@ class LayOut(unittest.TestCase):
                              check=True, timeout=60).stdout
         cls.result = json.loads(out)
 
-    def test_every_hot_name_resolves_in_what_the_host_imports(self):
-        # A renamed or removed function: update HOT (code_layout.py says how it is recorded).
-        self.assertEqual(self.result['missing'], [])
+    def test_hot_names_resolve_in_what_the_host_imports(self):
+        # A renamed or removed function only loses its place; past a tenth of HOT, record it again:
+        # `python3 bench/fork-memory.py --record` prints HOT.
+        missing = self.result['missing']
+        self.assertLess(len(missing), self.result['found'] / 10, 'HOT names that do not resolve: %s' % missing)
         self.assertGreater(self.result['found'], 100)
 
     def test_each_hot_function_gets_an_equal_copy_of_its_code_nested_code_included(self):
