@@ -55,7 +55,7 @@ HOT = (
     ('_kaiser.emperor_link', 'EmperorLink.__init__ EmperorLink.configure EmperorLink.spawned EmperorLink.deadlines '
         'EmperorLink.check EmperorLink.accepting EmperorLink.on_first_request'),
     ('_kaiser.emperor_pipe', 'EmperorPipe.__init__ EmperorPipe.send EmperorPipe._write'),
-    ('_kaiser.sockets', 'bind_all bind parse_address Listener.__init__ Listener.client'),
+    ('_kaiser.sockets', 'bind_all bind parse_address Listener.__init__'),
     ('_kaiser.subscriber', 'Subscriber.from_config'),
     ('_kaiser.worker_proc', 'Generation.__init__ spawn_worker WorkerProc.__init__ WorkerProc.read_status WorkerProc.apply '
         'close_all'),
