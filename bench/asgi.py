@@ -50,10 +50,12 @@ SERVERS = os.environ.get('SERVERS', 'kaiser uvicorn hypercorn daphne').split()
 PARTS = os.environ.get('PARTS', 'throughput websocket pss reload').split()
 PORT = [int(os.environ.get('PORT_BASE', '24400'))]
 RELOAD_S = int(os.environ.get('RELOAD_DURATION', '15'))
-STARTED = []
 
 sys.path.insert(0, os.path.join(HERE, 'lib'))
 from procfs import pss_kb, stat_fields, tree  # noqa: E402 (bench/lib/procfs.py)
+import procs  # noqa: E402 (bench/lib/procs.py)
+from procs import STARTED, log_tail, stop, wait_200  # noqa: E402,F401
+from procs import http_get as http_status  # noqa: E402
 
 
 def out(line=''):
@@ -86,57 +88,8 @@ def command(server, port, processes):
     raise ValueError(server)
 
 
-def start(argv, cwd=APPS, env=None):
-    log = tempfile.TemporaryFile()
-    p = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    p.log = log
-    STARTED.append(p)
-    return p
-
-
-def stop(p, grace=10):
-    if p.poll() is None:
-        try:
-            p.send_signal(signal.SIGTERM)
-            p.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(p.pid, signal.SIGKILL)     # the group this script started (start_new_session)
-    except (ProcessLookupError, PermissionError):
-        pass
-    p.wait()
-    if p in STARTED:
-        STARTED.remove(p)
-
-
-def log_tail(p, n=400):
-    p.log.seek(0)
-    return p.log.read().decode(errors='replace')[-n:]
-
-
-def http_status(port, path='/', timeout=1.0):
-    try:
-        with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
-            s.sendall(b'GET %s HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n' % path.encode())
-            data = b''
-            while True:
-                d = s.recv(65536)
-                if not d:
-                    break
-                data += d
-        return int(data[9:12]), data
-    except (OSError, ValueError):
-        return None, b''
-
-
-def wait_200(port, timeout=60):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if http_status(port)[0] == 200:
-            return True
-        time.sleep(0.05)
-    return False
+def start(argv, env=None):
+    return procs.start(argv, cwd=APPS, env=env)
 
 
 def cpu_ticks(root):

@@ -58,7 +58,11 @@ REF_ROOT = os.environ.get('KAISER_REF')
 SIDES = ('uwsgi', 'kaiser') + (('kaiser-ref',) if REF_ROOT else ())
 MODULES = {'flask': 'flask_hello:app', 'django': 'django_hello.wsgi:application', 'plain': 'plain_hello:application'}
 HZ = os.sysconf('SC_CLK_TCK')
-STARTED = []
+
+sys.path.insert(0, os.path.join(HERE, 'lib'))
+import procs  # noqa: E402 (bench/lib/procs.py)
+from procfs import tree  # noqa: E402 (bench/lib/procfs.py)
+from procs import STARTED  # noqa: E402
 OUT = []
 
 
@@ -79,39 +83,16 @@ def next_port():
 
 
 def start(argv, log, cwd=None):
-    p = subprocess.Popen(argv, cwd=cwd, stdout=open(log, 'ab'), stderr=subprocess.STDOUT, start_new_session=True)
-    STARTED.append(p)
-    return p
+    return procs.start(argv, cwd=cwd, log=log)
 
 
 def stop(p, grace=10):
-    if p.poll() is None:
-        try:
-            p.send_signal(signal.SIGINT)
-            p.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(p.pid, signal.SIGKILL)     # the group this script started (start_new_session)
-    except (ProcessLookupError, PermissionError):
-        pass
-    p.wait()
+    procs.stop(p, grace, sig=signal.SIGINT)     # uWSGI's SIGTERM is a reload; SIGINT ends uWSGI, nginx and kaiser
 
 
 def get(port, path='/'):
     """Status of GET `path` on `port` (one connection, `Connection: close`), or None."""
-    try:
-        with socket.create_connection(('127.0.0.1', port), timeout=2) as s:
-            s.sendall(b'GET %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n' % path.encode())
-            data = b''
-            while True:
-                d = s.recv(65536)
-                if not d:
-                    break
-                data += d
-        return int(data[9:12])
-    except (OSError, ValueError):
-        return None
+    return procs.http_get(port, path, timeout=2)[0]
 
 
 def wait_200(port, what, timeout=60):
@@ -122,23 +103,6 @@ def wait_200(port, what, timeout=60):
         time.sleep(0.1)
     out('# %s did not answer 200 on port %d within %d s' % (what, port, timeout))
     return False
-
-
-def tree(pid):
-    kids = {}
-    for e in os.listdir('/proc'):
-        if e.isdigit():
-            try:
-                data = open('/proc/%s/stat' % e).read()
-                kids.setdefault(int(data[data.rindex(')') + 2:].split()[1]), []).append(int(e))
-            except (OSError, ValueError):
-                pass
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        todo += kids.get(p, [])
-    return found
 
 
 def cpu_ticks(root):
@@ -277,7 +241,6 @@ def measure(app, work):
         for p in [nginx] + [procs[s] for s in SIDES]:
             if p is not None:
                 stop(p)
-                STARTED.remove(p)
     return rows
 
 
