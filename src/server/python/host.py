@@ -254,11 +254,15 @@ OPS = {
 
 def share_with_forks():
     """What every forked master reuses, done once before the first fork: the argv area (procname.py), ctypes'
-    malloc_trim (heap.py), the code a vassal runs laid out together (code_layout.py), and the heap frozen out of the
-    GC (a collection in a fork would otherwise write to every object's header, copying the pages it shares with the
-    host)."""
+    malloc_trim (heap.py), the compiler's set-up, the code a vassal runs laid out together (code_layout.py), and the
+    heap frozen out of the GC (a collection in a fork would otherwise write to every object's header, copying the
+    pages it shares with the host)."""
     _procname.argv_area()
     _heap.prepare()
+    # A process's first compile() sets the parser and compiler up: done here, it is shared, where a worker compiling
+    # its app (and a master) made its own (issue 13, bench/fork-memory.py: Private_Dirty per forked worker ~-400 kB,
+    # per master ~-80 kB).
+    compile('', '<kaiser host>', 'exec')
     _code_layout.lay_out()
     gc.collect()
     gc.freeze()
