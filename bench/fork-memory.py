@@ -18,56 +18,18 @@ in-process runtime host, as test_host.ForkedImports forks one).
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELLO = os.path.join(HERE, 'uwsgi-bench', 'hitme.py')
 sys.path.insert(0, os.path.join(HERE, 'lib'))
-from procfs import stat_fields  # noqa: E402 (bench/lib/procfs.py)
-
-
-def children():
-    kids = {}
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            fields = stat_fields(entry)
-            if fields is not None:
-                kids.setdefault(int(fields[1]), []).append(int(entry))
-    return kids
-
-
-def rollup(pid):
-    out = {}
-    with open('/proc/%d/smaps_rollup' % pid) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 2 and parts[1].isdigit():
-                out[parts[0].rstrip(':')] = int(parts[1])
-    return out
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def answers(port, deadline):
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen('http://127.0.0.1:%d/' % port, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.05)
-    return False
+from procfs import children, rollup  # noqa: E402 (bench/lib/procfs.py)
+from procs import answers_200 as answers, free_port  # noqa: E402 (bench/lib/procs.py)
 
 
 def measure(root, n):

@@ -12,19 +12,18 @@
 """
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 sys.path.insert(0, os.path.join(ROOT, 'src', 'server', 'python'))
 import procname  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, 'bench', 'lib'))
 from procfs import pss_kb, tree  # noqa: E402 (bench/lib/procfs.py)
+from procs import answers_200, free_port  # noqa: E402 (bench/lib/procs.py)
 
 HELLO = os.path.join(ROOT, 'test', 'fixtures', 'apps', 'hello.py')
 
@@ -56,23 +55,6 @@ def isolated(titled, rounds):
     return growth
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def serving(port, deadline):
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen('http://127.0.0.1:%d/' % port, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
 def emperor_pss(n, titled):
     """PSS (KiB) of an emperor's tree with `n` serving vassals, and of the runtime host, masters and workers."""
     work = tempfile.mkdtemp(prefix='kaiser-procname-')
@@ -86,11 +68,11 @@ def emperor_pss(n, titled):
                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             deadline = time.time() + 120
-            if not all(serving(port, deadline) for port in ports):
+            if not all(answers_200(port, deadline, 0.1) for port in ports):
                 raise RuntimeError('vassals did not serve')
             for _ in range(20):
                 for port in ports:
-                    serving(port, time.time() + 5)
+                    answers_200(port, time.time() + 5, 0.1)
             time.sleep(2)
             everyone = set(tree(emperor.pid))
             vassals = everyone - {emperor.pid} - {p for p in everyone if _is_helper(p)}

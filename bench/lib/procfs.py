@@ -1,6 +1,6 @@
 """What the Python benches read from /proc (imported by bench/asgi.py, bench/plugins.py, bench/procname-memory.py
 after `sys.path.insert(0, 'bench/lib')`): a process's stat fields, its process tree, and the PSS of a set of
-processes. A process that exits while being read counts as absent, never as an error.
+processes. A process that exits while being read counts as absent, never as an error (rollup excepted: it raises).
 """
 import os
 
@@ -16,14 +16,20 @@ def stat_fields(pid):
     return data[data.rindex(')') + 2:].split()
 
 
-def tree(pid):
-    """`pid` first, then all its descendants."""
+def children():
+    """parent pid -> its children's pids, of every process now."""
     kids = {}
     for entry in os.listdir('/proc'):
         if entry.isdigit():
             fields = stat_fields(entry)
             if fields is not None:
                 kids.setdefault(int(fields[1]), []).append(int(entry))
+    return kids
+
+
+def tree(pid):
+    """`pid` first, then all its descendants."""
+    kids = children()
     out, todo = [pid], [pid]
     while todo:
         for child in kids.get(todo.pop(), []):
@@ -44,3 +50,14 @@ def pss_kb(pids):
         except OSError:
             pass
     return total
+
+
+def rollup(pid):
+    """Every field of /proc/PID/smaps_rollup (Rss, Pss, Private_Dirty...), in KiB."""
+    out = {}
+    with open('/proc/%d/smaps_rollup' % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[1].isdigit():
+                out[parts[0].rstrip(':')] = int(parts[1])
+    return out

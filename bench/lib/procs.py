@@ -78,3 +78,19 @@ def wait_200(port, timeout=60):
             return True
         time.sleep(0.05)
     return False
+
+
+def free_port():
+    """A port on 127.0.0.1 free now (the kernel's pick)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def answers_200(port, deadline, pause=0.05):
+    """Whether `GET /` on `port` answered 200 before `deadline` (a time.time() value)."""
+    while time.time() < deadline:
+        if http_get(port, timeout=2)[0] == 200:
+            return True
+        time.sleep(pause)
+    return False
