@@ -24,7 +24,11 @@ export function isToken(text: string, from: number, to: number): boolean {
 }
 
 /** A header line taken apart: the name as sent and the trimmed value, or why the line is refused. */
-export type HeaderLine = {readonly name: string; readonly value: string} | {readonly error: 'malformed-line' | 'malformed-name' | 'control'; readonly name?: string};
+export type HeaderLine = {readonly name: string; readonly value: string} | RefusedHeaderLine;
+export interface RefusedHeaderLine {
+  readonly error: 'malformed-line' | 'malformed-name' | 'control';
+  readonly name?: string;
+}
 
 /**
  * Splits `text[from, to)` (one line, without its CRLF) at its first colon. The value is trimmed of SP and HTAB and
@@ -44,6 +48,13 @@ export function splitHeaderLine(text: string, from: number, to: number): HeaderL
     if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return {error: 'control', name: text.slice(from, colon)};
   }
   return {name: text.slice(from, colon), value: text.slice(start, end)};
+}
+
+/** What the router says of a refused header line (`text[from, to)`, `line` its splitHeaderLine result). */
+export function headerLineReason(text: string, from: number, to: number, line: RefusedHeaderLine): string {
+  if (line.error === 'malformed-line') return `malformed header line ${JSON.stringify(text.slice(from, Math.min(to, from + 80)))}`;
+  if (line.error === 'malformed-name') return `malformed header name ${JSON.stringify((line.name ?? '').slice(0, 80))}`;
+  return `a control character in header ${line.name ?? ''}`;
 }
 
 /** Where the line starting at `from` ends (its CR), at most `last` (the CR of the head's blank line). */

@@ -16,7 +16,7 @@
  * GET whose unframed "body" is not a valid request is refused there. Pure: no I/O.
  */
 
-import {lineEnd, splitHeaderLine} from './header-line.js';
+import {headerLineReason, lineEnd, splitHeaderLine} from './header-line.js';
 
 /** Largest request head accepted (nginx: 4 × 8 KB large_client_header_buffers). */
 export const MAX_HEAD_BYTES = 32 * 1024;
@@ -114,11 +114,7 @@ export function parseRequestHead(text: string): RequestHead | HeadError {
     const first = text.charCodeAt(lineFrom);
     if (first === 0x20 || first === 0x09) return bad('obs-fold (a header line starting with a space or tab)');
     const split = splitHeaderLine(text, lineFrom, to);
-    if ('error' in split) {
-      if (split.error === 'malformed-line') return bad(`malformed header line ${JSON.stringify(text.slice(lineFrom, Math.min(to, lineFrom + 80)))}`);
-      if (split.error === 'malformed-name') return bad(`malformed header name ${JSON.stringify((split.name ?? '').slice(0, 80))}`);
-      return bad(`a control character in header ${split.name ?? ''}`);
-    }
+    if ('error' in split) return bad(headerLineReason(text, lineFrom, to, split));
     const rawName = split.name;
     const value = split.value;
     const name = rawName.toLowerCase();

@@ -7,7 +7,7 @@
  * It also decides whether the head can go to the client byte for byte (the common case: one write of the buffer
  * the backend sent) or must be rewritten: hop-by-hop headers to remove, a `Connection` header the client needs.
  */
-import {lineEnd, splitHeaderLine} from './header-line.js';
+import {headerLineReason, lineEnd, splitHeaderLine} from './header-line.js';
 
 /** How the response body is framed. */
 export type ResponseFraming = {kind: 'none'} | {kind: 'length'; length: number} | {kind: 'chunked'} | {kind: 'close'};
@@ -54,11 +54,7 @@ export function parseResponseHead(text: string, noBody: boolean): ResponseHead |
     const lineFrom = from;
     from = to + 2;
     const split = splitHeaderLine(text, lineFrom, to);
-    if ('error' in split) {
-      if (split.error === 'malformed-line') return `malformed header line ${JSON.stringify(text.slice(lineFrom, Math.min(to, lineFrom + 80)))}`;
-      if (split.error === 'malformed-name') return `malformed header name ${JSON.stringify((split.name ?? '').slice(0, 80))}`;
-      return `a control character in header ${split.name ?? ''}`;
-    }
+    if ('error' in split) return headerLineReason(text, lineFrom, to, split);
     const value = split.value;
     const name = split.name.toLowerCase();
     if (name === 'content-length') {
