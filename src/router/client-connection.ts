@@ -252,8 +252,7 @@ export class ClientConnection implements EvictLinks<ClientConnection> {
     this.#close();
   }
 
-  /** The exchange is over: keep the connection for the next request, or close it. */
-  /** `now`: the caller's clock, when it has one. */
+  /** The exchange is over: keep the connection for the next request, or close it (`now`: the caller's clock). */
   onExchangeDone(keepAlive: boolean, now = Date.now()): void {
     this.#exchange = undefined;
     if (this.#phase === 'closed' || this.#phase === 'tunnel') return;

@@ -17,8 +17,7 @@ import time
 from . import log
 from .route_actions import ACTIONS, BREAK, CONTINUE, NEXT, RouteError
 from .route_conditions import Condition
-# Where each option takes its subject from, the options with a condition instead, all routing options.
-from .serving_keys import ROUTE_CONDITIONAL as CONDITIONAL, ROUTE_KEYS as KEYS, ROUTE_SUBJECTS as SUBJECTS  # noqa: F401
+from .serving_keys import ROUTE_CONDITIONAL, ROUTE_KEYS, ROUTE_SUBJECTS
 
 
 class Rule:
@@ -30,13 +29,13 @@ class Rule:
         self.pos = pos
         self.key = key
         self.text = text
-        self.subject = SUBJECTS.get(key)
+        self.subject = ROUTE_SUBJECTS.get(key)
         self.regexp = self.condition = self.label = self.name = self.arg = self.run = None
         if key == 'route-label':
             self.label = text
             return
         command = text
-        if key in CONDITIONAL:
+        if key in ROUTE_CONDITIONAL:
             part, space, command = text.partition(' ')
             if not space:
                 raise RouteError('%s = %s: invalid route syntax (CONDITION:ARGS ACTION:ARGS)' % (key, text))
@@ -63,7 +62,7 @@ class Rule:
 def ordered_entries(cfg):
     """[(key, value)] of the routing options in the order the config set them: from `_opt` (the file as read) when
     it holds them all, else option by option."""
-    wanted = {k: list(cfg.get(k) or []) for k in KEYS}
+    wanted = {k: list(cfg.get(k) or []) for k in ROUTE_KEYS}
     flat = cfg.get('_opt') or []
     from_opt = []
     for i in range(0, len(flat) - 1, 2):
@@ -71,7 +70,7 @@ def ordered_entries(cfg):
             from_opt.append((flat[i], str(flat[i + 1])))
     if sorted(from_opt) == sorted((k, v) for k, vs in wanted.items() for v in vs):
         return from_opt
-    return [(k, v) for k in KEYS for v in wanted[k]]
+    return [(k, v) for k in ROUTE_KEYS for v in wanted[k]]
 
 
 def rules(cfg):

@@ -127,8 +127,9 @@ class Worker:
             elif self.wid == 1:
                 # only the names: front.py would import the routing chain and the WSGI response path
                 from .serving_keys import not_applied
-                if not_applied(cfg):
-                    log.log('*** WARNING: %s not applied to an ASGI app ***' % ', '.join(not_applied(cfg)))
+                ignored = not_applied(cfg)
+                if ignored:
+                    log.log('*** WARNING: %s not applied to an ASGI app ***' % ', '.join(ignored))
         except BaseException as e:
             import traceback
             tb = traceback.format_exc()
