@@ -19,28 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import asgi as bench  # noqa: E402 (bench/asgi.py: start, stop, wait_200, http_status, command)
-from procfs import stat_fields, tree  # noqa: E402 (bench/lib/procfs.py, on sys.path after importing asgi)
-
-
-def rollup(pid):
-    figures = {}
-    try:
-        with open('/proc/%d/smaps_rollup' % pid) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 2 and parts[0].endswith(':') and parts[1].isdigit():
-                    figures[parts[0][:-1]] = int(parts[1])
-    except OSError:
-        pass
-    return figures
-
-
-def comm(pid):
-    try:
-        with open('/proc/%d/comm' % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return '?'
+from procfs import comm, rollup, stat_fields, tree  # noqa: E402 (bench/lib/procfs.py, on sys.path after importing asgi)
 
 
 def requests(port):
@@ -74,7 +53,7 @@ def kaiser(root, extra):
         # the vassal: its master's tree (the emperor's reaper, a /bin/sh serving every vassal, left out)
         masters = [p for p in tree(emperor.pid)[1:] if (stat_fields(p) or ['', ''])[1] == str(emperor.pid)
                    and comm(p) != 'sh']
-        procs = [(comm(p), rollup(p)) for m in masters for p in tree(m)]
+        procs = [(comm(p) or '?', rollup(p)) for m in masters for p in tree(m)]
     else:
         print('detail: %s never answered: %s' % (root, bench.log_tail(emperor)))
     bench.stop(emperor, 30)

@@ -52,7 +52,7 @@ PORT = [int(os.environ.get('PORT_BASE', '24400'))]
 RELOAD_S = int(os.environ.get('RELOAD_DURATION', '15'))
 
 sys.path.insert(0, os.path.join(HERE, 'lib'))
-from procfs import pss_kb, stat_fields, tree  # noqa: E402 (bench/lib/procfs.py)
+from procfs import comm, pss_kb, stat_fields, tree  # noqa: E402 (bench/lib/procfs.py)
 import procs  # noqa: E402 (bench/lib/procs.py)
 from procs import STARTED, log_tail, stop, wait_200  # noqa: E402,F401
 from procs import http_get as http_status  # noqa: E402
@@ -249,7 +249,7 @@ def pss():
             pids = tree(emp.pid)[1:]
             kaiser = pss_kb(pids)
             # the vassal alone: its master's tree (the emperor's reaper, a /bin/sh serving every vassal, left out)
-            masters = [p for p in pids if (stat_fields(p) or [''])[1] == str(emp.pid) and _comm(p) != 'sh']
+            masters = [p for p in pids if (stat_fields(p) or [''])[1] == str(emp.pid) and comm(p) != 'sh']
             vassal = pss_kb([p for m in masters for p in tree(m)])
         stop(emp, 30)
         shutil.rmtree(d, ignore_errors=True)
@@ -278,14 +278,6 @@ def pss():
     if u:
         out('figure: asgi_pss_vassal_over_uvicorn %.2f ratio' % (v / u))
         out('figure: asgi_pss_kaiser_over_uvicorn %.2f ratio' % (k / u))
-
-
-def _comm(pid):
-    try:
-        with open('/proc/%d/comm' % pid) as f:
-            return f.read().strip()
-    except OSError:
-        return ''
 
 
 # ── reload under load ───────────────────────────────────────────────────────────────────────────

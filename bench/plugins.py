@@ -49,7 +49,7 @@ LANGS = {
 started = []
 
 sys.path.insert(0, os.path.join(ROOT, 'bench', 'lib'))
-from procfs import pss_kb, stat_fields, tree  # noqa: E402 (bench/lib/procfs.py)
+from procfs import pss_kb, rollup, stat_fields, tree  # noqa: E402 (bench/lib/procfs.py)
 
 
 def free_port():
@@ -122,16 +122,13 @@ def master_of(port):
 
 def process_memory(pid):
     """One process's smaps_rollup figures (KiB) and command line, for BENCH_DETAIL."""
-    fields = {}
+    fields = rollup(pid)
     try:
-        with open('/proc/%d/smaps_rollup' % pid) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 3 and parts[2] == 'kB':
-                    fields[parts[0].rstrip(':')] = int(parts[1])
         with open('/proc/%d/cmdline' % pid, 'rb') as f:
             cmd = f.read().replace(b'\0', b' ').decode(errors='replace').strip()[:90]
     except OSError:
+        fields = {}
+    if not fields:
         return 'pid %d gone' % pid
     private = fields.get('Private_Clean', 0) + fields.get('Private_Dirty', 0)
     return 'pid %d pss %d anon %d file %d rss %d private %d  %s' % (

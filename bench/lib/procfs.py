@@ -1,6 +1,7 @@
 """What the Python benches read from /proc (imported by bench/asgi.py, bench/plugins.py, bench/procname-memory.py
 after `sys.path.insert(0, 'bench/lib')`): a process's stat fields, its process tree, and the PSS of a set of
-processes. A process that exits while being read counts as absent, never as an error (rollup excepted: it raises).
+processes, one process's smaps_rollup figures and command name. A process that exits while being read counts as
+absent, never as an error.
 """
 import os
 
@@ -53,11 +54,23 @@ def pss_kb(pids):
 
 
 def rollup(pid):
-    """Every field of /proc/PID/smaps_rollup (Rss, Pss, Private_Dirty...), in KiB."""
+    """Every field of /proc/PID/smaps_rollup (Rss, Pss, Private_Dirty...), in KiB; empty when the process is gone."""
     out = {}
-    with open('/proc/%d/smaps_rollup' % pid) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 2 and parts[1].isdigit():
-                out[parts[0].rstrip(':')] = int(parts[1])
+    try:
+        with open('/proc/%d/smaps_rollup' % pid) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[1].isdigit():
+                    out[parts[0].rstrip(':')] = int(parts[1])
+    except OSError:
+        return {}
     return out
+
+
+def comm(pid):
+    """The process's command name (/proc/PID/comm), '' when it is gone."""
+    try:
+        with open('/proc/%d/comm' % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ''
