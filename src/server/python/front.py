@@ -13,11 +13,16 @@ from . import routing
 from . import uwsgi_module
 from .record import Record
 from .route_actions import BREAK, header_pair
+from .serving_keys import SERVING_KEYS
 from .wsgi import DropConnection
 
 
 def wrap(app, cfg, worker_id=0):
     """`app`, or a Front around it when the config asks for anything of this module. Raises RouteError."""
+    if not any(cfg.get(k) for k in SERVING_KEYS):
+        # none of them set: nothing below to build (issue 13: each object it made, each function it ran, copied a
+        # page of the runtime host into every forked worker)
+        return app
     chain = routing.rules(cfg)
     headers = added_headers(cfg)
     from .mounts import Mounts
