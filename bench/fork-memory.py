@@ -61,14 +61,26 @@ def measure(root, n):
         print('fork-memory: root=%s N=%d loadavg="%s"' % (root, n, ' '.join(open('/proc/loadavg').read().split()[:3])))
         for role, pids in (('host', [host]), ('master', masters), ('worker', workers)):
             rows = [rollup(p) for p in pids]
-            print('%-6s n=%d Private_Dirty %5.0f  Pss %5.0f  Rss %5.0f  (kB, median)' % (
+            # CPU (ms, median): a master's and a worker's whole life so far (start, one request, a second of
+            # idling); the host's with its own start (its imports) and all its forks.
+            print('%-6s n=%d Private_Dirty %5.0f  Pss %5.0f  Rss %5.0f  (kB, median)  CPU %6.1f ms' % (
                 role, len(pids), statistics.median(r['Private_Dirty'] for r in rows),
-                statistics.median(r['Pss'] for r in rows), statistics.median(r['Rss'] for r in rows)))
+                statistics.median(r['Pss'] for r in rows), statistics.median(r['Rss'] for r in rows),
+                statistics.median(cpu_ms(p) for p in pids)))
     finally:
         os.killpg(emperor.pid, signal.SIGTERM)
         emperor.wait(60)
         log.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def cpu_ms(pid):
+    """CPU time `pid` has run so far (ms, /proc/PID/schedstat: finer than stat's clock ticks); 0 when it is gone."""
+    try:
+        with open('/proc/%d/schedstat' % pid) as f:
+            return int(f.read().split()[0]) / 1e6
+    except OSError:
+        return 0.0
 
 
 RECORD = r"""
@@ -79,16 +91,20 @@ from _kaiser import host, host_fork
 host.share_with_forks()
 out_dir, app, host_pid = sys.argv[2], sys.argv[3], os.getpid()
 seen = set()
+forked = set()       # pids that forked since: a master after it forked its worker
+os.register_at_fork(after_in_parent=lambda: forked.add(os.getpid()))
 
 def record(frame, event, arg):
     if event != 'call' or os.getpid() == host_pid:
         return
     code = frame.f_code
-    key = (code.co_filename, code.co_qualname)
-    if key not in seen:      # a forked worker inherits its master's set: it records what it runs first itself
+    pid = os.getpid()
+    key = (pid, pid in forked, code.co_filename, code.co_qualname)
+    if key not in seen:      # per process, and in a master before and after it forked its worker
         seen.add(key)
-        fd = os.open(os.path.join(out_dir, str(os.getpid())), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.write(fd, ('%s\t%s\t%s\n' % (frame.f_globals.get('__name__'), code.co_filename, code.co_qualname)).encode())
+        fd = os.open(os.path.join(out_dir, str(pid)), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(fd, ('%s\t%s\t%s\t%s\n' % (frame.f_globals.get('__name__'), code.co_filename, code.co_qualname,
+                                           'after' if pid in forked else 'before')).encode())
         os.close(fd)
 
 config = {'http-socket': ['127.0.0.1:0'], 'wsgi-file': app, 'master': True, 'processes': 1, '_name': 'app.ini'}
@@ -129,21 +145,18 @@ def record():
             sys.exit('the worker did not answer')
         time.sleep(1)
         worker = children().get(master, [None])[0]
-        files = [os.path.join(out_dir, str(pid)) for pid in (master, worker)]
-        groups = {}
-        for path in files:       # read before the stop: what a stop runs is not part of a start
-            with open(path) as f:
+        runs = {}            # (module, name) -> the phases it ran in, in the order functions first ran
+        for role, pid in (('master', master), ('worker', worker)):
+            with open(os.path.join(out_dir, str(pid))) as f:    # read before the stop: a stop is not a start
                 for line in f:
-                    module, filename, qualname = line.rstrip('\n').split('\t')
+                    module, filename, qualname, when = line.rstrip('\n').split('\t')
                     top = qualname.split('.<locals>')[0]   # nested code is copied with its function
                     if top.startswith('<') or module in ('None', '__main__'):
                         continue
                     module = 'importlib._bootstrap' if module == '_frozen_importlib' else module
                     if code_layout._resolve(sys.modules.get(module), top) is None:
                         continue
-                    names = groups.setdefault(module, [])
-                    if top not in names:
-                        names.append(top)
+                    runs.setdefault((module, top), set()).add('worker' if role == 'worker' else 'master ' + when)
     finally:
         for pid in (master, proc.pid):
             if pid is not None:
@@ -153,8 +166,33 @@ def record():
                     pass
         proc.wait()
         shutil.rmtree(out_dir, ignore_errors=True)
+    # Grouped by who writes them after the master forked its worker (a page of code objects becomes a private copy
+    # in each process that runs code on it; one the master wrote before the fork, in both once either writes it
+    # again): the master's start only, the master before and after, both processes, the master after only, the
+    # worker only. Within a group, in the order they first ran.
+    def group(phases):
+        master_before, master_after, worker = ('master before' in phases, 'master after' in phases, 'worker' in phases)
+        if worker:
+            return 2 if master_before or master_after else 4
+        if master_after:
+            return 1 if master_before else 3
+        return 0
+    groups = []              # [(module, [names])], consecutive names of one module together
+    for g in range(5):
+        for (module, name), phases in runs.items():
+            if group(phases) != g:
+                continue
+            if groups and groups[-1][0] == module and groups[-1][2] == g:
+                groups[-1][1].append(name)
+            else:
+                groups.append((module, [name], g))
     print('HOT = (')
-    for module, names in groups.items():
+    last = None
+    for module, names, g in groups:
+        if g != last:
+            print('    # %s' % ('the master before it forks its worker', 'the master before and after',
+                                'the master and the worker', 'the master after', 'the worker')[g])
+            last = g
         wrapped = textwrap.wrap(' '.join(names), 100)
         body = ("'\n        '".join(w + ' ' for w in wrapped[:-1]) + ("'\n        '" if len(wrapped) > 1 else '') + wrapped[-1])
         print("    ('%s', '%s')," % (module, body))
