@@ -185,7 +185,7 @@ HOT = (
     ('_kaiser.log', 'RequestLog.flush'),
 )
 
-_originals = []   # the code objects lay_out replaced, kept alive (see above)
+_originals = []   # the code objects and functions lay_out replaced, kept alive (see above)
 
 
 def hot_functions():
@@ -217,12 +217,57 @@ def _resolve(module, qualname):
 
 
 def lay_out():
-    """Copies the code of HOT's functions (nested code included) into one stretch of memory; returns how many."""
+    """Copies the code of HOT's functions (nested code included) into one stretch of memory, then the functions
+    themselves (`move_functions`); returns how many functions."""
     functions, _ = hot_functions()
     for fn in functions:
         _originals.append(fn.__code__)
         fn.__code__ = _copy(fn.__code__)
+    move_functions()
     return len(functions)
+
+
+def move_functions():
+    """Gives each function of HOT a new function object, made one after the other, in place of the old one where it
+    is defined (module or class) and in every module's namespace (`from x import f`); returns how many moved.
+
+    Calling a function writes to its object (its reference count, for the frame), and the functions a vassal runs
+    were spread over ~45 modules' worth of the host's heap: together they share a few pages instead (Private_Dirty
+    per forked master ~-50 kB, per worker ~-70 kB, N = 1, alternating). A reference the scan does not reach (a
+    table, a closure, a bound method made at import) keeps the old object, which runs the same code."""
+    moved = {}       # id(old) -> (old, new)
+    for module_name, names in HOT:
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        for qualname in names.split():
+            *path, name = qualname.split('.')
+            owner = module
+            for part in path:
+                owner = vars(owner).get(part) if hasattr(owner, '__dict__') else None
+            attr = vars(owner).get(name) if hasattr(owner, '__dict__') else None
+            wrapper = type(attr) if isinstance(attr, (staticmethod, classmethod)) else None
+            fn = attr.__func__ if wrapper else attr
+            if type(fn) is not types.FunctionType or id(fn) in moved:
+                continue
+            new = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+            new.__kwdefaults__ = fn.__kwdefaults__
+            new.__qualname__ = fn.__qualname__
+            new.__module__ = fn.__module__
+            new.__doc__ = fn.__doc__
+            new.__dict__.update(fn.__dict__)
+            moved[id(fn)] = (fn, new)
+            setattr(owner, name, wrapper(new) if wrapper else new)
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, '__dict__', None)
+        if type(namespace) is not dict:
+            continue
+        for key, value in list(namespace.items()):
+            pair = moved.get(id(value))
+            if pair is not None and pair[0] is value:
+                namespace[key] = pair[1]
+    _originals.extend(old for old, _ in moved.values())
+    return len(moved)
 
 
 def _copy(code):

@@ -1,6 +1,7 @@
 """code_layout: the code a forked master and its worker run, laid out together by the runtime host (issue 13). Every
 name of HOT resolves in what the host imports, and `lay_out` gives each of those functions an equal copy of its code
-(nested code included) that still runs. In a child process: it replaces code objects of the modules it imports."""
+(nested code included) that still runs, and a new function object where it is defined and where it was imported. In a
+child process: it replaces code objects of the modules it imports."""
 import json
 import subprocess
 import sys
@@ -12,17 +13,20 @@ LAY_OUT = r"""
 import json, sys, types
 sys.path.insert(0, sys.argv[1])
 import _kaiser_bootstrap
-from _kaiser import host, code_layout, config  # the host imports what a forked vassal runs
+from _kaiser import host, code_layout, config, master  # the host imports what a forked vassal runs
 found, missing = code_layout.hot_functions()
+old = [config.socket_specs, master.Master.timeout]   # in a list: lay_out rebinds module namespaces (this one too)
 before = [(f, f.__code__, [c for c in f.__code__.co_consts if type(c) is types.CodeType]) for f in found]
 count = code_layout.lay_out()
 copied = [f.__qualname__ for f, code, nested in before
           if f.__code__ is not code and f.__code__ == code
           and all(a is not b and a == b for a, b in zip(nested, [c for c in f.__code__.co_consts if type(c) is types.CodeType]))]
 nested = sum(1 for _, _, n in before if n)
+moved = [config.socket_specs is not old[0], master.Master.timeout is not old[1],
+         config.socket_specs.__code__ is old[0].__code__, master._config.socket_specs is config.socket_specs]
 runs = config.socket_specs({'http-socket': ['127.0.0.1:1'], 'socket': ['/tmp/s']})
 print(json.dumps({'found': len(found), 'missing': missing, 'count': count, 'copied': len(copied), 'nested': nested,
-                  'runs': runs}))
+                  'runs': runs, 'moved': moved}))
 """
 
 
@@ -44,6 +48,10 @@ class LayOut(unittest.TestCase):
         self.assertEqual(self.result['count'], self.result['found'])
         self.assertEqual(self.result['copied'], self.result['found'])
         self.assertGreater(self.result['nested'], 0)
+
+    def test_a_function_of_hot_is_replaced_where_it_is_defined_and_where_it_was_imported(self):
+        # a new function object with the laid-out code: in its module, in its class, in another module's namespace
+        self.assertEqual(self.result['moved'], [True, True, True, True])
 
     def test_a_laid_out_function_still_runs(self):
         self.assertEqual(self.result['runs'], [['http', '127.0.0.1:1'], ['uwsgi', '/tmp/s']])
