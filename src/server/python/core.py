@@ -1,14 +1,26 @@
-"""One request core of a worker: an epoll loop over the shared listening sockets and this core's own client
-connections. Requests are handled inline (serving.py), and only once they are complete, head and body: idle
-keep-alive connections and slow clients never hold a core.
+"""One request core of a worker: an epoll loop over the listening sockets and the worker's client connections.
+Requests are handled inline (serving.py), and only once they are complete, head and body: idle keep-alive connections
+and slow clients never hold a core.
+
+With `threads` > 1 the cores of a worker take turns (leader/follower): one epoll per worker holds the listeners and
+every connection, and only the core whose turn it is (`Shared.leader`) polls it. The others sleep on a one-shot watch
+of that epoll and take the turn only when the leader has been in one request for TAKEOVER_S: a request that blocks in
+the app holds neither new connections nor those already accepted (each is armed one-shot, so exactly one core reads
+it; events polled and not yet handled wait in `Shared.pending` for whichever core leads next). Short requests are all
+served by one thread: no wake-up of another thread, no GIL hand-off per connection.
+
+    leader ──(its request has run TAKEOVER_S; a follower saw work waiting or its sweep tick)──► follower
+    follower ──(took the turn)──► leader        (the old leader finishes its request, then follows)
 
 Owns: accept, reading from connections, closing them (a lingering close, never a reset of one with unread input,
 never a wait that blocks the loop), their timeouts — `socket-timeout` idle (`http-timeout` on `http = …` sockets),
 `request-read-timeout` for a whole request from its first byte (408) — the rejects, the graceful drain of a
 retiring worker, and flushing the request log.
 """
+import collections
 import errno
 import select
+import struct
 import _socket as socket
 import time
 
@@ -20,6 +32,10 @@ from .client_io import DONTWAIT, send_all
 
 EPOLLIN = select.EPOLLIN
 EXCL = getattr(select, 'EPOLLEXCLUSIVE', 0)
+ONESHOT = select.EPOLLONESHOT
+BUSY_SINCE = struct.Struct('<d')   # the first field of a core's scoreboard entry: when its request began, 0.0 idle
+TAKEOVER_S = 0.005    # a follower takes the turn from a leader that has been in one request this long
+REARM_S = 0.005       # a follower that saw work waiting while the leader was idle watches again after this long
 STOP_GRACE = 0.5      # a retiring worker closes keep-alive connections idle this long
 SWEEP_S = 1.0         # how often timeouts are checked
 LINGER_S = 0.5        # a connection closed with unread input is drained this long (at most LINGER_BYTES; checked
@@ -29,12 +45,33 @@ ACCEPT_BATCH = 16     # connections one listener event may accept (and serve) be
 RETIRED_LISTENER = (errno.EBADF, errno.ENOTSOCK)   # accept() on a listener a retiring worker just parked
 
 
+class Shared:
+    """What the cores of one worker share: the epoll over its listeners and connections, the connections, the events
+    polled and not yet handled, and whose turn it is to poll."""
+
+    def __init__(self):
+        self.ep = select.epoll()
+        self.conns = {}
+        self.pending = collections.deque()
+        self.leader = 0
+
+
 class Core:
     def __init__(self, worker, idx):
         self.w = worker
         self.idx = idx
-        self.ep = select.epoll()
-        self.conns = {}
+        shared = getattr(worker, 'shared', None)
+        if shared is None:
+            shared = worker.shared = Shared()
+        self.shared = shared
+        self.ep = shared.ep
+        self.conns = shared.conns
+        self.pending = shared.pending
+        self.oneshot = ONESHOT if worker.cfg['threads'] > 1 else 0   # a connection is read by one core at a time
+        self.current = None         # the connection this core is reading or serving (a sweep leaves it alone)
+        self.watch = None           # a follower's epoll: the worker's epoll (one-shot) and the wake pipe
+        self.look_at = 0.0          # a follower's next look at the leader (monotonic; 0.0: its watch is armed)
+        self.leading = False
         self.listeners = {l.fd: l for l in worker.listeners}
         self.templates = {l.fd: serving.template(worker, l, idx) for l in worker.listeners}
         self.mm = worker.mm
@@ -66,52 +103,152 @@ class Core:
         self.request_state = uwsgi_module.request_state()
         ep = self.ep
         conns = self.conns
-        lfds = self.listeners
+        shared = self.shared
+        idx = self.idx
         w = self.w
-        if not w.stopping[0]:
-            for fd in lfds:
-                try:
-                    ep.register(fd, EPOLLIN | EXCL)
-                except OSError:
-                    pass
-        ep.register(w.wake_r, EPOLLIN)
-        if self.idx == 0:
+        if idx == 0:
+            if not w.stopping[0]:
+                for fd in self.listeners:
+                    try:
+                        ep.register(fd, EPOLLIN | EXCL)
+                    except OSError:
+                        pass
+            ep.register(w.wake_r, EPOLLIN)
             ep.register(w.life_r, EPOLLIN)
+        if self.oneshot:
+            self.watch = select.epoll()
+            self.watch.register(ep.fileno(), EPOLLIN | ONESHOT)
+            self.watch.register(w.wake_r, EPOLLIN)
         next_sweep = time.monotonic() + SWEEP_S
         reqlog = self.reqlog
         while True:
-            try:
-                events = ep.poll(0.1 if (reqlog.size or self.stopping) else SWEEP_S)
-            except InterruptedError:
-                continue
-            for fd, ev in events:
-                c = conns.get(fd)
-                if c is not None:
-                    self.readable(c)
-                elif fd in lfds:
-                    # a batch only when nothing else of this core is ready: a client already connected never waits
-                    # behind a run of new connections
-                    self.accept_batch(lfds[fd], ACCEPT_BATCH if len(events) == 1 else 1)
-                elif fd == w.wake_r:
-                    if not self.stopping:
-                        self.begin_stop()
-                elif fd == w.life_r:
-                    w.master_gone()
+            if shared.leader == idx:
+                self.leading = True
+                try:
+                    events = ep.poll(0.1 if (reqlog.size or self.stopping) else SWEEP_S)
+                except InterruptedError:
+                    continue
+                if events:
+                    self.pending.extend(events)
+                    self.handle_pending()
+            else:
+                if self.leading:
+                    self.leading = False
+                    self.arm()              # this core's request ran long and another took the turn
+                events = self.follow()
             if reqlog.size and (not events or reqlog.size > 3072):
                 reqlog.flush()
             # Timeouts are checked on a busy core too: a steady stream of other requests must not keep a slow
-            # client's deadline from ever being looked at.
+            # client's deadline from ever being looked at. Only by the leader: one core at a time closes connections.
             now = time.monotonic()
-            if now >= next_sweep or self.stopping:
+            if shared.leader == idx and (now >= next_sweep or self.stopping):
                 self.sweep(now)
                 next_sweep = now + SWEEP_S
+            if w.stopping[0] and not self.stopping:
+                self.begin_stop()
             if self.stopping and not conns:
                 break
         reqlog.flush()
+        if self.watch is not None:
+            self.watch.close()
+        if idx == 0:
+            try:
+                ep.close()
+            except OSError:
+                pass
+
+    def handle_pending(self):
+        """Handles the polled events, one at a time, while it is this core's turn: those left when a follower took
+        the turn (this core's request ran long) are the new leader's."""
+        pending = self.pending
+        conns = self.conns
+        lfds = self.listeners
+        shared = self.shared
+        idx = self.idx
+        w = self.w
+        while pending and shared.leader == idx:
+            try:
+                fd, ev = pending.popleft()
+            except IndexError:
+                return
+            c = conns.get(fd)
+            if c is not None:
+                self.current = c
+                self.readable(c)
+                if self.oneshot and conns.get(fd) is c:
+                    self.rearm(c)
+                self.current = None
+            elif fd in lfds:
+                # a batch only when nothing else is ready: a client already connected never waits behind a run of
+                # new connections
+                self.accept_batch(lfds[fd], 1 if pending else ACCEPT_BATCH)
+            elif fd == w.wake_r:
+                if not self.stopping:
+                    self.begin_stop()
+                try:
+                    self.ep.unregister(w.wake_r)
+                except (OSError, ValueError):
+                    pass
+            elif fd == w.life_r:
+                w.master_gone()
+
+    def rearm(self, c):
+        """`c` stays open after its event: armed again (one-shot) for whichever core leads."""
         try:
-            ep.close()
+            self.ep.modify(c.fd, EPOLLIN | ONESHOT)
+        except OSError:
+            self.drop(c)
+
+    # ── whose turn (threads > 1) ─────────────────────────────────────────────────────────────
+    def arm(self):
+        """Watches the worker's epoll again (one-shot)."""
+        self.look_at = 0.0
+        try:
+            self.watch.modify(self.ep.fileno(), EPOLLIN | ONESHOT)
         except OSError:
             pass
+
+    def follow(self):
+        """A follower's wait: its watch fires when the worker's epoll has work (one-shot: once, until armed again),
+        or the sweep tick comes. Takes the turn when the leader has been in one request TAKEOVER_S; otherwise looks
+        again when that could be true (leader busy) or REARM_S later (leader idle: the work is its). An idle worker
+        wakes no follower but for the sweep tick."""
+        w = self.w
+        timeout = 0.1 if (self.reqlog.size or self.stopping) else SWEEP_S
+        if self.look_at:
+            timeout = max(0.0, min(timeout, self.look_at - time.monotonic()))
+        try:
+            events = self.watch.poll(timeout)
+        except InterruptedError:
+            return ()
+        fired = False
+        for fd, ev in events:
+            if fd == w.wake_r:
+                if not self.stopping:
+                    self.begin_stop()
+                try:
+                    self.watch.unregister(fd)
+                except (OSError, ValueError):
+                    pass
+            else:
+                fired = True
+        now = time.monotonic()
+        shared = self.shared
+        since = BUSY_SINCE.unpack_from(self.mm, w.cores[shared.leader].core_off)[0]
+        busy = time.time() - since if since else -1.0
+        if busy >= TAKEOVER_S:
+            shared.leader = self.idx
+            self.look_at = 0.0
+            return events
+        if not fired and not (self.look_at and now >= self.look_at):
+            return events                       # the sweep tick, a log flush: the watch stays as it is
+        if busy >= 0:
+            self.look_at = now + TAKEOVER_S - busy      # the leader's request: look again when it would be stuck
+        elif fired:
+            self.look_at = now + REARM_S                # the leader is idle: the work waiting is its
+        else:
+            self.arm()
+        return events
 
     def begin_stop(self):
         self.stopping = True
@@ -121,14 +258,13 @@ class Core:
                 self.ep.unregister(fd)
             except (OSError, ValueError):
                 pass
-        try:
-            self.ep.unregister(self.w.wake_r)
-        except (OSError, ValueError):
-            pass
 
     def sweep(self, now):
         deadline = self.read_deadline
+        busy = [core.current for core in self.w.cores] if self.oneshot else ()
         for c in list(self.conns.values()):
+            if c in busy:
+                continue            # another core is reading or serving it
             if c.lingering is not None:
                 if now >= c.lingering:
                     self.drop(c)
@@ -147,8 +283,10 @@ class Core:
     def accept_batch(self, l, batch=ACCEPT_BATCH):
         """A listener is readable: takes its pending connections, each read and served at once (accept), up to
         `batch`. Under load that is one epoll_wait() per batch instead of one per connection."""
+        shared = self.shared
+        idx = self.idx
         for _ in range(batch):
-            if self.stopping or not self.accept(l, read_now=True):
+            if self.stopping or shared.leader != idx or not self.accept(l, read_now=True):
                 return
 
     def accept(self, l, read_now=False):
@@ -173,10 +311,12 @@ class Core:
         conns = self.conns
         conns[fd] = c
         if read_now:
+            self.current = c
             self.readable(c)
+            self.current = None
             if conns.get(fd) is not c:
                 return True
-        self.ep.register(fd, EPOLLIN)
+        self.ep.register(fd, EPOLLIN | self.oneshot)
         c.polled = True
         return True
 

@@ -48,6 +48,7 @@ class Worker:
         self.slot = SlotWriter(mm, slot_off)
         self.stopping = [False]
         self.cores = []
+        self.shared = None          # core.Shared: the epoll and connections the cores share, whose turn it is
         self.app = None
         self.loyal = False
         self.nice_base = None       # the nice value to return to before accepting, when loading lowered it
@@ -72,10 +73,10 @@ class Worker:
         self.slot.set_accepting(False)
         if reason != 'signal':
             self.send({'act': 'retiring', 'reason': reason})
-        for core in self.cores:
+        if self.shared is not None:
             for l in self.listeners:
                 try:
-                    core.ep.unregister(l.fd)
+                    self.shared.ep.unregister(l.fd)
                 except (OSError, ValueError):
                     pass
         # With EPOLLEXCLUSIVE the kernel may have woken only us for connections still queued:
