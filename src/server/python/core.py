@@ -70,6 +70,10 @@ class Core:
         self.oneshot = ONESHOT if worker.cfg['threads'] > 1 else 0   # a connection is read by one core at a time
         self.current = None         # the connection this core is reading or serving (a sweep leaves it alone)
         self.watch = None           # a follower's epoll: the worker's epoll (one-shot) and the wake pipe
+        if self.oneshot:
+            self.watch = select.epoll()
+            self.watch.register(self.ep.fileno(), EPOLLIN | ONESHOT)
+            self.watch.register(worker.wake_r, EPOLLIN)
         self.look_at = 0.0          # a follower's next look at the leader (monotonic; 0.0: its watch is armed)
         self.leading = False
         self.listeners = {l.fd: l for l in worker.listeners}
@@ -115,10 +119,6 @@ class Core:
                         pass
             ep.register(w.wake_r, EPOLLIN)
             ep.register(w.life_r, EPOLLIN)
-        if self.oneshot:
-            self.watch = select.epoll()
-            self.watch.register(ep.fileno(), EPOLLIN | ONESHOT)
-            self.watch.register(w.wake_r, EPOLLIN)
         next_sweep = time.monotonic() + SWEEP_S
         reqlog = self.reqlog
         while True:
@@ -261,9 +261,9 @@ class Core:
 
     def sweep(self, now):
         deadline = self.read_deadline
-        busy = [core.current for core in self.w.cores] if self.oneshot else ()
+        serving = [core.current for core in self.w.cores] if self.oneshot else ()
         for c in list(self.conns.values()):
-            if c in busy:
+            if c in serving:
                 continue            # another core is reading or serving it
             if c.lingering is not None:
                 if now >= c.lingering:

@@ -222,6 +222,7 @@ class FakeWorker:
             test.addCleanup(os.close, fd)
         self.retired = []
         self.first_requests = 0
+        self.cores = []
 
     def first_request(self):
         self.first_requests += 1
@@ -243,6 +244,7 @@ class CoreHarness:
         from _kaiser.serving import Conn
         self.worker = FakeWorker(test, app, proto, **cfg)
         self.core = Core(self.worker, 0)
+        self.worker.cores.append(self.core)
         test.addCleanup(self.core.ep.close)
         old_timeout = client_io.TIMEOUT[0]
         client_io.TIMEOUT[0] = 0.5
