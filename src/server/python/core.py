@@ -2,40 +2,28 @@
 Requests are handled inline (serving.py), and only once they are complete, head and body: idle keep-alive connections
 and slow clients never hold a core.
 
-With `threads` > 1 the cores of a worker take turns (leader/follower): one epoll per worker holds the listeners and
-every connection, and only the core whose turn it is (`Shared.leader`) polls it. The others sleep on a one-shot watch
-of that epoll and take the turn only when the leader has been in one request for TAKEOVER_S: a request that blocks in
-the app holds neither new connections nor those already accepted (each is armed one-shot, so exactly one core reads
-it; events polled and not yet handled wait in `Shared.pending` for whichever core leads next). Short requests are all
-served by one thread: no wake-up of another thread, no GIL hand-off per connection.
-
-    leader ──(its request has run TAKEOVER_S; a follower saw work waiting or its sweep tick)──► follower
-    follower ──(took the turn)──► leader        (the old leader finishes its request, then follows)
+With `threads` > 1 the cores of a worker share one epoll and its connections and take turns polling it (turns.py):
+a request that blocks in the app holds neither new connections nor those its core accepted with it.
 
 Owns: accept, reading from connections, closing them (a lingering close, never a reset of one with unread input,
 never a wait that blocks the loop), their timeouts — `socket-timeout` idle (`http-timeout` on `http = …` sockets),
 `request-read-timeout` for a whole request from its first byte (408) — the rejects, the graceful drain of a
 retiring worker, and flushing the request log.
 """
-import collections
 import errno
 import select
-import struct
 import _socket as socket
 import time
 
 from . import log
 from . import request_log
 from . import serving
+from . import turns
 from . import uwsgi_module
 from .client_io import DONTWAIT, send_all
 
 EPOLLIN = select.EPOLLIN
 EXCL = getattr(select, 'EPOLLEXCLUSIVE', 0)
-ONESHOT = select.EPOLLONESHOT
-BUSY_SINCE = struct.Struct('<d')   # the first field of a core's scoreboard entry: when its request began, 0.0 idle
-TAKEOVER_S = 0.005    # a follower takes the turn from a leader that has been in one request this long
-REARM_S = 0.005       # a follower that saw work waiting while the leader was idle watches again after this long
 STOP_GRACE = 0.5      # a retiring worker closes keep-alive connections idle this long
 SWEEP_S = 1.0         # how often timeouts are checked
 LINGER_S = 0.5        # a connection closed with unread input is drained this long (at most LINGER_BYTES; checked
@@ -45,36 +33,20 @@ ACCEPT_BATCH = 16     # connections one listener event may accept (and serve) be
 RETIRED_LISTENER = (errno.EBADF, errno.ENOTSOCK)   # accept() on a listener a retiring worker just parked
 
 
-class Shared:
-    """What the cores of one worker share: the epoll over its listeners and connections, the connections, the events
-    polled and not yet handled, and whose turn it is to poll."""
-
-    def __init__(self):
-        self.ep = select.epoll()
-        self.conns = {}
-        self.pending = collections.deque()
-        self.leader = 0
-
-
 class Core:
     def __init__(self, worker, idx):
         self.w = worker
         self.idx = idx
         shared = getattr(worker, 'shared', None)
         if shared is None:
-            shared = worker.shared = Shared()
+            shared = worker.shared = turns.Shared()
         self.shared = shared
         self.ep = shared.ep
         self.conns = shared.conns
         self.pending = shared.pending
-        self.oneshot = ONESHOT if worker.cfg['threads'] > 1 else 0   # a connection is read by one core at a time
+        self.oneshot = turns.ONESHOT if worker.cfg['threads'] > 1 else 0   # a connection is read by one core at a time
         self.current = None         # the connection this core is reading or serving (a sweep leaves it alone)
-        self.watch = None           # a follower's epoll: the worker's epoll (one-shot) and the wake pipe
-        if self.oneshot:
-            self.watch = select.epoll()
-            self.watch.register(self.ep.fileno(), EPOLLIN | ONESHOT)
-            self.watch.register(worker.wake_r, EPOLLIN)
-        self.look_at = 0.0          # a follower's next look at the leader (monotonic; 0.0: its watch is armed)
+        self.watch = turns.Watch(self) if self.oneshot else None     # its wait while another core leads
         self.leading = False
         self.listeners = {l.fd: l for l in worker.listeners}
         self.templates = {l.fd: serving.template(worker, l, idx) for l in worker.listeners}
@@ -134,8 +106,8 @@ class Core:
             else:
                 if self.leading:
                     self.leading = False
-                    self.arm()              # this core's request ran long and another took the turn
-                events = self.follow()
+                    self.watch.arm()        # this core's request ran long and another took the turn
+                events = self.watch.follow(0.1 if (reqlog.size or self.stopping) else SWEEP_S)
             if reqlog.size and (not events or reqlog.size > 3072):
                 reqlog.flush()
             # Timeouts are checked on a busy core too: a steady stream of other requests must not keep a slow
@@ -195,60 +167,9 @@ class Core:
     def rearm(self, c):
         """`c` stays open after its event: armed again (one-shot) for whichever core leads."""
         try:
-            self.ep.modify(c.fd, EPOLLIN | ONESHOT)
+            self.ep.modify(c.fd, EPOLLIN | turns.ONESHOT)
         except OSError:
             self.drop(c)
-
-    # ── whose turn (threads > 1) ─────────────────────────────────────────────────────────────
-    def arm(self):
-        """Watches the worker's epoll again (one-shot)."""
-        self.look_at = 0.0
-        try:
-            self.watch.modify(self.ep.fileno(), EPOLLIN | ONESHOT)
-        except OSError:
-            pass
-
-    def follow(self):
-        """A follower's wait: its watch fires when the worker's epoll has work (one-shot: once, until armed again),
-        or the sweep tick comes. Takes the turn when the leader has been in one request TAKEOVER_S; otherwise looks
-        again when that could be true (leader busy) or REARM_S later (leader idle: the work is its). An idle worker
-        wakes no follower but for the sweep tick."""
-        w = self.w
-        timeout = 0.1 if (self.reqlog.size or self.stopping) else SWEEP_S
-        if self.look_at:
-            timeout = max(0.0, min(timeout, self.look_at - time.monotonic()))
-        try:
-            events = self.watch.poll(timeout)
-        except InterruptedError:
-            return ()
-        fired = False
-        for fd, ev in events:
-            if fd == w.wake_r:
-                if not self.stopping:
-                    self.begin_stop()
-                try:
-                    self.watch.unregister(fd)
-                except (OSError, ValueError):
-                    pass
-            else:
-                fired = True
-        now = time.monotonic()
-        shared = self.shared
-        since = BUSY_SINCE.unpack_from(self.mm, w.cores[shared.leader].core_off)[0]
-        busy = time.time() - since if since else -1.0
-        if busy >= TAKEOVER_S:
-            shared.leader = self.idx
-            self.look_at = 0.0
-            return events
-        if not fired and not (self.look_at and now >= self.look_at):
-            return events                       # the sweep tick, a log flush: the watch stays as it is
-        if busy >= 0:
-            self.look_at = now + TAKEOVER_S - busy      # the leader's request: look again when it would be stuck
-        elif fired:
-            self.look_at = now + REARM_S                # the leader is idle: the work waiting is its
-        else:
-            self.arm()
-        return events
 
     def begin_stop(self):
         self.stopping = True

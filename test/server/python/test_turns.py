@@ -1,13 +1,14 @@
-"""core with `threads` > 1: the cores of a worker share one epoll and its connections and take turns polling it
-(leader/follower); a follower takes the turn only from a leader stuck in one request; the leader's sweep leaves the
-connection another core is serving alone."""
+"""turns (and core with `threads` > 1): the cores of a worker share one epoll and its connections and take turns
+polling it (leader/follower); a follower takes the turn only from a leader stuck in one request; the leader's sweep
+leaves the connection another core is serving alone."""
 import socket
 import struct
 import time
 import unittest
 
 from support import CoreHarness, FakeWorker, hello_app
-from _kaiser.core import STOP_GRACE, TAKEOVER_S, Core
+from _kaiser.core import STOP_GRACE, Core
+from _kaiser.turns import TAKEOVER_S
 from _kaiser.serving import Conn
 
 BUSY_SINCE = struct.Struct('<d')
@@ -38,19 +39,19 @@ class Turns(unittest.TestCase):
 
     def test_work_waiting_while_the_leader_is_idle_stays_the_leaders(self):
         self.busy_since(0.0)
-        self.follower.follow()
+        self.follower.watch.follow(1.0)
         self.assertEqual(self.w.shared.leader, 0)
-        self.assertGreater(self.follower.look_at, 0.0)     # disarmed: looks again later, not at every event
+        self.assertGreater(self.follower.watch.look_at, 0.0)     # disarmed: looks again later, not at every event
 
     def test_a_leader_in_a_short_request_keeps_the_turn(self):
         self.busy_since(time.time())
-        self.follower.follow()
+        self.follower.watch.follow(1.0)
         self.assertEqual(self.w.shared.leader, 0)
-        self.assertLessEqual(self.follower.look_at, time.monotonic() + TAKEOVER_S)
+        self.assertLessEqual(self.follower.watch.look_at, time.monotonic() + TAKEOVER_S)
 
     def test_a_leader_stuck_in_one_request_loses_the_turn(self):
         self.busy_since(time.time() - 10 * TAKEOVER_S)
-        self.follower.follow()
+        self.follower.watch.follow(1.0)
         self.assertEqual(self.w.shared.leader, 1)
 
 
