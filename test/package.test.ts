@@ -42,6 +42,7 @@ describe('the npm package', () => {
     const files = packedFiles();
     const modules = files.filter((file) => file.startsWith('dist/server/python/') && file.endsWith('.py'));
     expect(modules).toContain('dist/server/python/master.py');
+    expect(modules).toContain('dist/server/python/start_master.py');
     for (const module of modules) {
       const dir = module.slice(0, module.lastIndexOf('/'));
       const name = module.slice(dir.length + 1, -'.py'.length);

@@ -1,6 +1,6 @@
 /**
  * How an app-server master is started when it is exec'd (by the emperor, or by the standalone launcher; the runtime
- * host forks masters instead): `python3 [-S] master.py`, its configuration in KAISER_CONFIG.
+ * host forks masters instead): `python3 [-S] start_master.py`, its configuration in KAISER_CONFIG.
  *
  * An ASGI vassal's master runs without `site` (`-S`): the master itself imports only the stdlib, and what site.py
  * imports and runs (the .pth files of dist-packages, sitecustomize) would live in the master and, rewritten by the
@@ -12,7 +12,7 @@
  */
 import {fileURLToPath} from 'node:url';
 
-export const MASTER_PY = fileURLToPath(new URL('../server/python/master.py', import.meta.url));
+export const MASTER_PY = fileURLToPath(new URL('../server/python/start_master.py', import.meta.url));
 
 /** The interpreter's arguments for a master serving `config` (the KAISER_CONFIG object). */
 export function masterArgs(config: Record<string, unknown>): string[] {

@@ -1,6 +1,6 @@
 /**
  * The Python app server on the wire: HTTP/1.x and uwsgi protocol details, PEP 3333 behaviour.
- * Starts src/server/python/master.py directly with a KAISER_CONFIG built from the option table.
+ * Starts src/server/python/start_master.py directly with a KAISER_CONFIG built from the option table.
  */
 import {createHash} from 'node:crypto';
 import {connect} from 'node:net';

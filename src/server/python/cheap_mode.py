@@ -19,7 +19,6 @@ back to sleep on its socket, which frees the master too (uWSGI keeps the master 
 import time
 
 from . import log
-from . import stats as _stats
 from .phase import RUNNING
 
 SERVING = 'serving'
@@ -131,7 +130,8 @@ class CheapMode:
         if not idle_s or self.state != SERVING or master.phase != RUNNING or now < self.idle.next_check:
             return
         self.idle.next_check = now + min(1.0, idle_s / 4.0)
-        if master.reloader.in_progress() or not self.idle.is_idle(_stats.summary(master), now, idle_s):
+        from .stats import summary       # here, not at import: only a vassal with `idle` gets here (issue 17)
+        if master.reloader.in_progress() or not self.idle.is_idle(summary(master), now, idle_s):
             return
         if cfg.get('die-on-idle') or cfg.get('_on_demand'):
             log.log('workers have been inactive for more than %d seconds: idle, stopping' % idle_s)

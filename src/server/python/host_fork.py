@@ -30,7 +30,7 @@ for _s in _signal.valid_signals():
     except (OSError, ValueError):
         pass
 
-MASTER_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'master.py')
+MASTER_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'start_master.py')
 STRIP_ENV = ('NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_UNIQUE_ID', 'UWSGI_EMPEROR_FD')
 
 

@@ -1,9 +1,9 @@
-"""kaiser app-server master: the entry point, start-up and the parts of the master that tie the others together.
+"""kaiser app-server master: start-up and the parts of the master that tie the others together.
 
-Run as `python3 master.py` with KAISER_CONFIG (docs/runtime-protocol.md), or forked by the runtime host (host.py),
-which calls `main(config)` in-process. The master binds the sockets, forks the workers (each loads the app itself:
-uWSGI's lazy-apps) and supervises them from one event loop. Each concern lives in its own module, and the Master
-holds one of each:
+Run by the script start_master.py (`python3 [-S] start_master.py` with KAISER_CONFIG, docs/runtime-protocol.md) or
+forked by the runtime host (host.py); both call `main(config)`. The master binds the sockets, forks the workers
+(each loads the app itself: uWSGI's lazy-apps) and supervises them from one event loop. Each concern lives in its
+own module, and the Master holds one of each:
 
    event_loop.py   the epoll loop and the tick          signals.py     signal → action
    pool.py         workers, slots, exits, respawns      worker_states.py  a worker's states and their table
@@ -18,40 +18,67 @@ holds one of each:
 The other modules live next to this file and are imported as the package `_kaiser` (_kaiser_bootstrap.py), so
 `http.py`, `config.py`… never shadow the stdlib or the application's own modules.
 """
-if __name__ == '__main__':
-    import _kaiser_bootstrap  # noqa: F401  (first: registers the package `_kaiser`)
+import gc
+import os
+import sys
+import time
 
-import gc  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-from _kaiser import cheaper as _cheaper  # noqa: E402
-from _kaiser import config as _config  # noqa: E402
-from _kaiser import heap  # noqa: E402
-from _kaiser import log  # noqa: E402
-from _kaiser import minijson  # noqa: E402
-from _kaiser import procname  # noqa: E402
-from _kaiser import shutdown  # noqa: E402
-from _kaiser import signals  # noqa: E402
-from _kaiser import sockets  # noqa: E402
-from _kaiser import subscriber as _subscriber  # noqa: E402
-from _kaiser.cheap_mode import CheapMode  # noqa: E402
-from _kaiser.cron import Cron  # noqa: E402
-from _kaiser.daemons import Daemons  # noqa: E402
-from _kaiser.controls import Controls  # noqa: E402
-from _kaiser.event_loop import Loop  # noqa: E402
-from _kaiser.phase import RUNNING, STARTING, STOPPING  # noqa: E402
-from _kaiser.pool import WorkerPool  # noqa: E402
-from _kaiser.reload import Reloader  # noqa: E402
-from _kaiser.version import VERSION  # noqa: E402
-from _kaiser.worker_proc import Generation  # noqa: E402
+from _kaiser import cheaper as _cheaper
+from _kaiser import config as _config
+from _kaiser import heap
+from _kaiser import log
+from _kaiser import minijson
+from _kaiser import procname
+from _kaiser import shutdown
+from _kaiser import signals
+from _kaiser import sockets
+from _kaiser.cheap_mode import CheapMode
+from _kaiser.controls import Controls
+from _kaiser.event_loop import Loop
+from _kaiser.phase import RUNNING, STARTING, STOPPING
+from _kaiser.pool import WorkerPool
+from _kaiser.reload import Reloader
+from _kaiser.version import VERSION
+from _kaiser.worker_proc import Generation
 
 EXIT_NEED_APP = 22
 HARAKIRI_TICK_S = 0.5        # how often harakiri is checked
 WATCH_TICK_S = 1.0           # the limits of worker_limits.py and touch files
 WATCHED = ('harakiri', 'reload-on-rss', 'evil-reload-on-rss', 'max-worker-lifetime')
 SUBSCRIBE_KEYS = ('subscribe-to', 'subscribe2', 'subscribe-freq')
+DAEMON_KEYS = ('attach-daemon', 'smart-attach-daemon', 'smart-attach-daemon2', 'attach-daemon2')  # daemons.py reads
+CRON_KEYS = ('cron', 'unique-cron', 'cron2')                                                      # cron.py reads
+
+
+class NoJobs:
+    """The master's daemons and cron jobs while its config names none: daemons.py and cron.py (and subscriber.py,
+    zygote.py, stats.py) are imported only by a master that uses them, since every module a master imports counts in
+    a 1-worker vassal's memory (issue 17). The first config naming one makes the real Daemons or Cron, which then
+    stays: a reload dropping the option stops what it started."""
+
+    def configure(self, cfg, old=None):
+        pass
+
+    def tick(self, now):
+        pass
+
+    def deadlines(self):
+        return []
+
+    def next_at(self, wall, mono):
+        return None
+
+    def on_exit(self, pid, status):
+        return False
+
+    def stop(self, sig=None):
+        pass
+
+    def kill(self):
+        pass
+
+
+NO_JOBS = NoJobs()
 
 
 class Master:
@@ -69,8 +96,8 @@ class Master:
         self.reloader = Reloader(self)
         self.controls = Controls(self)
         self.subscriber = None       # subscribe-to / subscribe2 (subscriber.py)
-        self.daemons = Daemons()     # attach-daemon, smart-attach-daemon… (daemons.py)
-        self.cron = Cron()           # cron, unique-cron, cron2 (cron.py)
+        self.daemons = NO_JOBS       # attach-daemon, smart-attach-daemon… (daemons.py), once configured
+        self.cron = NO_JOBS          # cron, unique-cron, cron2 (cron.py), once configured
         self.cheaper = _cheaper.Cheaper(self)      # adaptive workers (cheaper.py)
         self.cheap_mode = CheapMode(self)          # cheap, idle, die-on-idle (cheap_mode.py)
 
@@ -136,6 +163,12 @@ class Master:
         """What is (re)configured per config besides workers and sockets: controls, the heartbeat, subscriptions,
         the attached daemons (restarted on a reload) and the cron jobs."""
         self.controls.configure(cfg, old)
+        if self.daemons is NO_JOBS and any(cfg.get(k) for k in DAEMON_KEYS):
+            from _kaiser.daemons import Daemons
+            self.daemons = Daemons()
+        if self.cron is NO_JOBS and any(cfg.get(k) for k in CRON_KEYS):
+            from _kaiser.cron import Cron
+            self.cron = Cron()
         self.daemons.configure(cfg, old)
         self.cron.configure(cfg)
         self.cheaper.configure(cfg, time.monotonic())
@@ -144,10 +177,12 @@ class Master:
             self.emperor.configure(cfg)
         if old is None or any(old.get(k) != cfg.get(k) for k in SUBSCRIBE_KEYS):
             self.unsubscribe()
-            try:
-                self.subscriber = _subscriber.Subscriber.from_config(cfg, self.listeners)
-            except _subscriber.SubscriptionError as e:
-                log.log('cannot subscribe: %s' % e)
+            if cfg.get('subscribe-to') or cfg.get('subscribe2'):
+                from _kaiser import subscriber as _subscriber
+                try:
+                    self.subscriber = _subscriber.Subscriber.from_config(cfg, self.listeners)
+                except _subscriber.SubscriptionError as e:
+                    log.log('cannot subscribe: %s' % e)
 
     def unsubscribe(self):
         if self.subscriber is not None:
@@ -253,7 +288,3 @@ def main(config=None):
     log.setup(cfg)
     procname.set_title(procname.title_for(cfg, 'master'))
     Master(cfg).start()
-
-
-if __name__ == '__main__':
-    main()

@@ -18,7 +18,6 @@ from . import worker_states as states
 from .nonblocking import exited_children
 from .phase import STARTING, STOPPING
 from .worker_proc import WorkerProc, spawn_worker
-from .zygote import Zygotes
 
 CRASH_THROTTLE_S = 1.0      # a worker dying within this of its spawn is respawned only after this long
 LOAD_BACKOFF_MAX_S = 30
@@ -52,7 +51,7 @@ class WorkerPool:
         self.respawn_at = {}     # worker id → monotonic time of a delayed respawn
         self.backoff = {}        # worker id → seconds of the last load-failure delay
         self.generations = []    # older generations whose scoreboards are freed once no worker uses them
-        self.zygotes = Zygotes(self)
+        self.zygotes = None      # Zygotes (zygote.py), from the first generation forked by a zygote (issue 17)
 
     # ── starting and stopping workers ───────────────────────────────────────────────────────────
     def spawn(self, wid, gen, replaces=None):
@@ -60,6 +59,9 @@ class WorkerPool:
         if gen.forked_by_zygote:
             wp = WorkerProc(wid, gen, gen.sb.take(), None, None)
             self.workers[wp.key()] = wp
+            if self.zygotes is None:
+                from .zygote import Zygotes
+                self.zygotes = Zygotes(self)
             self.zygotes.spawn(wp)
         else:
             wp = spawn_worker(wid, gen, master.master_fds(), master.life_r, self.load_nice(gen, replaces))
@@ -105,7 +107,7 @@ class WorkerPool:
         the master, which cannot reap grandchildren, stops waiting for them."""
         for key in [k for k, w in self.workers.items() if w.zygote is not None]:
             del self.workers[key]
-        for z in self.zygotes.by_pid.values():
+        for z in self.zygotes.by_pid.values() if self.zygotes is not None else ():
             z.retire()
 
     def retire(self, wp, reason):
@@ -139,7 +141,8 @@ class WorkerPool:
 
     def status_fds(self):
         """The pipes from workers and zygotes (no child keeps them)."""
-        return [w.status_fd for w in self.workers.values() if w.status_fd is not None] + self.zygotes.fds()
+        fds = [w.status_fd for w in self.workers.values() if w.status_fd is not None]
+        return fds + self.zygotes.fds() if self.zygotes is not None else fds
 
     # ── status messages ─────────────────────────────────────────────────────────────────────────
     def on_status(self, wp):
@@ -209,7 +212,8 @@ class WorkerPool:
             wp = self.workers.pop(pid, None)
             if wp is not None:
                 self.on_exit(wp, status)
-            elif not self.master.daemons.on_exit(pid, status) and not self.master.cron.on_exit(pid, status):
+            elif not self.master.daemons.on_exit(pid, status) and not self.master.cron.on_exit(pid, status) \
+                    and self.zygotes is not None:
                 self.zygotes.on_exit(pid, status)
 
     def on_exit(self, wp, status):

@@ -1,5 +1,5 @@
 /**
- * Starting the bundled Python master (src/server/python/master.py) in tests: its own process
+ * Starting the bundled Python master (src/server/python/start_master.py) in tests: its own process
  * group, stderr captured line by line, waits on log lines with deadlines, and a kill of the whole
  * group at the end of each test file.
  */
@@ -13,7 +13,7 @@ import {connect} from 'node:net';
 import {runtimeConfig, type RuntimeConfig} from './runtime-config.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const MASTER = join(ROOT, 'src/server/python/master.py');
+export const MASTER = join(ROOT, 'src/server/python/start_master.py');
 export const APPS = join(ROOT, 'test/fixtures/apps');
 export const PYTHON = '/usr/bin/python3';
 

@@ -33,20 +33,27 @@ class Bootstrap(unittest.TestCase):
         self.assertEqual(_kaiser_bootstrap.HERE, support.PY_DIR)
         self.assertEqual(sys.modules['_kaiser'].__path__, [support.PY_DIR])
 
+    def test_the_master_script_is_only_the_bootstrap_and_a_call_of_main(self):
+        # a script is compiled from source at every start, and what the compiler frees stays in the master's memory
+        # (issue 17): the master's code lives in master.py, loaded from its .pyc
+        with open(os.path.join(support.PY_DIR, 'start_master.py')) as f:
+            body = ast.parse(f.read()).body[1:]
+        self.assertEqual([type(node).__name__ for node in body], ['Import', 'ImportFrom', 'Expr'])
+
     def test_both_entry_points_import_it_first_and_no_module_repeats_it(self):
-        for entry in ('master.py', 'host.py'):
+        for entry in ('start_master.py', 'host.py'):
             with open(os.path.join(support.PY_DIR, entry)) as f:
                 tree = ast.parse(f.read())
             first = tree.body[1]                  # after the docstring
-            if isinstance(first, ast.If):         # master.py: only when run as a script
-                first = first.body[0]
             with self.subTest(entry=entry):
                 self.assertIsInstance(first, ast.Import)
                 self.assertEqual(first.names[0].name, '_kaiser_bootstrap')
         for name in os.listdir(support.PY_DIR):
             if name.endswith('.py') and name != '_kaiser_bootstrap.py':
                 with open(os.path.join(support.PY_DIR, name)) as f:
-                    self.assertNotIn("ModuleType('_kaiser')", f.read(), name)
+                    source = f.read()
+                self.assertNotIn("ModuleType('_kaiser')", source, name)
+                self.assertNotIn("type(sys)('_kaiser')", source, name)
 
 
 if __name__ == '__main__':

@@ -1,4 +1,4 @@
-"""master: master.py as a script (start, serve, stop), main()'s config errors, and the Master's timing and fds."""
+"""master: start_master.py as a script (start, serve, stop), main()'s config errors, and the Master's timing and fds."""
 import json
 import os
 import signal
@@ -11,7 +11,7 @@ import urllib.request
 import support
 from support import MasterHarness, temp_dir
 
-MASTER_PY = os.path.join(support.PY_DIR, 'master.py')
+MASTER_PY = os.path.join(support.PY_DIR, 'start_master.py')
 
 
 class Script(unittest.TestCase):
@@ -102,13 +102,21 @@ class Imports(unittest.TestCase):
 
     def test_importing_the_master_loads_no_worker_module_and_no_heavy_stdlib_module(self):
         code = ('import sys; sys.path.insert(0, %r); import _kaiser_bootstrap; import _kaiser.master; '
-                'print(" ".join(sorted(sys.modules)))' % support.PY_DIR)
-        loaded = set(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                'import _kaiser.emperor_link; print(" ".join(sorted(sys.modules)))' % support.PY_DIR)
+        loaded = set(subprocess.run([sys.executable, '-S', '-c', code], capture_output=True, text=True,
                                     check=True).stdout.split())
         self.assertIn('_kaiser.pool', loaded)
         for name in ('_kaiser.worker', '_kaiser.loader', '_kaiser.core', '_kaiser.wsgi', '_kaiser.asgi', 're',
-                     'socket', 'enum', 'threading', 'json', 'asyncio', 'email'):
+                     'socket', 'enum', 'threading', 'json', 'asyncio', 'email', 'types',
+                     # what only some configs use: imported where they are first needed
+                     '_kaiser.cron', '_kaiser.daemons', '_kaiser.subscriber', '_kaiser.zygote', '_kaiser.stats'):
             self.assertNotIn(name, loaded)
+
+    def test_the_options_that_bring_in_daemons_and_cron_are_the_ones_they_read(self):
+        from _kaiser import cron, daemons
+        from _kaiser.master import CRON_KEYS, DAEMON_KEYS
+        self.assertEqual(DAEMON_KEYS, tuple(option for option, _ in daemons._OPTIONS))
+        self.assertEqual(CRON_KEYS, tuple(option for option, _ in cron._OPTIONS))
 
 
 class Heap(unittest.TestCase):
