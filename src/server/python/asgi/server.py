@@ -26,7 +26,6 @@ from .accounting import Accounting
 from .connection import PAUSE_SLOT
 from .http_conn import HttpConnection
 from .lifespan import Lifespan
-from .uwsgi_conn import UwsgiConnection
 
 EXIT_LOAD_FAILED = 22
 SWEEP_S = 1.0
@@ -95,6 +94,7 @@ class AsgiServer:
         self.ws_pong_tolerance = cfg.get('websockets-pong-tolerance') or 3.0
         self.accounting = Accounting(worker, cfg)
         self.addresses = {l: _address(l) for l in self.listeners}
+        self.connection_class = {l: _connection_class(l) for l in self.listeners}
         self.fast_transport = hasattr(loop, '_make_socket_transport')
         self.retired_at = 0.0
         self.read_buffer = bytearray(READ_BUFFER)         # every connection reads into this (connection.py)
@@ -255,7 +255,7 @@ class AsgiServer:
         if accepted is None:
             return False
         sock = accepted[0]
-        proto = HttpConnection(self, l) if l.proto == 'http' else UwsgiConnection(self, l)
+        proto = self.connection_class[l](self, l)
         if self.fast_transport:
             self.loop._make_socket_transport(sock, proto)
         else:
@@ -315,6 +315,16 @@ class AsgiServer:
                     cycle.scope['method'], cycle.scope['path'], self.worker.tag, wall - start))
                 self.worker.send({'act': 'harakiri'})
             cycle.task.cancel()
+
+
+def _connection_class(l):
+    """What serves a connection accepted on `l`: HttpConnection, or UwsgiConnection on a uwsgi-protocol socket,
+    imported only then: with it come uwsgi_proto.py and the WSGI side's http.py, ~70 kB of private memory in a worker
+    serving HTTP only (issue 17, PSS of a 1-worker FastAPI vassal)."""
+    if l.proto == 'http':
+        return HttpConnection
+    from .uwsgi_conn import UwsgiConnection
+    return UwsgiConnection
 
 
 def _address(l):

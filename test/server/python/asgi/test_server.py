@@ -5,6 +5,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import unittest
 
 import asgi_support  # noqa: F401
@@ -215,6 +217,22 @@ class Loops(unittest.TestCase):
             self.assertIn('python3-uvloop', str(cm.exception))
         with self.assertRaises(server_mod.LoopUnavailable):
             server_mod.new_loop('trio')
+
+
+class ConnectionClasses(unittest.TestCase):
+    def test_the_uwsgi_protocol_side_is_imported_only_for_a_uwsgi_socket(self):
+        # issue 17: uwsgi_conn.py brings uwsgi_proto.py and the WSGI side's http.py into every worker otherwise
+        code = ('import sys; sys.path.insert(0, %r); import _kaiser_bootstrap; import _kaiser.asgi.server; '
+                'print(" ".join(sorted(sys.modules)))' % asgi_support.PY_DIR)
+        loaded = subprocess.run([sys.executable, '-S', '-c', code], capture_output=True, text=True,
+                                check=True).stdout.split()
+        self.assertIn('_kaiser.asgi.http_conn', loaded)
+        for name in ('_kaiser.asgi.uwsgi_conn', '_kaiser.uwsgi_proto', '_kaiser.http'):
+            self.assertNotIn(name, loaded)
+        from _kaiser.asgi.http_conn import HttpConnection
+        from _kaiser.asgi.uwsgi_conn import UwsgiConnection
+        for proto, cls in (('http', HttpConnection), ('uwsgi', UwsgiConnection)):
+            self.assertIs(server_mod._connection_class(type('Listener', (), {'proto': proto})), cls)
 
 
 class AccountingTest(unittest.TestCase):
