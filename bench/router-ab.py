@@ -12,8 +12,13 @@ its whole process tree over the run, divided by the requests wrk counted; its us
 which a change to the router's JavaScript moves and the kernel's loopback work around it does not): on a busy 2-core machine req/s follow
 whatever else runs, this cost much less, and the three alternate so that load falls on all of them alike. Quicker
 than bench/ab.py around router.sh (the vassal and the proxies start once) for "did this change cut the router's CPU".
+The order of the targets turns by one each round (base, head, nginx; then head, nginx, base; ...), so that none is
+always measured first or right after another, and the last lines give head − base round by round (the pair was
+measured under nearly the same load) with the rounds in which head was cheaper: a change is only better when that
+holds in most rounds, not when one median is lower.
 Raw wrk outputs go to bench/results/router-ab.<timestamp>.txt (RAW=FILE to choose). NGINX=0 leaves nginx out;
-RFLAGS passes node flags to the router processes (e.g. --perf-basic-prof for `perf record -p`).
+RFLAGS passes node flags to the router processes (e.g. --perf-basic-prof for `perf record -p`), HEAD_RFLAGS to
+head's only, after RFLAGS (to compare node flags with BASE and HEAD the same checkout).
 Loopback only; kills only the process groups it started."""
 import os, re, signal, socket, statistics, subprocess, sys, time
 base, head = sys.argv[1], sys.argv[2]
@@ -53,7 +58,8 @@ for label, root in (('base', base), ('head', head)):
     port = fp(); d = f'{W}/{label}'; os.makedirs(d)
     args = ['node', f'{root}/bin/kaiser.js', '--emperor', f'{W}/vassals', '--emperor-http-processes', procs, '--control', f'{d}/ctl.sock']
     args += (['--emperor-https', f'127.0.0.1:{port}', '--sni-dir', f'{W}/sni', '--emperor-http', f'127.0.0.1:{fp()}'] if tls else ['--emperor-http', f'127.0.0.1:{port}'])
-    pid = start(label, args, {'KAISER_ROUTER_NODE_FLAGS': os.environ.get('RFLAGS', '')})
+    flags = os.environ.get('RFLAGS', '') + (' ' + os.environ.get('HEAD_RFLAGS', '') if label == 'head' else '')
+    pid = start(label, args, {'KAISER_ROUTER_NODE_FLAGS': flags.strip()})
     targets[label] = (pid, port)
     open(f'{W}/{label}.pid', 'w').write(str(pid))
 NP = fp()
@@ -94,8 +100,10 @@ here = os.path.dirname(os.path.abspath(__file__))
 raw_path = os.environ.get('RAW') or os.path.join(here, 'results', 'router-ab.%s.txt' % time.strftime('%Y%m%d-%H%M%S'))
 raw = open(raw_path, 'a')
 raw.write(f'# router-ab.py base={base} head={head} rounds={rounds} duration={dur} processes={procs} tls={tls} nproc={os.cpu_count()} load={open("/proc/loadavg").read().strip()}\n')
+order = list(targets)
 for r in range(rounds):
-    for label, (pid, port) in targets.items():
+    for label in order[r % len(order):] + order[:r % len(order)]:
+        pid, port = targets[label]
         t0 = ticks(pid); out = wrk(port, dur); t1 = ticks(pid)
         n = int(re.search(r'(\d+) requests in', out).group(1)); rps = float(re.search(r'Requests/sec:\s+(\S+)', out).group(1))
         p99 = re.search(r'\s99%\s+(\S+)', out).group(1)
@@ -105,5 +113,11 @@ for r in range(rounds):
         print(line, flush=True); raw.write(line + '\n'); raw.write(out + '\n')
 for label, v in res.items():
     line = f'{label:6s} median cpu_us/req={statistics.median(c for c, _, _ in v):5.1f} (user {statistics.median(u for _, _, u in v):4.1f}) rps={statistics.median(r for _, r, _ in v):8.0f}'
+    print(line); raw.write(line + '\n')
+if res.get('base') and res.get('head'):
+    diff = [h[0] - b[0] for b, h in zip(res['base'], res['head'])]
+    diff_user = [h[2] - b[2] for b, h in zip(res['base'], res['head'])]
+    line = (f'head-base cpu_us/req by round: {" ".join(f"{d:+.1f}" for d in diff)}; median {statistics.median(diff):+.1f} '
+            f'(user {statistics.median(diff_user):+.1f}); head cheaper in {sum(d < 0 for d in diff)}/{len(diff)} rounds')
     print(line); raw.write(line + '\n')
 print(f'raw: {raw_path}')
