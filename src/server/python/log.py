@@ -10,6 +10,13 @@ import time
 
 _json = False
 _loggers = None      # loggers.Loggers when the vassal sets logger, req-logger, log-route, log-date…
+LOGGER_KEYS = ('logger', 'req-logger', 'log-route', 'log-req-route', 'log-prefix')
+
+
+def loggers_needed(cfg):
+    """Whether the vassal's lines need loggers.py's Loggers (any logger option or a date stamp). Asked here, so that a
+    master without them imports neither loggers.py nor syslog (issue 17: every module counts in a vassal's memory)."""
+    return any(cfg.get(k) for k in LOGGER_KEYS) or cfg.get('log-date') not in (None, False)
 
 
 def setup(cfg):
@@ -17,9 +24,9 @@ def setup(cfg):
     reported and the lines stay on standard error."""
     global _json, _loggers
     _json = cfg.get('log-format') == 'json'
-    from . import loggers
-    if not loggers.needed(cfg):
+    if not loggers_needed(cfg):
         return
+    from . import loggers
     try:
         _loggers = loggers.Loggers(cfg)
     except loggers.LoggerError as e:

@@ -190,9 +190,3 @@ def _stamp_format(cfg):
 def _stamp(fmt):
     t = time.localtime()
     return (time.strftime(fmt, t) if fmt else time.asctime(t)) + ' - '
-
-
-def needed(cfg):
-    """Whether the vassal's lines need Loggers (any logger option or a date stamp)."""
-    return any(cfg.get(k) for k in ('logger', 'req-logger', 'log-route', 'log-req-route', 'log-prefix')) or \
-        cfg.get('log-date') not in (None, False)

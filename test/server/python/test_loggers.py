@@ -5,7 +5,8 @@ import tempfile
 import unittest
 
 import support  # noqa: F401
-from _kaiser.loggers import LoggerError, Loggers, needed, parse_logger
+from _kaiser.log import loggers_needed as needed
+from _kaiser.loggers import LoggerError, Loggers, parse_logger
 
 
 class Dispatch(unittest.TestCase):
