@@ -165,6 +165,7 @@ export class Containment {
 export function containedSystem(sys: System, containment: Containment): System {
   return {
     now: () => sys.now(),
+    cpuMs: () => sys.cpuMs(),
     setTimer: (ms: number, fn: () => void, options?: {background?: boolean}) => sys.setTimer(ms, containment.wrap({component: 'timer'}, fn), options),
     stat: (path: string) => sys.stat(path),
     readFile: (path: string) => sys.readFile(path),

@@ -19,6 +19,10 @@ let instance: System | undefined;
 export function realSystem(): System {
   return (instance ??= {
     now: () => Date.now(),
+    cpuMs() {
+      const {user, system} = process.cpuUsage();
+      return (user + system) / 1000;
+    },
     setTimer(ms, fn, options) {
       const timer = setTimeout(fn, ms);
       if (options?.background) timer.unref();

@@ -89,6 +89,8 @@ export interface System {
   // ── clock ──
   /** Unix milliseconds (the fake's moves only when told). */
   now(): number;
+  /** CPU time this process has used so far (user + system, every thread), in ms (the fake's does not move). */
+  cpuMs(): number;
   /** Calls `fn` once after `ms`; returns the cancel function. `background` timers do not keep the process alive. */
   setTimer(ms: number, fn: () => void, options?: {background?: boolean}): () => void;
 

@@ -129,6 +129,10 @@ export class FakeSystem implements System {
 
   // ── System ──
 
+  cpuMs(): number {
+    return 0;
+  }
+
   now(): number {
     return this.time;
   }
