@@ -6,7 +6,8 @@ import unittest
 from support import MasterHarness, make_config
 from _kaiser import cheaper
 from _kaiser import worker_states as states
-from _kaiser.cheaper import Sample
+from _kaiser import cheaper_algos
+from _kaiser.cheaper_algos import Sample
 
 
 def options(**cfg):
@@ -19,23 +20,23 @@ def answers(algo, samples):
 
 class Spare(unittest.TestCase):
     def test_all_busy_for_overload_checks_spawns_step_workers(self):
-        algo = cheaper.Spare(options(processes=6, cheaper=2, cheaper_overload=3, cheaper_step=2))
+        algo = cheaper_algos.Spare(options(processes=6, cheaper=2, cheaper_overload=3, cheaper_step=2))
         busy = Sample(active=2, busy=2, cheaped=4)
         self.assertEqual(answers(algo, [busy, busy, busy]), [0, 0, 2])
         self.assertEqual(algo.overload_count, 0)
 
     def test_step_is_capped_by_the_cheaped_ids(self):
-        algo = cheaper.Spare(options(processes=3, cheaper=1, cheaper_overload=1, cheaper_step=4))
+        algo = cheaper_algos.Spare(options(processes=3, cheaper=1, cheaper_overload=1, cheaper_step=4))
         self.assertEqual(algo.decide(Sample(active=2, busy=2, cheaped=1)), 1)
 
     def test_one_free_worker_is_stable_more_are_cheaped_every_overload_checks(self):
-        algo = cheaper.Spare(options(processes=6, cheaper=2, cheaper_overload=3))
+        algo = cheaper_algos.Spare(options(processes=6, cheaper=2, cheaper_overload=3))
         self.assertEqual(answers(algo, [Sample(5, 4, 1)] * 4), [0, 0, 0, 0])       # one spare: stable
         self.assertEqual(answers(algo, [Sample(5, 0, 1)] * 6), [0, 0, -1, 0, 0, -1])
         self.assertEqual(answers(algo, [Sample(2, 0, 4)] * 6), [0] * 6)            # down to cheaper
 
     def test_a_free_worker_decrements_the_overload_count(self):
-        algo = cheaper.Spare(options(processes=6, cheaper=2, cheaper_overload=3))
+        algo = cheaper_algos.Spare(options(processes=6, cheaper=2, cheaper_overload=3))
         self.assertEqual(answers(algo, [Sample(2, 2, 4), Sample(2, 2, 4), Sample(2, 1, 4), Sample(2, 2, 4)]),
                          [0, 0, 0, 0])
         self.assertEqual(algo.decide(Sample(2, 2, 4)), 1)
@@ -43,19 +44,19 @@ class Spare(unittest.TestCase):
 
 class Spare2(unittest.TestCase):
     def test_fewer_idle_than_cheaper_spawns_the_difference_capped_by_step(self):
-        algo = cheaper.Spare2(options(processes=8, cheaper=3, cheaper_step=2))
+        algo = cheaper_algos.Spare2(options(processes=8, cheaper=3, cheaper_step=2))
         self.assertEqual(algo.decide(Sample(active=3, busy=3, cheaped=5)), 2)
         self.assertEqual(algo.decide(Sample(active=3, busy=1, cheaped=5)), 1)
 
     def test_more_idle_than_cheaper_for_cheaper_idle_checks_cheaps_one(self):
-        algo = cheaper.Spare2(options(processes=8, cheaper=2, cheaper_idle=3))
+        algo = cheaper_algos.Spare2(options(processes=8, cheaper=2, cheaper_idle=3))
         self.assertEqual(answers(algo, [Sample(5, 0, 3)] * 4), [0, 0, -1, 0])
         self.assertEqual(answers(algo, [Sample(2, 0, 6)] * 4), [0] * 4)             # exactly cheaper idle
 
 
 class Backlog(unittest.TestCase):
     def test_a_queue_above_overload_spawns_below_it_cheaps(self):
-        algo = cheaper.Backlog(options(processes=4, cheaper=1, cheaper_overload=3))
+        algo = cheaper_algos.Backlog(options(processes=4, cheaper=1, cheaper_overload=3))
         self.assertEqual(algo.decide(Sample(1, 1, 3, backlog=4)), 1)
         self.assertEqual(algo.decide(Sample(2, 2, 2, backlog=3)), 0)
         self.assertEqual(algo.decide(Sample(2, 0, 2, backlog=0)), -1)
@@ -65,7 +66,7 @@ class Backlog(unittest.TestCase):
 class Busyness(unittest.TestCase):
     def test_busy_share_of_each_period_spawns_or_cheaps(self):
         o = options(processes=4, cheaper=1, cheaper_overload=2, cheaper_busyness_multiplier=2)
-        algo = cheaper.Busyness(o)
+        algo = cheaper_algos.Busyness(o)
         self.assertEqual(algo.decide(Sample(1, 0, 3, running_us=0)), 0)               # first: the baseline
         self.assertEqual(algo.decide(Sample(1, 1, 3, running_us=1_000_000)), 0)
         self.assertEqual(algo.decide(Sample(1, 1, 3, running_us=1_800_000)), 1)       # 90 % of 2 s > 50 %
@@ -73,13 +74,13 @@ class Busyness(unittest.TestCase):
         self.assertEqual(answers(algo, low), [0, 0, 0, -1])                          # 0 % twice in a row
 
     def test_a_backlog_alert_spawns_at_once(self):
-        algo = cheaper.Busyness(options(processes=4, cheaper=1))
+        algo = cheaper_algos.Busyness(options(processes=4, cheaper=1))
         self.assertEqual(algo.decide(Sample(1, 1, 3, backlog=34)), 1)
 
 
 class Manual(unittest.TestCase):
     def test_manual_never_decides_by_itself(self):
-        algo = cheaper.Manual(options(processes=4, cheaper=1, cheaper_algo='manual'))
+        algo = cheaper_algos.Manual(options(processes=4, cheaper=1, cheaper_algo='manual'))
         self.assertEqual(answers(algo, [Sample(1, 1, 3, backlog=100), Sample(4, 0, 0)]), [0, 0])
         self.assertIsNone(cheaper.problem(make_config(processes=4, cheaper=1, cheaper_algo='manual')))
 
