@@ -46,6 +46,7 @@ class Core:
         self.pending = shared.pending
         self.oneshot = turns.ONESHOT if worker.cfg['threads'] > 1 else 0   # a connection is read by one core at a time
         self.current = None         # the connection this core is reading or serving (a sweep leaves it alone)
+        self.cpu0 = 0.0             # this thread's CPU time when its request began (threads > 1: turns.note)
         self.watch = turns.Watch(self) if self.oneshot else None     # its wait while another core leads
         self.leading = False
         self.listeners = {l.fd: l for l in worker.listeners}
@@ -94,10 +95,11 @@ class Core:
         next_sweep = time.monotonic() + SWEEP_S
         reqlog = self.reqlog
         while True:
-            if shared.leader == idx:
+            if shared.eager or shared.leader == idx:
                 self.leading = True
                 try:
-                    events = ep.poll(0.1 if (reqlog.size or self.stopping) else SWEEP_S)
+                    # together (eager), one event each: none waits in `pending` behind a request blocked in the app
+                    events = ep.poll(0.1 if (reqlog.size or self.stopping) else SWEEP_S, 1 if shared.eager else -1)
                 except InterruptedError:
                     continue
                 if events:
@@ -138,7 +140,7 @@ class Core:
         shared = self.shared
         idx = self.idx
         w = self.w
-        while pending and shared.leader == idx:
+        while pending and (shared.eager or shared.leader == idx):
             try:
                 fd, ev = pending.popleft()
             except IndexError:
@@ -207,7 +209,7 @@ class Core:
         shared = self.shared
         idx = self.idx
         for _ in range(batch):
-            if self.stopping or shared.leader != idx or not self.accept(l, read_now=True):
+            if self.stopping or (shared.leader != idx and not shared.eager) or not self.accept(l, read_now=True):
                 return
 
     def accept(self, l, read_now=False):

@@ -10,8 +10,10 @@ connections and their timeouts.
 import _socket as socket
 import struct
 import time
+from time import thread_time
 
 from . import http as _http
+from . import turns
 from . import uwsgi_proto
 from .client_io import send_all
 from .request_body import EMPTY_INPUT, BadBody, ChunkedBody, LengthBody
@@ -229,6 +231,8 @@ def account(core, ex, hsize, t0):
     """The scoreboard and request log after one request (_run)."""
     s = core.slot
     t1 = time.time()
+    if core.oneshot:
+        turns.note(core.shared, t1 - t0, thread_time() - core.cpu0)
     dt = int((t1 - t0) * 1000000)
     s.running += dt
     s.avg_rt = (s.avg_rt + dt) >> 1
@@ -285,6 +289,8 @@ def begin(core):
         core.log('%s: reached max-requests (%d), recycling' % (w.tag, mr))
         w.retire('max-requests')
     t0 = time.time()
+    if core.oneshot:
+        core.cpu0 = thread_time()
     n = core.requests = core.requests + 1
     s.requests += 1
     _CORE.pack_into(core.mm, core.core_off, t0, n, core.read_errors, core.write_errors)

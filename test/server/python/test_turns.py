@@ -8,7 +8,7 @@ import unittest
 
 from support import CoreHarness, FakeWorker, hello_app
 from _kaiser.core import STOP_GRACE, Core
-from _kaiser.turns import TAKEOVER_S
+from _kaiser.turns import TAKEOVER_S, Shared, note
 from _kaiser.serving import Conn
 
 BUSY_SINCE = struct.Struct('<d')
@@ -53,6 +53,33 @@ class Turns(unittest.TestCase):
         self.busy_since(time.time() - 10 * TAKEOVER_S)
         self.follower.watch.follow(1.0)
         self.assertEqual(self.w.shared.leader, 1)
+
+
+class Eager(unittest.TestCase):
+    def test_requests_that_wait_make_the_cores_poll_together_and_computing_ones_take_turns_again(self):
+        shared = Shared()
+        self.addCleanup(shared.ep.close)
+        for _ in range(50):
+            note(shared, 0.0002, 0.0002)        # all on the CPU
+        self.assertFalse(shared.eager)
+        for _ in range(50):
+            note(shared, 0.0022, 0.0002)        # 2 ms waiting on something each
+        self.assertTrue(shared.eager)
+        note(shared, 0.0002, 0.0002)
+        self.assertTrue(shared.eager)           # one request does not flip it back
+        for _ in range(50):
+            note(shared, 0.0002, 0.0002)
+        self.assertFalse(shared.eager)
+
+    def test_an_eager_follower_does_not_wait_for_a_turn(self):
+        w = FakeWorker(self, hello_app, threads=2)
+        leader, follower = Core(w, 0), Core(w, 1)
+        w.cores = [leader, follower]
+        self.addCleanup(leader.ep.close)
+        for core in w.cores:
+            self.addCleanup(core.watch.close)
+        w.shared.eager = True
+        self.assertEqual(follower.watch.follow(60.0), ())   # returns at once: the loop polls the worker's epoll
 
 
 class SweepWithTurns(unittest.TestCase):
