@@ -20,10 +20,11 @@ wakes no follower but for the sweep tick.
 That serves one request at a time per worker until one runs TAKEOVER_S, which costs an app whose requests wait a few
 milliseconds each (a database, a backend) half its throughput: with `time.sleep(0.002)` per request, 538 requests/s
 against 974 for cores that each poll (load 8). So the worker measures how long its requests wait off the CPU (wall
-time minus the thread's CPU time, a moving average: `note`); past EAGER_S every core polls the epoll, one event at a
-time (`Shared.eager`: no event waits in `pending` behind a blocked request), and below LAZY_S they take turns again.
+time minus the thread's CPU time over WAIT_S, a moving average of the share of requests: `note`); past EAGER every
+core polls the epoll, one event at a time (`Shared.eager`: no event waits in `pending` behind a blocked request), and
+below LAZY they take turns again.
 
-    turns ──(requests wait > EAGER_S on average)──► eager ──(< LAZY_S)──► turns
+    turns ──(share of requests that waited > EAGER)──► eager ──(< LAZY)──► turns
 """
 import collections
 import select
@@ -34,8 +35,9 @@ EPOLLIN = select.EPOLLIN
 ONESHOT = select.EPOLLONESHOT
 BUSY_SINCE = struct.Struct('<d')   # the first field of a core's scoreboard entry: when its request began, 0.0 idle
 TAKEOVER_S = 0.005    # a follower takes the turn from a leader that has been in one request this long
-EAGER_S = 0.0005      # requests that wait this long on average make the cores poll together ...
-LAZY_S = 0.00025      # ... until they wait less than this
+WAIT_S = 0.0005       # a request off the CPU this long waited (on a database, a backend; or was descheduled)
+EAGER = 0.5           # the share of requests that waited that makes the cores poll together ...
+LAZY = 0.25           # ... until it falls below this
 LOOK_S = 0.02         # a follower that found the leader making progress looks again after this long (at most about
                       # 50 wake-ups a second under load: each costs a GIL hand-off)
 
@@ -49,18 +51,19 @@ class Shared:
         self.conns = {}
         self.pending = collections.deque()
         self.leader = 0
-        self.blocked = 0.0          # a moving average of the time a request spends off the CPU (waiting), seconds
+        self.waiting = 0.0          # a moving average of the share of requests that waited (WAIT_S)
         self.eager = False          # True: requests wait, so every core polls (none waits for a turn)
 
 
 def note(shared, wall, cpu):
-    """One request took `wall` seconds, `cpu` of them on the CPU: the cores poll together while requests wait
-    (on a database, a backend: concurrency pays) and take turns while they compute (it costs GIL hand-offs)."""
-    b = shared.blocked = shared.blocked * 0.875 + (wall - cpu) * 0.125
+    """One request took `wall` seconds, `cpu` of them on the CPU: the cores poll together while most requests wait
+    (on a database, a backend: concurrency pays) and take turns while they compute (it costs GIL hand-offs). A share,
+    not a mean of the time: on a busy machine one request in a few is descheduled for milliseconds."""
+    x = shared.waiting = shared.waiting * 0.875 + (0.125 if wall - cpu > WAIT_S else 0.0)
     if shared.eager:
-        if b < LAZY_S:
+        if x < LAZY:
             shared.eager = False
-    elif b > EAGER_S:
+    elif x > EAGER:
         shared.eager = True
 
 
