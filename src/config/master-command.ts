@@ -12,9 +12,9 @@
  */
 import {fileURLToPath} from 'node:url';
 
-export const MASTER_PY = fileURLToPath(new URL('../server/python/start_master.py', import.meta.url));
+export const MASTER_SCRIPT = fileURLToPath(new URL('../server/python/start_master.py', import.meta.url));
 
 /** The interpreter's arguments for a master serving `config` (the KAISER_CONFIG object). */
 export function masterArgs(config: Record<string, unknown>): string[] {
-  return config['asgi'] ? ['-S', MASTER_PY] : [MASTER_PY];
+  return config['asgi'] ? ['-S', MASTER_SCRIPT] : [MASTER_SCRIPT];
 }

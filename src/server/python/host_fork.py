@@ -30,7 +30,7 @@ for _s in _signal.valid_signals():
     except (OSError, ValueError):
         pass
 
-MASTER_PY = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'start_master.py')
+MASTER_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'start_master.py')
 STRIP_ENV = ('NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_UNIQUE_ID', 'UWSGI_EMPEROR_FD')
 
 
@@ -114,7 +114,7 @@ def become_master(msg, out_fd, pipe_fd, inherit):
     for p in reversed([p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p]):
         if p not in sys.path:
             sys.path.insert(0, p)
-    sys.argv = [MASTER_PY]
+    sys.argv = [MASTER_SCRIPT]
     os.chdir(msg.get('cwd') or '/')
     if inherit:
         config['_inherit'] = inherit

@@ -171,7 +171,7 @@ class Fork(unittest.TestCase):
 
     def test_the_dispositions_restored_in_a_master_are_a_fresh_interpreters(self):
         self.assertEqual(host_fork.ORIGINAL_DISPOSITIONS[signal.SIGCHLD], signal.SIG_DFL)
-        self.assertEqual(os.path.basename(host_fork.MASTER_PY), 'start_master.py')
+        self.assertEqual(os.path.basename(host_fork.MASTER_SCRIPT), 'start_master.py')
 
 
 # Run as a script: the runtime host's imports and pre-fork steps, an audit hook that reports every module imported

@@ -11,14 +11,14 @@ import urllib.request
 import support
 from support import MasterHarness, temp_dir
 
-MASTER_PY = os.path.join(support.PY_DIR, 'start_master.py')
+MASTER_SCRIPT = os.path.join(support.PY_DIR, 'start_master.py')
 
 
 class Script(unittest.TestCase):
     def start(self, config):
         env = dict(os.environ, KAISER_CONFIG=json.dumps(config))
         env.pop('UWSGI_EMPEROR_FD', None)
-        proc = subprocess.Popen([sys.executable, MASTER_PY], env=env, stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, MASTER_SCRIPT], env=env, stderr=subprocess.PIPE, start_new_session=True)
 
         def stop():
             if proc.poll() is None:
@@ -56,7 +56,7 @@ class Script(unittest.TestCase):
 
     def test_a_bad_config_exits_1_naming_it(self):
         env = dict(os.environ, KAISER_CONFIG='{"processes": 01}')
-        res = subprocess.run([sys.executable, MASTER_PY], env=env, capture_output=True, text=True, timeout=30)
+        res = subprocess.run([sys.executable, MASTER_SCRIPT], env=env, capture_output=True, text=True, timeout=30)
         self.assertEqual(res.returncode, 1)
         self.assertIn('KAISER_CONFIG is not valid JSON', res.stderr)
 
