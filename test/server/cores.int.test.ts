@@ -64,4 +64,47 @@ describe('threads = 2 (hold.py)', () => {
     expect(await answerA).toMatch(/\r\n\r\nreleased$/);
     expect(await answerB).toMatch(/\r\n\r\nok$/);
   });
+
+  test('requests that arrive together are not held behind the first one blocking', async () => {
+    // Both cores are held at a gate (keep-alive connections, so a core can be sent back to the gate) while two
+    // connections are accepted; one core is sent back; then both connections send their request at once, and a gate
+    // opens: the core it frees finds both requests ready. The first blocks until the second is answered: a core that
+    // takes both in one poll and serves them in turn never answers it.
+    const gate = join(tempDir(), 'gate');
+    execFileSync('mkfifo', [gate]);
+    const gateFd = openSync(gate, 'r+');
+    const {m, port} = await startMaster({'wsgi-file': join(APPS, 'hold.py'), processes: 1, threads: 2});
+    const atGate = /hold\.py: at the gate/;
+    const toGate = `GET /gate?${gate} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const [g1, g2] = [await connected(port), await connected(port)];
+    const passed = (s: Socket) => {
+      let text = '';
+      s.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      return () => text.split('passed').length - 1;
+    };
+    const [passed1, passed2] = [passed(g1), passed(g2)];
+    g1.write(toGate);
+    await m.waitFor(atGate);
+    g2.write(toGate);
+    await waitFor(() => m.count(atGate) === 2, 20000, 'both cores at the gate');
+    const [a, b] = [await connected(port), await connected(port)];
+    const [answerA, answerB] = [answer(a), answer(b)];
+    await waitFor(() => acceptQueue(port) === 2, 20000, 'two connections queued');
+    writeSync(gateFd, 'x');
+    await waitFor(() => acceptQueue(port) === 0, 20000, 'the freed core accepting both');
+    await waitFor(() => passed1() + passed2() === 1, 20000, 'one gate passed');
+    (passed1() === 1 ? g1 : g2).write(toGate);
+    await waitFor(() => m.count(atGate) === 3, 20000, 'both cores at the gate again');
+    a.write('GET /wait HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    b.write('GET /release HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    writeSync(gateFd, 'x');
+    await m.waitFor(/hold\.py: waiting/);
+    writeSync(gateFd, 'x');
+    expect(await answerA).toMatch(/\r\n\r\nreleased$/);
+    expect(await answerB).toMatch(/\r\n\r\nok$/);
+    await waitFor(() => passed1() + passed2() === 3, 20000, 'all gates passed');
+    closeSync(gateFd);
+    g1.destroy();
+    g2.destroy();
+  });
 });

@@ -156,7 +156,7 @@ HOT = (
     ('_kaiser.load_priority', 'restore'),
     ('_kaiser.scoreboard', 'SlotWriter.set_accepting SlotWriter.flush'),
     ('_kaiser.worker', 'Worker._core_main'),
-    ('_kaiser.core', 'Core.run Core.handle_pending Core.accept_batch Core.accept'),
+    ('_kaiser.core', 'Core.run Core.handle Core.accept_batch Core.accept'),
     ('_kaiser.serving', 'Conn.__init__'),
     ('_kaiser.core', 'Core.readable'),
     ('_kaiser.serving', 'process _http_head'),

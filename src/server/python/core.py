@@ -43,10 +43,10 @@ class Core:
         self.shared = shared
         self.ep = shared.ep
         self.conns = shared.conns
-        self.pending = shared.pending
         self.oneshot = turns.ONESHOT if worker.cfg['threads'] > 1 else 0   # a connection is read by one core at a time
         self.current = None         # the connection this core is reading or serving (a sweep leaves it alone)
         self.cpu0 = 0.0             # this thread's CPU time when its request began (threads > 1: turns.note)
+        self.maxevents = 1 if self.oneshot else -1
         self.watch = turns.Watch(self) if self.oneshot else None     # its wait while another core leads
         self.leading = False
         self.listeners = {l.fd: l for l in worker.listeners}
@@ -98,13 +98,12 @@ class Core:
             if shared.eager or shared.leader == idx:
                 self.leading = True
                 try:
-                    # together (eager), one event each: none waits in `pending` behind a request blocked in the app
-                    events = ep.poll(0.1 if (reqlog.size or self.stopping) else SWEEP_S, 1 if shared.eager else -1)
+                    # with threads > 1 one event per poll: none waits behind a request that blocks in the app
+                    events = ep.poll(0.1 if (reqlog.size or self.stopping) else SWEEP_S, self.maxevents)
                 except InterruptedError:
                     continue
                 if events:
-                    self.pending.extend(events)
-                    self.handle_pending()
+                    self.handle(events)
             else:
                 if self.leading:
                     self.leading = False
@@ -131,20 +130,12 @@ class Core:
             except OSError:
                 pass
 
-    def handle_pending(self):
-        """Handles the polled events, one at a time, while it is this core's turn: those left when a follower took
-        the turn (this core's request ran long) are the new leader's."""
-        pending = self.pending
+    def handle(self, events):
+        """Handles the polled events (one, with threads > 1)."""
         conns = self.conns
         lfds = self.listeners
-        shared = self.shared
-        idx = self.idx
         w = self.w
-        while pending and (shared.eager or shared.leader == idx):
-            try:
-                fd, ev = pending.popleft()
-            except IndexError:
-                return
+        for fd, ev in events:
             c = conns.get(fd)
             if c is not None:
                 self.current = c
@@ -155,7 +146,7 @@ class Core:
             elif fd in lfds:
                 # a batch only when nothing else is ready: a client already connected never waits behind a run of
                 # new connections
-                self.accept_batch(lfds[fd], 1 if pending else ACCEPT_BATCH)
+                self.accept_batch(lfds[fd], ACCEPT_BATCH if len(events) == 1 else 1)
             elif fd == w.wake_r:
                 if not self.stopping:
                     self.begin_stop()

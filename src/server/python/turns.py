@@ -6,8 +6,8 @@ requests are short. And a core that accepted several connections before their re
 request that blocked in the app held the others while the worker's other core idled.
 
 Now one epoll per worker (`Shared.ep`) holds the listeners (EPOLLEXCLUSIVE across workers) and every connection (one-
-shot: exactly one core reads it; core.py arms it again after), and only the leader polls it. Events it polled and has
-not handled yet wait in `Shared.pending`, for whichever core leads next. A follower sleeps on its `Watch`: a one-shot
+shot: exactly one core reads it; core.py arms it again after), and only the leader polls it, one event at a time (an
+event polled with one whose request blocks would wait behind it). A follower sleeps on its `Watch`: a one-shot
 watch of that epoll (work waiting) and the sweep tick; it takes the turn when the leader has been in one request
 TAKEOVER_S (blocked in the app, or descheduled). The old leader finishes its request and follows.
 
@@ -21,12 +21,10 @@ That serves one request at a time per worker until one runs TAKEOVER_S, which co
 milliseconds each (a database, a backend) half its throughput: with `time.sleep(0.002)` per request, 538 requests/s
 against 974 for cores that each poll (load 8). So the worker measures how long its requests wait off the CPU (wall
 time minus the thread's CPU time over WAIT_S, a moving average of the share of requests: `note`); past EAGER every
-core polls the epoll, one event at a time (`Shared.eager`: no event waits in `pending` behind a blocked request), and
-below LAZY they take turns again.
+core polls the epoll (`Shared.eager`), and below LAZY they take turns again.
 
     turns ──(share of requests that waited > EAGER)──► eager ──(< LAZY)──► turns
 """
-import collections
 import select
 import struct
 import time
@@ -43,13 +41,12 @@ LOOK_S = 0.02         # a follower that found the leader making progress looks a
 
 
 class Shared:
-    """What the cores of one worker share: the epoll over its listeners and connections, the connections, the events
-    polled and not yet handled, and whose turn it is to poll (a core index)."""
+    """What the cores of one worker share: the epoll over its listeners and connections, the connections, and whose
+    turn it is to poll (a core index)."""
 
     def __init__(self):
         self.ep = select.epoll()
         self.conns = {}
-        self.pending = collections.deque()
         self.leader = 0
         self.waiting = 0.0          # a moving average of the share of requests that waited (WAIT_S)
         self.eager = False          # True: requests wait, so every core polls (none waits for a turn)
