@@ -36,25 +36,40 @@ function answer(s: Socket): Promise<string> {
   return new Promise((resolve) => s.on('close', () => resolve(Buffer.concat(got).toString('latin1'))));
 }
 
+const atGate = /hold\.py: at the gate/;
+
+/** A master of hold.py with one worker of two cores, and the FIFO its `/gate?FIFO` requests wait at: each byte
+ * written to `gateFd` lets one of them pass. */
+async function gatedMaster() {
+  const gate = join(tempDir(), 'gate');
+  execFileSync('mkfifo', [gate]);
+  const gateFd = openSync(gate, 'r+'); // a writer from the start: the app's open() of it does not block
+  const {m, port} = await startMaster({'wsgi-file': join(APPS, 'hold.py'), processes: 1, threads: 2});
+  return {gate, gateFd, m, port};
+}
+
+/** Once both cores are at the gate: two connections that have sent nothing yet queue, one gate opens, and the core
+ * it frees accepts both in one go. */
+async function acceptedTogether(m: Awaited<ReturnType<typeof gatedMaster>>['m'], port: number, gateFd: number) {
+  await waitFor(() => m.count(atGate) === 2, 20000, 'both cores at the gate');
+  const [a, b] = [await connected(port), await connected(port)];
+  const [answerA, answerB] = [answer(a), answer(b)];
+  await waitFor(() => acceptQueue(port) === 2, 20000, 'two connections queued');
+  writeSync(gateFd, 'x');
+  await waitFor(() => acceptQueue(port) === 0, 20000, 'the freed core accepting both');
+  return {a, b, answerA, answerB};
+}
+
 describe('threads = 2 (hold.py)', () => {
   test('connections accepted together before their requests arrive are not held by the first one blocking', async () => {
     // Both cores are held at a gate while two connections that have sent nothing yet queue; one gate opens and its
     // core accepts both; the other gate opens. The first connection's request blocks until the second's comes in:
     // a worker whose cores each keep what they accepted never answers it (the core holding both is blocked).
-    const gate = join(tempDir(), 'gate');
-    execFileSync('mkfifo', [gate]);
-    const gateFd = openSync(gate, 'r+'); // a writer from the start: the app's open() of it does not block
-    const {m, port} = await startMaster({'wsgi-file': join(APPS, 'hold.py'), processes: 1, threads: 2});
-    const atGate = /hold\.py: at the gate/;
+    const {gate, gateFd, m, port} = await gatedMaster();
     const gates = [get(port, `/gate?${gate}`, {timeoutMs: 60000})];
     await m.waitFor(atGate);
     gates.push(get(port, `/gate?${gate}`, {timeoutMs: 60000}));
-    await waitFor(() => m.count(atGate) === 2, 20000, 'both cores at the gate');
-    const [a, b] = [await connected(port), await connected(port)];
-    const [answerA, answerB] = [answer(a), answer(b)];
-    await waitFor(() => acceptQueue(port) === 2, 20000, 'two connections queued');
-    writeSync(gateFd, 'x');
-    await waitFor(() => acceptQueue(port) === 0, 20000, 'the freed core accepting both');
+    const {a, b, answerA, answerB} = await acceptedTogether(m, port, gateFd);
     writeSync(gateFd, 'x');
     for (const g of await Promise.all(gates)) expect(g.body.toString()).toBe('passed');
     closeSync(gateFd);
@@ -70,11 +85,7 @@ describe('threads = 2 (hold.py)', () => {
     // connections are accepted; one core is sent back; then both connections send their request at once, and a gate
     // opens: the core it frees finds both requests ready. The first blocks until the second is answered: a core that
     // takes both in one poll and serves them in turn never answers it.
-    const gate = join(tempDir(), 'gate');
-    execFileSync('mkfifo', [gate]);
-    const gateFd = openSync(gate, 'r+');
-    const {m, port} = await startMaster({'wsgi-file': join(APPS, 'hold.py'), processes: 1, threads: 2});
-    const atGate = /hold\.py: at the gate/;
+    const {gate, gateFd, m, port} = await gatedMaster();
     const toGate = `GET /gate?${gate} HTTP/1.1\r\nHost: x\r\n\r\n`;
     const [g1, g2] = [await connected(port), await connected(port)];
     const passed = (s: Socket) => {
@@ -86,12 +97,7 @@ describe('threads = 2 (hold.py)', () => {
     g1.write(toGate);
     await m.waitFor(atGate);
     g2.write(toGate);
-    await waitFor(() => m.count(atGate) === 2, 20000, 'both cores at the gate');
-    const [a, b] = [await connected(port), await connected(port)];
-    const [answerA, answerB] = [answer(a), answer(b)];
-    await waitFor(() => acceptQueue(port) === 2, 20000, 'two connections queued');
-    writeSync(gateFd, 'x');
-    await waitFor(() => acceptQueue(port) === 0, 20000, 'the freed core accepting both');
+    const {a, b, answerA, answerB} = await acceptedTogether(m, port, gateFd);
     await waitFor(() => passed1() + passed2() === 1, 20000, 'one gate passed');
     (passed1() === 1 ? g1 : g2).write(toGate);
     await waitFor(() => m.count(atGate) === 3, 20000, 'both cores at the gate again');

@@ -1,12 +1,13 @@
 """What the Python unit tests of src/server/python share: the server's modules as the package `_kaiser`, exactly as
 the entry points see them (_kaiser_bootstrap), and a FakeSystem that stands in for what the master does to the world
 (forks, signals, /proc, exit) so the master's parts are tested without processes or waiting, like
-test/helpers/fake-system.ts does for the emperor.
+test/helpers/fake-system.ts does for the emperor; modules_after tells what a start imports.
 """
 import contextlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from unittest import mock
@@ -22,6 +23,15 @@ from _kaiser import config as _config  # noqa: E402
 from _kaiser import log as _log  # noqa: E402
 from _kaiser.version import VERSION  # noqa: E402,F401
 from _kaiser.worker_proc import WorkerProc  # noqa: E402
+
+
+def modules_after(statements, site=False):
+    """The names in sys.modules of a fresh python3 (`-S` unless `site`) after the bootstrap and `statements`: what a
+    master or worker start imports counts in every vassal's memory (issues 17 and 19)."""
+    code = ('import sys; sys.path.insert(0, %r); import _kaiser_bootstrap; %s; print(" ".join(sorted(sys.modules)))'
+            % (PY_DIR, statements))
+    argv = [sys.executable, '-c', code] if site else [sys.executable, '-S', '-c', code]
+    return set(subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split())
 
 
 def in_forked_child(fn):

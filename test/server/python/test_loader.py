@@ -1,6 +1,5 @@
 """loader: wsgi-file, module, callable, chdir, env and pythonpath, as uWSGI loads an app."""
 import os
-import subprocess
 import sys
 import unittest
 from unittest import mock
@@ -79,10 +78,7 @@ class Preload(unittest.TestCase):
     """The master imports a CGI or PHP worker's bridge before forking, so the workers share it (issue 19: PSS)."""
 
     def modules_after(self, cfg):
-        code = ('import sys; sys.path.insert(0, %r); import _kaiser_bootstrap; from _kaiser import loader; '
-                'loader.preload(%r); print(" ".join(sorted(sys.modules)))' % (support.PY_DIR, cfg))
-        return set(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                                  check=True).stdout.split())
+        return support.modules_after('from _kaiser import loader; loader.preload(%r)' % (cfg,), site=True)
 
     def test_a_cgi_master_imports_the_cgi_bridge(self):
         loaded = self.modules_after({'cgi': ['/srv/cgi']})

@@ -1,7 +1,6 @@
 """log: one write per line on stderr, the JSON format, and the batched request log."""
 import json
 import os
-import subprocess
 import sys
 import time
 import unittest
@@ -54,10 +53,7 @@ class Lines(unittest.TestCase):
 class Setup(unittest.TestCase):
     def test_without_logger_options_loggers_and_syslog_stay_unimported(self):
         # issue 17: every module a master imports counts in a 1-worker vassal's memory
-        code = ('import sys; sys.path.insert(0, %r); import _kaiser_bootstrap; from _kaiser import log; '
-                'log.setup({"log-format": "json"}); print(" ".join(sorted(sys.modules)))' % support.PY_DIR)
-        loaded = subprocess.run([sys.executable, '-S', '-c', code], capture_output=True, text=True,
-                                check=True).stdout.split()
+        loaded = support.modules_after('from _kaiser import log; log.setup({"log-format": "json"})')
         self.assertIn('_kaiser.log', loaded)
         self.assertNotIn('_kaiser.loggers', loaded)
         self.assertNotIn('syslog', loaded)

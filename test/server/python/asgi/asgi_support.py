@@ -18,6 +18,9 @@ if '_kaiser' not in sys.modules:
 
 from _kaiser import log  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # test/server/python: support.py
+from support import modules_after  # noqa: E402,F401  (what a start imports, as for the other unit tests)
+
 
 class FakeTransport(asyncio.Transport):
     """Records writes; `closed` once close() or abort() ran; reading pause state in `reading`."""

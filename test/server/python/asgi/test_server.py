@@ -5,7 +5,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 import unittest
 
@@ -222,10 +221,7 @@ class Loops(unittest.TestCase):
 class ConnectionClasses(unittest.TestCase):
     def test_the_uwsgi_protocol_side_is_imported_only_for_a_uwsgi_socket(self):
         # issue 17: uwsgi_conn.py brings uwsgi_proto.py and the WSGI side's http.py into every worker otherwise
-        code = ('import sys; sys.path.insert(0, %r); import _kaiser_bootstrap; import _kaiser.asgi.server; '
-                'print(" ".join(sorted(sys.modules)))' % asgi_support.PY_DIR)
-        loaded = subprocess.run([sys.executable, '-S', '-c', code], capture_output=True, text=True,
-                                check=True).stdout.split()
+        loaded = asgi_support.modules_after('import _kaiser.asgi.server')
         self.assertIn('_kaiser.asgi.http_conn', loaded)
         for name in ('_kaiser.asgi.uwsgi_conn', '_kaiser.uwsgi_proto', '_kaiser.http'):
             self.assertNotIn(name, loaded)
