@@ -114,15 +114,18 @@ sub fork_workers {
     while (1) {
         my $rin = '';
         vec($rin, fileno($_), 1) = 1 for grep { defined } $ctl, $chld_r, $life_z;
-        my $n = select(my $rout = $rin, undef, undef, undef);
+        # Woken once a second even with nothing to read: Perl runs a %SIG handler between ops (deferred signals), so
+        # a SIGCHLD that comes after the last op and before select() enters the kernel writes to the self-pipe only
+        # once select returns; without a timeout that worker's exit goes unreported until the next control line (the
+        # likely cause of a CI run under load where the master waited past 20 s for a max-requests worker's exit).
+        # Every wake reaps.
+        my $n = select(my $rout = $rin, undef, undef, 1);
+        sysread($chld_r, my $junk, 4096) if $n > 0 && vec($rout, fileno($chld_r), 1);
+        while ((my $pid = waitpid(-1, 1)) > 0) {   # 1: WNOHANG (POSIX.pm is not loaded, see above)
+            send_status({act => 'exited', worker => $pid, status => $?});
+        }
         next if $n <= 0;
         exit 1 if $life_z && vec($rout, fileno($life_z), 1);
-        if (vec($rout, fileno($chld_r), 1)) {
-            sysread($chld_r, my $junk, 4096);
-            while ((my $pid = waitpid(-1, 1)) > 0) {   # 1: WNOHANG (POSIX.pm is not loaded, see above)
-                send_status({act => 'exited', worker => $pid, status => $?});
-            }
-        }
         next unless vec($rout, fileno($ctl), 1);
         my $got = sysread($ctl, my $data, 4096);
         next if !defined $got && ($!{EAGAIN} || $!{EINTR});
