@@ -32,7 +32,7 @@ HOT = (
     ('_kaiser.config', 'parse'),
     ('_kaiser.minijson', '_array _number _digits'),
     ('_kaiser.log', 'setup'),
-    ('_kaiser.loggers', 'needed'),
+    ('_kaiser.log', 'loggers_needed'),
     ('_kaiser.master', 'Master.__init__'),
     ('_kaiser.event_loop', 'Loop.__init__'),
     ('_kaiser.pool', 'WorkerPool.__init__'),

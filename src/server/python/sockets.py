@@ -54,16 +54,15 @@ class Listener:
                 pass
         return 0, self.backlog
 
-    def accept_client(self, nonblocking=True):
-        """(connection socket, peer address) of a pending connection, or None when there is none; OSError when
-        accept() fails (EBADF/ENOTSOCK: the listener was just parked by a retiring worker; EMFILE…). A request core
-        asks for the socket in blocking mode (`nonblocking=False`: one ioctl less per connection) and does all its
-        I/O with MSG_DONTWAIT (client_io.py)."""
+    def accept_client(self):
+        """(non-blocking connection socket, peer address) of a pending connection, or None when there is none;
+        OSError when accept() fails (EBADF/ENOTSOCK: the listener was just parked by a retiring worker; EMFILE…). A
+        WSGI request core accepts by itself (core.py: a blocking socket, all its I/O with MSG_DONTWAIT)."""
         try:
             fd, addr = self.sock._accept()
         except (BlockingIOError, InterruptedError):
             return None
-        return self.client(fd, nonblocking), addr
+        return self.client(fd), addr
 
     def client(self, fd, nonblocking=True):
         """The connection socket of `fd`, just accepted on this listener: non-blocking unless asked otherwise,

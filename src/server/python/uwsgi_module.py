@@ -115,7 +115,7 @@ def _worker_id():
 
 
 def _request_id():
-    return getattr(_request, 'done', 0)
+    return _request.done
 
 
 def _total_requests_now():
@@ -139,7 +139,7 @@ def _micros():
 
 
 def _cl():
-    return int((getattr(_request, 'env', None) or {}).get('CONTENT_LENGTH') or 0)
+    return int((_request.env or {}).get('CONTENT_LENGTH') or 0)
 
 
 def _workers():
@@ -185,7 +185,7 @@ def _log_this_request():
 
 
 def _set_logvar(key, value):
-    if getattr(_request, 'logvars', None) is None:
+    if _request.logvars is None:
         _request.logvars = {}
     _request.logvars[str(key)] = str(value)
 
@@ -197,7 +197,7 @@ def _get_logvar(key):
 
 
 def _add_var(key, value):
-    env = getattr(_request, 'env', None)
+    env = _request.env
     if env is None:
         return False
     env[key.decode('latin-1') if isinstance(key, bytes) else key] = value.decode('latin-1') if isinstance(value, bytes) else value

@@ -48,7 +48,7 @@ class Worker:
         self.slot = SlotWriter(mm, slot_off)
         self.stopping = [False]
         self.cores = []
-        self.shared = None          # core.Shared: the epoll and connections the cores share, whose turn it is
+        self.shared = None          # turns.Shared: the epoll and connections the cores share, whose turn it is
         self.app = None
         self.loyal = False
         self.nice_base = None       # the nice value to return to before accepting, when loading lowered it
