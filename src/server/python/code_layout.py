@@ -77,11 +77,6 @@ HOT = (
     ('_kaiser.emperor_pipe', 'EmperorPipe.send EmperorPipe._write'),
     ('_kaiser.pool', 'WorkerPool.spawn'),
     # the master and the worker
-    ('random', 'Random.seed'),
-    ('threading', '_after_fork RLock _enumerate'),
-    ('_weakrefset', 'WeakSet.__iter__ _IterationGuard.__init__ _IterationGuard.__enter__ _IterationGuard.__exit__ '
-        'WeakSet._commit_removals'),
-    ('threading', 'Thread._reset_internal_locks Event._at_fork_reinit Condition._at_fork_reinit'),
     ('collections.abc', 'Mapping.get'),
     ('os', '_Environ.__getitem__'),
     ('_kaiser.minijson', 'dumps _key _quote _wrap'),

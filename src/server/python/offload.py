@@ -7,10 +7,14 @@ the client still sends for at most LINGER_S, close), and waiting for the jobs at
 wsgi.py hands over a file response of at least MIN_BYTES once its head is sent: the connection then closes after
 the body (its head says `Connection: close`; uWSGI's http-socket closes every connection anyway), because the core
 has let go of it. Smaller bodies are sent by the core itself, which the socket buffer absorbs at once.
+
+`threading` is imported by the first Lane, not with this module: the runtime host imports this module, and an imported
+`threading` runs its at-fork hook (new locks, a walk of the thread list) in every master the host forks and every
+worker a master forks, each copying the host's pages it touches (issue 13: Private_Dirty per forked master and
+worker ~110 kB each, bench/fork-memory.py).
 """
 import os
 import select
-import threading
 import time
 import _socket as socket
 
@@ -32,11 +36,12 @@ class Job:
         self.linger_until = None
 
 
-class Lane(threading.Thread):
-    """One offload thread: its epoll over the connections it is sending to."""
+class Lane:
+    """One offload thread (`thread`): its epoll over the connections it is sending to."""
 
     def __init__(self, idx, timeout):
-        super().__init__(name='offload %d' % idx, daemon=True)
+        import threading    # here, not at the module's import: see the module's header
+        self.thread = threading.Thread(target=self.run, name='offload %d' % idx, daemon=True)
         self.timeout = timeout
         self.ep = select.epoll()
         self.jobs = {}
@@ -141,7 +146,7 @@ class Offloader:
         self.lanes = [Lane(i, timeout) for i in range(n)]
         self.next = 0
         for lane in self.lanes:
-            lane.start()
+            lane.thread.start()
 
     def sendfile(self, sock_fd, file_fd, offset, count):
         """Sends `count` bytes of `file_fd` from `offset` to the connection `sock_fd` and closes it; both fds stay the

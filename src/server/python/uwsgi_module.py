@@ -12,8 +12,8 @@ call, as under a uWSGI built without them.
 import os
 import socket
 import sys
-import threading
 import time
+from _thread import _local   # threading.local, without importing threading (offload.py's header says why)
 import types
 
 from . import log
@@ -22,7 +22,7 @@ from .version import VERSION
 # Taken when the master imports this module: forked workers inherit it, as uWSGI's start time is the instance's.
 STARTED_ON = int(time.time())
 
-class _Current(threading.local):
+class _Current(_local):
     """The request a thread runs: its environ, how many requests its core finished before it, and what the app or
     the routing chain said about logging it. The class values are the defaults of a new request: `begin_request`
     empties the thread's own values instead of setting each."""

@@ -241,6 +241,15 @@ class ForkedImports(unittest.TestCase):
         lines += [line.decode() for line in proc.stdout]
         self.assertEqual([line for line in lines if line.startswith('IMPORTED ')], [], ''.join(lines))
 
+    def test_the_host_imports_no_module_that_runs_code_in_every_fork(self):
+        # threading and random register os.register_at_fork hooks: imported in the host, they would run in every
+        # forked master and every worker it forks, copying the pages they touch (issue 13).
+        loaded = support.modules_after('from _kaiser import host; host.share_with_forks()', site=True)
+        self.assertIn('_kaiser.offload', loaded)
+        self.assertIn('_kaiser.uwsgi_module', loaded)
+        for name in ('threading', 'random'):
+            self.assertNotIn(name, loaded)
+
 
 if __name__ == '__main__':
     unittest.main()
