@@ -14,6 +14,8 @@ own module, and the Master holds one of each:
    daemons.py      attach-daemon and friends          cron.py        cron, unique-cron, cron2
    cheaper.py      adaptive workers (cheaper-*)       cheap_mode.py  cheap, idle, die-on-idle
    worker_limits.py  harakiri, reload-on-rss, evil-reload-on-rss, max-worker-lifetime (the tick's per-worker checks)
+   dormant.py      what stands in for reload.py, controls.py, cheaper.py, cheap_mode.py, daemons.py and cron.py until
+                   a config (or, for a reload, a request) needs them: a master imports only what it uses
 
 The other modules live next to this file and are imported as the package `_kaiser` (_kaiser_bootstrap.py), so
 `http.py`, `config.py`… never shadow the stdlib or the application's own modules.
@@ -23,8 +25,8 @@ import os
 import sys
 import time
 
-from _kaiser import cheaper as _cheaper
 from _kaiser import config as _config
+from _kaiser import dormant
 from _kaiser import heap
 from _kaiser import log
 from _kaiser import minijson
@@ -32,12 +34,9 @@ from _kaiser import procname
 from _kaiser import shutdown
 from _kaiser import signals
 from _kaiser import sockets
-from _kaiser.cheap_mode import CheapMode
-from _kaiser.controls import Controls
 from _kaiser.event_loop import Loop
 from _kaiser.phase import RUNNING, STARTING, STOPPING
 from _kaiser.pool import WorkerPool
-from _kaiser.reload import Reloader
 from _kaiser.version import VERSION
 from _kaiser.worker_proc import Generation
 
@@ -48,37 +47,6 @@ WATCHED = ('harakiri', 'reload-on-rss', 'evil-reload-on-rss', 'max-worker-lifeti
 SUBSCRIBE_KEYS = ('subscribe-to', 'subscribe2', 'subscribe-freq')
 DAEMON_KEYS = ('attach-daemon', 'smart-attach-daemon', 'smart-attach-daemon2', 'attach-daemon2')  # daemons.py reads
 CRON_KEYS = ('cron', 'unique-cron', 'cron2')                                                      # cron.py reads
-
-
-class NoJobs:
-    """The master's daemons and cron jobs while its config names none: daemons.py and cron.py (and subscriber.py,
-    zygote.py, stats.py) are imported only by a master that uses them, since every module a master imports counts in
-    a 1-worker vassal's memory (issue 17). The first config naming one makes the real Daemons or Cron, which then
-    stays: a reload dropping the option stops what it started."""
-
-    def configure(self, cfg, old=None):
-        pass
-
-    def tick(self, now):
-        pass
-
-    def deadlines(self):
-        return []
-
-    def next_at(self, wall, mono):
-        return None
-
-    def on_exit(self, pid, status):
-        return False
-
-    def stop(self, sig=None):
-        pass
-
-    def kill(self):
-        pass
-
-
-NO_JOBS = NoJobs()
 
 
 class Master:
@@ -93,13 +61,15 @@ class Master:
         self.life_r = self.life_w = None   # workers hold life_r: EOF there means the master is gone
         self.emperor = None          # EmperorLink, under an emperor
         self.pool = WorkerPool(self)
-        self.reloader = Reloader(self)
-        self.controls = Controls(self)
+        # what only some configs use stands in until then (dormant.py)
+        self.reloader = dormant.DormantReloader(self)     # graceful reloads (reload.py), once one is asked for
+        self.controls = dormant.DormantControls(self)     # stats server, master FIFOs, touch files (controls.py)
         self.subscriber = None       # subscribe-to / subscribe2 (subscriber.py)
-        self.daemons = NO_JOBS       # attach-daemon, smart-attach-daemon… (daemons.py), once configured
-        self.cron = NO_JOBS          # cron, unique-cron, cron2 (cron.py), once configured
-        self.cheaper = _cheaper.Cheaper(self)      # adaptive workers (cheaper.py)
-        self.cheap_mode = CheapMode(self)          # cheap, idle, die-on-idle (cheap_mode.py)
+        self.daemons = dormant.NO_JOBS       # attach-daemon, smart-attach-daemon… (daemons.py), once configured
+        self.cron = dormant.NO_JOBS          # cron, unique-cron, cron2 (cron.py), once configured
+        self.cheaper = dormant.DormantCheaper(self)       # adaptive workers (cheaper.py)
+        self.cheap_mode = dormant.DormantCheapMode(self)  # cheap, idle, die-on-idle (cheap_mode.py)
+        self.wake_parts(cfg)
 
     # ── start-up ────────────────────────────────────────────────────────────────────────────────
     def start(self):
@@ -115,7 +85,7 @@ class Master:
             if not cfg.get('_standalone'):  # kaiser's own launcher is no emperor
                 log.log('*** has_emperor mode detected (fd: %s) ***' % efd)
             self.loop.add(self.emperor.fd, self.emperor.on_readable)
-        cheaper_problem = _cheaper.problem(cfg)
+        cheaper_problem = dormant.cheaper_problem(cfg)
         if cheaper_problem:
             log.log(cheaper_problem)
             return self.die(1)
@@ -162,13 +132,8 @@ class Master:
     def configure(self, cfg, old):
         """What is (re)configured per config besides workers and sockets: controls, the heartbeat, subscriptions,
         the attached daemons (restarted on a reload) and the cron jobs."""
+        self.wake_parts(cfg)
         self.controls.configure(cfg, old)
-        if self.daemons is NO_JOBS and any(cfg.get(k) for k in DAEMON_KEYS):
-            from _kaiser.daemons import Daemons
-            self.daemons = Daemons()
-        if self.cron is NO_JOBS and any(cfg.get(k) for k in CRON_KEYS):
-            from _kaiser.cron import Cron
-            self.cron = Cron()
         self.daemons.configure(cfg, old)
         self.cron.configure(cfg)
         self.cheaper.configure(cfg, time.monotonic())
@@ -183,6 +148,21 @@ class Master:
                     self.subscriber = _subscriber.Subscriber.from_config(cfg, self.listeners)
                 except _subscriber.SubscriptionError as e:
                     log.log('cannot subscribe: %s' % e)
+
+    def wake_parts(self, cfg):
+        """Makes the real parts that `cfg` turns on where stand-ins (dormant.py) hold their place; they stay."""
+        if self.daemons is dormant.NO_JOBS and any(cfg.get(k) for k in DAEMON_KEYS):
+            from _kaiser.daemons import Daemons
+            self.daemons = Daemons()
+        if self.cron is dormant.NO_JOBS and any(cfg.get(k) for k in CRON_KEYS):
+            from _kaiser.cron import Cron
+            self.cron = Cron()
+        if isinstance(self.controls, dormant.DormantControls) and any(cfg.get(k) for k in dormant.CONTROL_KEYS):
+            self.controls.wake()
+        if isinstance(self.cheaper, dormant.DormantCheaper) and cfg.get('cheaper'):
+            self.cheaper.wake()
+        if isinstance(self.cheap_mode, dormant.DormantCheapMode) and any(cfg.get(k) for k in dormant.CHEAP_MODE_KEYS):
+            self.cheap_mode.wake()
 
     def unsubscribe(self):
         if self.subscriber is not None:

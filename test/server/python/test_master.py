@@ -106,8 +106,28 @@ class Imports(unittest.TestCase):
         for name in ('_kaiser.worker', '_kaiser.loader', '_kaiser.core', '_kaiser.wsgi', '_kaiser.asgi', 're',
                      'socket', 'enum', 'threading', 'json', 'asyncio', 'email', 'types',
                      # what only some configs use: imported where they are first needed
-                     '_kaiser.cron', '_kaiser.daemons', '_kaiser.subscriber', '_kaiser.zygote', '_kaiser.stats'):
+                     '_kaiser.cron', '_kaiser.daemons', '_kaiser.subscriber', '_kaiser.zygote', '_kaiser.stats',
+                     '_kaiser.reload', '_kaiser.controls', '_kaiser.cheaper', '_kaiser.cheap_mode'):
             self.assertNotIn(name, loaded)
+
+    def test_a_master_imports_reload_controls_cheaper_and_cheap_mode_when_its_config_uses_them(self):
+        make = ('from _kaiser import config; from _kaiser.master import Master; '
+                'm = Master(config.parse(%r)); m.reloader.%s')
+        plain = '{"http-socket": ["127.0.0.1:0"], "asgi": "app:app"}'
+        loaded = support.modules_after(make % (plain, 'in_progress()'))
+        for name in ('_kaiser.reload', '_kaiser.controls', '_kaiser.cheaper', '_kaiser.cheap_mode'):
+            self.assertNotIn(name, loaded)
+        loaded = support.modules_after(make % (plain, 'on_config(m.cfg)'))      # any master may be asked to reload
+        self.assertIn('_kaiser.reload', loaded)
+        rich = ('{"http-socket": ["127.0.0.1:0"], "asgi": "app:app", "processes": 2, "cheaper": 1, "idle": 5, '
+                '"touch-reload": ["/nonexistent"]}')
+        loaded = support.modules_after(make % (rich, 'in_progress()'))
+        for name in ('_kaiser.controls', '_kaiser.cheaper', '_kaiser.cheap_mode'):
+            self.assertIn(name, loaded)
+
+    def test_the_options_that_wake_the_controls_are_the_ones_they_read(self):
+        from _kaiser import controls, dormant
+        self.assertEqual(set(dormant.CONTROL_KEYS), {'stats', 'master-fifo'} | {k for k, _ in controls.TOUCH_KEYS})
 
     def test_the_options_that_bring_in_daemons_and_cron_are_the_ones_they_read(self):
         from _kaiser import cron, daemons

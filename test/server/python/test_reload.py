@@ -126,8 +126,8 @@ class Requests(unittest.TestCase):
     def test_a_reload_asked_for_during_another_runs_after_it(self):
         h = running(self)
         n = len(h.sys.spawned)
-        reloader = h.master.reloader
-        reloader.start(h.master.cfg, _reload.CHAIN)
+        h.master.reloader.start(h.master.cfg, _reload.CHAIN)
+        reloader = h.master.reloader        # the real one from the first reload on (dormant.py)
         reloader.start(h.master.cfg, _reload.ALL)
         self.assertEqual(reloader.queued.mode, _reload.ALL)
         [new1] = new_workers(h, n)
@@ -162,8 +162,8 @@ class Requests(unittest.TestCase):
         self.addCleanup(emperor.close)
         h.master.emperor = EmperorLink(h.master, mine.detach())
         self.addCleanup(os.close, h.master.emperor.fd)
-        reloader = h.master.reloader
-        reloader.request(None)
+        h.master.reloader.request(None)
+        reloader = h.master.reloader        # the real one from the first request on (dormant.py)
         deadline = reloader.config_wait.deadline
         self.assertEqual(reloader.deadlines(), [deadline])
         reloader.check(deadline - 0.01)
