@@ -15,6 +15,7 @@ import _signal as signal
 import asyncio
 import collections
 import errno
+import mmap
 import os
 import socket
 import sys
@@ -97,7 +98,10 @@ class AsgiServer:
         self.connection_class = {l: _connection_class(l) for l in self.listeners}
         self.fast_transport = hasattr(loop, '_make_socket_transport')
         self.retired_at = 0.0
-        self.read_buffer = bytearray(READ_BUFFER)         # every connection reads into this (connection.py)
+        # every connection reads into this (connection.py): an anonymous mapping, whose pages become memory only as
+        # far as reads fill them (a request of a few hundred bytes: one page), where bytearray(READ_BUFFER) writes
+        # zeros over all 256 KiB at once (issue 17: 0.26 MB of every ASGI worker's private memory)
+        self.read_buffer = mmap.mmap(-1, READ_BUFFER, flags=mmap.MAP_PRIVATE)
         self.read_view = memoryview(self.read_buffer)
         self.done = None
         self.sweep_handle = None
