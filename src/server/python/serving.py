@@ -231,7 +231,7 @@ def account(core, ex, hsize, t0):
     """The scoreboard and request log after one request (_run)."""
     s = core.slot
     t1 = time.time()
-    if core.oneshot:
+    if core.oneshot and not core.requests & turns.SAMPLE_MASK:
         turns.note(core.shared, t1 - t0, thread_time() - core.cpu0)
     dt = int((t1 - t0) * 1000000)
     s.running += dt
@@ -289,9 +289,9 @@ def begin(core):
         core.log('%s: reached max-requests (%d), recycling' % (w.tag, mr))
         w.retire('max-requests')
     t0 = time.time()
-    if core.oneshot:
-        core.cpu0 = thread_time()
     n = core.requests = core.requests + 1
+    if core.oneshot and not n & turns.SAMPLE_MASK:
+        core.cpu0 = thread_time()
     s.requests += 1
     _CORE.pack_into(core.mm, core.core_off, t0, n, core.read_errors, core.write_errors)
     s.flush()

@@ -5,10 +5,12 @@ import socket
 import struct
 import time
 import unittest
+from unittest import mock
 
 from support import CoreHarness, FakeWorker, hello_app
 from _kaiser.core import STOP_GRACE, Core
-from _kaiser.turns import TAKEOVER_S, Shared, note
+from _kaiser import serving
+from _kaiser.turns import SAMPLE_MASK, TAKEOVER_S, Shared, note
 from _kaiser.serving import Conn
 
 BUSY_SINCE = struct.Struct('<d')
@@ -70,6 +72,27 @@ class Eager(unittest.TestCase):
         for _ in range(50):
             note(shared, 0.0002, 0.0002)
         self.assertFalse(shared.eager)
+
+    def test_a_sample_of_real_requests_is_timed_and_waiting_ones_make_the_cores_eager(self):
+        # one request in SAMPLE_MASK + 1 is timed (the thread's CPU time is a system call): computing requests leave
+        # the cores taking turns, requests that wait 2 ms each make them poll together
+        def app(env, start_response):
+            if env['PATH_INFO'] == '/wait':
+                time.sleep(0.002)
+            start_response('200 OK', [('Content-Length', '2')])
+            return [b'ok']
+        h = CoreHarness(self, app, threads=2)
+        self.addCleanup(h.core.watch.close)
+        timed = []
+        real = serving.thread_time
+        with mock.patch.object(serving, 'thread_time', lambda: timed.append(1) or real()):
+            for _ in range(8 * (SAMPLE_MASK + 1)):
+                h.send(b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+            self.assertEqual(len(timed), 2 * 8)
+            self.assertFalse(h.worker.shared.eager)
+            for _ in range(8 * (SAMPLE_MASK + 1)):
+                h.send(b'GET /wait HTTP/1.1\r\nHost: x\r\n\r\n')
+        self.assertTrue(h.worker.shared.eager)
 
     def test_an_eager_follower_does_not_wait_for_a_turn(self):
         w = FakeWorker(self, hello_app, threads=2)
