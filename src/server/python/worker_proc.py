@@ -9,7 +9,6 @@ import _signal as signal
 import os
 import time
 
-from . import kinds
 from . import log
 from . import minijson
 from . import worker_states as states
@@ -18,6 +17,17 @@ from .scoreboard import Scoreboard
 from .terminate import Termination
 
 PAGE = os.sysconf('SC_PAGE_SIZE')
+# The app options of kinds.py's EXEC_KINDS (a test keeps them equal): kinds.py is imported only by a master whose
+# config sets one, as every module a master imports counts in a 1-worker vassal's memory (issue 17).
+EXEC_KIND_KEYS = ('node-app', 'psgi', 'rack', 'lua')
+
+
+def exec_kind(cfg):
+    """kinds.exec_kind(cfg): the ExecKind serving `cfg`, or None for forked Python workers."""
+    if not any(cfg.get(k) for k in EXEC_KIND_KEYS):
+        return None
+    from . import kinds
+    return kinds.exec_kind(cfg)
 
 
 class Generation:
@@ -31,7 +41,7 @@ class Generation:
         self.listeners = listeners
         self.sb = Scoreboard(2 * cfg['processes'], cfg['threads'])
         self.threads = cfg['threads']
-        self.kind = kinds.exec_kind(cfg)   # None: forked Python worker
+        self.kind = exec_kind(cfg)         # None: forked Python worker
         # its workers are forked by a zygote of the language (zygote.py) unless lazy-apps asks each to load the app
         self.forked_by_zygote = self.kind is not None and self.kind.zygote and not cfg.get('lazy-apps')
         self.zygote = None                 # its Zygote, once started

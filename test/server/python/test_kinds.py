@@ -12,6 +12,15 @@ class Kinds(unittest.TestCase):
         self.assertEqual(kinds.exec_kind(support.make_config(psgi='app.psgi')).name, 'psgi')
         self.assertEqual(kinds.exec_kind(support.make_config(node_app='app.mjs')).name, 'node')
 
+    def test_the_master_imports_this_table_only_for_a_config_that_names_one_of_its_app_options(self):
+        from _kaiser import worker_proc
+        self.assertEqual(worker_proc.EXEC_KIND_KEYS, tuple(kind.app_key for kind in kinds.EXEC_KINDS))
+        for cfg, imported in (('{"asgi": "app:app"}', False), ('{"psgi": "app.psgi"}', True)):
+            loaded = support.modules_after('from _kaiser import config, worker_proc; '
+                                           'worker_proc.exec_kind(config.parse(%r))' % cfg)
+            self.assertIn('_kaiser.worker_proc', loaded)
+            self.assertEqual('_kaiser.kinds' in loaded, imported)
+
     def test_argv_is_the_runtime_then_the_worker_script(self):
         psgi = kinds.exec_kind(support.make_config(psgi='app.psgi'))
         self.assertEqual(psgi.argv(support.make_config(psgi='app.psgi')),

@@ -107,7 +107,7 @@ class Imports(unittest.TestCase):
                      'socket', 'enum', 'threading', 'json', 'asyncio', 'email', 'types',
                      # what only some configs use: imported where they are first needed
                      '_kaiser.cron', '_kaiser.daemons', '_kaiser.subscriber', '_kaiser.zygote', '_kaiser.stats',
-                     '_kaiser.reload', '_kaiser.controls', '_kaiser.cheaper', '_kaiser.cheap_mode'):
+                     '_kaiser.reload', '_kaiser.controls', '_kaiser.cheaper', '_kaiser.cheap_mode', '_kaiser.kinds'):
             self.assertNotIn(name, loaded)
 
     def test_a_master_imports_reload_controls_cheaper_and_cheap_mode_when_its_config_uses_them(self):
