@@ -70,14 +70,17 @@ class Receiving:
 
 def template(worker, listener, core):
     cfg = worker.cfg
+    hostname = socket.gethostname()
     return {
         'SCRIPT_NAME': '', 'QUERY_STRING': '',
-        'SERVER_NAME': listener.server_name, 'SERVER_PORT': listener.server_port,
+        # uWSGI's http-socket names the machine, not the bound address (nginx's uwsgi_params override it on `socket`)
+        'SERVER_NAME': hostname if listener.proto == 'http' else listener.server_name,
+        'SERVER_PORT': listener.server_port,
         'wsgi.version': (1, 0), 'wsgi.url_scheme': 'http', 'wsgi.errors': ERRORS,
         'wsgi.multithread': cfg['threads'] > 1, 'wsgi.multiprocess': cfg['processes'] > 1,
         'wsgi.run_once': False, 'wsgi.file_wrapper': FileWrapper,
         'uwsgi.version': ('kaiser-' + VERSION).encode(), 'uwsgi.core': core,
-        'uwsgi.node': socket.gethostname().encode(),
+        'uwsgi.node': hostname.encode(),
     }
 
 
