@@ -10,12 +10,16 @@ v8.setFlagsFromString('--semi-space-growth-factor=1');
 v8.setFlagsFromString('--optimize-for-size');
 
 // The command line is parsed first: whether V8's optimizing compiler is needed depends on it, and the answer must
-// be given before the rest of kaiser is loaded (see src/v8-tiering.ts).
+// be given before the rest of kaiser is loaded (see src/v8-tiering.ts). TurboFan is off while it is read: loading
+// the option modules made node's URL-to-path function hot enough to be optimized, which paged TurboFan in before the
+// emperor's cap (+7 MB of emperor RSS, bench/README.md). Switched on again for every process that keeps it (a cap
+// set with --max-opt cannot be raised again, --turbofan can).
+v8.setFlagsFromString('--no-turbofan');
 const args = process.argv.slice(2);
 const {parseCommandLine} = await import('../dist/config/argv.js');
 const parsed = parseCommandLine(args);
 const {needsOptimizingCompiler} = await import('../dist/v8-tiering.js');
-if (!needsOptimizingCompiler(parsed)) v8.setFlagsFromString('--max-opt=1');
+v8.setFlagsFromString(needsOptimizingCompiler(parsed) ? '--turbofan' : '--max-opt=1');
 
 const {main} = await import('../dist/cli.js');
 main(args, parsed);
