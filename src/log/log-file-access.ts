@@ -5,8 +5,6 @@
  * cannot make a root emperor create, rename, delete or overwrite a file it could not touch itself (issue 14).
  */
 import {createReadStream, createWriteStream, existsSync, openSync, renameSync, unlinkSync} from 'node:fs';
-import {pipeline} from 'node:stream/promises';
-import {createGzip} from 'node:zlib';
 import {err, ok, type Result} from '../result.js';
 
 /** An fd opened for appending, or why not; synchronous or not. */
@@ -59,6 +57,8 @@ export const EMPEROR_ACCESS: LogFileAccess = {
   },
   async compress(file) {
     try {
+      // zlib is loaded by the first compression only (the emperor's RSS).
+      const [{pipeline}, {createGzip}] = await Promise.all([import('node:stream/promises'), import('node:zlib')]);
       await pipeline(createReadStream(file), createGzip(), createWriteStream(`${file}.gz.tmp`, {mode: 0o640}));
       renameSync(`${file}.gz.tmp`, `${file}.gz`);
       unlinkSync(file);

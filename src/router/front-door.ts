@@ -11,9 +11,7 @@
  * Stop in reverse.
  */
 import {randomBytes} from 'node:crypto';
-import {existsSync, readFileSync, statSync} from 'node:fs';
 import {resolve} from 'node:path';
-import type {FrontRouterOptions} from '../config/router-options.js';
 import type {VassalSpec} from '../config/vassal-spec.js';
 import {formatError} from '../errors.js';
 import type {Logger} from '../log/logger.js';
@@ -28,20 +26,9 @@ import type {ListenerRequest} from './router-supervisor.js';
 import {poolSpecsOf} from './subscription/pool-specs.js';
 import {startSubscriptionServer, type SubscriptionServer} from './subscription/subscription-server.js';
 import {TLS_DEFAULTS} from './tls/https-listener.js';
+import type {FrontDoorOptions} from './front-door-options.js';
 import {SniStore} from './tls/sni-store.js';
 
-/** The emperor's front-door options (README "Front door"). */
-export interface FrontDoorOptions {
-  readonly router: FrontRouterOptions;
-  readonly emperorHttps: string | undefined;
-  readonly sniDir: string | undefined;
-  readonly emperorHttpsH2: boolean;
-  readonly acmeDirectory: string | undefined;
-  readonly acmeEmail: string | undefined;
-  readonly acmeCaFile: string | undefined;
-  readonly subscriptionServer: string | undefined;
-  readonly subscriptionToleranceSeconds: number;
-}
 
 /** What the front door needs of the emperor. */
 export interface GovernedVassals {
@@ -58,36 +45,6 @@ export interface FrontDoorDeps {
   readonly log: Logger;
 }
 
-/** Whether any listener of the front door is asked for. */
-export function wantsFrontDoor(options: FrontDoorOptions): boolean {
-  return options.router.http !== undefined || options.router.fastrouter !== undefined || options.emperorHttps !== undefined;
-}
-
-/** The options' combination, checked before anything starts (KAISER_HTTPS_OPTIONS). */
-export function checkFrontDoorOptions(options: FrontDoorOptions): Result<void, string> {
-  const fail = (reason: string) => err(`KAISER_HTTPS_OPTIONS ${formatError('KAISER_HTTPS_OPTIONS', {reason})}`);
-  if (options.emperorHttps !== undefined && options.sniDir === undefined) return fail('--emperor-https needs --sni-dir DIR (the certificates, DIR/NAME.crt + DIR/NAME.key)');
-  if (options.sniDir !== undefined) {
-    if (!existsSync(options.sniDir) || !statSync(options.sniDir).isDirectory()) return fail(`--sni-dir ${options.sniDir}: not a directory`);
-    if (options.emperorHttps === undefined) return fail('--sni-dir is for --emperor-https ADDR');
-  }
-  if (options.acmeDirectory !== undefined) {
-    if (options.emperorHttps === undefined) return fail('--acme-directory needs --emperor-https and --sni-dir (where certificates go)');
-    if (!/^https?:\/\//.test(options.acmeDirectory)) return fail(`--acme-directory ${options.acmeDirectory}: expected an https:// URL`);
-  }
-  if ((options.acmeEmail !== undefined || options.acmeCaFile !== undefined) && options.acmeDirectory === undefined) return fail('--acme-email and --acme-ca-file go with --acme-directory URL');
-  if (options.acmeCaFile !== undefined) {
-    try {
-      if (!readFileSync(options.acmeCaFile, 'utf8').includes('-----BEGIN CERTIFICATE-----')) return fail(`--acme-ca-file ${options.acmeCaFile}: no PEM certificate in it`);
-    } catch (error) {
-      return fail(`--acme-ca-file ${options.acmeCaFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-    }
-  }
-  if (options.subscriptionServer !== undefined && options.router.http === undefined && options.emperorHttps === undefined) {
-    return fail('--subscription-server needs a router to route to its nodes: --emperor-http or --emperor-https');
-  }
-  return ok(undefined);
-}
 
 /** The running front door. */
 export class FrontDoor {
