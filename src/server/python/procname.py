@@ -24,10 +24,18 @@ import os
 COMM_MAX = 15
 
 _area = None  # (address, size) of the argv area, found on first use
+_enabled = None  # whether titles are set, read from the environment on first use (see enabled)
 
 
 def enabled():
-    return os.environ.get('KAISER_PROCNAME', '1') != '0'
+    """Whether titles are set (not with KAISER_PROCNAME=0). Read from the environment once, by the first caller (the
+    runtime host, or an exec'd master): forked masters and workers inherit the answer, since looking os.environ up
+    in each of them copied pages of the host into it (issue 13: Private_Dirty per forked master and worker ~20-25 kB,
+    bench/fork-memory.py)."""
+    global _enabled
+    if _enabled is None:
+        _enabled = os.environ.get('KAISER_PROCNAME', '1') != '0'
+    return _enabled
 
 
 def set_comm(name):

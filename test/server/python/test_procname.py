@@ -44,6 +44,7 @@ class Titles(unittest.TestCase):
 
         def disabled():
             os.environ['KAISER_PROCNAME'] = '0'
+            procname._enabled = None       # as in a new process: read on first use
             procname.set_title('kaiser master other.ini')
         after, after_comm = _in_child(disabled)
         self.assertEqual(after, before)
