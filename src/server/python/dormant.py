@@ -42,20 +42,29 @@ class NoJobs:
 NO_JOBS = NoJobs()
 
 
-class DormantReloader:
-    """`master.reloader` until a reload is first asked for (SIGHUP, a touch file, the master FIFO, the emperor):
-    any master may be reloaded, so it wakes on the asking, not on a config key."""
+class _StandIn:
+    """What every stand-in shares: `wake` imports the real part (MODULE.CLASS, made with the master), puts it in the
+    master's attribute ATTR in place of the stand-in and returns it; once woken, the master holds the real part."""
 
-    current = None      # the Reload in progress: none
+    ATTR = MODULE = CLASS = ''
 
     def __init__(self, master):
         self.master = master
 
     def wake(self):
-        if self.master.reloader is self:
-            from .reload import Reloader
-            self.master.reloader = Reloader(self.master)
-        return self.master.reloader
+        if getattr(self.master, self.ATTR) is self:
+            real = getattr(__import__(self.MODULE, globals(), None, [self.CLASS], 1), self.CLASS)
+            setattr(self.master, self.ATTR, real(self.master))
+        return getattr(self.master, self.ATTR)
+
+
+class DormantReloader(_StandIn):
+    """`master.reloader` until a reload is first asked for (SIGHUP, a touch file, the master FIFO, the emperor):
+    any master may be reloaded, so it wakes on the asking, not on a config key."""
+
+    ATTR, MODULE, CLASS = 'reloader', 'reload', 'Reloader'
+
+    current = None      # the Reload in progress: none
 
     def in_progress(self):
         return False
@@ -94,18 +103,14 @@ class DormantReloader:
         self.wake().start(cfg, mode)
 
 
-class DormantControls:
+class DormantControls(_StandIn):
     """`master.controls` while no config names a stats server, a master FIFO or a touch file."""
 
-    def __init__(self, master):
-        self.master = master
-        self.touch = {}
+    ATTR, MODULE, CLASS = 'controls', 'controls', 'Controls'
 
-    def wake(self):
-        if self.master.controls is self:
-            from .controls import Controls
-            self.master.controls = Controls(self.master)
-        return self.master.controls
+    def __init__(self, master):
+        super().__init__(master)
+        self.touch = {}
 
     def configure(self, cfg, old):
         if any(cfg.get(k) for k in CONTROL_KEYS):
@@ -129,19 +134,13 @@ def cheaper_problem(cfg):
     return problem(cfg)
 
 
-class DormantCheaper:
+class DormantCheaper(_StandIn):
     """`master.cheaper` while no config turns cheaper on: every worker id runs."""
+
+    ATTR, MODULE, CLASS = 'cheaper', 'cheaper', 'Cheaper'
 
     options = None      # cheaper's Options: off
 
-    def __init__(self, master):
-        self.master = master
-
-    def wake(self):
-        if self.master.cheaper is self:
-            from .cheaper import Cheaper
-            self.master.cheaper = Cheaper(self.master)
-        return self.master.cheaper
 
     def configure(self, cfg, now):
         if cfg.get('cheaper'):
@@ -167,17 +166,11 @@ class DormantCheaper:
         return []
 
 
-class DormantCheapMode:
+class DormantCheapMode(_StandIn):
     """`master.cheap_mode` while no config asks for cheap or idle: serving, never cheap, until the master FIFO's `C`."""
 
-    def __init__(self, master):
-        self.master = master
+    ATTR, MODULE, CLASS = 'cheap_mode', 'cheap_mode', 'CheapMode'
 
-    def wake(self):
-        if self.master.cheap_mode is self:
-            from .cheap_mode import CheapMode
-            self.master.cheap_mode = CheapMode(self.master)
-        return self.master.cheap_mode
 
     def is_cheap(self):
         return False
