@@ -9,8 +9,8 @@ generation, sockets and config) and aborting (rollback). docs/runtime-protocol.m
 """
 import time
 
-from . import cheaper as _cheaper
 from . import config as _config
+from . import dormant
 from . import log
 from . import sockets
 from . import worker_states as states
@@ -123,7 +123,7 @@ class Reloader:
             self.queued = ReloadRequest(cfg, mode)
             return
         log.log('...gracefully reloading workers (%s)...' % mode)
-        bad = _cheaper.problem(cfg)
+        bad = dormant.cheaper_problem(cfg)
         if bad:
             log.log('reload failed: %s' % bad)
             if master.emperor is not None:
