@@ -83,6 +83,16 @@ class Rollback(unittest.TestCase):
                 self.assertEqual([w.state for w in old.values()], [states.READY, states.READY])
                 self.assertTrue(h.logged('!!! reload failed, the old workers keep serving !!!'))
 
+    def test_a_config_whose_cheaper_options_cannot_run_starts_no_worker_and_the_old_ones_serve_on(self):
+        h = running(self, processes=2)
+        old = dict(h.pool.slots)
+        n = len(h.sys.spawned)
+        h.master.reloader.start(dict(h.master.cfg, cheaper=2), _reload.CHAIN)
+        self.assertEqual(new_workers(h, n), [])
+        self.assertIsNone(h.master.reloader.current)
+        self.assertEqual(h.pool.slots, old)
+        self.assertTrue(h.logged('reload failed: invalid cheaper value: must be lower than processes'))
+
     def test_the_other_new_workers_still_loading_are_killed(self):
         h = running(self, processes=2)
         n = len(h.sys.spawned)
