@@ -39,6 +39,7 @@ HOT = (
     ('_kaiser.dormant', 'DormantReloader.__init__ DormantControls.__init__ DormantCheaper.__init__'),
     ('_kaiser.dormant', 'DormantCheapMode.__init__'),
     ('_kaiser.master', 'Master.wake_parts'),
+    ('_kaiser.dormant', 'StandIn.needed'),
     ('_kaiser.master', 'Master.start'),
     ('_kaiser.config', 'name'),
     ('_kaiser.signals', 'SignalPipe.__init__'),

@@ -42,11 +42,17 @@ class NoJobs:
 NO_JOBS = NoJobs()
 
 
-class _StandIn:
+class StandIn:
     """What every stand-in shares: `wake` imports the real part (MODULE.CLASS, made with the master), puts it in the
-    master's attribute ATTR in place of the stand-in and returns it; once woken, the master holds the real part."""
+    master's attribute ATTR in place of the stand-in and returns it; once woken, the master holds the real part.
+    `needed(cfg)`: whether a config turns the part on (one of its KEYS set); Master.wake_parts wakes those before
+    the config reaches the part, so a stand-in's own methods see only configs that leave it off."""
 
     ATTR = MODULE = CLASS = ''
+    KEYS = ()
+
+    def needed(self, cfg):
+        return any(cfg.get(k) for k in self.KEYS)
 
     def __init__(self, master):
         self.master = master
@@ -58,7 +64,7 @@ class _StandIn:
         return getattr(self.master, self.ATTR)
 
 
-class DormantReloader(_StandIn):
+class DormantReloader(StandIn):
     """`master.reloader` until a reload is first asked for (SIGHUP, a touch file, the master FIFO, the emperor):
     any master may be reloaded, so it wakes on the asking, not on a config key."""
 
@@ -103,18 +109,18 @@ class DormantReloader(_StandIn):
         self.wake().start(cfg, mode)
 
 
-class DormantControls(_StandIn):
+class DormantControls(StandIn):
     """`master.controls` while no config names a stats server, a master FIFO or a touch file."""
 
     ATTR, MODULE, CLASS = 'controls', 'controls', 'Controls'
+    KEYS = CONTROL_KEYS
 
     def __init__(self, master):
         super().__init__(master)
         self.touch = {}
 
     def configure(self, cfg, old):
-        if any(cfg.get(k) for k in CONTROL_KEYS):
-            self.wake().configure(cfg, old)
+        pass
 
     def fds(self):
         return []
@@ -134,25 +140,23 @@ def cheaper_problem(cfg):
     return problem(cfg)
 
 
-class DormantCheaper(_StandIn):
+class DormantCheaper(StandIn):
     """`master.cheaper` while no config turns cheaper on: every worker id runs."""
 
     ATTR, MODULE, CLASS = 'cheaper', 'cheaper', 'Cheaper'
+    KEYS = ('cheaper',)
 
     options = None      # cheaper's Options: off
 
-
     def configure(self, cfg, now):
-        if cfg.get('cheaper'):
-            self.wake().configure(cfg, now)
+        pass
 
     def initial_ids(self, cfg):
-        if cfg.get('cheaper'):
-            return self.wake().initial_ids(cfg)
         return list(range(1, cfg['processes'] + 1))
 
     def reload_ids(self, cfg):
-        if cfg.get('cheaper'):
+        # asked with a reload's new config before the master configures its parts with it (reload.py)
+        if self.needed(cfg):
             return self.wake().reload_ids(cfg)
         return list(range(1, cfg['processes'] + 1))
 
@@ -166,11 +170,11 @@ class DormantCheaper(_StandIn):
         return []
 
 
-class DormantCheapMode(_StandIn):
+class DormantCheapMode(StandIn):
     """`master.cheap_mode` while no config asks for cheap or idle: serving, never cheap, until the master FIFO's `C`."""
 
     ATTR, MODULE, CLASS = 'cheap_mode', 'cheap_mode', 'CheapMode'
-
+    KEYS = CHEAP_MODE_KEYS
 
     def is_cheap(self):
         return False

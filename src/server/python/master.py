@@ -157,12 +157,9 @@ class Master:
         if self.cron is dormant.NO_JOBS and any(cfg.get(k) for k in CRON_KEYS):
             from _kaiser.cron import Cron
             self.cron = Cron()
-        if isinstance(self.controls, dormant.DormantControls) and any(cfg.get(k) for k in dormant.CONTROL_KEYS):
-            self.controls.wake()
-        if isinstance(self.cheaper, dormant.DormantCheaper) and cfg.get('cheaper'):
-            self.cheaper.wake()
-        if isinstance(self.cheap_mode, dormant.DormantCheapMode) and any(cfg.get(k) for k in dormant.CHEAP_MODE_KEYS):
-            self.cheap_mode.wake()
+        for part in (self.controls, self.cheaper, self.cheap_mode):
+            if isinstance(part, dormant.StandIn) and part.needed(cfg):
+                part.wake()
 
     def unsubscribe(self):
         if self.subscriber is not None:
